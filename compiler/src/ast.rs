@@ -1,0 +1,178 @@
+//! The abstract syntax tree: what the user wrote, with spans, before any name is resolved.
+//!
+//! Produced by `parse`, consumed by `check`. Nothing here is validated beyond the grammar: a name
+//! may be unknown, a port number out of range, a CIDR malformed.
+
+use crate::span::Span;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ident {
+    pub text: String,
+    pub span: Span,
+}
+
+/// A reference to a service: `cart` or `payments/cart`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceRef {
+    pub namespace: Option<Ident>,
+    pub name: Ident,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct File {
+    pub namespaces: Vec<Namespace>,
+    pub services: Vec<Service>,
+    pub admissions: Vec<Admission>,
+    pub expects: Vec<Expect>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+#[derive(Clone, Debug)]
+pub struct Namespace {
+    pub name: Ident,
+    pub span: Span,
+    /// Each `isolate` line; `None` direction means both.
+    pub isolate: Vec<(Option<Direction>, Span)>,
+    pub allow_dns: Vec<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: Ident,
+    pub namespace: Ident,
+    pub span: Span,
+    pub pods: Vec<Selector>,
+    pub ports: Vec<PortDecl>,
+    pub flows: Vec<Flow>,
+    pub syscalls: Vec<Syscalls>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Selector {
+    pub labels: Vec<Label>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Label {
+    pub key: Ident,
+    pub value: Ident,
+}
+
+#[derive(Clone, Debug)]
+pub struct PortDecl {
+    pub name: Ident,
+    pub number: Ident,
+    pub protocol: Option<Ident>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub direction: Direction,
+    pub peers: Vec<Peer>,
+    pub ports: Vec<PortRef>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum Peer {
+    World(Span),
+    Cidr {
+        cidr: Ident,
+        except: Vec<Ident>,
+        span: Span,
+    },
+    Service(ServiceRef),
+}
+
+impl Peer {
+    pub fn span(&self) -> Span {
+        match self {
+            Peer::World(span) | Peer::Cidr { span, .. } => *span,
+            Peer::Service(r) => r.span,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum PortRef {
+    Named(Ident),
+    Number {
+        number: Ident,
+        protocol: Option<Ident>,
+        span: Span,
+    },
+}
+
+impl PortRef {
+    pub fn span(&self) -> Span {
+        match self {
+            PortRef::Named(i) => i.span,
+            PortRef::Number { span, .. } => *span,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Syscalls {
+    pub rules: Vec<SyscallRule>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallAction {
+    Allow,
+    Deny,
+}
+
+#[derive(Clone, Debug)]
+pub struct SyscallRule {
+    pub action: SyscallAction,
+    pub groups: bool,
+    pub names: Vec<Ident>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Admission {
+    pub name: Ident,
+    pub span: Span,
+    pub applies: Vec<(Vec<Ident>, Span)>,
+    pub forbid: Vec<Ident>,
+    pub require: Vec<Ident>,
+    pub require_labels: Vec<Ident>,
+    pub images: Vec<Ident>,
+    pub modes: Vec<Ident>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Endpoint {
+    World(Span),
+    Cidr(Ident),
+    Service(ServiceRef),
+}
+
+impl Endpoint {
+    pub fn span(&self) -> Span {
+        match self {
+            Endpoint::World(s) => *s,
+            Endpoint::Cidr(i) => i.span,
+            Endpoint::Service(r) => r.span,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Expect {
+    pub from: Endpoint,
+    pub to: Endpoint,
+    pub port: Option<PortRef>,
+    pub allowed: bool,
+    pub span: Span,
+}

@@ -1,0 +1,218 @@
+//! Admission blocks: where they apply, which rules, which mode.
+//!
+//! ```text
+//! admission hardened { applies to workloads in namespace shop  forbid privileged  mode deny }  // accepted
+//! admission hardened { forbid privilaged  mode block }   // E0503 no `applies`; E0501; E0502
+//! ```
+
+use super::Checker;
+use crate::ast::{self, Ident};
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::ir::{self, AdmissionRule, Mode};
+use std::collections::BTreeSet;
+
+const FORBID: [&str; 3] = ["host-namespaces", "privilege-escalation", "privileged"];
+const REQUIRE: [&str; 3] = [
+    "drop-all-capabilities",
+    "run-as-non-root",
+    "seccomp-profile",
+];
+
+impl Checker<'_> {
+    pub(super) fn check_admission(&mut self, adm: &ast::Admission) {
+        if let Some(first) = self.program.admissions.get(&adm.name.text) {
+            let first = first.span;
+            self.duplicate(
+                "E0105",
+                "admission",
+                &adm.name.text.clone(),
+                adm.name.clone(),
+                first,
+            );
+            return;
+        }
+        let name_ok = self.check_dns_label(&adm.name, "admission");
+        let mut namespaces = BTreeSet::new();
+        match adm.applies.as_slice() {
+            [] => self.diags.push(
+                Diagnostic::error(
+                    "E0503",
+                    format!(
+                        "admission `{}` does not say where it applies",
+                        adm.name.text
+                    ),
+                )
+                .primary(adm.name.span, "no `applies to` line")
+                .help("add `applies to workloads in namespace NAME`"),
+            ),
+            [(names, _), rest @ ..] => {
+                for (_, span) in rest {
+                    self.diags.push(
+                        Diagnostic::error("E0505", "`applies to` is given twice")
+                            .primary(*span, "second `applies to`")
+                            .help("list every namespace in one line"),
+                    );
+                }
+                for n in names {
+                    if self.known_namespace(n) {
+                        namespaces.insert(n.text.clone());
+                    }
+                }
+            }
+        }
+        let mut rules: Vec<(AdmissionRule, crate::span::Span)> = Vec::new();
+        for f in &adm.forbid {
+            if let Some(rule) = self.rule_name(f, "forbid", &FORBID, &REQUIRE) {
+                rules.push((rule, f.span));
+            }
+        }
+        for r in &adm.require {
+            if let Some(rule) = self.rule_name(r, "require", &REQUIRE, &FORBID) {
+                rules.push((rule, r.span));
+            }
+        }
+        if let Some(first) = adm.require_labels.first() {
+            for key in &adm.require_labels {
+                self.check_label_key(key);
+            }
+            let mut keys: Vec<String> = adm.require_labels.iter().map(|k| k.text.clone()).collect();
+            keys.sort();
+            keys.dedup();
+            rules.push((AdmissionRule::RequireLabels(keys), first.span));
+        }
+        if let Some(first) = adm.images.first() {
+            for pattern in &adm.images {
+                self.image_pattern(pattern);
+            }
+            let mut patterns: Vec<String> = adm.images.iter().map(|p| p.text.clone()).collect();
+            patterns.sort();
+            patterns.dedup();
+            rules.push((AdmissionRule::ImagesFrom(patterns), first.span));
+        }
+        rules.sort();
+        rules.dedup_by(|a, b| a.0 == b.0);
+        if rules.is_empty() {
+            self.diags.push(
+                Diagnostic::warning(
+                    "W0507",
+                    format!("admission `{}` has no rules", adm.name.text),
+                )
+                .primary(adm.name.span, "it admits everything")
+                .help("add rules such as `forbid privileged` or `require run-as-non-root`"),
+            );
+        }
+        let mode = self.mode(adm);
+        if name_ok {
+            self.program.admissions.insert(
+                adm.name.text.clone(),
+                ir::Admission {
+                    name: adm.name.text.clone(),
+                    namespaces,
+                    rules,
+                    mode,
+                    span: adm.name.span,
+                },
+            );
+        }
+    }
+
+    fn rule_name(
+        &mut self,
+        name: &Ident,
+        verb: &str,
+        valid: &[&str],
+        other: &[&str],
+    ) -> Option<AdmissionRule> {
+        let rule = match name.text.as_str() {
+            "privileged" if verb == "forbid" => AdmissionRule::ForbidPrivileged,
+            "host-namespaces" if verb == "forbid" => AdmissionRule::ForbidHostNamespaces,
+            "privilege-escalation" if verb == "forbid" => AdmissionRule::ForbidPrivilegeEscalation,
+            "run-as-non-root" if verb == "require" => AdmissionRule::RequireRunAsNonRoot,
+            "drop-all-capabilities" if verb == "require" => {
+                AdmissionRule::RequireDropAllCapabilities
+            }
+            "seccomp-profile" if verb == "require" => AdmissionRule::RequireSeccompProfile,
+            _ => {
+                let mut d =
+                    Diagnostic::error("E0501", format!("unknown rule `{verb} {}`", name.text))
+                        .primary(name.span, format!("not something warden can {verb}"));
+                if other.contains(&name.text.as_str()) {
+                    let flip = if verb == "forbid" {
+                        "require"
+                    } else {
+                        "forbid"
+                    };
+                    d = d.help(format!("write `{flip} {}`", name.text));
+                } else if let Some(hint) = did_you_mean(&name.text, valid.iter().copied()) {
+                    d = d.help(hint);
+                } else {
+                    let all: Vec<String> = valid.iter().map(|v| format!("`{v}`")).collect();
+                    d = d.note(format!("`{verb}` takes {}", all.join(", ")));
+                }
+                self.diags.push(d);
+                return None;
+            }
+        };
+        Some(rule)
+    }
+
+    /// Image patterns use the characters of image references and `*`; anything else could not match
+    /// an image and would have to be escaped into the generated expressions.
+    fn image_pattern(&mut self, pattern: &Ident) {
+        let bad = pattern.text.chars().find(|c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ':' | '@' | '*'))
+        });
+        if pattern.text.is_empty() || bad.is_some() {
+            let what = match bad {
+                Some(c) => format!("`{}` cannot appear in an image reference", c.escape_debug()),
+                None => "an empty pattern matches no image".to_string(),
+            };
+            self.diags.push(
+                Diagnostic::error("E0504", format!("invalid image pattern `{}`", pattern.text.escape_debug()))
+                    .primary(pattern.span, what)
+                    .note("a pattern is an image reference in which `*` stands for any characters, e.g. `registry.example.com/shop/*`"),
+            );
+        }
+    }
+
+    fn mode(&mut self, adm: &ast::Admission) -> Mode {
+        let Some(first) = adm.modes.first() else {
+            return Mode::Deny;
+        };
+        for again in adm.modes.iter().skip(1) {
+            self.diags.push(
+                Diagnostic::error("E0505", "`mode` is given twice")
+                    .primary(again.span, "second `mode`")
+                    .secondary(first.span, "first `mode`"),
+            );
+        }
+        match first.text.as_str() {
+            "deny" => Mode::Deny,
+            "warn" => Mode::Warn,
+            "audit" => {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "W0506",
+                        format!("admission `{}` only audits", adm.name.text),
+                    )
+                    .primary(
+                        first.span,
+                        "violations are recorded in the audit log and admitted",
+                    )
+                    .help("use `mode deny` once the audit log is clean"),
+                );
+                Mode::Audit
+            }
+            other => {
+                let mut d = Diagnostic::error("E0502", format!("unknown mode `{other}`"))
+                    .primary(first.span, "not a mode")
+                    .note("the modes are `deny`, `warn` and `audit`");
+                if let Some(hint) = did_you_mean(other, ["deny", "warn", "audit"]) {
+                    d = d.help(hint);
+                }
+                self.diags.push(d);
+                Mode::Deny
+            }
+        }
+    }
+}

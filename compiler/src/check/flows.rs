@@ -1,0 +1,87 @@
+//! Flows: `to` and `from` lines, resolved into client, server and ports.
+//!
+//! ```text
+//! to cart, catalog on grpc      // accepted when both declare a port `grpc`
+//! to world on http              // E0206: `world` has no named ports
+//! ```
+//! A flow between two services is one `ir::Flow`; the targets derive both the client's egress and
+//! the server's ingress from it.
+
+use super::Checker;
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::ir::{self, Peer, Ports, ServiceId};
+
+impl Checker<'_> {
+    pub(super) fn check_flows(&mut self, svc: &ast::Service, id: &ServiceId) {
+        for flow in &svc.flows {
+            let mut externals: Vec<(ir::IpBlock, crate::span::Span)> = Vec::new();
+            for peer in &flow.peers {
+                let Some(resolved) = self.peer(peer, id) else {
+                    continue;
+                };
+                for block in resolved.blocks() {
+                    if let Some((_, first)) = externals
+                        .iter()
+                        .find(|(b, _)| b.cidr.contains(&block.cidr) || block.cidr.contains(&b.cidr))
+                    {
+                        self.diags.push(
+                            Diagnostic::error("E0304", "overlapping address blocks in one flow")
+                                .primary(peer.span(), "overlaps another peer of this flow")
+                                .secondary(*first, "this one")
+                                .help(
+                                    "keep one block, and use `except` to cut addresses out of it",
+                                ),
+                        );
+                    }
+                    externals.push((block, peer.span()));
+                }
+                let this = Peer::Service(id.clone());
+                let (client, server) = match flow.direction {
+                    ast::Direction::Egress => (this, resolved),
+                    ast::Direction::Ingress => (resolved, this),
+                };
+                let server_id = match &server {
+                    Peer::Service(s) => Some(s.clone()),
+                    _ => None,
+                };
+                let Some(ports) = self.flow_ports(flow, server_id.as_ref()) else {
+                    continue;
+                };
+                self.program.flows.push(ir::Flow {
+                    client,
+                    server,
+                    ports,
+                    span: flow.span,
+                });
+            }
+        }
+    }
+
+    fn peer(&mut self, peer: &ast::Peer, own: &ServiceId) -> Option<Peer> {
+        match peer {
+            ast::Peer::World(_) => Some(Peer::World),
+            ast::Peer::Cidr { cidr, except, .. } => self.ip_block(cidr, except).map(Peer::Ip),
+            ast::Peer::Service(r) => self
+                .resolve_service(r, Some(&own.namespace))
+                .map(Peer::Service),
+        }
+    }
+
+    fn flow_ports(&mut self, flow: &ast::Flow, server: Option<&ServiceId>) -> Option<Ports> {
+        if flow.ports.is_empty() {
+            return Some(Ports::All);
+        }
+        let mut ports = Vec::new();
+        let mut ok = true;
+        for r in &flow.ports {
+            match self.port_ref(r, server) {
+                Some(p) => ports.push(p),
+                None => ok = false,
+            }
+        }
+        ports.sort();
+        ports.dedup();
+        (ok && !ports.is_empty()).then_some(Ports::Only(ports))
+    }
+}

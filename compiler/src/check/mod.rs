@@ -1,0 +1,107 @@
+//! Checking: resolves the AST of every file into one IR, reporting every problem it finds.
+//!
+//! Accepts a program whose names, ports, CIDRs, syscalls and admission rules all resolve, and whose
+//! `expect`s hold; rejects the rest with diagnostics, all of them in one run:
+//! ```text
+//! service cart in shop { pods app = "cart"  port grpc 7070/tcp }   // accepted
+//! service web in shop { pods app = "web"  to crat on grpc }        // E0102, did you mean `cart`?
+//! ```
+//! Declarations are gathered from every file before any reference is resolved, so neither file
+//! order nor declaration order can change the outcome. Expectations are evaluated only when
+//! everything else is sound.
+
+mod admission;
+mod cidrs;
+mod expects;
+mod flows;
+mod names;
+mod namespaces;
+mod ports;
+mod services;
+mod syscalls;
+
+pub use names::{is_dns_label, label_key_problem, label_value_problem};
+
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::ir::{self, ServiceId};
+use crate::span::SourceMap;
+use std::collections::BTreeMap;
+
+pub(crate) struct Checker<'a> {
+    sources: &'a SourceMap,
+    diags: Vec<Diagnostic>,
+    namespaces: BTreeMap<String, ir::Namespace>,
+    services: BTreeMap<ServiceId, ir::Service>,
+    program: ir::Program,
+}
+
+/// Checks the program made of `files` (in file-name order). Returns the IR when there is no error.
+pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, Vec<Diagnostic>) {
+    let mut cx = Checker {
+        sources,
+        diags: Vec::new(),
+        namespaces: BTreeMap::new(),
+        services: BTreeMap::new(),
+        program: ir::Program::default(),
+    };
+    for file in files {
+        for ns in &file.namespaces {
+            cx.declare_namespace(ns);
+        }
+    }
+    let mut declared: Vec<(&ast::Service, ServiceId)> = Vec::new();
+    for file in files {
+        for svc in &file.services {
+            if let Some(id) = cx.declare_service(svc) {
+                declared.push((svc, id));
+            }
+        }
+    }
+    for (svc, id) in &declared {
+        cx.check_flows(svc, id);
+        cx.check_syscalls(svc, id);
+    }
+    for file in files {
+        for adm in &file.admissions {
+            cx.check_admission(adm);
+        }
+    }
+    let mut expects = Vec::new();
+    for file in files {
+        for e in &file.expects {
+            if let Some(x) = cx.resolve_expect(e) {
+                expects.push(x);
+            }
+        }
+    }
+
+    cx.program.namespaces = std::mem::take(&mut cx.namespaces);
+    cx.program.services = std::mem::take(&mut cx.services);
+    cx.program.normalize();
+    if cx.diags.iter().any(Diagnostic::is_error) {
+        return (None, cx.diags);
+    }
+    cx.evaluate_expects(&expects);
+    cx.program.expects = expects;
+    let ok = !cx.diags.iter().any(Diagnostic::is_error);
+    (ok.then_some(cx.program), cx.diags)
+}
+
+impl Checker<'_> {
+    fn duplicate(
+        &mut self,
+        code: &'static str,
+        what: &str,
+        name: &str,
+        again: ast::Ident,
+        first: crate::span::Span,
+    ) {
+        self.diags.push(
+            Diagnostic::error(code, format!("{what} `{name}` is defined twice"))
+                .primary(again.span, "defined again here")
+                .secondary(first, "first defined here")
+                .help(format!("rename one of them or merge them into one {what}")),
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! Namespaces: isolation and DNS.
+//!
+//! ```text
+//! namespace shop { isolate  allow dns }          // accepted
+//! namespace shop { allow dns }                   // W0701: dns allowed but egress is not isolated
+//! ```
+
+use super::Checker;
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::ir;
+
+impl Checker<'_> {
+    pub(super) fn declare_namespace(&mut self, ns: &ast::Namespace) {
+        if let Some(first) = self.namespaces.get(&ns.name.text) {
+            let first = first.span;
+            self.duplicate(
+                "E0103",
+                "namespace",
+                &ns.name.text.clone(),
+                ns.name.clone(),
+                first,
+            );
+            return;
+        }
+        self.check_dns_label(&ns.name, "namespace");
+        let mut out = ir::Namespace {
+            name: ns.name.text.clone(),
+            isolate_ingress: false,
+            isolate_egress: false,
+            allow_dns: !ns.allow_dns.is_empty(),
+            span: ns.name.span,
+        };
+        for (dir, _) in &ns.isolate {
+            match dir {
+                None => {
+                    out.isolate_ingress = true;
+                    out.isolate_egress = true;
+                }
+                Some(ast::Direction::Ingress) => out.isolate_ingress = true,
+                Some(ast::Direction::Egress) => out.isolate_egress = true,
+            }
+        }
+        if !out.isolate_egress
+            && let Some(span) = ns.allow_dns.first()
+        {
+            self.diags.push(
+                Diagnostic::warning(
+                    "W0701",
+                    format!("`allow dns` has no effect in namespace `{}`", ns.name.text),
+                )
+                .primary(*span, "egress is not isolated, so DNS is already allowed")
+                .help("add `isolate` or `isolate egress`, or remove `allow dns`"),
+            );
+        }
+        self.namespaces.insert(ns.name.text.clone(), out);
+    }
+
+    /// Looks a namespace up, reporting it with a suggestion when it is unknown.
+    pub(super) fn known_namespace(&mut self, name: &ast::Ident) -> bool {
+        if self.namespaces.contains_key(&name.text) {
+            return true;
+        }
+        let mut d = Diagnostic::error("E0101", format!("unknown namespace `{}`", name.text))
+            .primary(name.span, "no namespace has this name");
+        d = match crate::diag::did_you_mean(&name.text, self.namespaces.keys().map(String::as_str))
+        {
+            Some(hint) => d.help(hint),
+            None => d.help(format!(
+                "declare it: `namespace {} {{ isolate }}`",
+                name.text
+            )),
+        };
+        self.diags.push(d);
+        false
+    }
+}

@@ -1,0 +1,355 @@
+//! Emitting: the output directory, written atomically, and the comparison behind `warden check`.
+//!
+//! The output directory belongs to warden: `warden-manifest.json` lists every file warden wrote
+//! there, with its sha256 and the sources it came from. A build writes the whole new tree into a
+//! staging directory beside the output, then swaps the two with one `renameat2(RENAME_EXCHANGE)`,
+//! so the output is at every moment either the complete old tree or the complete new one. Files
+//! that warden did not write make the build fail before anything is touched.
+
+use crate::diag::Diagnostic;
+use crate::lower::{Document, VERSION};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+pub const MANIFEST: &str = "warden-manifest.json";
+
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Debug)]
+pub struct Manifest {
+    pub generator: String,
+    pub files: BTreeMap<String, ManifestEntry>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Debug)]
+pub struct ManifestEntry {
+    pub sha256: String,
+    pub sources: Vec<String>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every file of the output directory, the manifest last, as relative path and content.
+pub fn plan(docs: &[Document]) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = docs
+        .iter()
+        .map(|d| (d.path.clone(), d.text.clone().into_bytes()))
+        .collect();
+    let manifest = Manifest {
+        generator: format!("warden {VERSION}"),
+        files: docs
+            .iter()
+            .map(|d| {
+                (
+                    d.path.clone(),
+                    ManifestEntry {
+                        sha256: sha256_hex(d.text.as_bytes()),
+                        sources: d.sources.iter().cloned().collect(),
+                    },
+                )
+            })
+            .collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    text.push('\n');
+    files.push((MANIFEST.to_string(), text.into_bytes()));
+    files
+}
+
+fn error(code: &'static str, message: String) -> Diagnostic {
+    Diagnostic::error(code, message)
+}
+
+/// What an existing output directory holds: its files (relative, `/`-separated) and the files its
+/// manifest says warden wrote.
+struct Existing {
+    files: BTreeSet<String>,
+    dirs: BTreeSet<String>,
+    generated: BTreeSet<String>,
+}
+
+fn scan(out: &Path) -> Result<Option<Existing>, Vec<Diagnostic>> {
+    let meta = match fs::symlink_metadata(out) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(vec![error(
+                "E0804",
+                format!("cannot read `{}`: {e}", out.display()),
+            )]);
+        }
+    };
+    if meta.file_type().is_symlink() || !meta.is_dir() {
+        return Err(vec![error(
+            "E0804",
+            format!(
+                "`{}` is not a directory (warden does not follow a symlink there)",
+                out.display()
+            ),
+        )]);
+    }
+    let mut existing = Existing {
+        files: BTreeSet::new(),
+        dirs: BTreeSet::new(),
+        generated: BTreeSet::new(),
+    };
+    let mut problems = Vec::new();
+    walk(out, "", &mut existing, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if existing.files.contains(MANIFEST) {
+        let text = fs::read_to_string(out.join(MANIFEST))
+            .map_err(|e| vec![error("E0804", format!("cannot read `{MANIFEST}`: {e}"))])?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+            vec![error(
+                "E0802",
+                format!(
+                    "`{}` is not a manifest warden wrote: {e}",
+                    out.join(MANIFEST).display()
+                ),
+            )]
+        })?;
+        existing.generated = manifest.files.into_keys().collect();
+        existing.generated.insert(MANIFEST.to_string());
+    }
+    Ok(Some(existing))
+}
+
+fn walk(dir: &Path, prefix: &str, into: &mut Existing, problems: &mut Vec<Diagnostic>) {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(error(
+                "E0804",
+                format!("cannot read `{}`: {e}", dir.display()),
+            ));
+            return;
+        }
+    };
+    let mut names: Vec<(String, fs::FileType)> = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(ft) = entry.file_type() else { continue };
+        names.push((entry.file_name().to_string_lossy().into_owned(), ft));
+    }
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, ft) in names {
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        if ft.is_symlink() {
+            problems.push(error(
+                "E0802",
+                format!(
+                    "`{}` is a symlink; warden does not write through links in its output",
+                    dir.join(&name).display()
+                ),
+            ));
+        } else if ft.is_dir() {
+            into.dirs.insert(rel.clone());
+            walk(&dir.join(&name), &rel, into, problems);
+        } else {
+            into.files.insert(rel);
+        }
+    }
+}
+
+/// Files and directories in the output that warden did not write.
+fn foreign(existing: &Existing) -> Vec<String> {
+    let mut out: Vec<String> = existing
+        .files
+        .difference(&existing.generated)
+        .cloned()
+        .collect();
+    for dir in &existing.dirs {
+        let prefix = format!("{dir}/");
+        let ours = existing.generated.iter().any(|g| g.starts_with(&prefix));
+        let has_foreign_file = out.iter().any(|f| f.starts_with(&prefix));
+        if !ours && !has_foreign_file {
+            out.push(format!("{dir}/"));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn foreign_error(out: &Path, files: &[String]) -> Vec<Diagnostic> {
+    files
+        .iter()
+        .map(|f| {
+            error(
+                "E0802",
+                format!("`{}` was not generated by warden", out.join(f).display()),
+            )
+            .note("warden never overwrites or deletes a file it did not write")
+            .help("move it out of the output directory, or choose another `--out`")
+        })
+        .collect()
+}
+
+/// Writes the tree. `before_write` runs before each file is written (a test uses it to inject a
+/// failure half way); a failure leaves the previous output as it was.
+pub fn build(
+    out: &Path,
+    files: &[(String, Vec<u8>)],
+    before_write: &mut dyn FnMut(&str) -> io::Result<()>,
+) -> Result<(), Vec<Diagnostic>> {
+    let existing = scan(out)?;
+    if let Some(existing) = &existing {
+        let foreign = foreign(existing);
+        if !foreign.is_empty() {
+            return Err(foreign_error(out, &foreign));
+        }
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".to_string());
+    let staging = parent.join(format!(".{base}.warden-staging-{}", std::process::id()));
+    let fail = |e: io::Error, what: &str| {
+        vec![
+            error(
+                "E0804",
+                format!("cannot write `{}`: {what}: {e}", out.display()),
+            )
+            .note("the previous output is left as it was"),
+        ]
+    };
+    let _ = fs::remove_dir_all(&staging);
+    let written = write_tree(&staging, files, before_write);
+    if let Err(e) = written {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(fail(e, "writing the new tree"));
+    }
+    let swapped = if existing.is_some() {
+        swap(&staging, out).map(|()| true)
+    } else {
+        fs::rename(&staging, out).map(|()| false)
+    };
+    match swapped {
+        Ok(had_old) => {
+            // After the exchange the staging path holds the previous tree.
+            if had_old {
+                let _ = fs::remove_dir_all(&staging);
+            }
+            sync_dir(&parent);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            Err(fail(e, "replacing the output directory"))
+        }
+    }
+}
+
+fn write_tree(
+    root: &Path,
+    files: &[(String, Vec<u8>)],
+    before_write: &mut dyn FnMut(&str) -> io::Result<()>,
+) -> io::Result<()> {
+    fs::create_dir_all(root)?;
+    let mut dirs = BTreeSet::new();
+    for (rel, bytes) in files {
+        before_write(rel)?;
+        let path = root.join(rel);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+            dirs.insert(dir.to_path_buf());
+        }
+        let mut f = fs::File::create(&path)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    for dir in dirs {
+        sync_dir(&dir);
+    }
+    sync_dir(root);
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    // Best effort: not every file system lets a directory be opened and synced.
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Exchanges two directories atomically; where the file system cannot, falls back to two renames
+/// (a crash between them leaves the old tree beside the output, under a `.warden-old` name).
+fn swap(staging: &Path, out: &Path) -> io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, staging, CWD, out, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+            let old = staging.with_extension("old");
+            fs::rename(out, &old)?;
+            if let Err(e) = fs::rename(staging, out) {
+                let _ = fs::rename(&old, out);
+                return Err(e);
+            }
+            fs::rename(&old, staging)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Compares the output directory with what the program generates now. Returns one diagnostic per
+/// missing, stale or foreign file; none means the output is up to date.
+pub fn check(out: &Path, files: &[(String, Vec<u8>)]) -> Vec<Diagnostic> {
+    let existing = match scan(out) {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            return vec![
+                error("E0803", format!("`{}` does not exist", out.display()))
+                    .help("run `warden build` and commit its output"),
+            ];
+        }
+        Err(d) => return d,
+    };
+    let mut diags = Vec::new();
+    let expected: BTreeSet<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    for (rel, bytes) in files {
+        let path = out.join(rel);
+        match fs::read(&path) {
+            Ok(current) if current == *bytes => {}
+            Ok(_) => diags.push(
+                error("E0803", format!("`{}` is stale", path.display()))
+                    .note("it differs from what the program generates now"),
+            ),
+            Err(_) => diags.push(error("E0803", format!("`{}` is missing", path.display()))),
+        }
+    }
+    for rel in &existing.files {
+        if expected.contains(rel.as_str()) {
+            continue;
+        }
+        if existing.generated.contains(rel) {
+            diags.push(
+                error("E0803", format!("`{}` is stale", out.join(rel).display()))
+                    .note("the program no longer generates it"),
+            );
+        } else {
+            diags.extend(foreign_error(out, std::slice::from_ref(rel)));
+        }
+    }
+    if let Some(d) = diags.first_mut() {
+        d.help = Some(
+            d.help
+                .take()
+                .unwrap_or_else(|| "run `warden build` and commit its output".to_string()),
+        );
+    }
+    diags
+}

@@ -1,0 +1,245 @@
+//! The IR: one typed model of the security intent, with every name resolved.
+//!
+//! `check` builds it from the AST only when the program has no errors; `lower` reads it for each
+//! target and the connectivity evaluator answers `expect` from it. Every collection is ordered
+//! (`BTreeMap`, sorted `Vec`), so anything derived from the IR is deterministic.
+
+pub mod connectivity;
+
+use crate::span::Span;
+use ipnet::IpNet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceId {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl fmt::Display for ServiceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Program {
+    pub namespaces: BTreeMap<String, Namespace>,
+    pub services: BTreeMap<ServiceId, Service>,
+    /// INVARIANT: sorted and free of exact duplicates (see `Program::normalize`).
+    pub flows: Vec<Flow>,
+    pub admissions: BTreeMap<String, Admission>,
+    pub expects: Vec<Expect>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Namespace {
+    pub name: String,
+    pub isolate_ingress: bool,
+    pub isolate_egress: bool,
+    pub allow_dns: bool,
+    pub span: Span,
+}
+
+impl Namespace {
+    pub fn isolated(&self) -> bool {
+        self.isolate_ingress || self.isolate_egress
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub id: ServiceId,
+    /// The pods of the service: every pod of its namespace carrying all these labels.
+    /// INVARIANT: never empty (check rejects a service without `pods`).
+    pub labels: BTreeMap<String, String>,
+    pub ports: BTreeMap<String, Port>,
+    pub syscalls: Option<SyscallPolicy>,
+    pub span: Span,
+}
+
+impl Service {
+    /// Whether this service's selector selects the pods of `other` (same namespace, labels a
+    /// subset of the other's), as a NetworkPolicy podSelector would.
+    pub fn selects(&self, other: &Service) -> bool {
+        self.id.namespace == other.id.namespace
+            && self
+                .labels
+                .iter()
+                .all(|(k, v)| other.labels.get(k) == Some(v))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    pub fn parse(text: &str) -> Option<Protocol> {
+        match text {
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            "sctp" => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+
+    /// The spelling Kubernetes uses.
+    pub fn k8s(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port {
+    pub number: u16,
+    pub protocol: Protocol,
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proto = match self.protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        };
+        write!(f, "{}/{}", self.number, proto)
+    }
+}
+
+/// The ports a flow allows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Ports {
+    All,
+    /// INVARIANT: sorted, deduplicated, not empty.
+    Only(Vec<Port>),
+}
+
+impl Ports {
+    pub fn covers(&self, port: Port) -> bool {
+        match self {
+            Ports::All => true,
+            Ports::Only(list) => list.binary_search(&port).is_ok(),
+        }
+    }
+}
+
+/// Addresses outside the cluster: a CIDR less its exceptions.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IpBlock {
+    pub cidr: IpNet,
+    /// INVARIANT: sorted, each strictly inside `cidr`, none overlapping another.
+    pub except: Vec<IpNet>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Peer {
+    Service(ServiceId),
+    /// `world`: every address outside the cluster, IPv4 and IPv6.
+    World,
+    Ip(IpBlock),
+}
+
+impl Peer {
+    /// The address blocks an external peer stands for.
+    pub fn blocks(&self) -> Vec<IpBlock> {
+        match self {
+            Peer::Service(_) => Vec::new(),
+            Peer::World => world_blocks(),
+            Peer::Ip(b) => vec![b.clone()],
+        }
+    }
+}
+
+pub fn world_blocks() -> Vec<IpBlock> {
+    ["0.0.0.0/0", "::/0"]
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .map(|cidr| IpBlock {
+            cidr,
+            except: Vec::new(),
+        })
+        .collect()
+}
+
+/// One declared flow: the client may open connections to the server on `ports`.
+/// INVARIANT: at least one of `client` and `server` is a service.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Flow {
+    pub client: Peer,
+    pub server: Peer,
+    pub ports: Ports,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct SyscallPolicy {
+    /// What the profile allows: named syscalls and groups, less every denial.
+    pub allowed: BTreeSet<String>,
+    pub denied: BTreeSet<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    Deny,
+    Warn,
+    Audit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AdmissionRule {
+    ForbidPrivileged,
+    ForbidHostNamespaces,
+    ForbidPrivilegeEscalation,
+    RequireRunAsNonRoot,
+    RequireDropAllCapabilities,
+    RequireSeccompProfile,
+    ImagesFrom(Vec<String>),
+    RequireLabels(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Admission {
+    pub name: String,
+    pub namespaces: BTreeSet<String>,
+    /// INVARIANT: sorted, one of each kind.
+    pub rules: Vec<(AdmissionRule, Span)>,
+    pub mode: Mode,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Service(ServiceId),
+    /// Addresses outside the cluster (`world` is both address families).
+    External(Vec<IpNet>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Expect {
+    pub from: Endpoint,
+    pub to: Endpoint,
+    /// The ports asked about; empty means "any port".
+    pub ports: Vec<Port>,
+    pub allowed: bool,
+    pub span: Span,
+    /// The expectation as the user wrote it, for messages.
+    pub text: String,
+}
+
+impl Program {
+    /// Brings the flows into their canonical order so that declaration order never matters.
+    pub fn normalize(&mut self) {
+        self.flows.sort();
+        self.flows.dedup();
+    }
+}

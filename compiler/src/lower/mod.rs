@@ -1,0 +1,104 @@
+//! Lowering: the IR to one set of documents per target.
+//!
+//! Each target module builds plain views of the IR (no AST, no policy decisions: those were made
+//! in `check` and live in the IR) and renders them with the target's templates. The documents are
+//! then validated (`validate`) and written (`emit`).
+
+mod netpol;
+mod seccomp;
+mod vap;
+
+use crate::ir::Program;
+use crate::span::{SourceMap, Span};
+use std::collections::BTreeSet;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Target {
+    Netpol,
+    Seccomp,
+    Vap,
+}
+
+impl Target {
+    pub const ALL: [Target; 3] = [Target::Netpol, Target::Seccomp, Target::Vap];
+}
+
+/// Which schema a document must satisfy before it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Schema {
+    NetworkPolicy,
+    ValidatingAdmissionPolicy,
+    ValidatingAdmissionPolicyBinding,
+    SeccompProfile,
+    Kustomization,
+}
+
+/// One generated file.
+#[derive(Clone, Debug)]
+pub struct Document {
+    /// Path inside the output directory, `/`-separated, built only from checked names.
+    pub path: String,
+    pub text: String,
+    pub schema: Schema,
+    /// The source files it was generated from.
+    pub sources: BTreeSet<String>,
+}
+
+impl Document {
+    fn is_kubernetes(&self) -> bool {
+        !matches!(self.schema, Schema::SeccompProfile | Schema::Kustomization)
+    }
+}
+
+pub(crate) struct Lowering<'a> {
+    pub program: &'a Program,
+    pub sources: &'a SourceMap,
+}
+
+impl Lowering<'_> {
+    pub fn location(&self, span: Span) -> String {
+        self.sources.location(span)
+    }
+
+    pub fn file(&self, span: Span) -> String {
+        self.sources.name(span.file).to_string()
+    }
+}
+
+/// Lowers and renders the program for `targets`, plus a `kustomization.yaml` listing every
+/// Kubernetes document. Errors are template defects, reported as compiler bugs.
+pub fn lower(
+    program: &Program,
+    sources: &SourceMap,
+    targets: &[Target],
+) -> Result<Vec<Document>, String> {
+    let cx = Lowering { program, sources };
+    let mut docs = Vec::new();
+    for target in targets {
+        match target {
+            Target::Netpol => docs.extend(netpol::lower(&cx)?),
+            Target::Seccomp => docs.extend(seccomp::lower(&cx)?),
+            Target::Vap => docs.extend(vap::lower(&cx)?),
+        }
+    }
+    docs.sort_by(|a, b| a.path.cmp(&b.path));
+    let resources: Vec<&str> = docs
+        .iter()
+        .filter(|d| d.is_kubernetes())
+        .map(|d| d.path.as_str())
+        .collect();
+    let text = crate::render::render(
+        "kustomization.yaml",
+        serde_json::json!({ "resources": resources, "version": VERSION }),
+    )?;
+    docs.push(Document {
+        path: "kustomization.yaml".to_string(),
+        text,
+        schema: Schema::Kustomization,
+        sources: BTreeSet::new(),
+    });
+    docs.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(docs)
+}

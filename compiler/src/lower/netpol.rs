@@ -1,0 +1,232 @@
+//! Target `netpol`: Kubernetes NetworkPolicies (see `targets/netpol/README.md`).
+//!
+//! Per namespace that isolates: `default-deny` (every pod, the isolated directions, no rules) and,
+//! with `allow dns`, `allow-dns`. Per service of such a namespace: one policy holding the ingress
+//! rules of the flows it serves and the egress rules of the flows it opens, each only where its
+//! namespace isolates that direction.
+
+use super::{Document, Lowering, Schema, VERSION};
+use crate::ir::{Flow, IpBlock, Peer, Ports, Service, ServiceId};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+#[derive(Serialize)]
+struct PolicyView<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    source: String,
+    flows: String,
+    version: &'static str,
+    pod_selector: Vec<(&'a str, &'a str)>,
+    policy_types: Vec<&'static str>,
+    ingress: Option<Vec<RuleView>>,
+    egress: Option<Vec<RuleView>>,
+}
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct RuleView {
+    peers: Vec<PeerView>,
+    ports: Vec<PortView>,
+}
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct PeerView {
+    ip_block: Option<IpBlockView>,
+    pod_labels: Vec<(String, String)>,
+    namespace: Option<String>,
+}
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct IpBlockView {
+    cidr: String,
+    except: Vec<String>,
+}
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct PortView {
+    protocol: &'static str,
+    port: u16,
+}
+
+fn types(ingress: bool, egress: bool) -> Vec<&'static str> {
+    let mut t = Vec::new();
+    if ingress {
+        t.push("Ingress");
+    }
+    if egress {
+        t.push("Egress");
+    }
+    t
+}
+
+pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
+    let mut docs = Vec::new();
+    for ns in cx.program.namespaces.values().filter(|n| n.isolated()) {
+        let source = cx.location(ns.span);
+        let file: BTreeSet<String> = [cx.file(ns.span)].into();
+        let view = PolicyView {
+            name: "default-deny",
+            namespace: &ns.name,
+            source: source.clone(),
+            flows: String::new(),
+            version: VERSION,
+            pod_selector: Vec::new(),
+            policy_types: types(ns.isolate_ingress, ns.isolate_egress),
+            ingress: ns.isolate_ingress.then(Vec::new),
+            egress: ns.isolate_egress.then(Vec::new),
+        };
+        docs.push(document(&ns.name, "default-deny", &view, file.clone())?);
+        if ns.allow_dns && ns.isolate_egress {
+            let dns = RuleView {
+                peers: vec![PeerView {
+                    ip_block: None,
+                    pod_labels: vec![("k8s-app".to_string(), "kube-dns".to_string())],
+                    namespace: Some("kube-system".to_string()),
+                }],
+                ports: vec![
+                    PortView {
+                        protocol: "TCP",
+                        port: 53,
+                    },
+                    PortView {
+                        protocol: "UDP",
+                        port: 53,
+                    },
+                ],
+            };
+            let view = PolicyView {
+                name: "allow-dns",
+                policy_types: types(false, true),
+                ingress: None,
+                egress: Some(vec![dns]),
+                ..view
+            };
+            docs.push(document(&ns.name, "allow-dns", &view, file)?);
+        }
+    }
+    for svc in cx.program.services.values() {
+        let Some(ns) = cx.program.namespaces.get(&svc.id.namespace) else {
+            continue;
+        };
+        if !ns.isolated() {
+            continue;
+        }
+        let mut files: BTreeSet<String> = [cx.file(svc.span)].into();
+        let mut flow_spans = BTreeSet::new();
+        let mut ingress = Vec::new();
+        let mut egress = Vec::new();
+        for flow in &cx.program.flows {
+            if ns.isolate_ingress && flow.server == Peer::Service(svc.id.clone()) {
+                ingress.push(rule(cx, flow, &flow.client, &svc.id));
+            } else if ns.isolate_egress && flow.client == Peer::Service(svc.id.clone()) {
+                egress.push(rule(cx, flow, &flow.server, &svc.id));
+            } else {
+                continue;
+            }
+            files.insert(cx.file(flow.span));
+            flow_spans.insert(flow.span);
+        }
+        // A flow from a service to itself is both an ingress and an egress rule.
+        if ns.isolate_ingress && ns.isolate_egress {
+            for flow in &cx.program.flows {
+                let me = Peer::Service(svc.id.clone());
+                if flow.server == me && flow.client == me {
+                    egress.push(rule(cx, flow, &flow.server, &svc.id));
+                }
+            }
+        }
+        for rules in [&mut ingress, &mut egress] {
+            rules.sort();
+            rules.dedup();
+        }
+        let view = PolicyView {
+            name: &svc.id.name,
+            namespace: &svc.id.namespace,
+            source: cx.location(svc.span),
+            flows: locations(cx, &flow_spans),
+            version: VERSION,
+            pod_selector: selector(svc),
+            policy_types: types(ns.isolate_ingress, ns.isolate_egress),
+            ingress: ns.isolate_ingress.then_some(ingress),
+            egress: ns.isolate_egress.then_some(egress),
+        };
+        docs.push(document(&svc.id.namespace, &svc.id.name, &view, files)?);
+    }
+    Ok(docs)
+}
+
+/// `file:line` of each span, in source order, each once.
+fn locations(cx: &Lowering<'_>, spans: &BTreeSet<crate::span::Span>) -> String {
+    let mut out: Vec<String> = spans.iter().map(|s| cx.location(*s)).collect();
+    out.dedup();
+    out.join(", ")
+}
+
+fn selector(svc: &Service) -> Vec<(&str, &str)> {
+    svc.labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// The rule of `flow` on the policy of `own`, whose other end is `peer`.
+fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own: &ServiceId) -> RuleView {
+    let peers = match peer {
+        Peer::Service(id) => {
+            let labels = cx
+                .program
+                .services
+                .get(id)
+                .map(|s| {
+                    s.labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            vec![PeerView {
+                ip_block: None,
+                pod_labels: labels,
+                // Same namespace: a bare podSelector already means "in this policy's namespace".
+                namespace: (id.namespace != own.namespace).then(|| id.namespace.clone()),
+            }]
+        }
+        Peer::World | Peer::Ip(_) => peer.blocks().iter().map(ip_block).collect(),
+    };
+    let ports = match &flow.ports {
+        Ports::All => Vec::new(),
+        Ports::Only(list) => list
+            .iter()
+            .map(|p| PortView {
+                protocol: p.protocol.k8s(),
+                port: p.number,
+            })
+            .collect(),
+    };
+    RuleView { peers, ports }
+}
+
+fn ip_block(b: &IpBlock) -> PeerView {
+    PeerView {
+        ip_block: Some(IpBlockView {
+            cidr: b.cidr.to_string(),
+            except: b.except.iter().map(ToString::to_string).collect(),
+        }),
+        pod_labels: Vec::new(),
+        namespace: None,
+    }
+}
+
+fn document(
+    namespace: &str,
+    name: &str,
+    view: &PolicyView<'_>,
+    sources: BTreeSet<String>,
+) -> Result<Document, String> {
+    Ok(Document {
+        path: format!("netpol/{namespace}/{name}.yaml"),
+        text: crate::render::render("netpol/networkpolicy.yaml", view)?,
+        schema: Schema::NetworkPolicy,
+        sources,
+    })
+}

@@ -1,0 +1,229 @@
+//! Target `vap`: a ValidatingAdmissionPolicy and its binding per `admission` block (see
+//! `targets/vap/README.md`).
+//!
+//! The policy matches Pods and the workload kinds that carry a pod template; variables find the pod
+//! spec wherever the kind keeps it, so every validation is written once over `variables.podSpec`
+//! and `variables.containers` (init, regular and ephemeral containers).
+
+use super::{Document, Lowering, Schema, VERSION};
+use crate::ir::{Admission, AdmissionRule, Mode};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+#[derive(Serialize)]
+struct Variable {
+    name: &'static str,
+    expression: String,
+}
+
+#[derive(Serialize)]
+struct Validation {
+    expression: String,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct PolicyView<'a> {
+    name: &'a str,
+    source: String,
+    version: &'static str,
+    variables: Vec<Variable>,
+    validations: Vec<Validation>,
+}
+
+#[derive(Serialize)]
+struct BindingView<'a> {
+    name: &'a str,
+    source: String,
+    version: &'static str,
+    actions: Vec<&'static str>,
+    namespaces: Vec<&'a str>,
+}
+
+const POD_SPEC: &str = "object.kind == 'Pod' ? object.spec : (object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
+const POD_META: &str = "object.kind == 'Pod' ? object.metadata : (object.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec.template.metadata) ? object.spec.jobTemplate.spec.template.metadata : {}) : (has(object.spec.template.metadata) ? object.spec.template.metadata : {}))";
+const CONTAINERS: &str = "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])";
+
+pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
+    let mut docs = Vec::new();
+    for adm in cx.program.admissions.values() {
+        let source = cx.location(adm.span);
+        let sources = BTreeSet::from([cx.file(adm.span)]);
+        let mut variables = vec![
+            Variable {
+                name: "podSpec",
+                expression: POD_SPEC.to_string(),
+            },
+            Variable {
+                name: "containers",
+                expression: CONTAINERS.to_string(),
+            },
+        ];
+        if adm
+            .rules
+            .iter()
+            .any(|(r, _)| matches!(r, AdmissionRule::RequireLabels(_)))
+        {
+            variables.push(Variable {
+                name: "podMeta",
+                expression: POD_META.to_string(),
+            });
+        }
+        let policy = PolicyView {
+            name: &adm.name,
+            source: source.clone(),
+            version: VERSION,
+            variables,
+            validations: adm.rules.iter().map(|(r, _)| validation(r)).collect(),
+        };
+        docs.push(Document {
+            path: format!("vap/{}.yaml", adm.name),
+            text: crate::render::render("vap/policy.yaml", &policy)?,
+            schema: Schema::ValidatingAdmissionPolicy,
+            sources: sources.clone(),
+        });
+        let binding = BindingView {
+            name: &adm.name,
+            source,
+            version: VERSION,
+            actions: actions(adm),
+            namespaces: adm.namespaces.iter().map(String::as_str).collect(),
+        };
+        docs.push(Document {
+            path: format!("vap/{}-binding.yaml", adm.name),
+            text: crate::render::render("vap/binding.yaml", &binding)?,
+            schema: Schema::ValidatingAdmissionPolicyBinding,
+            sources,
+        });
+    }
+    Ok(docs)
+}
+
+fn actions(adm: &Admission) -> Vec<&'static str> {
+    match adm.mode {
+        Mode::Deny => vec!["Deny"],
+        Mode::Warn => vec!["Warn"],
+        Mode::Audit => vec!["Audit"],
+    }
+}
+
+/// A CEL string literal. User values reach CEL only through here (and are restricted by `check`
+/// to a safe alphabet before), so no pattern or label key can change an expression.
+fn cel_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_graphic() || c == ' ' => out.push(c),
+            c => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An RE2 pattern matching exactly `glob`, where `*` stands for any characters.
+fn glob_regex(glob: &str) -> String {
+    let mut re = String::from("^");
+    for c in glob.chars() {
+        match c {
+            '*' => re.push_str(".*"),
+            c if c.is_ascii_alphanumeric() => re.push(c),
+            c => {
+                re.push('\\');
+                re.push(c);
+            }
+        }
+    }
+    re.push('$');
+    re
+}
+
+fn image_match(pattern: &str) -> String {
+    match pattern.find('*') {
+        None => format!("c.image == {}", cel_string(pattern)),
+        Some(i) if i + 1 == pattern.len() => {
+            format!(
+                "c.image.startsWith({})",
+                cel_string(pattern.get(..i).unwrap_or(""))
+            )
+        }
+        Some(_) => format!("c.image.matches({})", cel_string(&glob_regex(pattern))),
+    }
+}
+
+fn sc(field: &str) -> String {
+    format!("has(c.securityContext) && has(c.securityContext.{field})")
+}
+
+fn pod_sc(field: &str) -> String {
+    format!(
+        "has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.{field})"
+    )
+}
+
+fn validation(rule: &AdmissionRule) -> Validation {
+    let (expression, message) = match rule {
+        AdmissionRule::ForbidPrivileged => (
+            format!("variables.containers.all(c, !({} && c.securityContext.privileged == true))", sc("privileged")),
+            "privileged containers are forbidden: every container must leave securityContext.privileged unset or false".to_string(),
+        ),
+        AdmissionRule::ForbidHostNamespaces => (
+            ["hostNetwork", "hostPID", "hostIPC"]
+                .iter()
+                .map(|f| format!("!(has(variables.podSpec.{f}) && variables.podSpec.{f} == true)"))
+                .collect::<Vec<_>>()
+                .join(" && "),
+            "sharing the host's namespaces is forbidden: spec.hostNetwork, spec.hostPID and spec.hostIPC must be unset or false".to_string(),
+        ),
+        AdmissionRule::ForbidPrivilegeEscalation => (
+            format!("variables.containers.all(c, {} && c.securityContext.allowPrivilegeEscalation == false)", sc("allowPrivilegeEscalation")),
+            "privilege escalation is forbidden: every container must set securityContext.allowPrivilegeEscalation to false".to_string(),
+        ),
+        AdmissionRule::RequireRunAsNonRoot => (
+            format!(
+                "variables.containers.all(c, ({}) ? c.securityContext.runAsNonRoot == true : ({} && variables.podSpec.securityContext.runAsNonRoot == true)) && !({} && variables.podSpec.securityContext.runAsUser == 0) && variables.containers.all(c, !({} && c.securityContext.runAsUser == 0))",
+                sc("runAsNonRoot"),
+                pod_sc("runAsNonRoot"),
+                pod_sc("runAsUser"),
+                sc("runAsUser")
+            ),
+            "containers must run as non-root: set securityContext.runAsNonRoot to true on the pod or on every container, and no runAsUser 0".to_string(),
+        ),
+        AdmissionRule::RequireDropAllCapabilities => (
+            format!(
+                "variables.containers.all(c, {} && has(c.securityContext.capabilities.drop) && c.securityContext.capabilities.drop.exists(d, d == 'ALL'))",
+                sc("capabilities")
+            ),
+            "every container must drop all capabilities: securityContext.capabilities.drop must contain ALL".to_string(),
+        ),
+        AdmissionRule::RequireSeccompProfile => (
+            format!(
+                "variables.containers.all(c, ({}) ? c.securityContext.seccompProfile.type in ['RuntimeDefault', 'Localhost'] : ({} && variables.podSpec.securityContext.seccompProfile.type in ['RuntimeDefault', 'Localhost']))",
+                sc("seccompProfile"),
+                pod_sc("seccompProfile")
+            ),
+            "a seccomp profile is required: set securityContext.seccompProfile.type to RuntimeDefault or Localhost on the pod or on every container".to_string(),
+        ),
+        AdmissionRule::ImagesFrom(patterns) => (
+            format!(
+                "variables.containers.all(c, {})",
+                patterns.iter().map(|p| image_match(p)).collect::<Vec<_>>().join(" || ")
+            ),
+            format!("every container image must match one of: {}", patterns.join(", ")),
+        ),
+        AdmissionRule::RequireLabels(keys) => (
+            format!(
+                "has(variables.podMeta.labels) && [{}].all(k, k in variables.podMeta.labels)",
+                keys.iter().map(|k| cel_string(k)).collect::<Vec<_>>().join(", ")
+            ),
+            format!("pods must carry the labels: {}", keys.join(", ")),
+        ),
+    };
+    Validation {
+        expression,
+        message,
+    }
+}

@@ -1,0 +1,136 @@
+//! The `warden` command line.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use warden::diag::{self, Diagnostic};
+use warden::lower::Target;
+use warden::span::SourceMap;
+
+#[derive(Parser)]
+#[command(name = "warden", version, about = "A compiler for security as code")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct CompileArgs {
+    /// `.warden` files, or directories of them; together they are one program
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The output directory
+    #[arg(long)]
+    out: PathBuf,
+    /// Targets to generate (default: all)
+    #[arg(long, value_enum, value_delimiter = ',')]
+    target: Vec<Target>,
+    /// How diagnostics are printed
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Colour in human diagnostics
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile the program and write the output directory atomically
+    Build(CompileArgs),
+    /// Compile without writing; fail if the output directory is not what `build` would write
+    Check(CompileArgs),
+    /// Explain a diagnostic code, e.g. `warden explain-code E0102`
+    ExplainCode { code: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Build(args) => run(&args, true),
+        Command::Check(args) => run(&args, false),
+        Command::ExplainCode { code } => match diag::codes::explain(&code) {
+            Some(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: no diagnostic has the code `{code}`");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn report(sources: &SourceMap, diags: &[Diagnostic], args: &CompileArgs) {
+    match args.format {
+        Format::Json => print!("{}", diag::render::json_lines(sources, diags)),
+        Format::Human => {
+            let color = match args.color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => {
+                    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            };
+            diag::render::to_stderr(sources, diags, color);
+        }
+    }
+}
+
+fn run(args: &CompileArgs, write: bool) -> ExitCode {
+    let sources = match warden::load::load(&args.paths) {
+        Ok(s) => s,
+        Err(diags) => {
+            report(&SourceMap::new(), &diags, args);
+            return ExitCode::from(2);
+        }
+    };
+    let targets: Vec<Target> = if args.target.is_empty() {
+        Target::ALL.to_vec()
+    } else {
+        let mut t = args.target.clone();
+        t.sort();
+        t.dedup();
+        t
+    };
+    let compiled = warden::compile(sources, &targets);
+    let Some(docs) = compiled.documents.as_ref() else {
+        report(&compiled.sources, &compiled.diagnostics, args);
+        return ExitCode::from(1);
+    };
+    let files = warden::emit::plan(docs);
+    let outcome = if write {
+        warden::emit::build(&args.out, &files, &mut |_| Ok(()))
+    } else {
+        let stale = warden::emit::check(&args.out, &files);
+        if stale.is_empty() { Ok(()) } else { Err(stale) }
+    };
+    let mut diags = compiled.diagnostics.clone();
+    let failed = outcome.is_err();
+    if let Err(d) = outcome {
+        diags.extend(d);
+    }
+    report(&compiled.sources, &diags, args);
+    if failed {
+        return ExitCode::from(1);
+    }
+    if write && matches!(args.format, Format::Human) {
+        eprintln!("wrote {} files to {}", files.len(), args.out.display());
+    }
+    ExitCode::SUCCESS
+}

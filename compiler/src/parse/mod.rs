@@ -1,0 +1,127 @@
+//! Parsing: source text to AST. The only module that loads `grammar/warden.pest`.
+//!
+//! Accepts any text that matches the grammar; rejects the rest with one `E0001` diagnostic per file
+//! pointing at where the parse stopped and naming what could come there.
+//!
+//! ```text
+//! service cart in shop { port grpc 7070/tcp }   // accepted
+//! service cart shop { }                          // E0001: expected `in`
+//! ```
+
+mod pairs_to_ast;
+
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::span::{FileId, Span};
+use pest::Parser;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../../grammar/warden.pest"]
+pub(crate) struct WardenParser;
+
+/// Parses one file. On a syntax error the file contributes nothing to the program and one
+/// diagnostic explains the error; other files are still parsed and checked.
+pub fn parse_file(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    match WardenParser::parse(Rule::program, text) {
+        Ok(pairs) => pairs_to_ast::file(file, pairs),
+        Err(err) => (ast::File::default(), vec![syntax_error(file, text, err)]),
+    }
+}
+
+fn syntax_error(file: FileId, text: &str, err: pest::error::Error<Rule>) -> Diagnostic {
+    use pest::error::{ErrorVariant, InputLocation};
+    let (start, end) = match err.location {
+        InputLocation::Pos(p) => (p, p),
+        InputLocation::Span((s, e)) => (s, e),
+    };
+    // Underline the token where parsing stopped, not an empty point.
+    let end = if end > start {
+        end
+    } else {
+        let rest = text.get(start..).unwrap_or("");
+        let len = rest
+            .char_indices()
+            .find(|&(i, c)| c.is_whitespace() || (i > 0 && !is_word(c)))
+            .map(|(i, _)| i)
+            .unwrap_or(rest.len());
+        start + len.max(rest.chars().next().map(char::len_utf8).unwrap_or(0))
+    };
+    let span = Span::new(file, start, end);
+    let found = text
+        .get(start..end)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("`{}`", s.escape_debug()))
+        .unwrap_or_else(|| "end of file".to_string());
+    let expected = match &err.variant {
+        ErrorVariant::ParsingError { positives, .. } => describe(positives),
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    Diagnostic::error("E0001", format!("expected {expected}, found {found}"))
+        .primary(span, format!("expected {expected}"))
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Names grammar rules the way the README's language reference does.
+fn describe(rules: &[Rule]) -> String {
+    let mut names: Vec<String> = rules.iter().map(|r| rule_name(*r)).collect();
+    names.sort_unstable();
+    names.dedup();
+    match names.as_slice() {
+        [] => "something else".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+fn rule_name(rule: Rule) -> String {
+    let fixed = match rule {
+        Rule::EOI | Rule::program => {
+            "a declaration (`namespace`, `service`, `admission`, `expect`)"
+        }
+        Rule::namespace_decl => "`namespace`",
+        Rule::service_decl => "`service`",
+        Rule::admission_decl => "`admission`",
+        Rule::expect_decl => "`expect`",
+        Rule::open => "`{`",
+        Rule::close => "`}`",
+        Rule::arrow => "`->`",
+        Rule::equals => "`=`",
+        Rule::ident | Rule::service_ref => "a name",
+        Rule::number | Rule::port_number => "a port number",
+        Rule::string | Rule::string_inner => "a quoted string",
+        Rule::cidr_lit => "a CIDR such as `10.0.0.0/8`",
+        Rule::label_key | Rule::label => "a label `key = \"value\"`",
+        Rule::protocol => "a protocol (`tcp`, `udp`, `sctp`)",
+        Rule::isolate => "`isolate`",
+        Rule::direction => "`ingress` or `egress`",
+        Rule::allow_dns => "`allow dns`",
+        Rule::pods => "`pods`",
+        Rule::port_decl => "`port`",
+        Rule::flow | Rule::flow_dir => "`to` or `from`",
+        Rule::syscalls => "`syscalls`",
+        Rule::peer | Rule::world | Rule::cidr => "a peer (a service, `world`, `cidr`)",
+        Rule::endpoint | Rule::expect_cidr => "a service, `world` or `cidr`",
+        Rule::port_ref => "a port name or number",
+        Rule::syscall_rule | Rule::syscall_action => "`allow` or `deny`",
+        Rule::syscall_groups => "`group`",
+        Rule::syscall_names | Rule::syscall_name => "a system call name",
+        Rule::applies => "`applies to`",
+        Rule::forbid => "`forbid`",
+        Rule::require | Rule::require_labels => "`require`",
+        Rule::images => "`images from`",
+        Rule::mode => "`mode`",
+        Rule::verdict => "`allowed` or `denied`",
+        other => {
+            // Keyword rules are named `kw_<word>`.
+            let name = format!("{other:?}");
+            return match name.strip_prefix("kw_") {
+                Some(word) => format!("`{}`", word.replace('_', "-")),
+                None => "something else".to_string(),
+            };
+        }
+    };
+    fixed.to_string()
+}

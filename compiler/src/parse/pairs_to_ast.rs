@@ -1,0 +1,413 @@
+//! pest pairs to AST. The grammar guarantees the shape of each pair; where the code still has to
+//! choose (a child that should always be there), it degrades to an empty node rather than panic.
+
+use super::Rule;
+use crate::ast::*;
+use crate::diag::Diagnostic;
+use crate::span::{FileId, Span};
+use pest::iterators::{Pair, Pairs};
+
+struct Ctx {
+    file: FileId,
+    diags: Vec<Diagnostic>,
+}
+
+pub(super) fn file(file: FileId, pairs: Pairs<'_, Rule>) -> (File, Vec<Diagnostic>) {
+    let mut cx = Ctx {
+        file,
+        diags: Vec::new(),
+    };
+    let mut out = File::default();
+    for program in pairs {
+        for decl in program.into_inner() {
+            match decl.as_rule() {
+                Rule::namespace_decl => out.namespaces.push(cx.namespace(decl)),
+                Rule::service_decl => out.services.push(cx.service(decl)),
+                Rule::admission_decl => out.admissions.push(cx.admission(decl)),
+                Rule::expect_decl => out.expects.push(cx.expect(decl)),
+                _ => {}
+            }
+        }
+    }
+    (out, cx.diags)
+}
+
+impl Ctx {
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn ident(&self, pair: &Pair<'_, Rule>) -> Ident {
+        Ident {
+            text: pair.as_str().to_string(),
+            span: self.span(pair),
+        }
+    }
+
+    /// A label value or other scalar: strings are unescaped, bare words taken as written.
+    fn value(&mut self, pair: &Pair<'_, Rule>) -> Ident {
+        if pair.as_rule() != Rule::string {
+            return self.ident(pair);
+        }
+        let span = self.span(pair);
+        let raw = pair.as_str();
+        let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
+        let mut text = String::with_capacity(inner.len());
+        let mut chars = inner.char_indices();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                text.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some((_, '"')) => text.push('"'),
+                Some((_, '\\')) => text.push('\\'),
+                Some((_, 'n')) => text.push('\n'),
+                Some((_, 't')) => text.push('\t'),
+                other => {
+                    let len = 1 + other.map(|(_, c)| c.len_utf8()).unwrap_or(0);
+                    let at = span.start + 1 + i;
+                    self.diags.push(
+                        Diagnostic::error("E0002", "unknown escape in string")
+                            .primary(
+                                Span::new(self.file, at, at + len),
+                                "not an escape warden knows",
+                            )
+                            .help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
+                    );
+                }
+            }
+        }
+        Ident { text, span }
+    }
+
+    fn namespace(&mut self, pair: Pair<'_, Rule>) -> Namespace {
+        let span = self.span(&pair);
+        let mut ns = Namespace {
+            name: Ident {
+                text: String::new(),
+                span,
+            },
+            span,
+            isolate: Vec::new(),
+            allow_dns: Vec::new(),
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => ns.name = self.ident(&p),
+                Rule::isolate => {
+                    let s = self.span(&p);
+                    let dir = p
+                        .into_inner()
+                        .find(|d| d.as_rule() == Rule::direction)
+                        .map(|d| direction(d.as_str()));
+                    ns.isolate.push((dir, s));
+                }
+                Rule::allow_dns => ns.allow_dns.push(self.span(&p)),
+                _ => {}
+            }
+        }
+        ns
+    }
+
+    fn service(&mut self, pair: Pair<'_, Rule>) -> Service {
+        let span = self.span(&pair);
+        let empty = Ident {
+            text: String::new(),
+            span,
+        };
+        let mut svc = Service {
+            name: empty.clone(),
+            namespace: empty,
+            span,
+            pods: Vec::new(),
+            ports: Vec::new(),
+            flows: Vec::new(),
+            syscalls: Vec::new(),
+        };
+        let mut idents = 0;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => {
+                    if idents == 0 {
+                        svc.name = self.ident(&p);
+                    } else {
+                        svc.namespace = self.ident(&p);
+                    }
+                    idents += 1;
+                }
+                Rule::pods => {
+                    let s = self.span(&p);
+                    let labels = p.into_inner().filter_map(|l| self.label(l)).collect();
+                    svc.pods.push(Selector { labels, span: s });
+                }
+                Rule::port_decl => svc.ports.push(self.port_decl(p)),
+                Rule::flow => svc.flows.push(self.flow(p)),
+                Rule::syscalls => svc.syscalls.push(self.syscalls(p)),
+                _ => {}
+            }
+        }
+        svc
+    }
+
+    fn label(&mut self, pair: Pair<'_, Rule>) -> Option<Label> {
+        let mut key = None;
+        let mut value = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::label_key => key = Some(self.ident(&p)),
+                Rule::string | Rule::ident | Rule::number => value = Some(self.value(&p)),
+                _ => {}
+            }
+        }
+        Some(Label {
+            key: key?,
+            value: value?,
+        })
+    }
+
+    fn port_decl(&mut self, pair: Pair<'_, Rule>) -> PortDecl {
+        let span = self.span(&pair);
+        let mut name = None;
+        let mut number = None;
+        let mut protocol = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => name = Some(self.ident(&p)),
+                Rule::number => number = Some(self.ident(&p)),
+                Rule::protocol => protocol = Some(self.ident(&p)),
+                _ => {}
+            }
+        }
+        let blank = Ident {
+            text: String::new(),
+            span,
+        };
+        PortDecl {
+            name: name.unwrap_or_else(|| blank.clone()),
+            number: number.unwrap_or(blank),
+            protocol,
+            span,
+        }
+    }
+
+    fn flow(&mut self, pair: Pair<'_, Rule>) -> Flow {
+        let span = self.span(&pair);
+        let mut flow = Flow {
+            direction: Direction::Egress,
+            peers: Vec::new(),
+            ports: Vec::new(),
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::flow_dir => {
+                    flow.direction = if p.as_str().starts_with("from") {
+                        Direction::Ingress
+                    } else {
+                        Direction::Egress
+                    }
+                }
+                Rule::peer => {
+                    if let Some(peer) = self.peer(p) {
+                        flow.peers.push(peer);
+                    }
+                }
+                Rule::port_ref => {
+                    if let Some(port) = self.port_ref(p) {
+                        flow.ports.push(port);
+                    }
+                }
+                _ => {}
+            }
+        }
+        flow
+    }
+
+    fn peer(&mut self, pair: Pair<'_, Rule>) -> Option<Peer> {
+        let inner = pair.into_inner().next()?;
+        let span = self.span(&inner);
+        Some(match inner.as_rule() {
+            Rule::world => Peer::World(span),
+            Rule::cidr => {
+                let mut lits = inner
+                    .into_inner()
+                    .filter(|p| p.as_rule() == Rule::cidr_lit)
+                    .map(|p| self.ident(&p));
+                let cidr = lits.next()?;
+                Peer::Cidr {
+                    cidr,
+                    except: lits.collect(),
+                    span,
+                }
+            }
+            _ => Peer::Service(self.service_ref(inner)),
+        })
+    }
+
+    fn service_ref(&mut self, pair: Pair<'_, Rule>) -> ServiceRef {
+        let span = self.span(&pair);
+        let mut parts: Vec<Ident> = pair.into_inner().map(|p| self.ident(&p)).collect();
+        let name = parts.pop().unwrap_or(Ident {
+            text: String::new(),
+            span,
+        });
+        ServiceRef {
+            namespace: parts.pop(),
+            name,
+            span,
+        }
+    }
+
+    fn port_ref(&mut self, pair: Pair<'_, Rule>) -> Option<PortRef> {
+        let inner = pair.into_inner().next()?;
+        Some(match inner.as_rule() {
+            Rule::port_number => {
+                let span = self.span(&inner);
+                let mut number = None;
+                let mut protocol = None;
+                for p in inner.into_inner() {
+                    match p.as_rule() {
+                        Rule::number => number = Some(self.ident(&p)),
+                        Rule::protocol => protocol = Some(self.ident(&p)),
+                        _ => {}
+                    }
+                }
+                PortRef::Number {
+                    number: number?,
+                    protocol,
+                    span,
+                }
+            }
+            _ => PortRef::Named(self.ident(&inner)),
+        })
+    }
+
+    fn syscalls(&mut self, pair: Pair<'_, Rule>) -> Syscalls {
+        let span = self.span(&pair);
+        let mut rules = Vec::new();
+        for rule in pair
+            .into_inner()
+            .filter(|p| p.as_rule() == Rule::syscall_rule)
+        {
+            let mut action = SyscallAction::Allow;
+            let mut groups = false;
+            let mut names = Vec::new();
+            for p in rule.into_inner() {
+                match p.as_rule() {
+                    Rule::syscall_action => {
+                        if p.as_str().starts_with("deny") {
+                            action = SyscallAction::Deny;
+                        }
+                    }
+                    Rule::syscall_groups | Rule::syscall_names => {
+                        groups = p.as_rule() == Rule::syscall_groups;
+                        names = p
+                            .into_inner()
+                            .filter(|n| matches!(n.as_rule(), Rule::ident | Rule::syscall_name))
+                            .map(|n| self.ident(&n))
+                            .collect();
+                    }
+                    _ => {}
+                }
+            }
+            rules.push(SyscallRule {
+                action,
+                groups,
+                names,
+            });
+        }
+        Syscalls { rules, span }
+    }
+
+    fn admission(&mut self, pair: Pair<'_, Rule>) -> Admission {
+        let span = self.span(&pair);
+        let mut adm = Admission {
+            name: Ident {
+                text: String::new(),
+                span,
+            },
+            span,
+            applies: Vec::new(),
+            forbid: Vec::new(),
+            require: Vec::new(),
+            require_labels: Vec::new(),
+            images: Vec::new(),
+            modes: Vec::new(),
+        };
+        for p in pair.into_inner() {
+            let rule = p.as_rule();
+            let s = self.span(&p);
+            let idents = |cx: &mut Ctx, p: Pair<'_, Rule>| -> Vec<Ident> {
+                p.into_inner()
+                    .filter(|n| matches!(n.as_rule(), Rule::ident | Rule::label_key | Rule::string))
+                    .map(|n| cx.value(&n))
+                    .collect()
+            };
+            match rule {
+                Rule::ident => adm.name = self.ident(&p),
+                Rule::applies => {
+                    let names = idents(self, p);
+                    adm.applies.push((names, s));
+                }
+                Rule::forbid => adm.forbid.extend(idents(self, p)),
+                Rule::require => adm.require.extend(idents(self, p)),
+                Rule::require_labels => adm.require_labels.extend(idents(self, p)),
+                Rule::images => adm.images.extend(idents(self, p)),
+                Rule::mode => adm.modes.extend(idents(self, p)),
+                _ => {}
+            }
+        }
+        adm
+    }
+
+    fn expect(&mut self, pair: Pair<'_, Rule>) -> Expect {
+        let span = self.span(&pair);
+        let mut endpoints = Vec::new();
+        let mut port = None;
+        let mut allowed = true;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::endpoint => {
+                    if let Some(e) = self.endpoint(p) {
+                        endpoints.push(e);
+                    }
+                }
+                Rule::port_ref => port = self.port_ref(p),
+                Rule::verdict => allowed = p.as_str().starts_with("allowed"),
+                _ => {}
+            }
+        }
+        let mut it = endpoints.into_iter();
+        let from = it.next().unwrap_or(Endpoint::World(span));
+        let to = it.next().unwrap_or(Endpoint::World(span));
+        Expect {
+            from,
+            to,
+            port,
+            allowed,
+            span,
+        }
+    }
+
+    fn endpoint(&mut self, pair: Pair<'_, Rule>) -> Option<Endpoint> {
+        let inner = pair.into_inner().next()?;
+        Some(match inner.as_rule() {
+            Rule::world => Endpoint::World(self.span(&inner)),
+            Rule::expect_cidr => {
+                let lit = inner.into_inner().find(|p| p.as_rule() == Rule::cidr_lit)?;
+                Endpoint::Cidr(self.ident(&lit))
+            }
+            _ => Endpoint::Service(self.service_ref(inner)),
+        })
+    }
+}
+
+fn direction(text: &str) -> Direction {
+    if text.starts_with("ingress") {
+        Direction::Ingress
+    } else {
+        Direction::Egress
+    }
+}

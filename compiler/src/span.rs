@@ -1,0 +1,88 @@
+//! Source files and byte spans into them.
+//!
+//! Every AST node and every diagnostic carries a `Span`; the `SourceMap` owns the text so that a
+//! span can be turned into `file:line:column` for annotations and JSON diagnostics.
+
+use codespan_reporting::files::SimpleFiles;
+
+/// Index of a file in the `SourceMap`.
+pub type FileId = usize;
+
+/// A byte range in one source file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span {
+    pub file: FileId,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(file: FileId, start: usize, end: usize) -> Self {
+        Span { file, start, end }
+    }
+
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// The program's source files, named relative to the program root so that output never depends on
+/// the working directory or on absolute paths.
+#[derive(Default)]
+pub struct SourceMap {
+    files: SimpleFiles<String, String>,
+    count: usize,
+}
+
+impl SourceMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, name: String, text: String) -> FileId {
+        self.count += 1;
+        self.files.add(name, text)
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn files(&self) -> &SimpleFiles<String, String> {
+        &self.files
+    }
+
+    pub fn name(&self, id: FileId) -> &str {
+        self.files
+            .get(id)
+            .map(|f| f.name().as_str())
+            .unwrap_or("<unknown>")
+    }
+
+    pub fn text(&self, id: FileId) -> &str {
+        self.files
+            .get(id)
+            .map(|f| f.source().as_str())
+            .unwrap_or("")
+    }
+
+    /// One-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
+        use codespan_reporting::files::Files;
+        let Ok(line) = self.files.line_index(id, offset) else {
+            return (1, 1);
+        };
+        let col = self.files.column_number(id, line, offset).unwrap_or(1);
+        (line + 1, col)
+    }
+
+    /// `file:line` of a span, as written into the annotations of generated objects.
+    pub fn location(&self, span: Span) -> String {
+        let (line, _) = self.line_col(span.file, span.start);
+        format!("{}:{}", self.name(span.file), line)
+    }
+}

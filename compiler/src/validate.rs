@@ -1,0 +1,115 @@
+//! Validation: every rendered document is parsed back and checked against its schema before
+//! anything is written.
+//!
+//! Accepts a document that parses as exactly one YAML/JSON document satisfying its schema, with
+//! the `apiVersion` and `kind` its schema is for; rejects anything else. A rejection is a defect of
+//! warden (a template or a missing check), so it is reported as such and nothing is written.
+
+use crate::lower::{Document, Schema};
+use jsonschema::Validator;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+fn schema_text(schema: Schema) -> &'static str {
+    match schema {
+        Schema::NetworkPolicy => {
+            include_str!("../../targets/netpol/schema/networkpolicy-networking-v1.json")
+        }
+        Schema::ValidatingAdmissionPolicy => {
+            include_str!(
+                "../../targets/vap/schema/validatingadmissionpolicy-admissionregistration-v1.json"
+            )
+        }
+        Schema::ValidatingAdmissionPolicyBinding => {
+            include_str!(
+                "../../targets/vap/schema/validatingadmissionpolicybinding-admissionregistration-v1.json"
+            )
+        }
+        Schema::SeccompProfile => include_str!("../../targets/seccomp/schema/seccomp-profile.json"),
+        Schema::Kustomization => include_str!("../../targets/kustomization.schema.json"),
+    }
+}
+
+/// The `apiVersion` and `kind` a document of this schema must declare; the Kubernetes schemas
+/// admit any string there.
+fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
+    match schema {
+        Schema::NetworkPolicy => Some(("networking.k8s.io/v1", "NetworkPolicy")),
+        Schema::ValidatingAdmissionPolicy => Some((
+            "admissionregistration.k8s.io/v1",
+            "ValidatingAdmissionPolicy",
+        )),
+        Schema::ValidatingAdmissionPolicyBinding => Some((
+            "admissionregistration.k8s.io/v1",
+            "ValidatingAdmissionPolicyBinding",
+        )),
+        Schema::SeccompProfile | Schema::Kustomization => None,
+    }
+}
+
+const ALL: [Schema; 5] = [
+    Schema::NetworkPolicy,
+    Schema::ValidatingAdmissionPolicy,
+    Schema::ValidatingAdmissionPolicyBinding,
+    Schema::SeccompProfile,
+    Schema::Kustomization,
+];
+
+fn validators() -> Result<&'static BTreeMap<Schema, Validator>, String> {
+    static VALIDATORS: OnceLock<Result<BTreeMap<Schema, Validator>, String>> = OnceLock::new();
+    VALIDATORS
+        .get_or_init(|| {
+            let mut map = BTreeMap::new();
+            for schema in ALL {
+                let json: Value = serde_json::from_str(schema_text(schema))
+                    .map_err(|e| format!("schema {schema:?}: {e}"))?;
+                let v = jsonschema::validator_for(&json)
+                    .map_err(|e| format!("schema {schema:?}: {e}"))?;
+                map.insert(schema, v);
+            }
+            Ok(map)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Parses a document the way its consumers will: JSON for seccomp profiles, YAML otherwise.
+pub fn parse(doc: &Document) -> Result<Value, String> {
+    if doc.schema == Schema::SeccompProfile {
+        return serde_json::from_str(&doc.text).map_err(|e| e.to_string());
+    }
+    let mut docs = Vec::new();
+    for d in serde_yaml::Deserializer::from_str(&doc.text) {
+        let v: Value = serde::Deserialize::deserialize(d).map_err(|e| e.to_string())?;
+        docs.push(v);
+    }
+    match <[Value; 1]>::try_from(docs) {
+        Ok([v]) => Ok(v),
+        Err(d) => Err(format!("expected one YAML document, found {}", d.len())),
+    }
+}
+
+/// Checks one document; the error names the document and every violation.
+pub fn validate(doc: &Document) -> Result<(), String> {
+    let value = parse(doc).map_err(|e| format!("{}: does not parse: {e}", doc.path))?;
+    let validator = validators()?
+        .get(&doc.schema)
+        .ok_or_else(|| format!("{}: no schema", doc.path))?;
+    let mut problems: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{} at `{}`", e, e.instance_path()))
+        .collect();
+    if let Some((api, kind)) = kind(doc.schema) {
+        if value.get("apiVersion").and_then(Value::as_str) != Some(api)
+            || value.get("kind").and_then(Value::as_str) != Some(kind)
+        {
+            problems.push(format!("expected apiVersion `{api}` and kind `{kind}`"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}: {}", doc.path, problems.join("; ")))
+    }
+}
