@@ -100,12 +100,11 @@ pub fn validate(doc: &Document) -> Result<(), String> {
         .iter_errors(&value)
         .map(|e| format!("{} at `{}`", e, e.instance_path()))
         .collect();
-    if let Some((api, kind)) = kind(doc.schema) {
-        if value.get("apiVersion").and_then(Value::as_str) != Some(api)
-            || value.get("kind").and_then(Value::as_str) != Some(kind)
-        {
-            problems.push(format!("expected apiVersion `{api}` and kind `{kind}`"));
-        }
+    if let Some((api, kind)) = kind(doc.schema)
+        && (value.get("apiVersion").and_then(Value::as_str) != Some(api)
+            || value.get("kind").and_then(Value::as_str) != Some(kind))
+    {
+        problems.push(format!("expected apiVersion `{api}` and kind `{kind}`"));
     }
     if problems.is_empty() {
         Ok(())

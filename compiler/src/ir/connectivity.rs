@@ -78,7 +78,12 @@ fn pod_to_pod(program: &Program, a: &ServiceId, b: &ServiceId, port: Option<Port
         .map(|f| f.span)
         .collect();
     if (egress_isolated || ingress_isolated) && grants.is_empty() {
-        let side = if egress_isolated && ingress_isolated {
+        let side = if egress_isolated && ingress_isolated && a.namespace == b.namespace {
+            format!(
+                "namespace `{}` isolates both directions and no flow from `{a}` to `{b}` covers it",
+                a.namespace
+            )
+        } else if egress_isolated && ingress_isolated {
             format!(
                 "namespace `{}` isolates egress and namespace `{}` isolates ingress, and no flow from `{a}` to `{b}` covers it",
                 a.namespace, b.namespace
@@ -123,6 +128,7 @@ fn external(
     if !isolated {
         return Verdict::Allowed { by: Vec::new() };
     }
+    let wanted: Vec<Range> = nets.iter().map(net_range).collect();
     let mut by = Vec::new();
     let mut granted: Vec<Range> = Vec::new();
     for flow in &program.flows {
@@ -134,20 +140,12 @@ fn external(
         if !matches(program, own, pod) || !covers(flow, port) {
             continue;
         }
-        let blocks = other.blocks();
-        if blocks.is_empty() {
-            continue;
-        }
-        let before = granted.len();
-        for b in &blocks {
-            granted.extend(block_ranges(b));
-        }
-        let wanted: Vec<Range> = nets.iter().map(net_range).collect();
-        if granted.len() > before && overlaps(&wanted, &granted[before..]) {
+        let ranges: Vec<Range> = other.blocks().iter().flat_map(block_ranges).collect();
+        if overlaps(&wanted, &ranges) {
             by.push(flow.span);
         }
+        granted.extend(ranges);
     }
-    let wanted: Vec<Range> = nets.iter().map(net_range).collect();
     let merged = merge(granted);
     let direction = if egress { "egress" } else { "ingress" };
     let reason = format!(

@@ -8,7 +8,7 @@
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::{Flow, IpBlock, Peer, Ports, Service, ServiceId};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Serialize)]
 struct PolicyView<'a> {
@@ -46,6 +46,32 @@ struct IpBlockView {
 struct PortView {
     protocol: &'static str,
     port: u16,
+}
+
+/// The flows of each service, found once rather than by a scan per service.
+struct FlowIndex<'a> {
+    /// Flows whose server is the service.
+    serving: BTreeMap<&'a ServiceId, Vec<&'a Flow>>,
+    /// Flows whose client is the service.
+    opening: BTreeMap<&'a ServiceId, Vec<&'a Flow>>,
+}
+
+impl<'a> FlowIndex<'a> {
+    fn new(cx: &Lowering<'a>) -> Self {
+        let mut index = FlowIndex {
+            serving: BTreeMap::new(),
+            opening: BTreeMap::new(),
+        };
+        for flow in &cx.program.flows {
+            if let Peer::Service(id) = &flow.server {
+                index.serving.entry(id).or_default().push(flow);
+            }
+            if let Peer::Service(id) = &flow.client {
+                index.opening.entry(id).or_default().push(flow);
+            }
+        }
+        index
+    }
 }
 
 fn types(ingress: bool, egress: bool) -> Vec<&'static str> {
@@ -104,6 +130,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             docs.push(document(&ns.name, "allow-dns", &view, file)?);
         }
     }
+    let index = FlowIndex::new(cx);
     for svc in cx.program.services.values() {
         let Some(ns) = cx.program.namespaces.get(&svc.id.namespace) else {
             continue;
@@ -115,24 +142,18 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         let mut flow_spans = BTreeSet::new();
         let mut ingress = Vec::new();
         let mut egress = Vec::new();
-        for flow in &cx.program.flows {
-            if ns.isolate_ingress && flow.server == Peer::Service(svc.id.clone()) {
+        if ns.isolate_ingress {
+            for flow in index.serving.get(&svc.id).into_iter().flatten() {
                 ingress.push(rule(cx, flow, &flow.client, &svc.id));
-            } else if ns.isolate_egress && flow.client == Peer::Service(svc.id.clone()) {
-                egress.push(rule(cx, flow, &flow.server, &svc.id));
-            } else {
-                continue;
+                files.insert(cx.file(flow.span));
+                flow_spans.insert(flow.span);
             }
-            files.insert(cx.file(flow.span));
-            flow_spans.insert(flow.span);
         }
-        // A flow from a service to itself is both an ingress and an egress rule.
-        if ns.isolate_ingress && ns.isolate_egress {
-            for flow in &cx.program.flows {
-                let me = Peer::Service(svc.id.clone());
-                if flow.server == me && flow.client == me {
-                    egress.push(rule(cx, flow, &flow.server, &svc.id));
-                }
+        if ns.isolate_egress {
+            for flow in index.opening.get(&svc.id).into_iter().flatten() {
+                egress.push(rule(cx, flow, &flow.server, &svc.id));
+                files.insert(cx.file(flow.span));
+                flow_spans.insert(flow.span);
             }
         }
         for rules in [&mut ingress, &mut egress] {

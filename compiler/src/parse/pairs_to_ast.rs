@@ -33,9 +33,13 @@ pub(super) fn file(file: FileId, pairs: Pairs<'_, Rule>) -> (File, Vec<Diagnosti
 }
 
 impl Ctx {
+    /// The span of a pair without the whitespace or comments pest leaves at its end when an
+    /// optional tail did not match.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        let text = pair.as_str();
+        let trimmed = trim_trailing(text);
+        Span::new(self.file, s.start(), s.start() + trimmed.len())
     }
 
     fn ident(&self, pair: &Pair<'_, Rule>) -> Ident {
@@ -296,10 +300,8 @@ impl Ctx {
             let mut names = Vec::new();
             for p in rule.into_inner() {
                 match p.as_rule() {
-                    Rule::syscall_action => {
-                        if p.as_str().starts_with("deny") {
-                            action = SyscallAction::Deny;
-                        }
+                    Rule::syscall_action if p.as_str().starts_with("deny") => {
+                        action = SyscallAction::Deny;
                     }
                     Rule::syscall_groups | Rule::syscall_names => {
                         groups = p.as_rule() == Rule::syscall_groups;
@@ -401,6 +403,23 @@ impl Ctx {
             }
             _ => Endpoint::Service(self.service_ref(inner)),
         })
+    }
+}
+
+fn trim_trailing(mut text: &str) -> &str {
+    loop {
+        let t = text.trim_end();
+        // A trailing `// comment` inside the span ends at a line break that was just trimmed.
+        let t = match t.rfind("//") {
+            Some(i) if t.len() < text.len() && !t.get(i..).unwrap_or("").contains('"') => {
+                t.get(..i).unwrap_or(t).trim_end()
+            }
+            _ => t,
+        };
+        if t.len() == text.len() {
+            return text;
+        }
+        text = t;
     }
 }
 

@@ -1,0 +1,89 @@
+//! Helpers shared by the integration tests.
+#![allow(
+    dead_code,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers: each test binary uses part of them, and a panic is a failed test"
+)]
+
+use std::path::{Path, PathBuf};
+use warden::lower::{Document, Target};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn example(name: &str) -> PathBuf {
+    repo().join("examples").join(name)
+}
+
+/// The example programs: every directory under `examples/`.
+pub fn examples() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("examples"))
+        .expect("examples/ is readable")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Compiles the program at `paths` to every target; panics with the rendered diagnostics on error.
+pub fn compile_ok(paths: &[PathBuf]) -> Vec<Document> {
+    let sources = warden::load::load(paths).expect("program loads");
+    let c = warden::compile(sources, &Target::ALL);
+    match c.documents {
+        Some(d) => d,
+        None => panic!(
+            "{}",
+            warden::diag::render::human(&c.sources, &c.diagnostics)
+        ),
+    }
+}
+
+pub fn warden_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_warden")
+}
+
+/// Runs the warden binary; returns (exit code, stdout, stderr).
+pub fn run(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = std::process::Command::new(warden_bin())
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("warden runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every file below `dir`, as relative path and bytes, sorted.
+pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir)
+            .expect("readable")
+            .map(|e| e.expect("entry"))
+        {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("inside")
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out.sort();
+    out
+}

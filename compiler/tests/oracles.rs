@@ -1,0 +1,129 @@
+//! Independent engines on what warden generates: `kubernetes-validate` (Kubernetes 1.36 schemas,
+//! strict) on every Kubernetes document of every example, and `kubectl kustomize` on every output
+//! directory. These never skip: without their engine they fail and say how to install it
+//! (`.ci/test` does).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "in tests a panic is a failed test"
+)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn tool(name: &str) -> PathBuf {
+    let dir = std::env::var_os("WARDEN_PYTHON_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::repo().join("target/ci-venv/bin"));
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "`{}` is missing: run `.ci/test` (it installs the pinned Python tools from .ci/requirements.txt into target/ci-venv), or set WARDEN_PYTHON_BIN",
+        path.display()
+    );
+    path
+}
+
+fn built(example: &std::path::Path) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let docs = common::compile_ok(&[example.to_path_buf()]);
+    warden::emit::build(
+        &tmp.path().join("out"),
+        &warden::emit::plan(&docs),
+        &mut |_| Ok(()),
+    )
+    .expect("build");
+    tmp
+}
+
+#[test]
+fn every_kubernetes_document_passes_kubernetes_validate_strict_for_1_36() {
+    let validator = tool("kubernetes-validate");
+    let mut checked = 0;
+    for example in common::examples() {
+        let tmp = built(&example);
+        let out = tmp.path().join("out");
+        let files: Vec<String> = common::tree(&out)
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| p.ends_with(".yaml") && p != "kustomization.yaml")
+            .collect();
+        assert!(!files.is_empty());
+        let result = Command::new(&validator)
+            .args(["--strict", "--kubernetes-version", "1.36.0", "--no-warn"])
+            .args(&files)
+            .current_dir(&out)
+            .output()
+            .expect("kubernetes-validate runs");
+        let stdout = String::from_utf8_lossy(&result.stdout);
+        assert!(
+            result.status.success(),
+            "{}: {stdout}{}",
+            example.display(),
+            String::from_utf8_lossy(&result.stderr)
+        );
+        assert_eq!(stdout.matches(" passed ").count(), files.len(), "{stdout}");
+        checked += files.len();
+    }
+    assert!(checked >= 16, "checked {checked} documents");
+}
+
+#[test]
+fn kubernetes_validate_rejects_a_misspelled_field() {
+    // The oracle itself must be able to fail.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x}\nspec: {podSelector: {}, ingres: []}\n",
+    )
+    .expect("write");
+    let status = Command::new(tool("kubernetes-validate"))
+        .args(["--strict", "--kubernetes-version", "1.36.0"])
+        .arg(&bad)
+        .output()
+        .expect("runs");
+    assert!(!status.status.success());
+}
+
+#[test]
+fn kubectl_kustomize_renders_every_output_directory() {
+    let kubectl = which("kubectl")
+        .expect("kubectl is not installed: `.ci/test` needs it on PATH (Debian package kubectl)");
+    for example in common::examples() {
+        let tmp = built(&example);
+        let out = tmp.path().join("out");
+        let result = Command::new(&kubectl)
+            .arg("kustomize")
+            .arg(&out)
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        let rendered = String::from_utf8_lossy(&result.stdout);
+        let kustomization = std::fs::read_to_string(out.join("kustomization.yaml")).expect("read");
+        let listed = kustomization
+            .lines()
+            .filter(|l| l.starts_with("- "))
+            .count();
+        assert_eq!(
+            rendered.matches("\nkind: ").count() + usize::from(rendered.starts_with("kind: ")),
+            listed
+        );
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
