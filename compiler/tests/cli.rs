@@ -196,7 +196,7 @@ fn an_undefined_service_is_reported_with_file_line_column_and_a_suggestion() {
     let tmp = tempfile::tempdir().expect("tmp");
     fs::write(
         tmp.path().join("p.warden"),
-        "namespace shop { isolate }\nservice web in shop {\n  pods app = \"web\"\n  to crat\n}\nservice cart in shop { pods app = \"cart\" }\n",
+        "namespace shop { isolate allow dns }\nservice web in shop {\n  pods app = \"web\"\n  to crat\n}\nservice cart in shop { pods app = \"cart\" }\n",
     )
     .expect("write");
     let (code, _, err) = run(&["build", "p.warden", "--out", "out"], tmp.path());

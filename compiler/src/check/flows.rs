@@ -36,6 +36,7 @@ impl Checker<'_> {
                     }
                     externals.push((block, peer.span()));
                 }
+                self.lint_world(flow, peer);
                 let this = Peer::Service(id.clone());
                 let (client, server) = match flow.direction {
                     ast::Direction::Egress => (this, resolved),
@@ -55,6 +56,28 @@ impl Checker<'_> {
                     span: flow.span,
                 });
             }
+        }
+    }
+
+    /// Legal but worth a second look: the whole internet as a peer, on every port or as a
+    /// destination at all.
+    fn lint_world(&mut self, flow: &ast::Flow, peer: &ast::Peer) {
+        let ast::Peer::World(span) = peer else {
+            return;
+        };
+        match flow.direction {
+            ast::Direction::Ingress if flow.ports.is_empty() => self.diags.push(
+                Diagnostic::warning("W0305", "every port is open to the internet")
+                    .primary(*span, "`from world` without `on`")
+                    .help("name the ports the service serves to the outside: `from world on http`"),
+            ),
+            ast::Direction::Egress => self.diags.push(
+                Diagnostic::warning("W0306", "egress to every address outside the cluster")
+                    .primary(*span, "`to world` allows 0.0.0.0/0 and ::/0")
+                    .note("a compromised pod could send data anywhere")
+                    .help("name the destinations with `cidr`, if they are known"),
+            ),
+            ast::Direction::Ingress => {}
         }
     }
 

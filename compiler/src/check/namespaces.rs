@@ -53,6 +53,18 @@ impl Checker<'_> {
                 .help("add `isolate` or `isolate egress`, or remove `allow dns`"),
             );
         }
+        if out.isolate_egress && ns.allow_dns.is_empty() {
+            let span = ns.isolate.first().map(|(_, s)| *s).unwrap_or(ns.name.span);
+            self.diags.push(
+                Diagnostic::warning(
+                    "W0702",
+                    format!("pods in namespace `{}` cannot resolve names", ns.name.text),
+                )
+                .primary(span, "egress is isolated and DNS is not allowed")
+                .note("default-deny egress blocks the cluster DNS too, so every lookup times out")
+                .help("add `allow dns`, unless these pods never look a name up"),
+            );
+        }
         self.namespaces.insert(ns.name.text.clone(), out);
     }
 
