@@ -1,0 +1,163 @@
+//! No input makes warden panic: mutated programs in process, and hostile files through the binary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "in tests a panic is a failed test"
+)]
+
+mod common;
+
+use warden::lower::Target;
+use warden::span::SourceMap;
+
+/// A small deterministic generator (xorshift), so a failure is reproducible from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const TOKENS: &[&str] = &[
+    "{",
+    "}",
+    ",",
+    "/",
+    "->",
+    "=",
+    "\"",
+    "\\",
+    "//",
+    "/*",
+    "*/",
+    "\n",
+    " ",
+    "to ",
+    "from ",
+    "on ",
+    "world",
+    "cidr ",
+    "except ",
+    "10.0.0.0/8",
+    "::/0",
+    "999999",
+    "0",
+    "65536",
+    "port ",
+    "pods ",
+    "service ",
+    "namespace ",
+    "in ",
+    "isolate",
+    "allow ",
+    "deny ",
+    "group ",
+    "syscalls ",
+    "admission ",
+    "expect ",
+    "allowed",
+    "denied",
+    "x",
+    "é",
+    "\u{2028}",
+    "\u{0}",
+    "\u{feff}",
+];
+
+fn mutate(text: &str, rng: &mut Rng) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    for _ in 0..=rng.below(4) {
+        let at = rng.below(chars.len() + 1);
+        match rng.below(4) {
+            0 if !chars.is_empty() => {
+                let len = rng.below(12).min(chars.len() - at.min(chars.len()));
+                chars.drain(at.min(chars.len())..at.min(chars.len()) + len);
+            }
+            1 => {
+                let tok: Vec<char> = TOKENS[rng.below(TOKENS.len())].chars().collect();
+                chars.splice(at..at, tok);
+            }
+            2 if !chars.is_empty() => {
+                let from = rng.below(chars.len());
+                let len = rng.below(40).min(chars.len() - from);
+                let piece: Vec<char> = chars[from..from + len].to_vec();
+                chars.splice(at..at, piece);
+            }
+            _ => {
+                let tok: Vec<char> = TOKENS[rng.below(TOKENS.len())].chars().collect();
+                if at < chars.len() {
+                    chars[at] = tok[0];
+                }
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+#[test]
+fn mutated_programs_never_panic() {
+    let mut seeds: Vec<String> = Vec::new();
+    for dir in common::examples() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            seeds.push(std::fs::read_to_string(e.unwrap().path()).unwrap());
+        }
+    }
+    for f in std::fs::read_dir(common::repo().join("compiler/tests/broken")).unwrap() {
+        seeds.push(std::fs::read_to_string(f.unwrap().path()).unwrap());
+    }
+    let mut rng = Rng(0x0005_eed0_f3a4_de11);
+    let mut compiled = 0;
+    for round in 0..3000 {
+        let seed = &seeds[round % seeds.len()];
+        let text = mutate(seed, &mut rng);
+        let result = std::panic::catch_unwind(|| {
+            let mut sources = SourceMap::new();
+            sources.add("m.warden".to_string(), text.clone());
+            let c = warden::compile(sources, &Target::ALL);
+            // Rendering the diagnostics must not panic either.
+            let _ = warden::diag::render::human(&c.sources, &c.diagnostics);
+            let _ = warden::diag::render::json_lines(&c.sources, &c.diagnostics);
+            assert!(c.documents.is_some() || c.diagnostics.iter().any(|d| d.is_error()));
+            c.documents.is_some()
+        });
+        match result {
+            Ok(ok) => compiled += usize::from(ok),
+            Err(_) => panic!("round {round}: warden panicked on:\n{text}"),
+        }
+    }
+    // The mutations must not all be rejected by the parser, or this would test nothing past it.
+    assert!(compiled > 40, "only {compiled} mutated programs compiled");
+}
+
+#[test]
+fn hostile_files_exit_with_1_or_2_never_101() {
+    let tmp = tempfile::tempdir().unwrap();
+    let long = "service a in b { pods a = \"".repeat(10_000);
+    let cases: &[(&str, &[u8])] = &[
+        ("empty.warden", b""),
+        ("binary.warden", b"\x00\xff\xfe\x01garbage"),
+        ("bom.warden", "\u{feff}namespace a { isolate".as_bytes()),
+        ("deep.warden", &[b'{'; 100_000]),
+        ("long.warden", long.as_bytes()),
+    ];
+    for (name, bytes) in cases {
+        let dir = tmp.path().join(name.trim_end_matches(".warden"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+        let (code, _, err) = common::run(
+            &["check", dir.to_str().unwrap(), "--out", "out"],
+            tmp.path(),
+        );
+        assert!(code == 1 || code == 2, "{name}: exit {code}: {err}");
+        assert!(err.contains("error["), "{name}: {err}");
+    }
+}
