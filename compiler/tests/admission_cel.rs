@@ -1,0 +1,339 @@
+//! The generated ValidatingAdmissionPolicy evaluated by an independent CEL engine (the `cel` crate):
+//! variables in order, then every validation, as the API server does, against pods written here
+//! for each rule and wrapped in every workload kind the policy matches.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "in tests a panic is a failed test"
+)]
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use warden::lower::Target;
+use warden::span::SourceMap;
+
+const PROGRAM: &str = r#"
+namespace shop { isolate  allow dns }
+admission hardened {
+  applies to workloads in namespace shop
+  forbid privileged, host-namespaces, privilege-escalation
+  require run-as-non-root, drop-all-capabilities, seccomp-profile
+  images from "registry.example.com/shop/*", "docker.io/library/redis:7.*-alpine", "busybox"
+  require labels app, team
+  mode deny
+}
+"#;
+
+struct Policy {
+    variables: Vec<(String, String)>,
+    validations: Vec<(String, String)>,
+}
+
+fn policy() -> Policy {
+    let mut sources = SourceMap::new();
+    sources.add("p.warden".to_string(), PROGRAM.to_string());
+    let c = warden::compile(sources, &[Target::Vap]);
+    let docs = c.documents.expect("compiles");
+    let doc = docs
+        .iter()
+        .find(|d| d.path == "vap/hardened.yaml")
+        .expect("policy");
+    let v = warden::validate::parse(doc).unwrap();
+    let pairs = |key: &str, a: &str, b: &str| -> Vec<(String, String)> {
+        v["spec"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x[a].as_str().unwrap().to_string(),
+                    x[b].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    Policy {
+        variables: pairs("variables", "name", "expression"),
+        validations: pairs("validations", "expression", "message"),
+    }
+}
+
+/// The messages of the validations that fail for `object`.
+fn violations(p: &Policy, object: &Value) -> Vec<String> {
+    let env = Arc::new(cel::Env::stdlib());
+    let mut vars = serde_json::Map::new();
+    for (name, expr) in &p.variables {
+        let program = env
+            .compile(expr)
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let mut ctx = cel::Context::with_env(env.clone());
+        ctx.add_variable("object", object.clone()).unwrap();
+        ctx.add_variable("variables", Value::Object(vars.clone()))
+            .unwrap();
+        let value = program
+            .execute(&ctx)
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        vars.insert(name.clone(), value.json().unwrap());
+    }
+    let mut failed = Vec::new();
+    for (expr, message) in &p.validations {
+        let program = env
+            .compile(expr)
+            .unwrap_or_else(|e| panic!("{expr}: {e:?}"));
+        let mut ctx = cel::Context::with_env(env.clone());
+        ctx.add_variable("object", object.clone()).unwrap();
+        ctx.add_variable("variables", Value::Object(vars.clone()))
+            .unwrap();
+        match program.execute(&ctx) {
+            Ok(cel::Value::Bool(true)) => {}
+            Ok(cel::Value::Bool(false)) => failed.push(message.clone()),
+            other => panic!("{expr} on {object}: {other:?}"),
+        }
+    }
+    failed
+}
+
+fn container(name: &str, image: &str) -> Value {
+    json!({
+        "name": name,
+        "image": image,
+        "securityContext": {
+            "allowPrivilegeEscalation": false,
+            "capabilities": {"drop": ["ALL"]},
+        }
+    })
+}
+
+/// A pod that satisfies every rule.
+fn good_pod() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web", "labels": {"app": "web", "team": "shop"}},
+        "spec": {
+            "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+            "initContainers": [container("init", "busybox")],
+            "containers": [
+                container("web", "registry.example.com/shop/web:1.2"),
+                container("cache", "docker.io/library/redis:7.2-alpine"),
+            ],
+        }
+    })
+}
+
+/// The same pod as the template of each workload kind the policy matches.
+fn kinds(pod: &Value) -> Vec<Value> {
+    let template = json!({"metadata": pod["metadata"], "spec": pod["spec"]});
+    let mut out = vec![pod.clone()];
+    for kind in [
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "Job",
+    ] {
+        out.push(json!({"kind": kind, "metadata": {"name": "w"}, "spec": {"template": template}}));
+    }
+    out.push(json!({"kind": "CronJob", "metadata": {"name": "w"}, "spec": {"jobTemplate": {"spec": {"template": template}}}}));
+    out
+}
+
+fn set(pod: &mut Value, path: &[&str], value: Value) {
+    let mut at = pod;
+    for key in &path[..path.len() - 1] {
+        at = if let Ok(i) = key.parse::<usize>() {
+            &mut at[i]
+        } else {
+            &mut at[*key]
+        };
+    }
+    at[*path.last().unwrap()] = value;
+}
+
+#[test]
+fn a_compliant_pod_is_admitted_in_every_kind() {
+    let p = policy();
+    assert_eq!(p.validations.len(), 8);
+    for object in kinds(&good_pod()) {
+        assert_eq!(violations(&p, &object), Vec::<String>::new(), "{object}");
+    }
+}
+
+#[test]
+fn each_violation_is_caught_by_its_rule_alone_in_every_kind() {
+    let p = policy();
+    type Edit = (&'static str, fn(&mut Value));
+    let cases: Vec<Edit> = vec![
+        ("privileged", |pod| {
+            set(
+                pod,
+                &["spec", "containers", "0", "securityContext", "privileged"],
+                json!(true),
+            )
+        }),
+        ("privileged", |pod| {
+            set(
+                pod,
+                &[
+                    "spec",
+                    "initContainers",
+                    "0",
+                    "securityContext",
+                    "privileged",
+                ],
+                json!(true),
+            )
+        }),
+        ("host's namespaces", |pod| {
+            set(pod, &["spec", "hostNetwork"], json!(true))
+        }),
+        ("host's namespaces", |pod| {
+            set(pod, &["spec", "hostPID"], json!(true))
+        }),
+        ("host's namespaces", |pod| {
+            set(pod, &["spec", "hostIPC"], json!(true))
+        }),
+        ("privilege escalation", |pod| {
+            set(
+                pod,
+                &[
+                    "spec",
+                    "containers",
+                    "1",
+                    "securityContext",
+                    "allowPrivilegeEscalation",
+                ],
+                json!(true),
+            )
+        }),
+        ("privilege escalation", |pod| {
+            pod["spec"]["containers"][0]["securityContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("allowPrivilegeEscalation");
+        }),
+        ("non-root", |pod| {
+            set(
+                pod,
+                &["spec", "securityContext", "runAsNonRoot"],
+                json!(false),
+            )
+        }),
+        ("non-root", |pod| {
+            set(
+                pod,
+                &["spec", "containers", "0", "securityContext", "runAsNonRoot"],
+                json!(false),
+            )
+        }),
+        ("non-root", |pod| {
+            set(
+                pod,
+                &["spec", "containers", "1", "securityContext", "runAsUser"],
+                json!(0),
+            )
+        }),
+        ("non-root", |pod| {
+            set(pod, &["spec", "securityContext", "runAsUser"], json!(0))
+        }),
+        ("drop all capabilities", |pod| {
+            set(
+                pod,
+                &[
+                    "spec",
+                    "containers",
+                    "0",
+                    "securityContext",
+                    "capabilities",
+                    "drop",
+                ],
+                json!(["NET_RAW"]),
+            )
+        }),
+        ("drop all capabilities", |pod| {
+            pod["spec"]["initContainers"][0]["securityContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("capabilities");
+        }),
+        ("seccomp profile", |pod| {
+            pod["spec"]["securityContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("seccompProfile");
+        }),
+        ("seccomp profile", |pod| {
+            set(
+                pod,
+                &[
+                    "spec",
+                    "containers",
+                    "1",
+                    "securityContext",
+                    "seccompProfile",
+                ],
+                json!({"type": "Unconfined"}),
+            )
+        }),
+        ("image", |pod| {
+            set(
+                pod,
+                &["spec", "containers", "0", "image"],
+                json!("evil.example.com/shop/web:1.2"),
+            )
+        }),
+        ("image", |pod| {
+            set(
+                pod,
+                &["spec", "containers", "1", "image"],
+                json!("docker.io/library/redis:6.2-alpine"),
+            )
+        }),
+        ("image", |pod| {
+            set(
+                pod,
+                &["spec", "initContainers", "0", "image"],
+                json!("busybox:latest"),
+            )
+        }),
+        ("labels", |pod| {
+            pod["metadata"]["labels"]
+                .as_object_mut()
+                .unwrap()
+                .remove("team");
+        }),
+        ("labels", |pod| {
+            pod["metadata"].as_object_mut().unwrap().remove("labels");
+        }),
+    ];
+    for (rule, edit) in cases {
+        let mut pod = good_pod();
+        edit(&mut pod);
+        for object in kinds(&pod) {
+            let failed = violations(&p, &object);
+            assert_eq!(failed.len(), 1, "{rule}: {failed:?}\n{object}");
+            assert!(failed[0].contains(rule), "{rule}: {failed:?}");
+        }
+    }
+}
+
+#[test]
+fn a_container_level_setting_overrides_the_pod_level_one() {
+    let p = policy();
+    let mut pod = good_pod();
+    // The pod says nothing; every container says runAsNonRoot and RuntimeDefault itself.
+    pod["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("securityContext");
+    for list in ["initContainers", "containers"] {
+        for c in pod["spec"][list].as_array_mut().unwrap() {
+            c["securityContext"]["runAsNonRoot"] = json!(true);
+            c["securityContext"]["seccompProfile"] =
+                json!({"type": "Localhost", "localhostProfile": "shop/web.json"});
+        }
+    }
+    assert_eq!(violations(&p, &pod), Vec::<String>::new());
+}
