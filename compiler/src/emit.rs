@@ -227,6 +227,7 @@ pub fn build(
             .note("the previous output is left as it was"),
         ]
     };
+    remove_abandoned_staging(&parent, &base);
     let _ = fs::remove_dir_all(&staging);
     let written = write_tree(&staging, files, before_write);
     if let Err(e) = written {
@@ -250,6 +251,26 @@ pub fn build(
         Err(e) => {
             let _ = fs::remove_dir_all(&staging);
             Err(fail(e, "replacing the output directory"))
+        }
+    }
+}
+
+/// A build killed half way leaves its staging directory beside the output; the next build removes
+/// it, unless the process that made it is still running (a concurrent build).
+fn remove_abandoned_staging(parent: &Path, base: &str) {
+    let prefix = format!(".{base}.warden-staging-");
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let pid = rest.split('.').next().unwrap_or("");
+        let alive = !pid.is_empty() && Path::new("/proc").join(pid).exists();
+        if !alive && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = fs::remove_dir_all(entry.path());
         }
     }
 }

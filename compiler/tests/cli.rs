@@ -367,3 +367,28 @@ fn hostile_file_names_stay_inside_their_annotation() {
         assert!(source.starts_with(name), "{source:?}");
     }
 }
+
+#[test]
+fn a_staging_directory_left_by_a_killed_build_is_cleaned_up() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // No process has pid 4194305 (above Linux's pid_max), so this staging directory is abandoned.
+    let abandoned = tmp.path().join(".out.warden-staging-4194305");
+    fs::create_dir_all(abandoned.join("netpol")).expect("mkdir");
+    fs::write(abandoned.join("netpol/half.yaml"), "kind: Half").expect("write");
+    let unrelated = tmp.path().join(".other.warden-staging-4194305");
+    fs::create_dir(&unrelated).expect("mkdir");
+    let out = tmp.path().join("out");
+    assert_eq!(
+        run(
+            &["build", s(&example("minimal")), "--out", s(&out)],
+            &repo()
+        )
+        .0,
+        0
+    );
+    assert!(!abandoned.exists());
+    assert!(
+        unrelated.exists(),
+        "another output's staging is not ours to remove"
+    );
+}

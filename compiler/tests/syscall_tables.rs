@@ -28,13 +28,22 @@ fn every_name_and_number_agrees_with_libseccomp() {
         for (name, number) in table {
             let theirs: i64 = resolve(arch, name).parse().unwrap();
             if theirs < 0 {
-                assert_eq!(resolve(arch, &number.to_string()), "UNKNOWN", "{}: {name} = {number} is another call's number", arch.name());
+                assert_eq!(
+                    resolve(arch, &number.to_string()),
+                    "UNKNOWN",
+                    "{}: {name} = {number} is another call's number",
+                    arch.name()
+                );
                 newer.push(name.clone());
             } else {
                 assert_eq!(theirs, i64::from(*number), "{}: {name}", arch.name());
             }
         }
-        assert!(newer.len() < 25, "{}: libseccomp does not know {newer:?}", arch.name());
+        assert!(
+            newer.len() < 25,
+            "{}: libseccomp does not know {newer:?}",
+            arch.name()
+        );
         // And the other way round: every call libseccomp numbers up to our highest is in the table.
         let max = table.values().max().copied().unwrap();
         let mut missing = Vec::new();
@@ -44,6 +53,10 @@ fn every_name_and_number_agrees_with_libseccomp() {
                 missing.push(format!("{n} {name}"));
             }
         }
-        assert!(missing.is_empty(), "{}: missing from the table: {missing:?}", arch.name());
+        assert!(
+            missing.is_empty(),
+            "{}: missing from the table: {missing:?}",
+            arch.name()
+        );
     }
 }
