@@ -38,7 +38,7 @@ fn policy() -> Policy {
     let docs = c.documents.expect("compiles");
     let doc = docs
         .iter()
-        .find(|d| d.path == "vap/hardened.yaml")
+        .find(|d| d.path == "vap/hardened.policy.yaml")
         .expect("policy");
     let v = warden::validate::parse(doc).unwrap();
     let pairs = |key: &str, a: &str, b: &str| -> Vec<(String, String)> {

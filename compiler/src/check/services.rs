@@ -16,8 +16,10 @@ pub const RESERVED: [&str; 2] = ["default-deny", "allow-dns"];
 
 impl Checker<'_> {
     pub(super) fn declare_service(&mut self, svc: &ast::Service) -> Option<ServiceId> {
-        let ns_ok = self.known_namespace(&svc.namespace);
-        let name_ok = self.check_dns_label(&svc.name, "service");
+        // Reported, but the service is still declared, so that references to it do not cascade
+        // into "unknown service" errors.
+        self.known_namespace(&svc.namespace);
+        self.check_dns_label(&svc.name, "service");
         if RESERVED.contains(&svc.name.text.as_str()) {
             self.diags.push(
                 Diagnostic::error("E0107", format!("`{}` is a reserved name", svc.name.text))
@@ -39,9 +41,6 @@ impl Checker<'_> {
         }
         let labels = self.selector(svc);
         let ports = self.port_decls(svc);
-        if !(ns_ok && name_ok) {
-            return None;
-        }
         self.services.insert(
             id.clone(),
             ir::Service {

@@ -100,5 +100,14 @@ pub fn lower(
         sources: BTreeSet::new(),
     });
     docs.sort_by(|a, b| a.path.cmp(&b.path));
+    // INVARIANT: paths are unique by construction (checked names, reserved names refused); two
+    // documents at one path would silently lose one, so it is caught here as a compiler bug.
+    if let Some(pair) = docs
+        .windows(2)
+        .find(|w| w.first().map(|d| &d.path) == w.get(1).map(|d| &d.path))
+    {
+        let path = pair.first().map(|d| d.path.as_str()).unwrap_or("");
+        return Err(format!("two documents would be written to `{path}`"));
+    }
     Ok(docs)
 }

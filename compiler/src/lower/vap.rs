@@ -77,7 +77,8 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             validations: adm.rules.iter().map(|(r, _)| validation(r)).collect(),
         };
         docs.push(Document {
-            path: format!("vap/{}.yaml", adm.name),
+            // Names are DNS labels, without dots, so these two paths cannot collide with another block's.
+            path: format!("vap/{}.policy.yaml", adm.name),
             text: crate::render::render("vap/policy.yaml", &policy)?,
             schema: Schema::ValidatingAdmissionPolicy,
             sources: sources.clone(),
@@ -90,7 +91,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             namespaces: adm.namespaces.iter().map(String::as_str).collect(),
         };
         docs.push(Document {
-            path: format!("vap/{}-binding.yaml", adm.name),
+            path: format!("vap/{}.binding.yaml", adm.name),
             text: crate::render::render("vap/binding.yaml", &binding)?,
             schema: Schema::ValidatingAdmissionPolicyBinding,
             sources,
