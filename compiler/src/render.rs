@@ -44,6 +44,7 @@ fn env() -> Result<&'static Environment<'static>, String> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.set_formatter(format_value);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .map_err(|e| format!("template `{name}`: {e}"))?;
@@ -52,6 +53,43 @@ fn env() -> Result<&'static Environment<'static>, String> {
     })
     .as_ref()
     .map_err(Clone::clone)
+}
+
+/// Writes every `{{ value }}` as JSON (a scalar, list or map, never structure of the document)
+/// with every character outside printable ASCII escaped. minijinja's own JSON escaping leaves
+/// them raw, but YAML readers fold U+2028, U+2029 and U+0085 into spaces and reject DEL, so a raw
+/// one would change a value or break the document. Astral characters are `\UXXXXXXXX` in YAML and
+/// a surrogate pair in JSON, the escapes each format defines.
+fn format_value(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    use minijinja::{AutoEscape, Error, ErrorKind};
+    if *state.auto_escape() != AutoEscape::Json {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "every template must be .yaml or .json, so that values are JSON-escaped",
+        ));
+    }
+    let json = serde_json::to_string(value)
+        .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
+    let yaml = state.name().ends_with(".yaml");
+    let mut escaped = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() && c != '\u{7f}' {
+            escaped.push(c);
+        } else if u32::from(c) <= 0xffff {
+            escaped.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else if yaml {
+            escaped.push_str(&format!("\\U{:08x}", u32::from(c)));
+        } else {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                escaped.push_str(&format!("\\u{:04x}", unit));
+            }
+        }
+    }
+    out.write_str(&escaped).map_err(Error::from)
 }
 
 /// Renders one template. An error here is a defect of a template, never of the user's program.

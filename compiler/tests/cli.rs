@@ -352,19 +352,55 @@ fn an_injected_failure_half_way_leaves_the_old_output_intact() {
 
 #[test]
 fn hostile_file_names_stay_inside_their_annotation() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let prog = tmp.path().join("prog");
-    fs::create_dir(&prog).expect("mkdir");
-    let name = "x\"\n---\nkind: Secret\n#: '.warden";
-    fs::copy(example("minimal").join("minimal.warden"), prog.join(name)).expect("copy");
-    let docs = common::compile_ok(&[prog]);
-    for d in docs.iter().filter(|d| d.path.starts_with("netpol/")) {
-        let v = warden::validate::parse(d).expect("one document");
-        assert_eq!(v["kind"], "NetworkPolicy");
-        let source = v["metadata"]["annotations"]["warden.dev/source"]
-            .as_str()
-            .expect("source");
-        assert!(source.starts_with(name), "{source:?}");
+    // File names are the one free-form text of a program that reaches the output (in annotations
+    // and seccomp comments). Each must come back from the parsed document exactly.
+    let names = [
+        "x\"\n---\nkind: Secret\n#: '.warden",
+        "line\u{2028}separator\u{85}next\u{7f}del.warden",
+        "{{ template }} ${env} &anchor *alias !!python.object.warden",
+        "emoji \u{1f512} lock.warden",
+    ];
+    for name in names {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let prog = tmp.path().join("prog");
+        fs::create_dir(&prog).expect("mkdir");
+        for e in fs::read_dir(example("online-boutique")).expect("ls") {
+            let path = e.expect("e").path();
+            let target = if path.ends_with("backend.warden") {
+                prog.join(name)
+            } else {
+                prog.join(path.file_name().expect("name"))
+            };
+            fs::copy(&path, target).expect("copy");
+        }
+        let docs = common::compile_ok(&[prog]);
+        let mut seen = 0;
+        for d in &docs {
+            let v = warden::validate::parse(d).expect("one document");
+            let text = if d.path.starts_with("seccomp/") {
+                v["syscalls"][0]["comment"]
+                    .as_str()
+                    .expect("comment")
+                    .to_string()
+            } else if d.path.starts_with("netpol/") {
+                v["metadata"]["annotations"]["warden.dev/source"]
+                    .as_str()
+                    .expect("source")
+                    .to_string()
+            } else {
+                continue;
+            };
+            if text.contains(name) {
+                seen += 1;
+                assert!(
+                    text.contains(&format!("{name}:")),
+                    "{:?} in {}",
+                    text,
+                    d.path
+                );
+            }
+        }
+        assert!(seen >= 10, "{name:?}: found in {seen} documents");
     }
 }
 
