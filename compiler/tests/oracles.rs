@@ -1,6 +1,6 @@
 //! Independent engines on what warden generates: `kubernetes-validate` (Kubernetes 1.36 schemas,
-//! strict) on every Kubernetes document of every example, and `kubectl kustomize` on every output
-//! directory. These never skip: without their engine they fail and say how to install it
+//! strict) on every Kubernetes document of every example, and `kubectl kustomize` (kubectl 1.37.1)
+//! on every output directory. These never skip: without their engine they fail and say how to install it
 //! (`.ci/test` does).
 #![allow(
     clippy::unwrap_used,
@@ -92,8 +92,7 @@ fn kubernetes_validate_rejects_a_misspelled_field() {
 
 #[test]
 fn kubectl_kustomize_renders_every_output_directory() {
-    let kubectl = which("kubectl")
-        .expect("kubectl is not installed: `.ci/test` needs it on PATH (Debian package kubectl)");
+    let kubectl = tool("kubectl");
     for example in common::examples() {
         let tmp = built(&example);
         let out = tmp.path().join("out");
@@ -118,12 +117,4 @@ fn kubectl_kustomize_renders_every_output_directory() {
             listed
         );
     }
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    })
 }
