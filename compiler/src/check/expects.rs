@@ -29,7 +29,7 @@ impl Checker<'_> {
         }
         let server = match &to {
             Endpoint::Service(id) => Some(id.clone()),
-            Endpoint::External(_) => None,
+            Endpoint::Pod(_) | Endpoint::External(_) => None,
         };
         let ports = match &e.port {
             Some(r) => vec![self.port_ref(r, server.as_ref())?],

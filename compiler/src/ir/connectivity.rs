@@ -2,11 +2,14 @@
 //!
 //! It reads the IR only, with the semantics every target must express: a connection is allowed
 //! when the client's side allows it (its namespace does not isolate egress, or a flow from a service
-//! selecting the client allows it) and the server's side allows it (likewise for ingress). Pods are
-//! the services' pods; a service selects the pods of another when its labels are a subset of theirs.
+//! selecting the client allows it, or `allow dns` and the server is the cluster DNS) and the server's
+//! side allows it (likewise for ingress). It answers for any pod, not only the services' own: a
+//! service selects every pod of its namespace that carries all its labels.
 //! External addresses are sets of IP ranges, so an answer can be partial: "from 10.0.0.0/8 only".
 
-use super::{Endpoint, Flow, IpBlock, Peer, Port, Program, Service, ServiceId};
+use super::{
+    DNS_LABELS, DNS_NAMESPACE, Endpoint, Flow, IpBlock, Peer, Pod, Port, Program, Protocol,
+};
 use crate::span::Span;
 use ipnet::IpNet;
 
@@ -27,13 +30,39 @@ pub enum Verdict {
 type Range = (bool, u128, u128);
 
 pub fn evaluate(program: &Program, from: &Endpoint, to: &Endpoint, port: Option<Port>) -> Verdict {
+    let pod = |e: &Endpoint| -> Option<Pod> {
+        match e {
+            Endpoint::Service(id) => program.services.get(id).map(|s| Pod {
+                namespace: id.namespace.clone(),
+                labels: s.labels.clone(),
+                name: id.to_string(),
+            }),
+            Endpoint::Pod(p) => Some(p.clone()),
+            Endpoint::External(_) => None,
+        }
+    };
     match (from, to) {
-        (Endpoint::Service(a), Endpoint::Service(b)) => pod_to_pod(program, a, b, port),
-        (Endpoint::External(nets), Endpoint::Service(b)) => external(program, nets, b, port, false),
-        (Endpoint::Service(a), Endpoint::External(nets)) => external(program, nets, a, port, true),
         (Endpoint::External(_), Endpoint::External(_)) => Verdict::Denied {
             reason: "warden only governs traffic that starts or ends at a service".to_string(),
         },
+        (Endpoint::External(nets), dst) => match pod(dst) {
+            Some(dst) => external(program, nets, &dst, port, false),
+            None => unknown(),
+        },
+        (src, Endpoint::External(nets)) => match pod(src) {
+            Some(src) => external(program, nets, &src, port, true),
+            None => unknown(),
+        },
+        (src, dst) => match (pod(src), pod(dst)) {
+            (Some(a), Some(b)) => pod_to_pod(program, &a, &b, port),
+            _ => unknown(),
+        },
+    }
+}
+
+fn unknown() -> Verdict {
+    Verdict::Denied {
+        reason: "unknown service".to_string(),
     }
 }
 
@@ -44,87 +73,92 @@ fn covers(flow: &Flow, port: Option<Port>) -> bool {
     }
 }
 
-fn matches(program: &Program, peer: &Peer, pod: &Service) -> bool {
+fn matches(program: &Program, peer: &Peer, pod: &Pod) -> bool {
     match peer {
-        Peer::Service(id) => program.services.get(id).is_some_and(|s| s.selects(pod)),
+        Peer::Service(id) => program
+            .services
+            .get(id)
+            .is_some_and(|s| s.selects_pod(&pod.namespace, &pod.labels)),
         _ => false,
     }
 }
 
-fn pod_to_pod(program: &Program, a: &ServiceId, b: &ServiceId, port: Option<Port>) -> Verdict {
-    let (Some(src), Some(dst)) = (program.services.get(a), program.services.get(b)) else {
-        return Verdict::Denied {
-            reason: "unknown service".to_string(),
-        };
-    };
-    let mut by = Vec::new();
-    let granting = |flow: &&Flow| {
-        matches(program, &flow.client, src)
-            && matches(program, &flow.server, dst)
-            && covers(flow, port)
-    };
-    let egress_isolated = program
-        .namespaces
-        .get(&a.namespace)
-        .is_some_and(|n| n.isolate_egress);
-    let ingress_isolated = program
-        .namespaces
-        .get(&b.namespace)
-        .is_some_and(|n| n.isolate_ingress);
-    let grants: Vec<Span> = program
-        .flows
-        .iter()
-        .filter(granting)
-        .map(|f| f.span)
-        .collect();
-    if (egress_isolated || ingress_isolated) && grants.is_empty() {
-        let side = if egress_isolated && ingress_isolated && a.namespace == b.namespace {
-            format!(
-                "namespace `{}` isolates both directions and no flow from `{a}` to `{b}` covers it",
-                a.namespace
-            )
-        } else if egress_isolated && ingress_isolated {
-            format!(
-                "namespace `{}` isolates egress and namespace `{}` isolates ingress, and no flow from `{a}` to `{b}` covers it",
-                a.namespace, b.namespace
-            )
-        } else if egress_isolated {
-            format!(
-                "namespace `{}` isolates egress and no flow from `{a}` to `{b}` covers it",
-                a.namespace
-            )
-        } else {
-            format!(
-                "namespace `{}` isolates ingress and no flow from `{a}` to `{b}` covers it",
-                b.namespace
-            )
-        };
-        return Verdict::Denied { reason: side };
-    }
-    by.extend(grants);
-    Verdict::Allowed { by }
-}
-
-/// A service and external addresses: only the service's side can be isolated.
-fn external(
-    program: &Program,
-    nets: &[IpNet],
-    svc: &ServiceId,
-    port: Option<Port>,
-    egress: bool,
-) -> Verdict {
-    let Some(pod) = program.services.get(svc) else {
-        return Verdict::Denied {
-            reason: "unknown service".to_string(),
-        };
-    };
-    let isolated = program.namespaces.get(&svc.namespace).is_some_and(|n| {
+fn isolates(program: &Program, namespace: &str, egress: bool) -> bool {
+    program.namespaces.get(namespace).is_some_and(|n| {
         if egress {
             n.isolate_egress
         } else {
             n.isolate_ingress
         }
-    });
+    })
+}
+
+/// `allow dns`: egress from every pod of the namespace to the cluster DNS on 53/tcp and 53/udp.
+fn dns_allows(program: &Program, src: &Pod, dst: &Pod, port: Option<Port>) -> bool {
+    let is_dns_port =
+        port.is_some_and(|p| p.number == 53 && matches!(p.protocol, Protocol::Tcp | Protocol::Udp));
+    is_dns_port
+        && program
+            .namespaces
+            .get(&src.namespace)
+            .is_some_and(|n| n.allow_dns)
+        && dst.namespace == DNS_NAMESPACE
+        && DNS_LABELS
+            .iter()
+            .all(|(k, v)| dst.labels.get(*k).map(String::as_str) == Some(*v))
+}
+
+fn pod_to_pod(program: &Program, src: &Pod, dst: &Pod, port: Option<Port>) -> Verdict {
+    let grants: Vec<Span> = program
+        .flows
+        .iter()
+        .filter(|f| {
+            matches(program, &f.client, src) && matches(program, &f.server, dst) && covers(f, port)
+        })
+        .map(|f| f.span)
+        .collect();
+    let egress_isolated = isolates(program, &src.namespace, true);
+    let ingress_isolated = isolates(program, &dst.namespace, false);
+    let egress_ok = !egress_isolated || !grants.is_empty() || dns_allows(program, src, dst, port);
+    let ingress_ok = !ingress_isolated || !grants.is_empty();
+    if egress_ok && ingress_ok {
+        return Verdict::Allowed { by: grants };
+    }
+    let (a, b) = (&src.name, &dst.name);
+    let reason = if !egress_ok && !ingress_ok && src.namespace == dst.namespace {
+        format!(
+            "namespace `{}` isolates both directions and no flow from `{a}` to `{b}` covers it",
+            src.namespace
+        )
+    } else if !egress_ok && !ingress_ok {
+        format!(
+            "namespace `{}` isolates egress and namespace `{}` isolates ingress, and no flow from `{a}` to `{b}` covers it",
+            src.namespace, dst.namespace
+        )
+    } else if !egress_ok {
+        format!(
+            "namespace `{}` isolates egress and no flow from `{a}` to `{b}` covers it",
+            src.namespace
+        )
+    } else {
+        format!(
+            "namespace `{}` isolates ingress and no flow from `{a}` to `{b}` covers it",
+            dst.namespace
+        )
+    };
+    Verdict::Denied { reason }
+}
+
+/// A pod and external addresses: only the pod's side can be isolated.
+fn external(
+    program: &Program,
+    nets: &[IpNet],
+    pod: &Pod,
+    port: Option<Port>,
+    egress: bool,
+) -> Verdict {
+    let svc = &pod.name;
+    let isolated = isolates(program, &pod.namespace, egress);
     if !isolated {
         return Verdict::Allowed { by: Vec::new() };
     }
@@ -150,7 +184,7 @@ fn external(
     let direction = if egress { "egress" } else { "ingress" };
     let reason = format!(
         "namespace `{}` isolates {direction} and no flow of `{svc}` covers {}",
-        svc.namespace,
+        pod.namespace,
         if wanted.len() > 1 {
             "all of these addresses"
         } else {

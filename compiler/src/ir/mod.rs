@@ -60,15 +60,24 @@ pub struct Service {
 }
 
 impl Service {
-    /// Whether this service's selector selects the pods of `other` (same namespace, labels a
-    /// subset of the other's), as a NetworkPolicy podSelector would.
-    pub fn selects(&self, other: &Service) -> bool {
-        self.id.namespace == other.id.namespace
-            && self
-                .labels
-                .iter()
-                .all(|(k, v)| other.labels.get(k) == Some(v))
+    /// Whether this service's selector selects a pod of `namespace` with `labels` (same namespace,
+    /// its labels a subset of the pod's), as a NetworkPolicy podSelector would.
+    pub fn selects_pod(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.id.namespace == namespace && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
     }
+}
+
+/// Where `allow dns` sends DNS queries: the pods of the cluster DNS.
+pub const DNS_NAMESPACE: &str = "kube-system";
+pub const DNS_LABELS: [(&str, &str); 1] = [("k8s-app", "kube-dns")];
+
+/// Any pod of the cluster, as the connectivity evaluator and its oracle see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pod {
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    /// How messages name it.
+    pub name: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -220,6 +229,8 @@ pub struct Admission {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     Service(ServiceId),
+    /// A pod that need not belong to a declared service (the cluster DNS, a pod no service selects).
+    Pod(Pod),
     /// Addresses outside the cluster (`world` is both address families).
     External(Vec<IpNet>),
 }

@@ -1,0 +1,684 @@
+//! network-config-analyzer (np-guard, pinned in `.ci/requirements-nca.txt`) is the oracle for
+//! target `netpol`: for every example and for 300 programs generated from a seed, the connectivity
+//! it computes from the generated NetworkPolicies and the program's pods must equal what warden's
+//! own evaluator computes from the IR, on every pair of pods and on external addresses at every
+//! boundary of the program's CIDRs, for every port the program names and a few it does not, over
+//! TCP, UDP and SCTP. A disagreement prints the seed, the program and the differing connections.
+//!
+//! Programs run in batches, each program in namespaces of its own, so that one nca process
+//! answers for many programs; only pairs within one program (plus the cluster DNS and external
+//! addresses) are compared.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "in tests a panic is a failed test"
+)]
+
+mod common;
+
+use ipnet::IpNet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use warden::ir::connectivity::{Verdict, evaluate};
+use warden::ir::{Endpoint, Pod, Port, Program, Protocol};
+use warden::lower::{Document, Target};
+use warden::span::SourceMap;
+
+const RANDOM_PROGRAMS: usize = 300;
+const BATCH: usize = 25;
+const SEED: u64 = 0x00c0_ffee_2026_1126;
+
+fn nca() -> PathBuf {
+    let dir = std::env::var_os("WARDEN_NCA_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::repo().join("target/nca-venv/bin"));
+    let path = dir.join("nca");
+    assert!(
+        path.exists(),
+        "`{}` is missing: run `.ci/test` (it installs network-config-analyzer from .ci/requirements-nca.txt into target/nca-venv), or set WARDEN_NCA_BIN",
+        path.display()
+    );
+    path
+}
+
+/// One program under test: its source, its IR, its NetworkPolicies and the pods of its cluster.
+struct Case {
+    name: String,
+    source: String,
+    program: Program,
+    docs: Vec<Document>,
+    pods: Vec<Pod>,
+    ports: BTreeSet<u16>,
+    ips: Vec<IpAddr>,
+}
+
+fn case(name: String, sources: SourceMap, source: String) -> Case {
+    let c = warden::compile(sources, &[Target::Netpol]);
+    let (Some(program), Some(docs)) = (c.program, c.documents) else {
+        panic!(
+            "{name} does not compile:\n{source}\n{}",
+            warden::diag::render::human(&c.sources, &c.diagnostics)
+        );
+    };
+    // The pods: one per service, carrying exactly its selector's labels; one no service selects in
+    // every namespace; the cluster DNS.
+    let mut pods: Vec<Pod> = program
+        .services
+        .values()
+        .map(|s| Pod {
+            namespace: s.id.namespace.clone(),
+            labels: s.labels.clone(),
+            name: s.id.name.clone(),
+        })
+        .collect();
+    for ns in program.namespaces.keys() {
+        pods.push(Pod {
+            namespace: ns.clone(),
+            labels: [("stray".to_string(), "yes".to_string())].into(),
+            name: "stray".to_string(),
+        });
+    }
+    pods.push(dns_pod());
+    let mut ports: BTreeSet<u16> = [1, 53, 65535].into();
+    let mut ips: Vec<IpAddr> = vec!["8.8.8.8".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+    for s in program.services.values() {
+        ports.extend(s.ports.values().map(|p| p.number));
+    }
+    for f in &program.flows {
+        if let warden::ir::Ports::Only(list) = &f.ports {
+            ports.extend(list.iter().map(|p| p.number));
+        }
+        for peer in [&f.client, &f.server] {
+            for block in peer.blocks() {
+                for net in std::iter::once(block.cidr).chain(block.except.iter().copied()) {
+                    ips.extend(boundaries(net));
+                }
+            }
+        }
+    }
+    ips.sort();
+    ips.dedup();
+    Case {
+        name,
+        source,
+        program,
+        docs,
+        pods,
+        ports,
+        ips,
+    }
+}
+
+fn dns_pod() -> Pod {
+    Pod {
+        namespace: "kube-system".to_string(),
+        labels: [("k8s-app".to_string(), "kube-dns".to_string())].into(),
+        name: "coredns".to_string(),
+    }
+}
+
+/// The first and last address of a network and the addresses just outside it.
+fn boundaries(net: IpNet) -> Vec<IpAddr> {
+    let (lo, hi, v6) = match net {
+        IpNet::V4(n) => (
+            u128::from(u32::from(n.network())),
+            u128::from(u32::from(n.broadcast())),
+            false,
+        ),
+        IpNet::V6(n) => (u128::from(n.network()), u128::from(n.broadcast()), true),
+    };
+    let max = if v6 { u128::MAX } else { u128::from(u32::MAX) };
+    let mut out = vec![lo, hi];
+    if lo > 0 {
+        out.push(lo - 1);
+    }
+    if hi < max {
+        out.push(hi + 1);
+    }
+    out.into_iter()
+        .map(|a| {
+            if v6 {
+                IpAddr::V6(a.into())
+            } else {
+                IpAddr::V4(u32::try_from(a).unwrap().into())
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- nca's answer
+
+/// Which (protocol, port) a connection line allows; `None` is "All connections".
+type Conns = Option<BTreeMap<String, Vec<(u16, u16)>>>;
+
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum End {
+    Pod(String),
+    Ips(bool, u128, u128),
+}
+
+/// One line of nca's map: source, destination, connections.
+type Line = (End, End, Conns);
+
+/// nca's lines, indexed by the pair of endpoints with the IP side reduced to "external".
+#[derive(Default)]
+struct NcaMap {
+    lines: BTreeMap<(End, End), Vec<Line>>,
+}
+
+fn key(e: &End) -> End {
+    match e {
+        End::Pod(_) => e.clone(),
+        End::Ips(..) => End::Ips(false, 0, 0),
+    }
+}
+
+impl NcaMap {
+    fn add(&mut self, src: End, dst: End, conns: Conns) {
+        self.lines
+            .entry((key(&src), key(&dst)))
+            .or_default()
+            .push((src, dst, conns));
+    }
+
+    fn allows(&self, src: &End, dst: &End, proto: &str, port: u16) -> bool {
+        let Some(lines) = self.lines.get(&(key(src), key(dst))) else {
+            return false;
+        };
+        lines.iter().any(|(s, d, conns)| {
+            covers_end(s, src)
+                && covers_end(d, dst)
+                && match conns {
+                    None => true,
+                    Some(map) => map
+                        .get(proto)
+                        .is_some_and(|ranges| ranges.iter().any(|(a, b)| *a <= port && port <= *b)),
+                }
+        })
+    }
+}
+
+fn covers_end(line: &End, probe: &End) -> bool {
+    match (line, probe) {
+        (End::Pod(a), End::Pod(b)) => a == b,
+        (End::Ips(f, lo, hi), End::Ips(g, a, b)) => f == g && lo <= a && b <= hi,
+        _ => false,
+    }
+}
+
+fn ip_value(ip: IpAddr) -> (bool, u128) {
+    match ip {
+        IpAddr::V4(a) => (false, u128::from(u32::from(a))),
+        IpAddr::V6(a) => (true, u128::from(a)),
+    }
+}
+
+fn parse_end(text: &str) -> End {
+    let text = text.trim();
+    if let Some(pod) = text.strip_suffix("[Pod]") {
+        return End::Pod(pod.to_string());
+    }
+    let (a, b) = text.split_once('-').unwrap_or((text, text));
+    let (fa, lo) = ip_value(
+        a.parse()
+            .unwrap_or_else(|_| panic!("nca endpoint `{text}`")),
+    );
+    let (_, hi) = ip_value(
+        b.parse()
+            .unwrap_or_else(|_| panic!("nca endpoint `{text}`")),
+    );
+    End::Ips(fa, lo, hi)
+}
+
+fn parse_conns(text: &str) -> Conns {
+    let text = text.trim();
+    if text == "All connections" {
+        return None;
+    }
+    let mut map: BTreeMap<String, Vec<(u16, u16)>> = BTreeMap::new();
+    for group in text.split('}').filter(|g| g.contains('{')) {
+        let body = group.split_once('{').unwrap().1;
+        let (protos, ports) = match body.split_once(",dst_ports:") {
+            Some((p, ports)) => (p, Some(ports)),
+            None => (body, None),
+        };
+        let protos = protos
+            .strip_prefix("protocols:")
+            .unwrap_or_else(|| panic!("nca connections `{text}`"));
+        let ranges: Vec<(u16, u16)> = match ports {
+            None => vec![(1, 65535)],
+            Some(ports) => ports
+                .split(',')
+                .map(|r| {
+                    let (a, b) = r.trim().split_once('-').unwrap_or((r.trim(), r.trim()));
+                    (a.parse().unwrap(), b.parse().unwrap())
+                })
+                .collect(),
+        };
+        for proto in protos.split(',') {
+            map.entry(proto.trim().to_string())
+                .or_default()
+                .extend(ranges.iter().copied());
+        }
+    }
+    assert!(!map.is_empty(), "nca connections `{text}`");
+    Some(map)
+}
+
+/// Writes the batch's policies, pods and namespaces, runs nca once and parses its map.
+fn run_nca(cases: &[&Case], dir: &Path) -> NcaMap {
+    let policies = dir.join("policies");
+    for c in cases {
+        for d in &c.docs {
+            if d.path.starts_with("netpol/") {
+                let path = policies.join(&d.path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, &d.text).unwrap();
+            }
+        }
+    }
+    // nca needs at least one policy file; a batch without isolation still gets an empty list.
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(
+        policies.join("empty.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicyList\nitems: []\n",
+    )
+    .unwrap();
+    let mut pods = Vec::new();
+    let mut namespaces: BTreeSet<String> = ["kube-system".to_string()].into();
+    let mut seen = BTreeSet::new();
+    for pod in cases.iter().flat_map(|c| c.pods.iter()) {
+        namespaces.insert(pod.namespace.clone());
+        if seen.insert((pod.namespace.clone(), pod.name.clone())) {
+            pods.push(serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels},
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+            }));
+        }
+    }
+    let ns: Vec<serde_json::Value> = namespaces
+        .iter()
+        .map(|n| serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": {"kubernetes.io/metadata.name": n}}}))
+        .collect();
+    std::fs::write(
+        dir.join("pods.json"),
+        serde_json::json!({"apiVersion": "v1", "kind": "PodList", "items": pods}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ns.json"),
+        serde_json::json!({"apiVersion": "v1", "kind": "NamespaceList", "items": ns}).to_string(),
+    )
+    .unwrap();
+    let out = Command::new(nca())
+        .arg("--connectivity")
+        .arg(&policies)
+        .arg("--pod_list")
+        .arg(dir.join("pods.json"))
+        .arg("--ns_list")
+        .arg(dir.join("ns.json"))
+        .args(["--output_format", "txt_no_fw_rules"])
+        .output()
+        .expect("nca runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "nca failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut map = NcaMap::default();
+    for line in stdout.lines().filter(|l| l.contains(" => ")) {
+        let (pair, conns) = line
+            .split_once(" : ")
+            .unwrap_or_else(|| panic!("nca line `{line}`"));
+        let (src, dst) = pair.split_once(" => ").unwrap();
+        map.add(parse_end(src), parse_end(dst), parse_conns(conns));
+    }
+    map
+}
+
+// ---------------------------------------------------------------- the comparison
+
+const PROTOCOLS: [(Protocol, &str); 3] = [
+    (Protocol::Tcp, "TCP"),
+    (Protocol::Udp, "UDP"),
+    (Protocol::Sctp, "SCTP"),
+];
+
+fn pod_end(p: &Pod) -> End {
+    End::Pod(format!("{}/{}", p.namespace, p.name))
+}
+
+fn warden_allows(program: &Program, from: &Endpoint, to: &Endpoint, port: Port) -> bool {
+    matches!(
+        evaluate(program, from, to, Some(port)),
+        Verdict::Allowed { .. }
+    )
+}
+
+/// Every probe on which nca and warden disagree, as readable lines, and how many probes were
+/// allowed and denied (so a test can tell that it compared something).
+fn compare(c: &Case, nca: &NcaMap) -> (Vec<String>, usize, usize) {
+    let mut diffs = Vec::new();
+    let (mut allowed, mut denied) = (0, 0);
+    let mut probe = |from: &Endpoint, to: &Endpoint, src: &End, dst: &End, label: &str| {
+        for &(proto, name) in &PROTOCOLS {
+            for &n in &c.ports {
+                let port = Port {
+                    number: n,
+                    protocol: proto,
+                };
+                let ours = warden_allows(&c.program, from, to, port);
+                let theirs = nca.allows(src, dst, name, n);
+                if theirs {
+                    allowed += 1;
+                } else {
+                    denied += 1;
+                }
+                if ours != theirs {
+                    diffs.push(format!(
+                        "{label} on {n}/{name}: warden {}, nca {}",
+                        verdict(ours),
+                        verdict(theirs)
+                    ));
+                }
+            }
+        }
+    };
+    for a in &c.pods {
+        for b in &c.pods {
+            if a == b || (a.namespace == "kube-system" && b.namespace == "kube-system") {
+                continue;
+            }
+            let label = format!("{}/{} -> {}/{}", a.namespace, a.name, b.namespace, b.name);
+            probe(
+                &Endpoint::Pod(a.clone()),
+                &Endpoint::Pod(b.clone()),
+                &pod_end(a),
+                &pod_end(b),
+                &label,
+            );
+        }
+        for ip in &c.ips {
+            let net = IpNet::from(*ip);
+            let (v6, value) = ip_value(*ip);
+            let ext = Endpoint::External(vec![net]);
+            let end = End::Ips(v6, value, value);
+            probe(
+                &ext,
+                &Endpoint::Pod(a.clone()),
+                &end,
+                &pod_end(a),
+                &format!("{ip} -> {}/{}", a.namespace, a.name),
+            );
+            probe(
+                &Endpoint::Pod(a.clone()),
+                &ext,
+                &pod_end(a),
+                &end,
+                &format!("{}/{} -> {ip}", a.namespace, a.name),
+            );
+        }
+    }
+    (diffs, allowed, denied)
+}
+
+fn verdict(allowed: bool) -> &'static str {
+    if allowed { "allows" } else { "denies" }
+}
+
+/// Compares a batch; returns the failures and the number of allowed and denied probes.
+fn check_batch(cases: &[&Case]) -> (Vec<String>, usize, usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let map = run_nca(cases, tmp.path());
+    let mut failures = Vec::new();
+    let (mut allowed, mut denied) = (0, 0);
+    for c in cases {
+        let (diffs, a, d) = compare(c, &map);
+        allowed += a;
+        denied += d;
+        if !diffs.is_empty() {
+            failures.push(format!(
+                "{}: {} disagreements\n--- program\n{}--- differences\n{}",
+                c.name,
+                diffs.len(),
+                c.source,
+                diffs
+                    .iter()
+                    .take(20)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+    }
+    (failures, allowed, denied)
+}
+
+#[test]
+fn every_example_agrees_with_network_config_analyzer() {
+    let cases: Vec<Case> = common::examples()
+        .into_iter()
+        .map(|dir| {
+            let sources = warden::load::load(std::slice::from_ref(&dir)).unwrap();
+            let text = (0..sources.len())
+                .map(|i| sources.text(i).to_string())
+                .collect::<String>();
+            case(dir.display().to_string(), sources, text)
+        })
+        .collect();
+    for c in &cases {
+        let (failures, allowed, denied) = check_batch(&[c]);
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+        assert!(
+            allowed > 0 && denied > 0,
+            "{}: {allowed} allowed, {denied} denied",
+            c.name
+        );
+    }
+}
+
+// ---------------------------------------------------------------- random programs
+
+/// xorshift64: deterministic, so a failure names the seed that reproduces it.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+struct GenService {
+    ns: String,
+    name: String,
+    ports: Vec<(String, u16, &'static str)>,
+}
+
+const CIDRS: [(&str, &[&str]); 6] = [
+    ("10.0.0.0/8", &["10.1.0.0/16", "10.2.3.0/24"]),
+    ("10.1.0.0/16", &["10.1.128.0/17"]),
+    ("192.168.0.0/16", &[]),
+    ("0.0.0.0/0", &["10.0.0.0/8", "172.16.0.0/12"]),
+    ("fd00::/8", &["fd00:1::/32"]),
+    ("2001:db8::/32", &[]),
+];
+
+/// A random program in namespaces prefixed `p{index}-`.
+fn random_program(index: usize, rng: &mut Rng) -> String {
+    let mut s = String::new();
+    let ns_count = 1 + rng.below(3);
+    let namespaces: Vec<String> = (0..ns_count).map(|i| format!("p{index}-ns{i}")).collect();
+    for ns in &namespaces {
+        let isolate = *rng.pick(&["", "isolate", "isolate ingress", "isolate egress"]);
+        let dns = if isolate.is_empty() || isolate.ends_with("ingress") || !rng.chance(70) {
+            ""
+        } else {
+            "allow dns"
+        };
+        writeln!(s, "namespace {ns} {{ {isolate} {dns} }}").unwrap();
+    }
+    let svc_count = 2 + rng.below(5);
+    let mut services: Vec<GenService> = Vec::new();
+    for i in 0..svc_count {
+        let ns = rng.pick(&namespaces).clone();
+        let mut ports = Vec::new();
+        let mut used = BTreeSet::new();
+        for k in 0..rng.below(3) {
+            let number = *rng.pick(&[80u16, 443, 5432, 8080, 53, 9090]);
+            let proto = *rng.pick(&["tcp", "tcp", "udp", "sctp"]);
+            if used.insert((number, proto)) {
+                ports.push((format!("p{k}"), number, proto));
+            }
+        }
+        services.push(GenService {
+            ns,
+            name: format!("svc{i}"),
+            ports,
+        });
+    }
+    for i in 0..svc_count {
+        let me = &services[i];
+        // Some services select by a shared tier label only, so their selectors overlap others' pods.
+        let tier = rng.below(2);
+        let labels = if rng.chance(20) {
+            format!("tier = \"t{tier}\"")
+        } else if rng.chance(50) {
+            format!("app = \"{}\", tier = \"t{tier}\"", me.name)
+        } else {
+            format!("app = \"{}\"", me.name)
+        };
+        writeln!(s, "service {} in {} {{\n  pods {labels}", me.name, me.ns).unwrap();
+        for (name, number, proto) in &me.ports {
+            writeln!(s, "  port {name} {number}/{proto}").unwrap();
+        }
+        for _ in 0..rng.below(4) {
+            let dir = if rng.chance(50) { "to" } else { "from" };
+            match rng.below(10) {
+                0..=5 => {
+                    let other = &services[rng.below(svc_count)];
+                    let server = if dir == "to" { other } else { me };
+                    let port = if server.ports.is_empty() || rng.chance(25) {
+                        String::new()
+                    } else {
+                        let (name, number, proto) = rng.pick(&server.ports);
+                        if rng.chance(50) {
+                            format!(" on {name}")
+                        } else {
+                            format!(" on {number}/{proto}")
+                        }
+                    };
+                    writeln!(s, "  {dir} {}/{}{port}", other.ns, other.name).unwrap();
+                }
+                6 => {
+                    let port = if dir == "from" && !me.ports.is_empty() {
+                        format!(" on {}", rng.pick(&me.ports).0)
+                    } else {
+                        format!(
+                            " on {}/{}",
+                            rng.pick(&[443u16, 80, 53]),
+                            rng.pick(&["tcp", "udp"])
+                        )
+                    };
+                    writeln!(s, "  {dir} world{port}").unwrap();
+                }
+                _ => {
+                    let (cidr, excepts) = rng.pick(&CIDRS);
+                    let except = if excepts.is_empty() || rng.chance(40) {
+                        String::new()
+                    } else {
+                        format!(" except {}", excepts.join(", "))
+                    };
+                    let port = if rng.chance(30) {
+                        String::new()
+                    } else if dir == "from" && !me.ports.is_empty() {
+                        let (_, number, proto) = rng.pick(&me.ports);
+                        format!(" on {number}/{proto}")
+                    } else {
+                        format!(
+                            " on {}/{}",
+                            rng.pick(&[443u16, 80, 53, 5432]),
+                            rng.pick(&["tcp", "udp", "sctp"])
+                        )
+                    };
+                    writeln!(s, "  {dir} cidr {cidr}{except}{port}").unwrap();
+                }
+            }
+        }
+        writeln!(s, "}}").unwrap();
+    }
+    s
+}
+
+#[test]
+fn random_programs_agree_with_network_config_analyzer() {
+    let mut rng = Rng(SEED);
+    let mut cases = Vec::new();
+    let mut index = 0;
+    while cases.len() < RANDOM_PROGRAMS {
+        let text = random_program(index, &mut rng);
+        let mut sources = SourceMap::new();
+        sources.add(format!("p{index}.warden"), text.clone());
+        let c = warden::compile(sources, &[Target::Netpol]);
+        // A flow from a port-less `from` to a server port may not resolve; such programs are
+        // rejected by checks that have tests of their own, and the generator moves on.
+        if c.documents.is_some() {
+            let mut sources = SourceMap::new();
+            sources.add(format!("p{index}.warden"), text.clone());
+            cases.push(case(
+                format!("program {index} of seed {SEED:#x}"),
+                sources,
+                text,
+            ));
+        }
+        index += 1;
+        assert!(
+            index < RANDOM_PROGRAMS * 3,
+            "the generator makes too many invalid programs"
+        );
+    }
+    let mut failures = Vec::new();
+    let (mut compared, mut allowed, mut denied) = (0, 0, 0);
+    for batch in cases.chunks(BATCH) {
+        let refs: Vec<&Case> = batch.iter().collect();
+        let (f, a, d) = check_batch(&refs);
+        failures.extend(f);
+        allowed += a;
+        denied += d;
+        compared += batch.len();
+    }
+    assert_eq!(compared, RANDOM_PROGRAMS);
+    println!(
+        "{compared} programs, {} probes: {allowed} allowed, {denied} denied",
+        allowed + denied
+    );
+    // Both answers must be common, or the comparison would say little.
+    assert!(
+        allowed > 20_000 && denied > 20_000,
+        "{allowed} allowed, {denied} denied"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} programs disagree:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
