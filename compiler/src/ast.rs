@@ -40,6 +40,7 @@ pub struct Namespace {
     /// Each `isolate` line; `None` direction means both.
     pub isolate: Vec<(Option<Direction>, Span)>,
     pub allow_dns: Vec<Span>,
+    pub labels: Vec<Label>,
 }
 
 #[derive(Clone, Debug)]
@@ -55,8 +56,28 @@ pub struct Service {
 
 #[derive(Clone, Debug)]
 pub struct Selector {
-    pub labels: Vec<Label>,
+    pub requirements: Vec<Requirement>,
     pub span: Span,
+}
+
+/// One requirement of a label selector.
+#[derive(Clone, Debug)]
+pub enum Requirement {
+    Equals(Label),
+    In { key: Ident, values: Vec<Ident> },
+    NotIn { key: Ident, values: Vec<Ident> },
+    Exists(Ident),
+    DoesNotExist(Ident),
+}
+
+impl Requirement {
+    pub fn key(&self) -> &Ident {
+        match self {
+            Requirement::Equals(l) => &l.key,
+            Requirement::In { key, .. } | Requirement::NotIn { key, .. } => key,
+            Requirement::Exists(k) | Requirement::DoesNotExist(k) => k,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

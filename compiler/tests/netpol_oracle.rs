@@ -72,16 +72,28 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
         .values()
         .map(|s| Pod {
             namespace: s.id.namespace.clone(),
-            labels: s.labels.clone(),
+            labels: s.selector.example(),
             name: s.id.name.clone(),
         })
         .collect();
+    // Pods that some selectors match and others do not, for every kind of requirement.
+    let extras: [&[(&str, &str)]; 4] = [
+        &[("stray", "yes")],
+        &[("app", "svc0"), ("tier", "t0"), ("track", "canary")],
+        &[("tier", "t1"), ("gpu", "true"), ("legacy", "true")],
+        &[("app", "svc1"), ("track", "stable")],
+    ];
     for ns in program.namespaces.keys() {
-        pods.push(Pod {
-            namespace: ns.clone(),
-            labels: [("stray".to_string(), "yes".to_string())].into(),
-            name: "stray".to_string(),
-        });
+        for (i, labels) in extras.iter().enumerate() {
+            pods.push(Pod {
+                namespace: ns.clone(),
+                labels: labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                name: format!("extra{i}"),
+            });
+        }
     }
     pods.push(dns_pod());
     let mut ports: BTreeSet<u16> = [1, 53, 65535].into();
@@ -559,13 +571,32 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
         let me = &services[i];
         // Some services select by a shared tier label only, so their selectors overlap others' pods.
         let tier = rng.below(2);
-        let labels = if rng.chance(20) {
+        let mut labels = if rng.chance(20) {
             format!("tier = \"t{tier}\"")
         } else if rng.chance(50) {
             format!("app = \"{}\", tier = \"t{tier}\"", me.name)
         } else {
             format!("app = \"{}\"", me.name)
         };
+        // Set-based requirements, each on a key of its own.
+        if rng.chance(25) {
+            let extra: &str = *rng.pick(&[
+                ", track in (stable, canary)",
+                ", track in (stable)",
+                ", track notin (canary)",
+            ]);
+            labels.push_str(extra);
+        }
+        // nca 2.1.0 evaluates `Exists` and `DoesNotExist` of a peer's podSelector in the policy's
+        // own namespace only (see `nca_misreads_exists_across_namespaces`), so they are drawn only
+        // where every peer is in the same namespace.
+        if ns_count == 1 && rng.chance(20) {
+            let extra: &str = *rng.pick(&[", gpu", ", !gpu"]);
+            labels.push_str(extra);
+        }
+        if ns_count == 1 && rng.chance(15) {
+            labels.push_str(", !legacy");
+        }
         writeln!(s, "service {} in {} {{\n  pods {labels}", me.name, me.ns).unwrap();
         for (name, number, proto) in &me.ports {
             writeln!(s, "  port {name} {number}/{proto}").unwrap();
@@ -680,5 +711,49 @@ fn random_programs_agree_with_network_config_analyzer() {
         "{} of {compared} programs disagree:\n\n{}",
         failures.len(),
         failures.join("\n\n")
+    );
+}
+
+/// nca 2.1.0 gets one thing wrong that warden gets right: a rule peer with a `namespaceSelector`
+/// and a podSelector using `Exists` matches, for nca, only pods of the policy's own namespace
+/// (`In` on the same label works). The random programs avoid that combination; this test keeps
+/// the reason in sight and fails once nca reads it as Kubernetes does, so that the generator can
+/// draw it again.
+#[test]
+fn nca_misreads_exists_across_namespaces() {
+    let source = r#"
+namespace a { }
+namespace b { isolate ingress }
+service client in a { pods app = "client", gpu }
+service server in b {
+  pods app = "server"
+  port http 80/tcp
+  from a/client on http
+}
+"#;
+    let mut sources = SourceMap::new();
+    sources.add("p.warden".to_string(), source.to_string());
+    let c = case(
+        "exists across namespaces".to_string(),
+        sources,
+        source.to_string(),
+    );
+    let client = c.pods.iter().find(|p| p.name == "client").unwrap();
+    let server = c.pods.iter().find(|p| p.name == "server").unwrap();
+    let port = Port {
+        number: 80,
+        protocol: Protocol::Tcp,
+    };
+    assert!(warden_allows(
+        &c.program,
+        &Endpoint::Pod(client.clone()),
+        &Endpoint::Pod(server.clone()),
+        port
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let map = run_nca(&[&c], tmp.path());
+    assert!(
+        !map.allows(&pod_end(client), &pod_end(server), "TCP", 80),
+        "nca now reads `Exists` across namespaces as Kubernetes does: let random_program draw it for every program"
     );
 }

@@ -24,8 +24,37 @@ impl Checker<'_> {
             return;
         }
         self.check_dns_label(&ns.name, "namespace");
+        let mut labels = std::collections::BTreeMap::new();
+        for label in &ns.labels {
+            self.check_label(label);
+            if label.key.text == "kubernetes.io/metadata.name" {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0113",
+                        "`kubernetes.io/metadata.name` is set by Kubernetes",
+                    )
+                    .primary(
+                        label.key.span,
+                        "the API server sets it to the namespace's name",
+                    )
+                    .help("remove it; warden selects namespaces by name with this label already"),
+                );
+            } else if labels
+                .insert(label.key.text.clone(), label.value.text.clone())
+                .is_some()
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0111",
+                        format!("label `{}` is given twice", label.key.text),
+                    )
+                    .primary(label.key.span, "again here"),
+                );
+            }
+        }
         let mut out = ir::Namespace {
             name: ns.name.text.clone(),
+            labels,
             isolate_ingress: false,
             isolate_egress: false,
             allow_dns: !ns.allow_dns.is_empty(),

@@ -39,13 +39,13 @@ impl Checker<'_> {
             self.duplicate("E0104", "service", &id.to_string(), svc.name.clone(), first);
             return None;
         }
-        let labels = self.selector(svc);
+        let selector = self.selector(svc);
         let ports = self.port_decls(svc);
         self.services.insert(
             id.clone(),
             ir::Service {
                 id: id.clone(),
-                labels,
+                selector,
                 ports,
                 syscalls: None,
                 span: svc.name.span,
@@ -54,8 +54,7 @@ impl Checker<'_> {
         Some(id)
     }
 
-    fn selector(&mut self, svc: &ast::Service) -> BTreeMap<String, String> {
-        let mut labels = BTreeMap::new();
+    fn selector(&mut self, svc: &ast::Service) -> ir::Selector {
         let Some(first) = svc.pods.first() else {
             self.diags.push(
                 Diagnostic::error(
@@ -69,7 +68,7 @@ impl Checker<'_> {
                     svc.name.text
                 )),
             );
-            return labels;
+            return ir::Selector::default();
         };
         for again in svc.pods.iter().skip(1) {
             self.diags.push(
@@ -82,36 +81,75 @@ impl Checker<'_> {
                 .help("put every label in one line: `pods app = \"x\", tier = \"y\"`"),
             );
         }
+        self.label_selector(first)
+    }
+
+    /// Resolves a label selector, one requirement per key. `key in (v)` with a single value is the
+    /// same as `key = v` and becomes it, so that selectors meaning the same compile the same.
+    pub(super) fn label_selector(&mut self, sel: &ast::Selector) -> ir::Selector {
+        let mut out = ir::Selector::default();
         let mut spans = BTreeMap::new();
-        for label in &first.labels {
-            self.check_label(label);
-            if let Some(prev) = spans.insert(label.key.text.clone(), label.key.span) {
+        let mut expressions = Vec::new();
+        for req in &sel.requirements {
+            let key = req.key();
+            self.check_label_key(key);
+            if let Some(prev) = spans.insert(key.text.clone(), key.span) {
                 self.diags.push(
-                    Diagnostic::error(
-                        "E0111",
-                        format!("label `{}` is given twice", label.key.text),
-                    )
-                    .primary(label.key.span, "again here")
-                    .secondary(prev, "first here"),
+                    Diagnostic::error("E0111", format!("label `{}` is given twice", key.text))
+                        .primary(key.span, "again here")
+                        .secondary(prev, "first here")
+                        .help("one requirement per label: `key in (a, b)` takes several values"),
                 );
+                continue;
             }
-            labels.insert(label.key.text.clone(), label.value.text.clone());
+            let (operator, values) = match req {
+                ast::Requirement::Equals(label) => {
+                    self.check_label(label);
+                    out.match_labels
+                        .insert(key.text.clone(), label.value.text.clone());
+                    continue;
+                }
+                ast::Requirement::In { values, .. } => (ir::Operator::In, values.as_slice()),
+                ast::Requirement::NotIn { values, .. } => (ir::Operator::NotIn, values.as_slice()),
+                ast::Requirement::Exists(_) => (ir::Operator::Exists, [].as_slice()),
+                ast::Requirement::DoesNotExist(_) => (ir::Operator::DoesNotExist, [].as_slice()),
+            };
+            for v in values {
+                self.check_label_value(v);
+            }
+            let mut values: Vec<String> = values.iter().map(|v| v.text.clone()).collect();
+            values.sort();
+            values.dedup();
+            if operator == ir::Operator::In
+                && let [only] = values.as_slice()
+            {
+                out.match_labels.insert(key.text.clone(), only.clone());
+                continue;
+            }
+            expressions.push(ir::Expression {
+                key: key.text.clone(),
+                operator,
+                values,
+            });
         }
-        labels
+        expressions.sort();
+        out.expressions = expressions;
+        out
     }
 
     pub(super) fn check_label(&mut self, label: &ast::Label) {
         self.check_label_key(&label.key);
-        if let Some(problem) = super::label_value_problem(&label.value.text) {
+        self.check_label_value(&label.value);
+    }
+
+    fn check_label_value(&mut self, value: &ast::Ident) {
+        if let Some(problem) = super::label_value_problem(&value.text) {
             self.diags.push(
                 Diagnostic::error(
                     "E0110",
-                    format!(
-                        "`{}` is not a valid label value",
-                        label.value.text.escape_debug()
-                    ),
+                    format!("`{}` is not a valid label value", value.text.escape_debug()),
                 )
-                .primary(label.value.span, "Kubernetes rejects this value")
+                .primary(value.span, "Kubernetes rejects this value")
                 .note(problem),
             );
         }

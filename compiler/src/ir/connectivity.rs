@@ -34,7 +34,7 @@ pub fn evaluate(program: &Program, from: &Endpoint, to: &Endpoint, port: Option<
         match e {
             Endpoint::Service(id) => program.services.get(id).map(|s| Pod {
                 namespace: id.namespace.clone(),
-                labels: s.labels.clone(),
+                labels: s.selector.example(),
                 name: id.to_string(),
             }),
             Endpoint::Pod(p) => Some(p.clone()),

@@ -36,6 +36,8 @@ pub struct Program {
 #[derive(Debug, Clone)]
 pub struct Namespace {
     pub name: String,
+    /// Labels the namespace carries besides `kubernetes.io/metadata.name`.
+    pub labels: BTreeMap<String, String>,
     pub isolate_ingress: bool,
     pub isolate_egress: bool,
     pub allow_dns: bool,
@@ -48,12 +50,90 @@ impl Namespace {
     }
 }
 
+/// A label selector: every pod whose labels satisfy all of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Selector {
+    pub match_labels: BTreeMap<String, String>,
+    /// INVARIANT: sorted by key, one per key, no key also in `match_labels`; `key in (v)` with one
+    /// value is kept in `match_labels`, so that selectors meaning the same compare equal.
+    pub expressions: Vec<Expression>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Expression {
+    pub key: String,
+    pub operator: Operator,
+    /// INVARIANT: sorted and deduplicated; empty for `Exists` and `DoesNotExist`.
+    pub values: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+impl Operator {
+    pub fn k8s(self) -> &'static str {
+        match self {
+            Operator::In => "In",
+            Operator::NotIn => "NotIn",
+            Operator::Exists => "Exists",
+            Operator::DoesNotExist => "DoesNotExist",
+        }
+    }
+}
+
+impl Selector {
+    /// Whether a pod with `labels` satisfies every requirement, as Kubernetes evaluates them.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+            && self.expressions.iter().all(|e| {
+                let value = labels.get(&e.key);
+                match e.operator {
+                    Operator::In => value.is_some_and(|v| e.values.contains(v)),
+                    Operator::NotIn => value.is_none_or(|v| !e.values.contains(v)),
+                    Operator::Exists => value.is_some(),
+                    Operator::DoesNotExist => value.is_none(),
+                }
+            })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.match_labels.is_empty() && self.expressions.is_empty()
+    }
+
+    /// The labels of a pod this selector matches, with as few labels as it takes: the pod that
+    /// stands for a service's pods when a question names the service.
+    pub fn example(&self) -> BTreeMap<String, String> {
+        let mut labels = self.match_labels.clone();
+        for e in &self.expressions {
+            match e.operator {
+                Operator::In => {
+                    if let Some(v) = e.values.first() {
+                        labels.insert(e.key.clone(), v.clone());
+                    }
+                }
+                Operator::Exists => {
+                    labels.insert(e.key.clone(), "true".to_string());
+                }
+                Operator::NotIn | Operator::DoesNotExist => {}
+            }
+        }
+        labels
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Service {
     pub id: ServiceId,
-    /// The pods of the service: every pod of its namespace carrying all these labels.
+    /// The pods of the service: every pod of its namespace its selector matches.
     /// INVARIANT: never empty (check rejects a service without `pods`).
-    pub labels: BTreeMap<String, String>,
+    pub selector: Selector,
     pub ports: BTreeMap<String, Port>,
     pub syscalls: Option<SyscallPolicy>,
     pub span: Span,
@@ -63,7 +143,7 @@ impl Service {
     /// Whether this service's selector selects a pod of `namespace` with `labels` (same namespace,
     /// its labels a subset of the pod's), as a NetworkPolicy podSelector would.
     pub fn selects_pod(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
-        self.id.namespace == namespace && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        self.id.namespace == namespace && self.selector.matches(labels)
     }
 }
 

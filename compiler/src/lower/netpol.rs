@@ -6,7 +6,7 @@
 //! namespace isolates that direction.
 
 use super::{Document, Lowering, Schema, VERSION};
-use crate::ir::{Flow, IpBlock, Peer, Ports, Service, ServiceId};
+use crate::ir::{DNS_LABELS, DNS_NAMESPACE, Flow, IpBlock, Peer, Ports, Selector, ServiceId};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +17,7 @@ struct PolicyView<'a> {
     source: String,
     flows: String,
     version: &'static str,
-    pod_selector: Vec<(&'a str, &'a str)>,
+    pod_selector: SelectorView,
     policy_types: Vec<&'static str>,
     ingress: Option<Vec<RuleView>>,
     egress: Option<Vec<RuleView>>,
@@ -32,8 +32,41 @@ struct RuleView {
 #[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct PeerView {
     ip_block: Option<IpBlockView>,
-    pod_labels: Vec<(String, String)>,
+    pod_selector: Option<SelectorView>,
     namespace: Option<String>,
+}
+
+/// A label selector as the template writes it: `matchLabels`, then `matchExpressions`.
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone, Default)]
+struct SelectorView {
+    match_labels: Vec<(String, String)>,
+    expressions: Vec<ExpressionView>,
+}
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct ExpressionView {
+    key: String,
+    operator: &'static str,
+    values: Vec<String>,
+}
+
+fn selector_view(sel: &Selector) -> SelectorView {
+    SelectorView {
+        match_labels: sel
+            .match_labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        expressions: sel
+            .expressions
+            .iter()
+            .map(|e| ExpressionView {
+                key: e.key.clone(),
+                operator: e.operator.k8s(),
+                values: e.values.clone(),
+            })
+            .collect(),
+    }
 }
 
 #[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
@@ -96,7 +129,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             source: source.clone(),
             flows: String::new(),
             version: VERSION,
-            pod_selector: Vec::new(),
+            pod_selector: SelectorView::default(),
             policy_types: types(ns.isolate_ingress, ns.isolate_egress),
             ingress: ns.isolate_ingress.then(Vec::new),
             egress: ns.isolate_egress.then(Vec::new),
@@ -106,8 +139,14 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             let dns = RuleView {
                 peers: vec![PeerView {
                     ip_block: None,
-                    pod_labels: vec![("k8s-app".to_string(), "kube-dns".to_string())],
-                    namespace: Some("kube-system".to_string()),
+                    pod_selector: Some(SelectorView {
+                        match_labels: DNS_LABELS
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                        expressions: Vec::new(),
+                    }),
+                    namespace: Some(DNS_NAMESPACE.to_string()),
                 }],
                 ports: vec![
                     PortView {
@@ -166,7 +205,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             source: cx.location(svc.span),
             flows: locations(cx, &flow_spans),
             version: VERSION,
-            pod_selector: selector(svc),
+            pod_selector: selector_view(&svc.selector),
             policy_types: types(ns.isolate_ingress, ns.isolate_egress),
             ingress: ns.isolate_ingress.then_some(ingress),
             egress: ns.isolate_egress.then_some(egress),
@@ -183,31 +222,19 @@ fn locations(cx: &Lowering<'_>, spans: &BTreeSet<crate::span::Span>) -> String {
     out.join(", ")
 }
 
-fn selector(svc: &Service) -> Vec<(&str, &str)> {
-    svc.labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
-}
-
 /// The rule of `flow` on the policy of `own`, whose other end is `peer`.
 fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own: &ServiceId) -> RuleView {
     let peers = match peer {
         Peer::Service(id) => {
-            let labels = cx
+            let selector = cx
                 .program
                 .services
                 .get(id)
-                .map(|s| {
-                    s.labels
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                })
+                .map(|s| selector_view(&s.selector))
                 .unwrap_or_default();
             vec![PeerView {
                 ip_block: None,
-                pod_labels: labels,
+                pod_selector: Some(selector),
                 // Same namespace: a bare podSelector already means "in this policy's namespace".
                 namespace: (id.namespace != own.namespace).then(|| id.namespace.clone()),
             }]
@@ -233,7 +260,7 @@ fn ip_block(b: &IpBlock) -> PeerView {
             cidr: b.cidr.to_string(),
             except: b.except.iter().map(ToString::to_string).collect(),
         }),
-        pod_labels: Vec::new(),
+        pod_selector: None,
         namespace: None,
     }
 }

@@ -93,7 +93,12 @@ fn rule_name(rule: Rule) -> String {
         Rule::number | Rule::port_number => "a port number",
         Rule::string | Rule::string_inner => "a quoted string",
         Rule::cidr_lit => "a CIDR such as `10.0.0.0/8`",
-        Rule::label_key | Rule::label => "a label `key = \"value\"`",
+        Rule::label_key | Rule::label | Rule::selector | Rule::present => {
+            "a label `key = \"value\"`"
+        }
+        Rule::set_requirement | Rule::absent => "a label requirement",
+        Rule::set_op => "`in` or `notin`",
+        Rule::namespace_labels => "`labels`",
         Rule::protocol => "a protocol (`tcp`, `udp`, `sctp`)",
         Rule::isolate => "`isolate`",
         Rule::direction => "`ingress` or `egress`",

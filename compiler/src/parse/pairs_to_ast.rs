@@ -96,6 +96,7 @@ impl Ctx {
             span,
             isolate: Vec::new(),
             allow_dns: Vec::new(),
+            labels: Vec::new(),
         };
         for p in pair.into_inner() {
             match p.as_rule() {
@@ -109,6 +110,10 @@ impl Ctx {
                     ns.isolate.push((dir, s));
                 }
                 Rule::allow_dns => ns.allow_dns.push(self.span(&p)),
+                Rule::namespace_labels => {
+                    let labels: Vec<Label> = p.into_inner().filter_map(|l| self.label(l)).collect();
+                    ns.labels.extend(labels);
+                }
                 _ => {}
             }
         }
@@ -142,9 +147,13 @@ impl Ctx {
                     idents += 1;
                 }
                 Rule::pods => {
-                    let s = self.span(&p);
-                    let labels = p.into_inner().filter_map(|l| self.label(l)).collect();
-                    svc.pods.push(Selector { labels, span: s });
+                    let line = self.span(&p);
+                    if let Some(sel) = p.into_inner().find(|p| p.as_rule() == Rule::selector) {
+                        // The whole `pods …` line, so that diagnostics about it point at all of it.
+                        let mut sel = self.selector(sel);
+                        sel.span = line;
+                        svc.pods.push(sel);
+                    }
                 }
                 Rule::port_decl => svc.ports.push(self.port_decl(p)),
                 Rule::flow => svc.flows.push(self.flow(p)),
@@ -153,6 +162,54 @@ impl Ctx {
             }
         }
         svc
+    }
+
+    fn selector(&mut self, pair: Pair<'_, Rule>) -> Selector {
+        let span = self.span(&pair);
+        let mut requirements = Vec::new();
+        for p in pair.into_inner() {
+            let req = match p.as_rule() {
+                Rule::label => self.label(p).map(Requirement::Equals),
+                Rule::present | Rule::absent => {
+                    let absent = p.as_rule() == Rule::absent;
+                    p.into_inner()
+                        .find(|k| k.as_rule() == Rule::label_key)
+                        .map(|k| {
+                            let key = self.ident(&k);
+                            if absent {
+                                Requirement::DoesNotExist(key)
+                            } else {
+                                Requirement::Exists(key)
+                            }
+                        })
+                }
+                Rule::set_requirement => {
+                    let mut key = None;
+                    let mut not = false;
+                    let mut values = Vec::new();
+                    for part in p.into_inner() {
+                        match part.as_rule() {
+                            Rule::label_key => key = Some(self.ident(&part)),
+                            Rule::set_op => not = part.as_str().starts_with("notin"),
+                            Rule::string | Rule::ident | Rule::number => {
+                                values.push(self.value(&part))
+                            }
+                            _ => {}
+                        }
+                    }
+                    key.map(|key| {
+                        if not {
+                            Requirement::NotIn { key, values }
+                        } else {
+                            Requirement::In { key, values }
+                        }
+                    })
+                }
+                _ => None,
+            };
+            requirements.extend(req);
+        }
+        Selector { requirements, span }
     }
 
     fn label(&mut self, pair: Pair<'_, Rule>) -> Option<Label> {
