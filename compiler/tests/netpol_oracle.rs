@@ -580,7 +580,7 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
         };
         // Set-based requirements, each on a key of its own.
         if rng.chance(25) {
-            let extra: &str = *rng.pick(&[
+            let extra: &&str = rng.pick(&[
                 ", track in (stable, canary)",
                 ", track in (stable)",
                 ", track notin (canary)",
@@ -591,7 +591,7 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
         // own namespace only (see `nca_misreads_exists_across_namespaces`), so they are drawn only
         // where every peer is in the same namespace.
         if ns_count == 1 && rng.chance(20) {
-            let extra: &str = *rng.pick(&[", gpu", ", !gpu"]);
+            let extra: &&str = rng.pick(&[", gpu", ", !gpu"]);
             labels.push_str(extra);
         }
         if ns_count == 1 && rng.chance(15) {
