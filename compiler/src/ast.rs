@@ -90,6 +90,8 @@ pub struct Label {
 pub struct PortDecl {
     pub name: Ident,
     pub number: Ident,
+    /// The last port of a range `8000-8100`.
+    pub end: Option<Ident>,
     pub protocol: Option<Ident>,
     pub span: Span,
 }
@@ -127,6 +129,7 @@ pub enum PortRef {
     Named(Ident),
     Number {
         number: Ident,
+        end: Option<Ident>,
         protocol: Option<Ident>,
         span: Span,
     },

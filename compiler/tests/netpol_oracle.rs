@@ -99,11 +99,11 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
     let mut ports: BTreeSet<u16> = [1, 53, 65535].into();
     let mut ips: Vec<IpAddr> = vec!["8.8.8.8".parse().unwrap(), "2001:db8::1".parse().unwrap()];
     for s in program.services.values() {
-        ports.extend(s.ports.values().map(|p| p.number));
+        ports.extend(s.ports.values().flat_map(range_probes));
     }
     for f in &program.flows {
         if let warden::ir::Ports::Only(list) = &f.ports {
-            ports.extend(list.iter().map(|p| p.number));
+            ports.extend(list.iter().flat_map(range_probes));
         }
         for peer in [&f.client, &f.server] {
             for block in peer.blocks() {
@@ -124,6 +124,14 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
         ports,
         ips,
     }
+}
+
+/// The ports that tell whether a range is read right: its ends, its middle and its neighbours.
+fn range_probes(r: &warden::ir::PortRange) -> Vec<u16> {
+    let mut out = vec![r.start, r.end, r.start + (r.end - r.start) / 2];
+    out.extend(r.start.checked_sub(1).filter(|p| *p > 0));
+    out.extend(r.end.checked_add(1));
+    out
 }
 
 fn dns_pod() -> Pod {
@@ -522,7 +530,7 @@ impl Rng {
 struct GenService {
     ns: String,
     name: String,
-    ports: Vec<(String, u16, &'static str)>,
+    ports: Vec<(String, String, &'static str)>,
 }
 
 const CIDRS: [(&str, &[&str]); 6] = [
@@ -555,10 +563,16 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
         let mut ports = Vec::new();
         let mut used = BTreeSet::new();
         for k in 0..rng.below(3) {
-            let number = *rng.pick(&[80u16, 443, 5432, 8080, 53, 9090]);
+            let number = *rng.pick(&[80u16, 443, 5432, 8080, 53, 9090, 30000]);
             let proto = *rng.pick(&["tcp", "tcp", "udp", "sctp"]);
             if used.insert((number, proto)) {
-                ports.push((format!("p{k}"), number, proto));
+                // Port 30000 is a range, as passive FTP or game servers declare them.
+                let text = if number == 30000 {
+                    "30000-30100".to_string()
+                } else {
+                    number.to_string()
+                };
+                ports.push((format!("p{k}"), text, proto));
             }
         }
         services.push(GenService {

@@ -72,7 +72,7 @@ impl Checker<'_> {
             let queries: Vec<Option<ir::Port>> = if x.ports.is_empty() {
                 vec![None]
             } else {
-                x.ports.iter().copied().map(Some).collect()
+                x.ports.iter().flat_map(|r| r.ports()).map(Some).collect()
             };
             let mut diag: Option<Diagnostic> = None;
             for port in queries {

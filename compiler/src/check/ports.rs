@@ -4,20 +4,23 @@
 //! port grpc 7070/tcp          to cart on grpc        // accepted: `cart` declares `grpc`
 //! port grpc 70700/tcp         to cart on http        // E0203 out of range; E0201 unknown port
 //! ```
+//! A port may be a range, `port passive 30000-30100/tcp`; a flow names it, or a range inside it.
 
 use super::Checker;
 use crate::ast;
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::ir::{Port, Protocol, ServiceId};
+use crate::ir::{PortRange, Protocol, ServiceId};
 use std::collections::BTreeMap;
 
 impl Checker<'_> {
-    pub(super) fn port_decls(&mut self, svc: &ast::Service) -> BTreeMap<String, Port> {
-        let mut ports: BTreeMap<String, Port> = BTreeMap::new();
+    pub(super) fn port_decls(&mut self, svc: &ast::Service) -> BTreeMap<String, PortRange> {
+        let mut ports: BTreeMap<String, PortRange> = BTreeMap::new();
         let mut spans: BTreeMap<String, crate::span::Span> = BTreeMap::new();
-        let mut numbers: BTreeMap<Port, crate::span::Span> = BTreeMap::new();
+        let mut declared: Vec<(PortRange, crate::span::Span)> = Vec::new();
         for decl in &svc.ports {
-            let Some(port) = self.port_number(&decl.number, decl.protocol.as_ref()) else {
+            let Some(port) =
+                self.port_number(&decl.number, decl.end.as_ref(), decl.protocol.as_ref())
+            else {
                 continue;
             };
             if let Some(first) = spans.get(&decl.name.text) {
@@ -34,7 +37,10 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            if let Some(first) = numbers.get(&port) {
+            let overlap = declared.iter().find(|(p, _)| {
+                p.protocol == port.protocol && p.start <= port.end && port.start <= p.end
+            });
+            if let Some((_, first)) = overlap {
                 self.diags.push(
                     Diagnostic::error(
                         "E0205",
@@ -50,30 +56,43 @@ impl Checker<'_> {
                 continue;
             }
             spans.insert(decl.name.text.clone(), decl.name.span);
-            numbers.insert(port, decl.span);
+            declared.push((port, decl.span));
             ports.insert(decl.name.text.clone(), port);
         }
         ports
     }
 
-    /// A port number with an optional protocol (TCP when omitted).
+    /// A port or a range of ports with an optional protocol (TCP when omitted).
     pub(super) fn port_number(
         &mut self,
         number: &ast::Ident,
+        end: Option<&ast::Ident>,
         protocol: Option<&ast::Ident>,
-    ) -> Option<Port> {
-        let n = match number.text.parse::<u32>() {
-            Ok(n) if (1..=65535).contains(&n) => u16::try_from(n).ok(),
-            _ => None,
+    ) -> Option<PortRange> {
+        let start = self.one_port(number);
+        let last = match end {
+            Some(e) => self.one_port(e),
+            None => start,
         };
-        if n.is_none() {
+        if let (Some(a), Some(b), Some(e)) = (start, last, end)
+            && b <= a
+        {
             self.diags.push(
                 Diagnostic::error(
-                    "E0203",
-                    format!("port number `{}` is out of range", number.text),
+                    "E0207",
+                    format!(
+                        "port range `{}-{}` is empty or backwards",
+                        number.text, e.text
+                    ),
                 )
-                .primary(number.span, "not between 1 and 65535"),
+                .primary(e.span, "the last port must be greater than the first")
+                .help(if a == b {
+                    format!("write `{a}` for one port")
+                } else {
+                    format!("write `{b}-{a}`")
+                }),
             );
+            return None;
         }
         let proto = match protocol {
             None => Some(Protocol::Tcp),
@@ -93,19 +112,37 @@ impl Checker<'_> {
                 parsed
             }
         };
-        Some(Port {
-            number: n?,
+        Some(PortRange {
+            start: start?,
+            end: last?,
             protocol: proto?,
         })
     }
 
-    /// Resolves a port reference against the server of a flow: a service must declare the port; an
-    /// external server (`world`, `cidr`) has no names, only numbers.
+    fn one_port(&mut self, number: &ast::Ident) -> Option<u16> {
+        let n = match number.text.parse::<u32>() {
+            Ok(n) if (1..=65535).contains(&n) => u16::try_from(n).ok(),
+            _ => None,
+        };
+        if n.is_none() {
+            self.diags.push(
+                Diagnostic::error(
+                    "E0203",
+                    format!("port number `{}` is out of range", number.text),
+                )
+                .primary(number.span, "not between 1 and 65535"),
+            );
+        }
+        n
+    }
+
+    /// Resolves a port reference against the server of a flow: a service must declare the port
+    /// (or a range holding it); an external server (`world`, `cidr`) has no names, only numbers.
     pub(super) fn port_ref(
         &mut self,
         r: &ast::PortRef,
         server: Option<&ServiceId>,
-    ) -> Option<Port> {
+    ) -> Option<PortRange> {
         let declared = server
             .and_then(|id| self.services.get(id))
             .map(|s| s.ports.clone());
@@ -147,12 +184,13 @@ impl Checker<'_> {
             }
             ast::PortRef::Number {
                 number,
+                end,
                 protocol,
                 span,
             } => {
-                let port = self.port_number(number, protocol.as_ref())?;
+                let port = self.port_number(number, end.as_ref(), protocol.as_ref())?;
                 if let Some(ports) = declared
-                    && !ports.values().any(|p| *p == port)
+                    && !ports.values().any(|p| p.includes(&port))
                 {
                     let server = server.map(|s| s.to_string()).unwrap_or_default();
                     self.diags.push(

@@ -23,6 +23,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0204", include_str!("../../codes/E0204.md")),
     ("E0205", include_str!("../../codes/E0205.md")),
     ("E0206", include_str!("../../codes/E0206.md")),
+    ("E0207", include_str!("../../codes/E0207.md")),
     ("E0301", include_str!("../../codes/E0301.md")),
     ("E0302", include_str!("../../codes/E0302.md")),
     ("E0303", include_str!("../../codes/E0303.md")),

@@ -134,7 +134,7 @@ pub struct Service {
     /// The pods of the service: every pod of its namespace its selector matches.
     /// INVARIANT: never empty (check rejects a service without `pods`).
     pub selector: Selector,
-    pub ports: BTreeMap<String, Port>,
+    pub ports: BTreeMap<String, PortRange>,
     pub syscalls: Option<SyscallPolicy>,
     pub span: Span,
 }
@@ -204,19 +204,70 @@ impl fmt::Display for Port {
     }
 }
 
+/// Ports `start` to `end` of one protocol; a single port has `start == end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+    pub protocol: Protocol,
+}
+
+impl PortRange {
+    pub fn contains(&self, port: Port) -> bool {
+        self.protocol == port.protocol && self.start <= port.number && port.number <= self.end
+    }
+
+    /// Whether every port of `other` is one of these.
+    pub fn includes(&self, other: &PortRange) -> bool {
+        self.protocol == other.protocol && self.start <= other.start && other.end <= self.end
+    }
+
+    pub fn single(port: Port) -> PortRange {
+        PortRange {
+            start: port.number,
+            end: port.number,
+            protocol: port.protocol,
+        }
+    }
+
+    /// Every port of the range, for questions asked port by port.
+    pub fn ports(&self) -> impl Iterator<Item = Port> + '_ {
+        (self.start..=self.end).map(|number| Port {
+            number,
+            protocol: self.protocol,
+        })
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let first = Port {
+            number: self.start,
+            protocol: self.protocol,
+        };
+        if self.end == self.start {
+            write!(f, "{first}")
+        } else {
+            let text = first.to_string();
+            let (number, proto) = text.split_once('/').unwrap_or((&text, ""));
+            write!(f, "{number}-{}/{proto}", self.end)
+        }
+    }
+}
+
 /// The ports a flow allows.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Ports {
     All,
     /// INVARIANT: sorted, deduplicated, not empty.
-    Only(Vec<Port>),
+    Only(Vec<PortRange>),
 }
 
 impl Ports {
     pub fn covers(&self, port: Port) -> bool {
         match self {
             Ports::All => true,
-            Ports::Only(list) => list.binary_search(&port).is_ok(),
+            Ports::Only(list) => list.iter().any(|r| r.contains(port)),
         }
     }
 }
@@ -320,7 +371,7 @@ pub struct Expect {
     pub from: Endpoint,
     pub to: Endpoint,
     /// The ports asked about; empty means "any port".
-    pub ports: Vec<Port>,
+    pub ports: Vec<PortRange>,
     pub allowed: bool,
     pub span: Span,
     /// The expectation as the user wrote it, for messages.

@@ -79,6 +79,7 @@ struct IpBlockView {
 struct PortView {
     protocol: &'static str,
     port: u16,
+    end_port: Option<u16>,
 }
 
 /// The flows of each service, found once rather than by a scan per service.
@@ -152,10 +153,12 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                     PortView {
                         protocol: "TCP",
                         port: 53,
+                        end_port: None,
                     },
                     PortView {
                         protocol: "UDP",
                         port: 53,
+                        end_port: None,
                     },
                 ],
             };
@@ -247,7 +250,8 @@ fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own: &ServiceId) -> RuleVie
             .iter()
             .map(|p| PortView {
                 protocol: p.protocol.k8s(),
-                port: p.number,
+                port: p.start,
+                end_port: (p.end > p.start).then_some(p.end),
             })
             .collect(),
     };

@@ -90,7 +90,7 @@ fn rule_name(rule: Rule) -> String {
         Rule::arrow => "`->`",
         Rule::equals => "`=`",
         Rule::ident | Rule::service_ref => "a name",
-        Rule::number | Rule::port_number => "a port number",
+        Rule::number | Rule::port_number | Rule::end_number => "a port number",
         Rule::string | Rule::string_inner => "a quoted string",
         Rule::cidr_lit => "a CIDR such as `10.0.0.0/8`",
         Rule::label_key | Rule::label | Rule::selector | Rule::present => {

@@ -232,11 +232,13 @@ impl Ctx {
         let span = self.span(&pair);
         let mut name = None;
         let mut number = None;
+        let mut end = None;
         let mut protocol = None;
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::ident => name = Some(self.ident(&p)),
                 Rule::number => number = Some(self.ident(&p)),
+                Rule::end_number => end = Some(self.ident(&p)),
                 Rule::protocol => protocol = Some(self.ident(&p)),
                 _ => {}
             }
@@ -248,6 +250,7 @@ impl Ctx {
         PortDecl {
             name: name.unwrap_or_else(|| blank.clone()),
             number: number.unwrap_or(blank),
+            end,
             protocol,
             span,
         }
@@ -327,16 +330,19 @@ impl Ctx {
             Rule::port_number => {
                 let span = self.span(&inner);
                 let mut number = None;
+                let mut end = None;
                 let mut protocol = None;
                 for p in inner.into_inner() {
                     match p.as_rule() {
                         Rule::number => number = Some(self.ident(&p)),
+                        Rule::end_number => end = Some(self.ident(&p)),
                         Rule::protocol => protocol = Some(self.ident(&p)),
                         _ => {}
                     }
                 }
                 PortRef::Number {
                     number: number?,
+                    end,
                     protocol,
                     span,
                 }
