@@ -52,6 +52,8 @@ pub struct Service {
     pub ports: Vec<PortDecl>,
     pub flows: Vec<Flow>,
     pub syscalls: Vec<Syscalls>,
+    /// Each `isolate` line of the service; `None` direction means both.
+    pub isolate: Vec<(Option<Direction>, Span)>,
 }
 
 #[derive(Clone, Debug)]

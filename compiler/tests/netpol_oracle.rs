@@ -615,6 +615,10 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
         for (name, number, proto) in &me.ports {
             writeln!(s, "  port {name} {number}/{proto}").unwrap();
         }
+        if rng.chance(20) {
+            let isolate: &&str = rng.pick(&["isolate", "isolate ingress", "isolate egress"]);
+            writeln!(s, "  {isolate}").unwrap();
+        }
         for _ in 0..rng.below(4) {
             let dir = if rng.chance(50) { "to" } else { "from" };
             match rng.below(10) {

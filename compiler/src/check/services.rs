@@ -47,6 +47,14 @@ impl Checker<'_> {
                 id: id.clone(),
                 selector,
                 ports,
+                isolate_ingress: svc
+                    .isolate
+                    .iter()
+                    .any(|(d, _)| *d != Some(ast::Direction::Egress)),
+                isolate_egress: svc
+                    .isolate
+                    .iter()
+                    .any(|(d, _)| *d != Some(ast::Direction::Ingress)),
                 syscalls: None,
                 span: svc.name.span,
             },

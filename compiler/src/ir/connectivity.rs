@@ -83,14 +83,57 @@ fn matches(program: &Program, peer: &Peer, pod: &Pod) -> bool {
     }
 }
 
-fn isolates(program: &Program, namespace: &str, egress: bool) -> bool {
-    program.namespaces.get(namespace).is_some_and(|n| {
+/// Whether `peer` is a service that selects `pod` and has rules in that direction.
+fn rules_for(program: &Program, peer: &Peer, pod: &Pod, egress: bool) -> bool {
+    match peer {
+        Peer::Service(id) => program.isolates(id, egress) && matches(program, peer, pod),
+        _ => false,
+    }
+}
+
+/// A pod is isolated in a direction when its namespace isolates it or a service selecting it does
+/// (every service that selects it then has rules in that direction, as a NetworkPolicy would).
+fn isolates(program: &Program, pod: &Pod, egress: bool) -> bool {
+    let ns = program.namespaces.get(&pod.namespace).is_some_and(|n| {
         if egress {
             n.isolate_egress
         } else {
             n.isolate_ingress
         }
+    });
+    ns || program.services.values().any(|s| {
+        (if egress {
+            s.isolate_egress
+        } else {
+            s.isolate_ingress
+        }) && s.selects_pod(&pod.namespace, &pod.labels)
     })
+}
+
+/// What isolates `pod` in a direction, for messages: its namespace, else a service selecting it.
+fn why(program: &Program, pod: &Pod, egress: bool) -> String {
+    let ns = program.namespaces.get(&pod.namespace).is_some_and(|n| {
+        if egress {
+            n.isolate_egress
+        } else {
+            n.isolate_ingress
+        }
+    });
+    if ns {
+        return format!("namespace `{}`", pod.namespace);
+    }
+    program
+        .services
+        .values()
+        .find(|s| {
+            (if egress {
+                s.isolate_egress
+            } else {
+                s.isolate_ingress
+            }) && s.selects_pod(&pod.namespace, &pod.labels)
+        })
+        .map(|s| format!("service `{}`", s.id))
+        .unwrap_or_else(|| format!("namespace `{}`", pod.namespace))
 }
 
 /// `allow dns`: egress from every pod of the namespace to the cluster DNS on 53/tcp and 53/udp.
@@ -109,42 +152,62 @@ fn dns_allows(program: &Program, src: &Pod, dst: &Pod, port: Option<Port>) -> bo
 }
 
 fn pod_to_pod(program: &Program, src: &Pod, dst: &Pod, port: Option<Port>) -> Verdict {
-    let grants: Vec<Span> = program
+    let egress_grants: Vec<Span> = program
         .flows
         .iter()
         .filter(|f| {
-            matches(program, &f.client, src) && matches(program, &f.server, dst) && covers(f, port)
+            rules_for(program, &f.client, src, true)
+                && matches(program, &f.server, dst)
+                && covers(f, port)
         })
         .map(|f| f.span)
         .collect();
-    let egress_isolated = isolates(program, &src.namespace, true);
-    let ingress_isolated = isolates(program, &dst.namespace, false);
-    let egress_ok = !egress_isolated || !grants.is_empty() || dns_allows(program, src, dst, port);
-    let ingress_ok = !ingress_isolated || !grants.is_empty();
+    let ingress_grants: Vec<Span> = program
+        .flows
+        .iter()
+        .filter(|f| {
+            rules_for(program, &f.server, dst, false)
+                && matches(program, &f.client, src)
+                && covers(f, port)
+        })
+        .map(|f| f.span)
+        .collect();
+    let egress_isolated = isolates(program, src, true);
+    let ingress_isolated = isolates(program, dst, false);
+    let egress_ok =
+        !egress_isolated || !egress_grants.is_empty() || dns_allows(program, src, dst, port);
+    let ingress_ok = !ingress_isolated || !ingress_grants.is_empty();
     if egress_ok && ingress_ok {
-        return Verdict::Allowed { by: grants };
+        let mut by = egress_grants;
+        by.extend(ingress_grants);
+        by.sort();
+        by.dedup();
+        return Verdict::Allowed { by };
     }
     let (a, b) = (&src.name, &dst.name);
-    let reason = if !egress_ok && !ingress_ok && src.namespace == dst.namespace {
-        format!(
-            "namespace `{}` isolates both directions and no flow from `{a}` to `{b}` covers it",
-            src.namespace
-        )
-    } else if !egress_ok && !ingress_ok {
-        format!(
-            "namespace `{}` isolates egress and namespace `{}` isolates ingress, and no flow from `{a}` to `{b}` covers it",
-            src.namespace, dst.namespace
-        )
-    } else if !egress_ok {
-        format!(
-            "namespace `{}` isolates egress and no flow from `{a}` to `{b}` covers it",
-            src.namespace
-        )
-    } else {
-        format!(
-            "namespace `{}` isolates ingress and no flow from `{a}` to `{b}` covers it",
-            dst.namespace
-        )
+    let reason = match (egress_ok, ingress_ok) {
+        (false, false)
+            if src.namespace == dst.namespace
+                && why(program, src, true) == why(program, dst, false) =>
+        {
+            format!(
+                "{} isolates both directions and no flow from `{a}` to `{b}` covers it",
+                why(program, src, true)
+            )
+        }
+        (false, false) => format!(
+            "{} isolates egress and {} isolates ingress, and no flow from `{a}` to `{b}` covers it",
+            why(program, src, true),
+            why(program, dst, false)
+        ),
+        (false, true) => format!(
+            "{} isolates egress and no flow from `{a}` to `{b}` covers it",
+            why(program, src, true)
+        ),
+        _ => format!(
+            "{} isolates ingress and no flow from `{a}` to `{b}` covers it",
+            why(program, dst, false)
+        ),
     };
     Verdict::Denied { reason }
 }
@@ -158,7 +221,7 @@ fn external(
     egress: bool,
 ) -> Verdict {
     let svc = &pod.name;
-    let isolated = isolates(program, &pod.namespace, egress);
+    let isolated = isolates(program, pod, egress);
     if !isolated {
         return Verdict::Allowed { by: Vec::new() };
     }
@@ -171,7 +234,7 @@ fn external(
         } else {
             (&flow.server, &flow.client)
         };
-        if !matches(program, own, pod) || !covers(flow, port) {
+        if !rules_for(program, own, pod, egress) || !covers(flow, port) {
             continue;
         }
         let ranges: Vec<Range> = other.blocks().iter().flat_map(block_ranges).collect();
@@ -183,8 +246,8 @@ fn external(
     let merged = merge(granted);
     let direction = if egress { "egress" } else { "ingress" };
     let reason = format!(
-        "namespace `{}` isolates {direction} and no flow of `{svc}` covers {}",
-        pod.namespace,
+        "{} isolates {direction} and no flow of `{svc}` covers {}",
+        why(program, pod, egress),
         if wanted.len() > 1 {
             "all of these addresses"
         } else {

@@ -135,6 +135,9 @@ pub struct Service {
     /// INVARIANT: never empty (check rejects a service without `pods`).
     pub selector: Selector,
     pub ports: BTreeMap<String, PortRange>,
+    /// The service's own `isolate`, besides its namespace's.
+    pub isolate_ingress: bool,
+    pub isolate_egress: bool,
     pub syscalls: Option<SyscallPolicy>,
     pub span: Span,
 }
@@ -379,6 +382,27 @@ pub struct Expect {
 }
 
 impl Program {
+    /// Whether the service's pods are isolated in a direction by its namespace or by itself, and so
+    /// whether its flows in that direction become rules. A flow's rule exists on the side whose
+    /// service isolates; the other side, open, needs none.
+    pub fn isolates(&self, id: &ServiceId, egress: bool) -> bool {
+        let own = self.services.get(id).is_some_and(|s| {
+            if egress {
+                s.isolate_egress
+            } else {
+                s.isolate_ingress
+            }
+        });
+        let ns = self.namespaces.get(&id.namespace).is_some_and(|n| {
+            if egress {
+                n.isolate_egress
+            } else {
+                n.isolate_ingress
+            }
+        });
+        own || ns
+    }
+
     /// Brings the flows into their canonical order so that declaration order never matters.
     pub fn normalize(&mut self) {
         self.flows.sort();

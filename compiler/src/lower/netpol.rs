@@ -1,9 +1,9 @@
 //! Target `netpol`: Kubernetes NetworkPolicies (see `targets/netpol/README.md`).
 //!
 //! Per namespace that isolates: `default-deny` (every pod, the isolated directions, no rules) and,
-//! with `allow dns`, `allow-dns`. Per service of such a namespace: one policy holding the ingress
-//! rules of the flows it serves and the egress rules of the flows it opens, each only where its
-//! namespace isolates that direction.
+//! with `allow dns`, `allow-dns`. Per service isolated by its namespace or by itself: one policy
+//! holding the ingress rules of the flows it serves and the egress rules of the flows it opens,
+//! each only in a direction where the service is isolated.
 
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::{DNS_LABELS, DNS_NAMESPACE, Flow, IpBlock, Peer, Ports, Selector, ServiceId};
@@ -174,24 +174,23 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     }
     let index = FlowIndex::new(cx);
     for svc in cx.program.services.values() {
-        let Some(ns) = cx.program.namespaces.get(&svc.id.namespace) else {
-            continue;
-        };
-        if !ns.isolated() {
+        let isolate_ingress = cx.program.isolates(&svc.id, false);
+        let isolate_egress = cx.program.isolates(&svc.id, true);
+        if !isolate_ingress && !isolate_egress {
             continue;
         }
         let mut files: BTreeSet<String> = [cx.file(svc.span)].into();
         let mut flow_spans = BTreeSet::new();
         let mut ingress = Vec::new();
         let mut egress = Vec::new();
-        if ns.isolate_ingress {
+        if isolate_ingress {
             for flow in index.serving.get(&svc.id).into_iter().flatten() {
                 ingress.push(rule(cx, flow, &flow.client, &svc.id));
                 files.insert(cx.file(flow.span));
                 flow_spans.insert(flow.span);
             }
         }
-        if ns.isolate_egress {
+        if isolate_egress {
             for flow in index.opening.get(&svc.id).into_iter().flatten() {
                 egress.push(rule(cx, flow, &flow.server, &svc.id));
                 files.insert(cx.file(flow.span));
@@ -209,9 +208,9 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             flows: locations(cx, &flow_spans),
             version: VERSION,
             pod_selector: selector_view(&svc.selector),
-            policy_types: types(ns.isolate_ingress, ns.isolate_egress),
-            ingress: ns.isolate_ingress.then_some(ingress),
-            egress: ns.isolate_egress.then_some(egress),
+            policy_types: types(isolate_ingress, isolate_egress),
+            ingress: isolate_ingress.then_some(ingress),
+            egress: isolate_egress.then_some(egress),
         };
         docs.push(document(&svc.id.namespace, &svc.id.name, &view, files)?);
     }

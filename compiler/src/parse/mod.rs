@@ -101,6 +101,9 @@ fn rule_name(rule: Rule) -> String {
         Rule::namespace_labels => "`labels`",
         Rule::protocol => "a protocol (`tcp`, `udp`, `sctp`)",
         Rule::isolate => "`isolate`",
+        Rule::service_item => {
+            "a service item (`pods`, `port`, `to`, `from`, `syscalls`, `isolate`)"
+        }
         Rule::direction => "`ingress` or `egress`",
         Rule::allow_dns => "`allow dns`",
         Rule::pods => "`pods`",

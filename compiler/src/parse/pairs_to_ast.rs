@@ -134,6 +134,7 @@ impl Ctx {
             ports: Vec::new(),
             flows: Vec::new(),
             syscalls: Vec::new(),
+            isolate: Vec::new(),
         };
         let mut idents = 0;
         for p in pair.into_inner() {
@@ -158,6 +159,14 @@ impl Ctx {
                 Rule::port_decl => svc.ports.push(self.port_decl(p)),
                 Rule::flow => svc.flows.push(self.flow(p)),
                 Rule::syscalls => svc.syscalls.push(self.syscalls(p)),
+                Rule::isolate => {
+                    let s = self.span(&p);
+                    let dir = p
+                        .into_inner()
+                        .find(|d| d.as_rule() == Rule::direction)
+                        .map(|d| direction(d.as_str()));
+                    svc.isolate.push((dir, s));
+                }
                 _ => {}
             }
         }
