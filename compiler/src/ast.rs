@@ -115,12 +115,27 @@ pub enum Peer {
         span: Span,
     },
     Service(ServiceRef),
+    /// Pods by labels (`None`: every pod) in a scope of namespaces (`None`: the service's own).
+    Pods {
+        pods: Option<Selector>,
+        scope: Option<Scope>,
+        span: Span,
+    },
+}
+
+/// The namespaces a `pods(…)` peer looks in.
+#[derive(Clone, Debug)]
+pub enum Scope {
+    Namespace(Ident),
+    /// `namespaces(SELECTOR)`; `None` is `namespaces()`, every namespace.
+    Namespaces(Option<Selector>),
+    All,
 }
 
 impl Peer {
     pub fn span(&self) -> Span {
         match self {
-            Peer::World(span) | Peer::Cidr { span, .. } => *span,
+            Peer::World(span) | Peer::Cidr { span, .. } | Peer::Pods { span, .. } => *span,
             Peer::Service(r) => r.span,
         }
     }

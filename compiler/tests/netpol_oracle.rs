@@ -324,7 +324,14 @@ fn run_nca(cases: &[&Case], dir: &Path) -> NcaMap {
     }
     let ns: Vec<serde_json::Value> = namespaces
         .iter()
-        .map(|n| serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": {"kubernetes.io/metadata.name": n}}}))
+        .map(|n| {
+            let labels = cases
+                .iter()
+                .find(|c| c.program.namespaces.contains_key(n))
+                .map(|c| c.program.namespace_labels(n))
+                .unwrap_or_else(|| [("kubernetes.io/metadata.name".to_string(), n.clone())].into());
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": labels}})
+        })
         .collect();
     std::fs::write(
         dir.join("pods.json"),
@@ -343,7 +350,7 @@ fn run_nca(cases: &[&Case], dir: &Path) -> NcaMap {
         .arg(dir.join("pods.json"))
         .arg("--ns_list")
         .arg(dir.join("ns.json"))
-        .args(["--output_format", "txt_no_fw_rules"])
+        .args(["--output_format", "txt_no_fw_rules", "--print_ipv6"])
         .output()
         .expect("nca runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -554,7 +561,16 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
         } else {
             "allow dns"
         };
-        writeln!(s, "namespace {ns} {{ {isolate} {dns} }}").unwrap();
+        let labels = if rng.chance(60) {
+            format!(
+                "labels team = \"{}\", env = \"{}\"",
+                rng.pick(&["a", "b"]),
+                rng.pick(&["prod", "dev"])
+            )
+        } else {
+            String::new()
+        };
+        writeln!(s, "namespace {ns} {{ {isolate} {dns} {labels} }}").unwrap();
     }
     let svc_count = 2 + rng.below(5);
     let mut services: Vec<GenService> = Vec::new();
@@ -621,7 +637,42 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
         }
         for _ in 0..rng.below(4) {
             let dir = if rng.chance(50) { "to" } else { "from" };
-            match rng.below(10) {
+            match rng.below(13) {
+                10..=12 => {
+                    // Pods that are not a declared service, by every scope NetworkPolicy has.
+                    let pods: &&str = rng.pick(&[
+                        "",
+                        "app = \"svc0\"",
+                        "tier = \"t0\"",
+                        "tier in (t0, t1)",
+                        "track notin (canary)",
+                    ]);
+                    let other_ns = rng.pick(&namespaces).clone();
+                    let peer = match rng.below(8) {
+                        0 => format!("pods({pods})"),
+                        1 => format!("pods({pods}) in namespace {other_ns}"),
+                        2 => format!("pods({pods}) in namespaces(team = \"a\")"),
+                        3 => format!(
+                            "pods({pods}) in namespaces(env in (prod, dev), team notin (b))"
+                        ),
+                        4 => format!("pods({pods}) in all namespaces"),
+                        5 => format!("namespace {other_ns}"),
+                        6 => "namespaces(env = \"prod\")".to_string(),
+                        _ => "all pods".to_string(),
+                    };
+                    let port = if rng.chance(30) {
+                        String::new()
+                    } else if dir == "from" && !me.ports.is_empty() {
+                        format!(" on {}", rng.pick(&me.ports).0)
+                    } else {
+                        format!(
+                            " on {}/{}",
+                            rng.pick(&[443u16, 80, 53, 5432]),
+                            rng.pick(&["tcp", "udp"])
+                        )
+                    };
+                    writeln!(s, "  {dir} {peer}{port}").unwrap();
+                }
                 0..=5 => {
                     let other = &services[rng.below(svc_count)];
                     let server = if dir == "to" { other } else { me };

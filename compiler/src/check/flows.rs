@@ -10,7 +10,7 @@
 use super::Checker;
 use crate::ast;
 use crate::diag::Diagnostic;
-use crate::ir::{self, Peer, Ports, ServiceId};
+use crate::ir::{self, NamespaceScope, Peer, Ports, Selector, ServiceId};
 
 impl Checker<'_> {
     pub(super) fn check_flows(&mut self, svc: &ast::Service, id: &ServiceId) {
@@ -88,6 +88,28 @@ impl Checker<'_> {
             ast::Peer::Service(r) => self
                 .resolve_service(r, Some(&own.namespace))
                 .map(Peer::Service),
+            ast::Peer::Pods { pods, scope, .. } => {
+                let pods = pods
+                    .as_ref()
+                    .map(|s| self.label_selector(s))
+                    .unwrap_or_default();
+                let namespaces = match scope {
+                    None => NamespaceScope::Name(own.namespace.clone()),
+                    Some(ast::Scope::Namespace(n)) => {
+                        if !self.known_namespace(n) {
+                            return None;
+                        }
+                        NamespaceScope::Name(n.text.clone())
+                    }
+                    Some(ast::Scope::Namespaces(sel)) => NamespaceScope::Labels(
+                        sel.as_ref()
+                            .map(|s| self.label_selector(s))
+                            .unwrap_or_default(),
+                    ),
+                    Some(ast::Scope::All) => NamespaceScope::Labels(Selector::default()),
+                };
+                Some(Peer::Pods { namespaces, pods })
+            }
         }
     }
 

@@ -156,7 +156,7 @@ impl Checker<'_> {
                         )
                         .primary(
                             name.span,
-                            "the server is outside the cluster and has no named ports",
+                            "the server is not a service of this program, so it has no named ports",
                         )
                         .help("give the port by number, e.g. `on 443/tcp`"),
                     );

@@ -8,7 +8,8 @@
 //! External addresses are sets of IP ranges, so an answer can be partial: "from 10.0.0.0/8 only".
 
 use super::{
-    DNS_LABELS, DNS_NAMESPACE, Endpoint, Flow, IpBlock, Peer, Pod, Port, Program, Protocol,
+    DNS_LABELS, DNS_NAMESPACE, Endpoint, Flow, IpBlock, NamespaceScope, Peer, Pod, Port, Program,
+    Protocol,
 };
 use crate::span::Span;
 use ipnet::IpNet;
@@ -79,7 +80,16 @@ fn matches(program: &Program, peer: &Peer, pod: &Pod) -> bool {
             .services
             .get(id)
             .is_some_and(|s| s.selects_pod(&pod.namespace, &pod.labels)),
-        _ => false,
+        Peer::Pods { namespaces, pods } => {
+            let in_scope = match namespaces {
+                NamespaceScope::Name(n) => *n == pod.namespace,
+                NamespaceScope::Labels(sel) => {
+                    sel.matches(&program.namespace_labels(&pod.namespace))
+                }
+            };
+            in_scope && pods.matches(&pod.labels)
+        }
+        Peer::World | Peer::Ip(_) => false,
     }
 }
 

@@ -150,6 +150,9 @@ impl Service {
     }
 }
 
+/// The label Kubernetes sets on every namespace to its name.
+pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
 /// Where `allow dns` sends DNS queries: the pods of the cluster DNS.
 pub const DNS_NAMESPACE: &str = "kube-system";
 pub const DNS_LABELS: [(&str, &str); 1] = [("k8s-app", "kube-dns")];
@@ -283,9 +286,22 @@ pub struct IpBlock {
     pub except: Vec<IpNet>,
 }
 
+/// The namespaces whose pods a `Peer::Pods` takes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NamespaceScope {
+    Name(String),
+    /// Namespaces whose labels (with `kubernetes.io/metadata.name`) match; empty: every namespace.
+    Labels(Selector),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Peer {
     Service(ServiceId),
+    /// Pods that need not be a declared service: a one-sided peer, like `world`.
+    Pods {
+        namespaces: NamespaceScope,
+        pods: Selector,
+    },
     /// `world`: every address outside the cluster, IPv4 and IPv6.
     World,
     Ip(IpBlock),
@@ -295,7 +311,7 @@ impl Peer {
     /// The address blocks an external peer stands for.
     pub fn blocks(&self) -> Vec<IpBlock> {
         match self {
-            Peer::Service(_) => Vec::new(),
+            Peer::Service(_) | Peer::Pods { .. } => Vec::new(),
             Peer::World => world_blocks(),
             Peer::Ip(b) => vec![b.clone()],
         }
@@ -382,6 +398,18 @@ pub struct Expect {
 }
 
 impl Program {
+    /// The labels a namespace carries, as namespace selectors see them. A namespace the program
+    /// does not declare carries only its name.
+    pub fn namespace_labels(&self, name: &str) -> BTreeMap<String, String> {
+        let mut labels = self
+            .namespaces
+            .get(name)
+            .map(|n| n.labels.clone())
+            .unwrap_or_default();
+        labels.insert(NAME_LABEL.to_string(), name.to_string());
+        labels
+    }
+
     /// Whether the service's pods are isolated in a direction by its namespace or by itself, and so
     /// whether its flows in that direction become rules. A flow's rule exists on the side whose
     /// service isolates; the other side, open, needs none.

@@ -6,7 +6,10 @@
 //! each only in a direction where the service is isolated.
 
 use super::{Document, Lowering, Schema, VERSION};
-use crate::ir::{DNS_LABELS, DNS_NAMESPACE, Flow, IpBlock, Peer, Ports, Selector, ServiceId};
+use crate::ir::{
+    DNS_LABELS, DNS_NAMESPACE, Flow, IpBlock, NAME_LABEL, NamespaceScope, Peer, Ports, Selector,
+    ServiceId,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,7 +36,15 @@ struct RuleView {
 struct PeerView {
     ip_block: Option<IpBlockView>,
     pod_selector: Option<SelectorView>,
-    namespace: Option<String>,
+    /// `None`: the policy's own namespace (a bare podSelector means exactly that).
+    namespace_selector: Option<SelectorView>,
+}
+
+fn namespace_named(name: &str) -> SelectorView {
+    SelectorView {
+        match_labels: vec![(NAME_LABEL.to_string(), name.to_string())],
+        expressions: Vec::new(),
+    }
 }
 
 /// A label selector as the template writes it: `matchLabels`, then `matchExpressions`.
@@ -147,7 +158,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                             .collect(),
                         expressions: Vec::new(),
                     }),
-                    namespace: Some(DNS_NAMESPACE.to_string()),
+                    namespace_selector: Some(namespace_named(DNS_NAMESPACE)),
                 }],
                 ports: vec![
                     PortView {
@@ -238,9 +249,19 @@ fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own: &ServiceId) -> RuleVie
                 ip_block: None,
                 pod_selector: Some(selector),
                 // Same namespace: a bare podSelector already means "in this policy's namespace".
-                namespace: (id.namespace != own.namespace).then(|| id.namespace.clone()),
+                namespace_selector: (id.namespace != own.namespace)
+                    .then(|| namespace_named(&id.namespace)),
             }]
         }
+        Peer::Pods { namespaces, pods } => vec![PeerView {
+            ip_block: None,
+            pod_selector: Some(selector_view(pods)),
+            namespace_selector: match namespaces {
+                NamespaceScope::Name(n) if *n == own.namespace => None,
+                NamespaceScope::Name(n) => Some(namespace_named(n)),
+                NamespaceScope::Labels(sel) => Some(selector_view(sel)),
+            },
+        }],
         Peer::World | Peer::Ip(_) => peer.blocks().iter().map(ip_block).collect(),
     };
     let ports = match &flow.ports {
@@ -264,7 +285,7 @@ fn ip_block(b: &IpBlock) -> PeerView {
             except: b.except.iter().map(ToString::to_string).collect(),
         }),
         pod_selector: None,
-        namespace: None,
+        namespace_selector: None,
     }
 }
 

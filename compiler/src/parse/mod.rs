@@ -110,7 +110,17 @@ fn rule_name(rule: Rule) -> String {
         Rule::port_decl => "`port`",
         Rule::flow | Rule::flow_dir => "`to` or `from`",
         Rule::syscalls => "`syscalls`",
-        Rule::peer | Rule::world | Rule::cidr => "a peer (a service, `world`, `cidr`)",
+        Rule::peer
+        | Rule::world
+        | Rule::cidr
+        | Rule::pods_peer
+        | Rule::namespace_peer
+        | Rule::all_pods => {
+            "a peer (a service, `pods(…)`, `namespace`, `namespaces(…)`, `all pods`, `world`, `cidr`)"
+        }
+        Rule::scope | Rule::all_namespaces | Rule::namespaces_sel | Rule::namespace_name => {
+            "`namespace NAME`, `namespaces(…)` or `all namespaces`"
+        }
         Rule::endpoint | Rule::expect_cidr => "a service, `world` or `cidr`",
         Rule::port_ref => "a port name or number",
         Rule::syscall_rule | Rule::syscall_action => "`allow` or `deny`",

@@ -315,8 +315,47 @@ impl Ctx {
                     span,
                 }
             }
+            Rule::pods_peer => {
+                let mut pods = None;
+                let mut scope = None;
+                for p in inner.into_inner() {
+                    match p.as_rule() {
+                        Rule::selector => pods = Some(self.selector(p)),
+                        Rule::scope => scope = p.into_inner().next().and_then(|s| self.scope(s)),
+                        _ => {}
+                    }
+                }
+                // `pods()` is every pod: the same as no selector.
+                Peer::Pods { pods, scope, span }
+            }
+            Rule::namespace_peer => Peer::Pods {
+                pods: None,
+                scope: inner.into_inner().next().and_then(|s| self.scope(s)),
+                span,
+            },
+            Rule::all_pods => Peer::Pods {
+                pods: None,
+                scope: Some(Scope::All),
+                span,
+            },
             _ => Peer::Service(self.service_ref(inner)),
         })
+    }
+
+    fn scope(&mut self, pair: Pair<'_, Rule>) -> Option<Scope> {
+        match pair.as_rule() {
+            Rule::all_namespaces => Some(Scope::All),
+            Rule::namespaces_sel => Some(Scope::Namespaces(
+                pair.into_inner()
+                    .find(|p| p.as_rule() == Rule::selector)
+                    .map(|p| self.selector(p)),
+            )),
+            Rule::namespace_name => pair
+                .into_inner()
+                .find(|p| p.as_rule() == Rule::ident)
+                .map(|p| Scope::Namespace(self.ident(&p))),
+            _ => None,
+        }
     }
 
     fn service_ref(&mut self, pair: Pair<'_, Rule>) -> ServiceRef {
