@@ -41,6 +41,19 @@ enum Command {
     Build(CompileArgs),
     /// Compile without writing; fail if the output directory is not what `build` would write
     Check(CompileArgs),
+    /// Say whether a connection is allowed and why: `warden explain -p DIR 'frontend -> cart on grpc'`
+    Explain {
+        /// The program (`.warden` files or directories)
+        #[arg(long = "program", short = 'p', default_value = ".")]
+        program: Vec<PathBuf>,
+        /// How the answer is printed
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// The connection as an `expect` line writes it, `FROM -> TO [on PORT]` (quote the `->`
+        /// for the shell); it comes last
+        #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true, num_args = 1..)]
+        query: Vec<String>,
+    },
     /// Explain a diagnostic code, e.g. `warden explain-code E0102`
     ExplainCode { code: String },
 }
@@ -63,6 +76,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Build(args) => run(&args, true),
         Command::Check(args) => run(&args, false),
+        Command::Explain {
+            query,
+            program,
+            format,
+        } => explain(&query.join(" "), &program, format),
         Command::ExplainCode { code } => match diag::codes::explain(&code) {
             Some(text) => {
                 print!("{text}");
@@ -73,6 +91,27 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+fn explain(query: &str, program: &[PathBuf], format: Format) -> ExitCode {
+    let sources = match warden::load::load(program) {
+        Ok(s) => s,
+        Err(diags) => {
+            eprint!("{}", diag::render::human(&SourceMap::new(), &diags));
+            return ExitCode::from(2);
+        }
+    };
+    let (sources, answer) = warden::explain::explain(sources, query);
+    let failed = answer.iter().any(Diagnostic::is_error);
+    match format {
+        Format::Json => print!("{}", diag::render::json_lines(&sources, &answer)),
+        Format::Human => print!("{}", diag::render::human(&sources, &answer)),
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

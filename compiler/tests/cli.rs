@@ -428,3 +428,54 @@ fn a_staging_directory_left_by_a_killed_build_is_cleaned_up() {
         "another output's staging is not ours to remove"
     );
 }
+
+#[test]
+fn explain_says_allowed_or_denied_and_why() {
+    let prog = example("online-boutique");
+    let (code, out, err) = run(
+        &["explain", "-p", s(&prog), "frontend -> cartservice on grpc"],
+        &repo(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("note[N0001]: allowed: `frontend -> cartservice on grpc`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("frontend.warden:7:3"),
+        "points at the flow: {out}"
+    );
+    assert!(
+        out.contains("`netpol/online-boutique/frontend.yaml` (egress)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`netpol/online-boutique/cartservice.yaml` (ingress)"),
+        "{out}"
+    );
+
+    let (code, out, _) = run(
+        &["explain", "-p", s(&prog), "world", "->", "redis-cart"],
+        &repo(),
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("denied: `world -> redis-cart`"), "{out}");
+    assert!(out.contains("isolates ingress"), "{out}");
+
+    let (code, out, _) = run(
+        &[
+            "explain",
+            "-p",
+            s(&prog),
+            "--format",
+            "json",
+            "frontend -> crtservice",
+        ],
+        &repo(),
+    );
+    assert_eq!(code, 1);
+    let line: serde_json::Value =
+        serde_json::from_str(out.lines().next().expect("a line")).expect("json");
+    assert_eq!(line["code"], "E0102");
+    assert_eq!(line["help"], "did you mean `cartservice`?");
+}

@@ -41,9 +41,10 @@ fn every_code_used_in_the_source_is_registered_once_and_explained() {
                     let Some(code) = text.get(i + 1..i + 7) else {
                         continue;
                     };
-                    let is_code = (code.starts_with('E') || code.starts_with('W'))
-                        && code[1..5].chars().all(|c| c.is_ascii_digit())
-                        && code.ends_with('"');
+                    let is_code =
+                        (code.starts_with('E') || code.starts_with('W') || code.starts_with('N'))
+                            && code[1..5].chars().all(|c| c.is_ascii_digit())
+                            && code.ends_with('"');
                     if is_code {
                         used.insert(code[..5].to_string());
                     }

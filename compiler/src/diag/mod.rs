@@ -13,6 +13,8 @@ use crate::span::Span;
 pub enum Severity {
     Error,
     Warning,
+    /// An answer rather than a problem (`warden explain`).
+    Note,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +43,13 @@ impl Diagnostic {
             labels: Vec::new(),
             notes: Vec::new(),
             help: None,
+        }
+    }
+
+    pub fn note_of(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Note,
+            ..Self::error(code, message)
         }
     }
 
