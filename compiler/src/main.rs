@@ -54,6 +54,14 @@ enum Command {
         #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true, num_args = 1..)]
         query: Vec<String>,
     },
+    /// Draw who may talk to whom, as Graphviz DOT or Mermaid
+    Graph {
+        /// The program (`.warden` files or directories)
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = warden::graph::Format::Dot)]
+        format: warden::graph::Format,
+    },
     /// Explain a diagnostic code, e.g. `warden explain-code E0102`
     ExplainCode { code: String },
 }
@@ -81,6 +89,7 @@ fn main() -> ExitCode {
             program,
             format,
         } => explain(&query.join(" "), &program, format),
+        Command::Graph { paths, format } => graph(&paths, format),
         Command::ExplainCode { code } => match diag::codes::explain(&code) {
             Some(text) => {
                 print!("{text}");
@@ -91,6 +100,30 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+fn graph(paths: &[PathBuf], format: warden::graph::Format) -> ExitCode {
+    let sources = match warden::load::load(paths) {
+        Ok(s) => s,
+        Err(diags) => {
+            eprint!("{}", diag::render::human(&SourceMap::new(), &diags));
+            return ExitCode::from(2);
+        }
+    };
+    let compiled = warden::compile(sources, &[Target::Netpol]);
+    match &compiled.program {
+        Some(program) if compiled.documents.is_some() => {
+            print!("{}", warden::graph::render(program, format));
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprint!(
+                "{}",
+                diag::render::human(&compiled.sources, &compiled.diagnostics)
+            );
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -118,3 +118,56 @@ fn kubectl_kustomize_renders_every_output_directory() {
         );
     }
 }
+
+#[test]
+fn graphviz_reads_every_graph() {
+    let dot = std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("dot"))
+                .find(|p| p.is_file())
+        })
+        .expect("Graphviz's `dot` is not installed: `.ci/test` installs Debian's graphviz");
+    for example in common::examples() {
+        let sources = warden::load::load(std::slice::from_ref(&example)).unwrap();
+        let c = warden::compile(sources, &[warden::lower::Target::Netpol]);
+        let program = c.program.unwrap();
+        let text = warden::graph::render(&program, warden::graph::Format::Dot);
+        let mut child = Command::new(&dot)
+            .arg("-Tsvg")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{}: {}",
+            example.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let svg = String::from_utf8_lossy(&out.stdout);
+        for id in program.services.keys() {
+            // Graphviz writes `-` as `&#45;` in SVG text.
+            let drawn = format!(">{}<", id.name.replace('-', "&#45;"));
+            assert!(svg.contains(&drawn), "{} is not drawn", id);
+        }
+        // One drawn edge per distinct (client, server, ports) flow.
+        let edges = svg.matches("class=\"edge\"").count();
+        let mut flows: Vec<_> = program
+            .flows
+            .iter()
+            .map(|f| (&f.client, &f.server, &f.ports))
+            .collect();
+        flows.dedup();
+        assert_eq!(edges, flows.len(), "{}", example.display());
+    }
+}

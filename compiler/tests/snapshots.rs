@@ -47,6 +47,27 @@ fn examples_generate() {
 }
 
 #[test]
+fn examples_draw() {
+    for dir in common::examples() {
+        let name = dir
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let sources = warden::load::load(std::slice::from_ref(&dir)).expect("loads");
+        let c = warden::compile(sources, &[Target::Netpol]);
+        let program = c.program.expect("compiles");
+        for (format, ext) in [
+            (warden::graph::Format::Dot, "dot"),
+            (warden::graph::Format::Mermaid, "mermaid"),
+        ] {
+            let text = warden::graph::render(&program, format);
+            settings().bind(|| insta::assert_snapshot!(format!("graph-{name}.{ext}"), text));
+        }
+    }
+}
+
+#[test]
 fn broken_inputs_report() {
     let s = settings();
     s.bind(|| {
