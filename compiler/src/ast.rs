@@ -25,6 +25,16 @@ pub struct File {
     pub services: Vec<Service>,
     pub admissions: Vec<Admission>,
     pub expects: Vec<Expect>,
+    pub dns: Vec<Dns>,
+}
+
+/// A `dns { … }` block: where the cluster DNS runs.
+#[derive(Clone, Debug)]
+pub struct Dns {
+    pub span: Span,
+    pub namespace: Option<Ident>,
+    pub pods: Option<Selector>,
+    pub nodelocal: Option<Ident>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -95,7 +95,11 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
             });
         }
     }
-    pods.push(dns_pod());
+    pods.push(Pod {
+        namespace: program.dns.namespace.clone(),
+        labels: program.dns.pods.example(),
+        name: "coredns".to_string(),
+    });
     let mut ports: BTreeSet<u16> = [1, 53, 65535].into();
     let mut ips: Vec<IpAddr> = vec!["8.8.8.8".parse().unwrap(), "2001:db8::1".parse().unwrap()];
     for s in program.services.values() {
@@ -112,6 +116,9 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
                 }
             }
         }
+    }
+    if let Some(nodelocal) = program.dns.nodelocal {
+        ips.extend(boundaries(nodelocal));
     }
     ips.sort();
     ips.dedup();
@@ -134,12 +141,6 @@ fn range_probes(r: &warden::ir::PortRange) -> Vec<u16> {
     out
 }
 
-fn dns_pod() -> Pod {
-    Pod {
-        namespace: "kube-system".to_string(),
-        labels: [("k8s-app".to_string(), "kube-dns".to_string())].into(),
-        name: "coredns".to_string(),
-    }
 }
 
 /// The first and last address of a network and the addresses just outside it.
@@ -310,7 +311,7 @@ fn run_nca(cases: &[&Case], dir: &Path) -> NcaMap {
     )
     .unwrap();
     let mut pods = Vec::new();
-    let mut namespaces: BTreeSet<String> = ["kube-system".to_string()].into();
+    let mut namespaces: BTreeSet<String> = ["kube-system".to_string(), "dns-system".to_string()].into();
     let mut seen = BTreeSet::new();
     for pod in cases.iter().flat_map(|c| c.pods.iter()) {
         namespaces.insert(pod.namespace.clone());
@@ -571,6 +572,11 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
             String::new()
         };
         writeln!(s, "namespace {ns} {{ {isolate} {dns} {labels} }}").unwrap();
+    }
+    match rng.below(4) {
+        0 => writeln!(s, "dns {{ nodelocal 169.254.20.10 }}").unwrap(),
+        1 => writeln!(s, "dns {{ namespace dns-system  pods app = \"coredns\", tier in (dns, cache) }}").unwrap(),
+        _ => {}
     }
     let svc_count = 2 + rng.below(5);
     let mut services: Vec<GenService> = Vec::new();

@@ -12,6 +12,7 @@
 
 mod admission;
 mod cidrs;
+mod dns;
 mod expects;
 mod flows;
 mod names;
@@ -58,10 +59,17 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
             }
         }
     }
+    for file in files {
+        for ns in &file.namespaces {
+            cx.lint_allow_dns(ns);
+        }
+    }
     for (svc, id) in &declared {
         cx.check_flows(svc, id);
         cx.check_syscalls(svc, id);
     }
+    let dns: Vec<&ast::Dns> = files.iter().flat_map(|f| f.dns.iter()).collect();
+    cx.check_dns(&dns);
     for file in files {
         for adm in &file.admissions {
             cx.check_admission(adm);

@@ -70,18 +70,6 @@ impl Checker<'_> {
                 Some(ast::Direction::Egress) => out.isolate_egress = true,
             }
         }
-        if !out.isolate_egress
-            && let Some(span) = ns.allow_dns.first()
-        {
-            self.diags.push(
-                Diagnostic::warning(
-                    "W0701",
-                    format!("`allow dns` has no effect in namespace `{}`", ns.name.text),
-                )
-                .primary(*span, "egress is not isolated, so DNS is already allowed")
-                .help("add `isolate` or `isolate egress`, or remove `allow dns`"),
-            );
-        }
         if out.isolate_egress && ns.allow_dns.is_empty() {
             let span = ns.isolate.first().map(|(_, s)| *s).unwrap_or(ns.name.span);
             self.diags.push(
@@ -95,6 +83,32 @@ impl Checker<'_> {
             );
         }
         self.namespaces.insert(ns.name.text.clone(), out);
+    }
+
+    /// `allow dns` only matters where some pod of the namespace is isolated for egress, by the
+    /// namespace or by a service; elsewhere all egress, DNS included, is already allowed.
+    pub(super) fn lint_allow_dns(&mut self, ns: &ast::Namespace) {
+        let Some(span) = ns.allow_dns.first() else {
+            return;
+        };
+        let isolated = self
+            .namespaces
+            .get(&ns.name.text)
+            .is_some_and(|n| n.isolate_egress)
+            || self
+                .services
+                .values()
+                .any(|s| s.id.namespace == ns.name.text && s.isolate_egress);
+        if !isolated {
+            self.diags.push(
+                Diagnostic::warning(
+                    "W0701",
+                    format!("`allow dns` has no effect in namespace `{}`", ns.name.text),
+                )
+                .primary(*span, "egress is not isolated, so DNS is already allowed")
+                .help("add `isolate` or `isolate egress`, or remove `allow dns`"),
+            );
+        }
     }
 
     /// Looks a namespace up, reporting it with a suggestion when it is unknown.

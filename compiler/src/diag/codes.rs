@@ -17,6 +17,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0111", include_str!("../../codes/E0111.md")),
     ("E0112", include_str!("../../codes/E0112.md")),
     ("E0113", include_str!("../../codes/E0113.md")),
+    ("E0115", include_str!("../../codes/E0115.md")),
     ("E0201", include_str!("../../codes/E0201.md")),
     ("E0202", include_str!("../../codes/E0202.md")),
     ("E0203", include_str!("../../codes/E0203.md")),

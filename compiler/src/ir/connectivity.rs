@@ -7,10 +7,7 @@
 //! service selects every pod of its namespace that carries all its labels.
 //! External addresses are sets of IP ranges, so an answer can be partial: "from 10.0.0.0/8 only".
 
-use super::{
-    DNS_LABELS, DNS_NAMESPACE, Endpoint, Flow, IpBlock, NamespaceScope, Peer, Pod, Port, Program,
-    Protocol,
-};
+use super::{Endpoint, Flow, IpBlock, NamespaceScope, Peer, Pod, Port, Program, Protocol};
 use crate::span::Span;
 use ipnet::IpNet;
 
@@ -148,17 +145,17 @@ fn why(program: &Program, pod: &Pod, egress: bool) -> String {
 
 /// `allow dns`: egress from every pod of the namespace to the cluster DNS on 53/tcp and 53/udp.
 fn dns_allows(program: &Program, src: &Pod, dst: &Pod, port: Option<Port>) -> bool {
-    let is_dns_port =
-        port.is_some_and(|p| p.number == 53 && matches!(p.protocol, Protocol::Tcp | Protocol::Udp));
-    is_dns_port
+    dns_port(port)
         && program
             .namespaces
             .get(&src.namespace)
             .is_some_and(|n| n.allow_dns)
-        && dst.namespace == DNS_NAMESPACE
-        && DNS_LABELS
-            .iter()
-            .all(|(k, v)| dst.labels.get(*k).map(String::as_str) == Some(*v))
+        && dst.namespace == program.dns.namespace
+        && program.dns.pods.matches(&dst.labels)
+}
+
+fn dns_port(port: Option<Port>) -> bool {
+    port.is_some_and(|p| p.number == 53 && matches!(p.protocol, Protocol::Tcp | Protocol::Udp))
 }
 
 fn pod_to_pod(program: &Program, src: &Pod, dst: &Pod, port: Option<Port>) -> Verdict {
@@ -252,6 +249,17 @@ fn external(
             by.push(flow.span);
         }
         granted.extend(ranges);
+    }
+    // `allow dns` with NodeLocal DNSCache: its address, on the DNS ports.
+    if egress
+        && dns_port(port)
+        && program
+            .namespaces
+            .get(&pod.namespace)
+            .is_some_and(|n| n.allow_dns)
+        && let Some(nodelocal) = program.dns.nodelocal
+    {
+        granted.push(net_range(&nodelocal));
     }
     let merged = merge(granted);
     let direction = if egress { "egress" } else { "ingress" };

@@ -31,6 +31,7 @@ pub struct Program {
     pub flows: Vec<Flow>,
     pub admissions: BTreeMap<String, Admission>,
     pub expects: Vec<Expect>,
+    pub dns: Dns,
 }
 
 #[derive(Debug, Clone)]
@@ -153,9 +154,34 @@ impl Service {
 /// The label Kubernetes sets on every namespace to its name.
 pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-/// Where `allow dns` sends DNS queries: the pods of the cluster DNS.
+/// Where `allow dns` sends DNS queries by default: the pods of the cluster DNS.
 pub const DNS_NAMESPACE: &str = "kube-system";
 pub const DNS_LABELS: [(&str, &str); 1] = [("k8s-app", "kube-dns")];
+
+/// The cluster DNS, as the program's `dns` block (or the default) says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dns {
+    pub namespace: String,
+    pub pods: Selector,
+    /// NodeLocal DNSCache's link-local address, reached as an address outside the cluster.
+    pub nodelocal: Option<IpNet>,
+}
+
+impl Default for Dns {
+    fn default() -> Self {
+        Dns {
+            namespace: DNS_NAMESPACE.to_string(),
+            pods: Selector {
+                match_labels: DNS_LABELS
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                expressions: Vec::new(),
+            },
+            nodelocal: None,
+        }
+    }
+}
 
 /// Any pod of the cluster, as the connectivity evaluator and its oracle see it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,10 +6,7 @@
 //! each only in a direction where the service is isolated.
 
 use super::{Document, Lowering, Schema, VERSION};
-use crate::ir::{
-    DNS_LABELS, DNS_NAMESPACE, Flow, IpBlock, NAME_LABEL, NamespaceScope, Peer, Ports, Selector,
-    ServiceId,
-};
+use crate::ir::{Flow, IpBlock, NAME_LABEL, NamespaceScope, Peer, Ports, Selector, ServiceId};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -148,31 +145,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         };
         docs.push(document(&ns.name, "default-deny", &view, file.clone())?);
         if ns.allow_dns && ns.isolate_egress {
-            let dns = RuleView {
-                peers: vec![PeerView {
-                    ip_block: None,
-                    pod_selector: Some(SelectorView {
-                        match_labels: DNS_LABELS
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.to_string()))
-                            .collect(),
-                        expressions: Vec::new(),
-                    }),
-                    namespace_selector: Some(namespace_named(DNS_NAMESPACE)),
-                }],
-                ports: vec![
-                    PortView {
-                        protocol: "TCP",
-                        port: 53,
-                        end_port: None,
-                    },
-                    PortView {
-                        protocol: "UDP",
-                        port: 53,
-                        end_port: None,
-                    },
-                ],
-            };
+            let dns = dns_rule(cx);
             let view = PolicyView {
                 name: "allow-dns",
                 policy_types: types(false, true),
@@ -208,6 +181,12 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 flow_spans.insert(flow.span);
             }
         }
+        // `allow dns` where the namespace does not isolate egress but the service does: the
+        // namespace-wide `allow-dns` does not exist, so the service's policy holds the DNS rule.
+        let ns = cx.program.namespaces.get(&svc.id.namespace);
+        if isolate_egress && ns.is_some_and(|n| n.allow_dns && !n.isolate_egress) {
+            egress.push(dns_rule(cx));
+        }
         for rules in [&mut ingress, &mut egress] {
             rules.sort();
             rules.dedup();
@@ -233,6 +212,33 @@ fn locations(cx: &Lowering<'_>, spans: &BTreeSet<crate::span::Span>) -> String {
     let mut out: Vec<String> = spans.iter().map(|s| cx.location(*s)).collect();
     out.dedup();
     out.join(", ")
+}
+
+/// Egress to the cluster DNS on 53/tcp and 53/udp: its pods, and NodeLocal DNSCache's address.
+fn dns_rule(cx: &Lowering<'_>) -> RuleView {
+    let dns = &cx.program.dns;
+    let mut peers = vec![PeerView {
+        ip_block: None,
+        pod_selector: Some(selector_view(&dns.pods)),
+        namespace_selector: Some(namespace_named(&dns.namespace)),
+    }];
+    if let Some(addr) = dns.nodelocal {
+        peers.push(ip_block(&IpBlock {
+            cidr: addr,
+            except: Vec::new(),
+        }));
+    }
+    RuleView {
+        peers,
+        ports: ["TCP", "UDP"]
+            .into_iter()
+            .map(|protocol| PortView {
+                protocol,
+                port: 53,
+                end_port: None,
+            })
+            .collect(),
+    }
 }
 
 /// The rule of `flow` on the policy of `own`, whose other end is `peer`.

@@ -25,6 +25,7 @@ pub(super) fn file(file: FileId, pairs: Pairs<'_, Rule>) -> (File, Vec<Diagnosti
                 Rule::service_decl => out.services.push(cx.service(decl)),
                 Rule::admission_decl => out.admissions.push(cx.admission(decl)),
                 Rule::expect_decl => out.expects.push(cx.expect(decl)),
+                Rule::dns_decl => out.dns.push(cx.dns(decl)),
                 _ => {}
             }
         }
@@ -84,6 +85,39 @@ impl Ctx {
             }
         }
         Ident { text, span }
+    }
+
+    fn dns(&mut self, pair: Pair<'_, Rule>) -> Dns {
+        let mut dns = Dns {
+            span: self.span(&pair),
+            namespace: None,
+            pods: None,
+            nodelocal: None,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::dns_namespace => {
+                    dns.namespace = p
+                        .into_inner()
+                        .find(|i| i.as_rule() == Rule::ident)
+                        .map(|i| self.ident(&i))
+                }
+                Rule::dns_pods => {
+                    dns.pods = p
+                        .into_inner()
+                        .find(|i| i.as_rule() == Rule::selector)
+                        .map(|i| self.selector(i))
+                }
+                Rule::dns_nodelocal => {
+                    dns.nodelocal = p
+                        .into_inner()
+                        .find(|i| i.as_rule() == Rule::ip_lit)
+                        .map(|i| self.ident(&i))
+                }
+                _ => {}
+            }
+        }
+        dns
     }
 
     fn namespace(&mut self, pair: Pair<'_, Rule>) -> Namespace {
