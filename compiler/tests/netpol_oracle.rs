@@ -141,8 +141,6 @@ fn range_probes(r: &warden::ir::PortRange) -> Vec<u16> {
     out
 }
 
-}
-
 /// The first and last address of a network and the addresses just outside it.
 fn boundaries(net: IpNet) -> Vec<IpAddr> {
     let (lo, hi, v6) = match net {
@@ -311,7 +309,8 @@ fn run_nca(cases: &[&Case], dir: &Path) -> NcaMap {
     )
     .unwrap();
     let mut pods = Vec::new();
-    let mut namespaces: BTreeSet<String> = ["kube-system".to_string(), "dns-system".to_string()].into();
+    let mut namespaces: BTreeSet<String> =
+        ["kube-system".to_string(), "dns-system".to_string()].into();
     let mut seen = BTreeSet::new();
     for pod in cases.iter().flat_map(|c| c.pods.iter()) {
         namespaces.insert(pod.namespace.clone());
@@ -575,7 +574,11 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
     }
     match rng.below(4) {
         0 => writeln!(s, "dns {{ nodelocal 169.254.20.10 }}").unwrap(),
-        1 => writeln!(s, "dns {{ namespace dns-system  pods app = \"coredns\", tier in (dns, cache) }}").unwrap(),
+        1 => writeln!(
+            s,
+            "dns {{ namespace dns-system  pods app = \"coredns\", tier in (dns, cache) }}"
+        )
+        .unwrap(),
         _ => {}
     }
     let svc_count = 2 + rng.below(5);
