@@ -32,11 +32,7 @@ fn settings() -> insta::Settings {
 #[test]
 fn examples_generate() {
     for dir in common::examples() {
-        let name = dir
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
+        let name = common::example_name(&dir);
         let docs = common::compile_ok(std::slice::from_ref(&dir));
         let mut text = String::new();
         for (path, bytes) in warden::emit::plan(&docs) {
@@ -49,11 +45,7 @@ fn examples_generate() {
 #[test]
 fn examples_draw() {
     for dir in common::examples() {
-        let name = dir
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
+        let name = common::example_name(&dir);
         let sources = warden::load::load(std::slice::from_ref(&dir)).expect("loads");
         let c = warden::compile(sources, &[Target::Netpol]);
         let program = c.program.expect("compiles");

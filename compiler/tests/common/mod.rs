@@ -17,15 +17,37 @@ pub fn example(name: &str) -> PathBuf {
     repo().join("examples").join(name)
 }
 
-/// The example programs: every directory under `examples/`.
+/// The example programs: every directory under `examples/` that holds `.warden` files, and the
+/// programs inside directories that only group others (`examples/recipes/*`).
 pub fn examples() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("examples"))
-        .expect("examples/ is readable")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
+    fn programs(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("readable")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        entries.sort();
+        if entries
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "warden"))
+        {
+            out.push(dir.to_path_buf());
+            return;
+        }
+        for sub in entries.iter().filter(|p| p.is_dir()) {
+            programs(sub, out);
+        }
+    }
+    let mut out = Vec::new();
+    programs(&repo().join("examples"), &mut out);
+    out
+}
+
+/// An example's name for snapshots: its path below `examples/`, `-` for `/`.
+pub fn example_name(dir: &Path) -> String {
+    dir.strip_prefix(repo().join("examples"))
+        .unwrap_or(dir)
+        .to_string_lossy()
+        .replace('/', "-")
 }
 
 /// Compiles the program at `paths` to every target; panics with the rendered diagnostics on error.
