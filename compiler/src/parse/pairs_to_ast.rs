@@ -87,6 +87,16 @@ impl Ctx {
         Ident { text, span }
     }
 
+    /// `isolate [ingress|egress]`: the direction, `None` for both.
+    fn isolate(&mut self, pair: Pair<'_, Rule>) -> (Option<Direction>, Span) {
+        let span = self.span(&pair);
+        let dir = pair
+            .into_inner()
+            .find(|d| d.as_rule() == Rule::direction)
+            .map(|d| direction(d.as_str()));
+        (dir, span)
+    }
+
     fn dns(&mut self, pair: Pair<'_, Rule>) -> Dns {
         let mut dns = Dns {
             span: self.span(&pair),
@@ -135,14 +145,7 @@ impl Ctx {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::ident => ns.name = self.ident(&p),
-                Rule::isolate => {
-                    let s = self.span(&p);
-                    let dir = p
-                        .into_inner()
-                        .find(|d| d.as_rule() == Rule::direction)
-                        .map(|d| direction(d.as_str()));
-                    ns.isolate.push((dir, s));
-                }
+                Rule::isolate => ns.isolate.push(self.isolate(p)),
                 Rule::allow_dns => ns.allow_dns.push(self.span(&p)),
                 Rule::namespace_labels => {
                     let labels: Vec<Label> = p.into_inner().filter_map(|l| self.label(l)).collect();
@@ -193,14 +196,7 @@ impl Ctx {
                 Rule::port_decl => svc.ports.push(self.port_decl(p)),
                 Rule::flow => svc.flows.push(self.flow(p)),
                 Rule::syscalls => svc.syscalls.push(self.syscalls(p)),
-                Rule::isolate => {
-                    let s = self.span(&p);
-                    let dir = p
-                        .into_inner()
-                        .find(|d| d.as_rule() == Rule::direction)
-                        .map(|d| direction(d.as_str()));
-                    svc.isolate.push((dir, s));
-                }
+                Rule::isolate => svc.isolate.push(self.isolate(p)),
                 _ => {}
             }
         }
