@@ -51,6 +51,8 @@ pub struct Namespace {
     pub isolate: Vec<(Option<Direction>, Span)>,
     pub allow_dns: Vec<Span>,
     pub labels: Vec<Label>,
+    /// Flows of every pod of the namespace.
+    pub flows: Vec<Flow>,
 }
 
 #[derive(Clone, Debug)]

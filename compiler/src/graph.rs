@@ -115,6 +115,7 @@ pub fn render(program: &Program, format: Format) -> String {
 fn describe(peer: &Peer) -> (String, Option<String>) {
     match peer {
         Peer::Service(id) => (id.name.clone(), Some(id.namespace.clone())),
+        Peer::Namespace(n) => ("all pods".to_string(), Some(n.clone())),
         Peer::World => ("world (0.0.0.0/0, ::/0)".to_string(), None),
         Peer::Ip(b) => {
             let mut label = format!("cidr {}", b.cidr);

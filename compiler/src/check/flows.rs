@@ -14,10 +14,27 @@ use crate::ir::{self, NamespaceScope, Peer, Ports, Selector, ServiceId};
 
 impl Checker<'_> {
     pub(super) fn check_flows(&mut self, svc: &ast::Service, id: &ServiceId) {
-        for flow in &svc.flows {
+        self.flows_of(&svc.flows, &Peer::Service(id.clone()), &id.namespace);
+    }
+
+    /// A namespace's own flows: every pod of it is the client or the server.
+    pub(super) fn check_namespace_flows(&mut self, ns: &ast::Namespace) {
+        if ns.flows.is_empty() || !self.namespaces.contains_key(&ns.name.text) {
+            return;
+        }
+        self.flows_of(
+            &ns.flows,
+            &Peer::Namespace(ns.name.text.clone()),
+            &ns.name.text,
+        );
+    }
+
+    /// Resolves the flows declared by `this` (a service or a namespace) in `namespace`.
+    fn flows_of(&mut self, flows: &[ast::Flow], this: &Peer, namespace: &str) {
+        for flow in flows {
             let mut externals: Vec<(ir::IpBlock, crate::span::Span)> = Vec::new();
             for peer in &flow.peers {
-                let Some(resolved) = self.peer(peer, id) else {
+                let Some(resolved) = self.peer(peer, namespace) else {
                     continue;
                 };
                 for block in resolved.blocks() {
@@ -37,10 +54,9 @@ impl Checker<'_> {
                     externals.push((block, peer.span()));
                 }
                 self.lint_world(flow, peer);
-                let this = Peer::Service(id.clone());
                 let (client, server) = match flow.direction {
-                    ast::Direction::Egress => (this, resolved),
-                    ast::Direction::Ingress => (resolved, this),
+                    ast::Direction::Egress => (this.clone(), resolved),
+                    ast::Direction::Ingress => (resolved, this.clone()),
                 };
                 let server_id = match &server {
                     Peer::Service(s) => Some(s.clone()),
@@ -81,12 +97,12 @@ impl Checker<'_> {
         }
     }
 
-    fn peer(&mut self, peer: &ast::Peer, own: &ServiceId) -> Option<Peer> {
+    fn peer(&mut self, peer: &ast::Peer, own_namespace: &str) -> Option<Peer> {
         match peer {
             ast::Peer::World(_) => Some(Peer::World),
             ast::Peer::Cidr { cidr, except, .. } => self.ip_block(cidr, except).map(Peer::Ip),
             ast::Peer::Service(r) => self
-                .resolve_service(r, Some(&own.namespace))
+                .resolve_service(r, Some(own_namespace))
                 .map(Peer::Service),
             ast::Peer::Pods { pods, scope, .. } => {
                 let pods = pods
@@ -94,7 +110,7 @@ impl Checker<'_> {
                     .map(|s| self.label_selector(s))
                     .unwrap_or_default();
                 let namespaces = match scope {
-                    None => NamespaceScope::Name(own.namespace.clone()),
+                    None => NamespaceScope::Name(own_namespace.to_string()),
                     Some(ast::Scope::Namespace(n)) => {
                         if !self.known_namespace(n) {
                             return None;

@@ -64,6 +64,11 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
             cx.lint_allow_dns(ns);
         }
     }
+    for file in files {
+        for ns in &file.namespaces {
+            cx.check_namespace_flows(ns);
+        }
+    }
     for (svc, id) in &declared {
         cx.check_flows(svc, id);
         cx.check_syscalls(svc, id);

@@ -12,7 +12,7 @@ use crate::ir::{self, ServiceId};
 use std::collections::BTreeMap;
 
 /// Names of the namespace-wide policies of target `netpol`; a service policy may not take them.
-pub const RESERVED: [&str; 2] = ["default-deny", "allow-dns"];
+pub const RESERVED: [&str; 3] = ["default-deny", "allow-dns", "namespace-flows"];
 
 impl Checker<'_> {
     pub(super) fn declare_service(&mut self, svc: &ast::Service) -> Option<ServiceId> {

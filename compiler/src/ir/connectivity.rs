@@ -77,6 +77,7 @@ fn matches(program: &Program, peer: &Peer, pod: &Pod) -> bool {
             .services
             .get(id)
             .is_some_and(|s| s.selects_pod(&pod.namespace, &pod.labels)),
+        Peer::Namespace(n) => *n == pod.namespace,
         Peer::Pods { namespaces, pods } => {
             let in_scope = match namespaces {
                 NamespaceScope::Name(n) => *n == pod.namespace,
@@ -94,6 +95,16 @@ fn matches(program: &Program, peer: &Peer, pod: &Pod) -> bool {
 fn rules_for(program: &Program, peer: &Peer, pod: &Pod, egress: bool) -> bool {
     match peer {
         Peer::Service(id) => program.isolates(id, egress) && matches(program, peer, pod),
+        Peer::Namespace(n) => {
+            *n == pod.namespace
+                && program.namespaces.get(n).is_some_and(|ns| {
+                    if egress {
+                        ns.isolate_egress
+                    } else {
+                        ns.isolate_ingress
+                    }
+                })
+        }
         _ => false,
     }
 }

@@ -323,6 +323,9 @@ pub enum NamespaceScope {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Peer {
     Service(ServiceId),
+    /// Every pod of a namespace, as the holder of the namespace's own flows: it has rules where
+    /// the namespace isolates, as a service has.
+    Namespace(String),
     /// Pods that need not be a declared service: a one-sided peer, like `world`.
     Pods {
         namespaces: NamespaceScope,
@@ -337,7 +340,7 @@ impl Peer {
     /// The address blocks an external peer stands for.
     pub fn blocks(&self) -> Vec<IpBlock> {
         match self {
-            Peer::Service(_) | Peer::Pods { .. } => Vec::new(),
+            Peer::Service(_) | Peer::Namespace(_) | Peer::Pods { .. } => Vec::new(),
             Peer::World => world_blocks(),
             Peer::Ip(b) => vec![b.clone()],
         }

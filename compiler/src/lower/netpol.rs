@@ -153,7 +153,41 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 egress: Some(vec![dns]),
                 ..view
             };
-            docs.push(document(&ns.name, "allow-dns", &view, file)?);
+            docs.push(document(&ns.name, "allow-dns", &view, file.clone())?);
+        }
+        // The namespace's own flows: every pod of it is their client or server.
+        let me = Peer::Namespace(ns.name.clone());
+        let mut ingress = Vec::new();
+        let mut egress = Vec::new();
+        let mut spans = BTreeSet::new();
+        for flow in &cx.program.flows {
+            if ns.isolate_ingress && flow.server == me {
+                ingress.push(rule(cx, flow, &flow.client, &ns.name));
+                spans.insert(flow.span);
+            }
+            if ns.isolate_egress && flow.client == me {
+                egress.push(rule(cx, flow, &flow.server, &ns.name));
+                spans.insert(flow.span);
+            }
+        }
+        if !spans.is_empty() {
+            for rules in [&mut ingress, &mut egress] {
+                rules.sort();
+                rules.dedup();
+            }
+            let view = PolicyView {
+                name: "namespace-flows",
+                namespace: &ns.name,
+                source: source.clone(),
+                flows: locations(cx, &spans),
+                version: VERSION,
+                pod_selector: SelectorView::default(),
+                policy_types: types(ns.isolate_ingress, ns.isolate_egress),
+                ingress: ns.isolate_ingress.then_some(ingress),
+                egress: ns.isolate_egress.then_some(egress),
+            };
+            let files: BTreeSet<String> = spans.iter().map(|s| cx.file(*s)).chain(file).collect();
+            docs.push(document(&ns.name, "namespace-flows", &view, files)?);
         }
     }
     let index = FlowIndex::new(cx);
@@ -169,14 +203,14 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         let mut egress = Vec::new();
         if isolate_ingress {
             for flow in index.serving.get(&svc.id).into_iter().flatten() {
-                ingress.push(rule(cx, flow, &flow.client, &svc.id));
+                ingress.push(rule(cx, flow, &flow.client, &svc.id.namespace));
                 files.insert(cx.file(flow.span));
                 flow_spans.insert(flow.span);
             }
         }
         if isolate_egress {
             for flow in index.opening.get(&svc.id).into_iter().flatten() {
-                egress.push(rule(cx, flow, &flow.server, &svc.id));
+                egress.push(rule(cx, flow, &flow.server, &svc.id.namespace));
                 files.insert(cx.file(flow.span));
                 flow_spans.insert(flow.span);
             }
@@ -242,7 +276,7 @@ fn dns_rule(cx: &Lowering<'_>) -> RuleView {
 }
 
 /// The rule of `flow` on the policy of `own`, whose other end is `peer`.
-fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own: &ServiceId) -> RuleView {
+fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own_namespace: &str) -> RuleView {
     let peers = match peer {
         Peer::Service(id) => {
             let selector = cx
@@ -255,15 +289,20 @@ fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own: &ServiceId) -> RuleVie
                 ip_block: None,
                 pod_selector: Some(selector),
                 // Same namespace: a bare podSelector already means "in this policy's namespace".
-                namespace_selector: (id.namespace != own.namespace)
+                namespace_selector: (id.namespace != own_namespace)
                     .then(|| namespace_named(&id.namespace)),
             }]
         }
+        Peer::Namespace(n) => vec![PeerView {
+            ip_block: None,
+            pod_selector: Some(SelectorView::default()),
+            namespace_selector: (n != own_namespace).then(|| namespace_named(n)),
+        }],
         Peer::Pods { namespaces, pods } => vec![PeerView {
             ip_block: None,
             pod_selector: Some(selector_view(pods)),
             namespace_selector: match namespaces {
-                NamespaceScope::Name(n) if *n == own.namespace => None,
+                NamespaceScope::Name(n) if *n == own_namespace => None,
                 NamespaceScope::Name(n) => Some(namespace_named(n)),
                 NamespaceScope::Labels(sel) => Some(selector_view(sel)),
             },

@@ -141,12 +141,14 @@ impl Ctx {
             isolate: Vec::new(),
             allow_dns: Vec::new(),
             labels: Vec::new(),
+            flows: Vec::new(),
         };
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::ident => ns.name = self.ident(&p),
                 Rule::isolate => ns.isolate.push(self.isolate(p)),
                 Rule::allow_dns => ns.allow_dns.push(self.span(&p)),
+                Rule::flow => ns.flows.push(self.flow(p)),
                 Rule::namespace_labels => {
                     let labels: Vec<Label> = p.into_inner().filter_map(|l| self.label(l)).collect();
                     ns.labels.extend(labels);
