@@ -18,6 +18,8 @@
 
 mod common;
 
+use common::Rng;
+
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -521,27 +523,6 @@ fn every_example_agrees_with_network_config_analyzer() {
 }
 
 // ---------------------------------------------------------------- random programs
-
-/// xorshift64: deterministic, so a failure names the seed that reproduces it.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 struct GenService {
     ns: String,

@@ -9,23 +9,10 @@
 
 mod common;
 
+use common::Rng;
+
 use warden::lower::Target;
 use warden::span::SourceMap;
-
-/// A small deterministic generator (xorshift), so a failure is reproducible from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const TOKENS: &[&str] = &[
     "{",

@@ -3,6 +3,7 @@
     dead_code,
     clippy::expect_used,
     clippy::panic,
+    clippy::indexing_slicing,
     reason = "test helpers: each test binary uses part of them, and a panic is a failed test"
 )]
 
@@ -60,6 +61,30 @@ pub fn compile_ok(paths: &[PathBuf]) -> Vec<Document> {
             "{}",
             warden::diag::render::human(&c.sources, &c.diagnostics)
         ),
+    }
+}
+
+/// xorshift64: deterministic, so a failure names the seed that reproduces it.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
     }
 }
 
