@@ -60,33 +60,36 @@ fn policy() -> Policy {
     }
 }
 
+/// Evaluates one expression with `object` and the variables computed so far bound, as the API
+/// server does.
+fn eval(
+    env: &Arc<cel::Env>,
+    expr: &str,
+    object: &Value,
+    vars: &serde_json::Map<String, Value>,
+) -> Result<cel::Value, String> {
+    let program = env.compile(expr).map_err(|e| format!("{expr}: {e:?}"))?;
+    let mut ctx = cel::Context::with_env(env.clone());
+    ctx.add_variable("object", object.clone()).unwrap();
+    ctx.add_variable("variables", Value::Object(vars.clone()))
+        .unwrap();
+    program
+        .execute(&ctx)
+        .map_err(|e| format!("{expr} on {object}: {e:?}"))
+}
+
 /// The messages of the validations that fail for `object`.
 fn violations(p: &Policy, object: &Value) -> Vec<String> {
     let env = Arc::new(cel::Env::stdlib());
     let mut vars = serde_json::Map::new();
     for (name, expr) in &p.variables {
-        let program = env
-            .compile(expr)
-            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-        let mut ctx = cel::Context::with_env(env.clone());
-        ctx.add_variable("object", object.clone()).unwrap();
-        ctx.add_variable("variables", Value::Object(vars.clone()))
-            .unwrap();
-        let value = program
-            .execute(&ctx)
-            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let value =
+            eval(&env, expr, object, &vars).unwrap_or_else(|e| panic!("variable {name}: {e}"));
         vars.insert(name.clone(), value.json().unwrap());
     }
     let mut failed = Vec::new();
     for (expr, message) in &p.validations {
-        let program = env
-            .compile(expr)
-            .unwrap_or_else(|e| panic!("{expr}: {e:?}"));
-        let mut ctx = cel::Context::with_env(env.clone());
-        ctx.add_variable("object", object.clone()).unwrap();
-        ctx.add_variable("variables", Value::Object(vars.clone()))
-            .unwrap();
-        match program.execute(&ctx) {
+        match eval(&env, expr, object, &vars) {
             Ok(cel::Value::Bool(true)) => {}
             Ok(cel::Value::Bool(false)) => failed.push(message.clone()),
             other => panic!("{expr} on {object}: {other:?}"),

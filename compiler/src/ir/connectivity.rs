@@ -91,67 +91,36 @@ fn matches(program: &Program, peer: &Peer, pod: &Pod) -> bool {
     }
 }
 
-/// Whether `peer` is a service that selects `pod` and has rules in that direction.
+/// Whether `peer` is a service (or a namespace's own flows) that selects `pod` and has rules in
+/// that direction.
 fn rules_for(program: &Program, peer: &Peer, pod: &Pod, egress: bool) -> bool {
     match peer {
         Peer::Service(id) => program.isolates(id, egress) && matches(program, peer, pod),
-        Peer::Namespace(n) => {
-            *n == pod.namespace
-                && program.namespaces.get(n).is_some_and(|ns| {
-                    if egress {
-                        ns.isolate_egress
-                    } else {
-                        ns.isolate_ingress
-                    }
-                })
-        }
+        Peer::Namespace(n) => *n == pod.namespace && program.namespace_isolates(n, egress),
         _ => false,
     }
 }
 
-/// A pod is isolated in a direction when its namespace isolates it or a service selecting it does
-/// (every service that selects it then has rules in that direction, as a NetworkPolicy would).
-fn isolates(program: &Program, pod: &Pod, egress: bool) -> bool {
-    let ns = program.namespaces.get(&pod.namespace).is_some_and(|n| {
-        if egress {
-            n.isolate_egress
-        } else {
-            n.isolate_ingress
-        }
-    });
-    ns || program.services.values().any(|s| {
-        (if egress {
-            s.isolate_egress
-        } else {
-            s.isolate_ingress
-        }) && s.selects_pod(&pod.namespace, &pod.labels)
-    })
-}
-
-/// What isolates `pod` in a direction, for messages: its namespace, else a service selecting it.
-fn why(program: &Program, pod: &Pod, egress: bool) -> String {
-    let ns = program.namespaces.get(&pod.namespace).is_some_and(|n| {
-        if egress {
-            n.isolate_egress
-        } else {
-            n.isolate_ingress
-        }
-    });
-    if ns {
-        return format!("namespace `{}`", pod.namespace);
+/// What isolates `pod` in a direction: its namespace, or a service selecting it (every service
+/// that selects it then has rules in that direction, as a NetworkPolicy would). `None`: nothing.
+fn isolator(program: &Program, pod: &Pod, egress: bool) -> Option<String> {
+    if program.namespace_isolates(&pod.namespace, egress) {
+        return Some(format!("namespace `{}`", pod.namespace));
     }
     program
         .services
         .values()
-        .find(|s| {
-            (if egress {
-                s.isolate_egress
-            } else {
-                s.isolate_ingress
-            }) && s.selects_pod(&pod.namespace, &pod.labels)
-        })
+        .find(|s| s.isolates_itself(egress) && s.selects_pod(&pod.namespace, &pod.labels))
         .map(|s| format!("service `{}`", s.id))
-        .unwrap_or_else(|| format!("namespace `{}`", pod.namespace))
+}
+
+fn isolates(program: &Program, pod: &Pod, egress: bool) -> bool {
+    isolator(program, pod, egress).is_some()
+}
+
+/// What isolates `pod`, for messages.
+fn why(program: &Program, pod: &Pod, egress: bool) -> String {
+    isolator(program, pod, egress).unwrap_or_else(|| format!("namespace `{}`", pod.namespace))
 }
 
 /// `allow dns`: egress from every pod of the namespace to the cluster DNS on 53/tcp and 53/udp.

@@ -49,6 +49,15 @@ impl Namespace {
     pub fn isolated(&self) -> bool {
         self.isolate_ingress || self.isolate_egress
     }
+
+    /// Whether the namespace isolates egress (`true`) or ingress (`false`).
+    pub fn isolates(&self, egress: bool) -> bool {
+        if egress {
+            self.isolate_egress
+        } else {
+            self.isolate_ingress
+        }
+    }
 }
 
 /// A label selector: every pod whose labels satisfy all of it.
@@ -146,6 +155,15 @@ pub struct Service {
 impl Service {
     /// Whether this service's selector selects a pod of `namespace` with `labels` (same namespace,
     /// its labels a subset of the pod's), as a NetworkPolicy podSelector would.
+    /// Whether the service's own `isolate` covers egress (`true`) or ingress (`false`).
+    pub fn isolates_itself(&self, egress: bool) -> bool {
+        if egress {
+            self.isolate_egress
+        } else {
+            self.isolate_ingress
+        }
+    }
+
     pub fn selects_pod(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
         self.id.namespace == namespace && self.selector.matches(labels)
     }
@@ -443,21 +461,17 @@ impl Program {
     /// whether its flows in that direction become rules. A flow's rule exists on the side whose
     /// service isolates; the other side, open, needs none.
     pub fn isolates(&self, id: &ServiceId, egress: bool) -> bool {
-        let own = self.services.get(id).is_some_and(|s| {
-            if egress {
-                s.isolate_egress
-            } else {
-                s.isolate_ingress
-            }
-        });
-        let ns = self.namespaces.get(&id.namespace).is_some_and(|n| {
-            if egress {
-                n.isolate_egress
-            } else {
-                n.isolate_ingress
-            }
-        });
-        own || ns
+        self.services
+            .get(id)
+            .is_some_and(|s| s.isolates_itself(egress))
+            || self.namespace_isolates(&id.namespace, egress)
+    }
+
+    /// Whether a namespace of the program isolates a direction; an undeclared one does not.
+    pub fn namespace_isolates(&self, name: &str, egress: bool) -> bool {
+        self.namespaces
+            .get(name)
+            .is_some_and(|n| n.isolates(egress))
     }
 
     /// Brings the flows into their canonical order so that declaration order never matters.
