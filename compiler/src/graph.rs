@@ -126,7 +126,11 @@ fn describe(peer: &Peer) -> (String, Option<String>) {
             (label, None)
         }
         Peer::Pods { namespaces, pods } => {
-            let pods = format!("pods({})", selector(pods));
+            let pods = if pods.is_empty() {
+                "all pods".to_string()
+            } else {
+                format!("pods({})", selector(pods))
+            };
             match namespaces {
                 NamespaceScope::Name(n) => (pods, Some(n.clone())),
                 NamespaceScope::Labels(sel) if sel.is_empty() => {

@@ -442,7 +442,7 @@ fn explain_says_allowed_or_denied_and_why() {
         "{out}"
     );
     assert!(
-        out.contains("frontend.warden:7:3"),
+        out.contains("frontend.warden:8:3"),
         "points at the flow: {out}"
     );
     assert!(
