@@ -103,7 +103,8 @@ pub struct Label {
 #[derive(Clone, Debug)]
 pub struct PortDecl {
     pub name: Ident,
-    pub number: Ident,
+    /// `None`: the pods' container port of this name.
+    pub number: Option<Ident>,
     /// The last port of a range `8000-8100`.
     pub end: Option<Ident>,
     pub protocol: Option<Ident>,
@@ -115,6 +116,8 @@ pub struct Flow {
     pub direction: Direction,
     pub peers: Vec<Peer>,
     pub ports: Vec<PortRef>,
+    /// `on all ports`, said on purpose.
+    pub all_ports: Option<Span>,
     pub span: Span,
 }
 

@@ -66,13 +66,8 @@ pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnosti
     let mut answer = Diagnostic::note_of("N0001", format!("allowed: `{question}`"))
         .primary(x.span, "this connection is allowed");
     let mut by: Vec<Span> = Vec::new();
-    let queries: Vec<Option<crate::ir::Port>> = if x.ports.is_empty() {
-        vec![None]
-    } else {
-        x.ports.iter().flat_map(|r| r.ports()).map(Some).collect()
-    };
-    for port in queries {
-        if let Verdict::Allowed { by: spans } = evaluate(&program, &x.from, &x.to, port) {
+    for port in x.probes() {
+        if let Verdict::Allowed { by: spans } = evaluate(&program, &x.from, &x.to, port.as_ref()) {
             by.extend(spans);
         }
     }

@@ -8,7 +8,7 @@
 )]
 
 use warden::ir::connectivity::{Verdict, evaluate};
-use warden::ir::{Endpoint, Port, Program, Protocol, ServiceId};
+use warden::ir::{Endpoint, Port, Probe, Program, Protocol, ServiceId};
 use warden::lower::Target;
 use warden::span::SourceMap;
 
@@ -36,11 +36,11 @@ fn ext(cidr: &str) -> Endpoint {
     Endpoint::External(vec![cidr.parse().expect("cidr")])
 }
 
-fn tcp(n: u16) -> Option<Port> {
-    Some(Port {
+fn tcp(n: u16) -> Option<Probe> {
+    Some(Probe::Number(Port {
         number: n,
         protocol: Protocol::Tcp,
-    })
+    }))
 }
 
 fn allowed(v: &Verdict) -> bool {
@@ -74,13 +74,13 @@ fn declared_flows_are_allowed_on_their_ports_only() {
         &p,
         &svc("a", "web"),
         &svc("b", "api"),
-        tcp(9090)
+        tcp(9090).as_ref()
     )));
     assert!(!allowed(&evaluate(
         &p,
         &svc("a", "web"),
         &svc("b", "api"),
-        tcp(9100)
+        tcp(9100).as_ref()
     )));
     assert!(!allowed(&evaluate(
         &p,
@@ -98,16 +98,21 @@ fn isolation_is_per_direction() {
         &p,
         &svc("b", "api"),
         &svc("open", "probe"),
-        tcp(1)
+        tcp(1).as_ref()
     )));
     assert!(!allowed(&evaluate(
         &p,
         &svc("open", "probe"),
         &svc("b", "api"),
-        tcp(9090)
+        tcp(9090).as_ref()
     )));
     // `a` isolates egress: web may not call probe, although probe's side is open.
-    let v = evaluate(&p, &svc("a", "web"), &svc("open", "probe"), tcp(80));
+    let v = evaluate(
+        &p,
+        &svc("a", "web"),
+        &svc("open", "probe"),
+        tcp(80).as_ref(),
+    );
     assert!(
         matches!(&v, Verdict::Denied { reason } if reason.contains("isolates egress")),
         "{v:?}"
@@ -117,7 +122,7 @@ fn isolation_is_per_direction() {
         &p,
         &ext("0.0.0.0/0"),
         &svc("open", "probe"),
-        tcp(22)
+        tcp(22).as_ref()
     )));
 }
 
@@ -128,34 +133,49 @@ fn external_addresses_are_ranges() {
         "0.0.0.0/0".parse().expect("v4"),
         "::/0".parse().expect("v6"),
     ]);
-    assert!(allowed(&evaluate(&p, &world, &svc("a", "web"), tcp(8080))));
-    assert!(!allowed(&evaluate(&p, &world, &svc("a", "web"), tcp(8081))));
+    assert!(allowed(&evaluate(
+        &p,
+        &world,
+        &svc("a", "web"),
+        tcp(8080).as_ref()
+    )));
+    assert!(!allowed(&evaluate(
+        &p,
+        &world,
+        &svc("a", "web"),
+        tcp(8081).as_ref()
+    )));
     assert!(allowed(&evaluate(
         &p,
         &svc("a", "web"),
         &ext("10.2.0.0/16"),
-        tcp(443)
+        tcp(443).as_ref()
     )));
     assert!(allowed(&evaluate(
         &p,
         &svc("a", "web"),
         &ext("10.0.0.0/16"),
-        tcp(443)
+        tcp(443).as_ref()
     )));
     assert!(matches!(
-        evaluate(&p, &svc("a", "web"), &ext("10.1.2.0/24"), tcp(443)),
+        evaluate(&p, &svc("a", "web"), &ext("10.1.2.0/24"), tcp(443).as_ref()),
         Verdict::Denied { .. }
     ));
     assert!(matches!(
-        evaluate(&p, &svc("a", "web"), &ext("10.0.0.0/8"), tcp(443)),
+        evaluate(&p, &svc("a", "web"), &ext("10.0.0.0/8"), tcp(443).as_ref()),
         Verdict::Partial { .. }
     ));
     assert!(matches!(
-        evaluate(&p, &svc("a", "web"), &ext("192.168.0.0/16"), tcp(443)),
+        evaluate(
+            &p,
+            &svc("a", "web"),
+            &ext("192.168.0.0/16"),
+            tcp(443).as_ref()
+        ),
         Verdict::Denied { .. }
     ));
     assert!(matches!(
-        evaluate(&p, &svc("a", "web"), &world, tcp(443)),
+        evaluate(&p, &svc("a", "web"), &world, tcp(443).as_ref()),
         Verdict::Partial { .. }
     ));
 }
@@ -175,21 +195,93 @@ service db in a { pods app = "db"  port pg 5432/tcp }
         &p,
         &svc("a", "narrow"),
         &svc("a", "db"),
-        tcp(5432)
+        tcp(5432).as_ref()
     )));
     assert!(!allowed(&evaluate(
         &p,
         &svc("a", "db"),
         &svc("a", "narrow"),
-        tcp(5432)
+        tcp(5432).as_ref()
     )));
 }
 
 #[test]
 fn the_verdict_names_the_flows_that_allow() {
     let p = program(BASE);
-    match evaluate(&p, &svc("a", "web"), &svc("b", "api"), tcp(9090)) {
+    match evaluate(&p, &svc("a", "web"), &svc("b", "api"), tcp(9090).as_ref()) {
         Verdict::Allowed { by } => assert_eq!(by.len(), 1),
         v => panic!("{v:?}"),
     }
+}
+
+#[test]
+fn a_named_port_is_whatever_the_server_pod_numbers_it() {
+    let p = program(
+        r#"
+namespace a { isolate }
+service api in a { pods app = "api"  port metrics  port dns/udp  from world on metrics }
+service prom in a { pods app = "prom"  to api on metrics, dns }
+"#,
+    );
+    let pod = |ports: &[(&str, u16, Protocol)]| {
+        Endpoint::Pod(warden::ir::Pod {
+            namespace: "a".to_string(),
+            labels: [("app".to_string(), "api".to_string())].into(),
+            name: "api-0".to_string(),
+            named_ports: ports
+                .iter()
+                .map(|(n, number, protocol)| {
+                    (
+                        n.to_string(),
+                        Port {
+                            number: *number,
+                            protocol: *protocol,
+                        },
+                    )
+                })
+                .collect(),
+        })
+    };
+    let exporter = pod(&[("metrics", 9100, Protocol::Tcp), ("dns", 53, Protocol::Udp)]);
+    let udp53 = Probe::Number(Port {
+        number: 53,
+        protocol: Protocol::Udp,
+    });
+    let prom = svc("a", "prom");
+    assert!(allowed(&evaluate(&p, &prom, &exporter, tcp(9100).as_ref())));
+    assert!(!allowed(&evaluate(
+        &p,
+        &prom,
+        &exporter,
+        tcp(9090).as_ref()
+    )));
+    assert!(allowed(&evaluate(&p, &prom, &exporter, Some(&udp53))));
+    // From outside: the named port is resolved on the pod being reached.
+    assert!(allowed(&evaluate(
+        &p,
+        &ext("8.8.8.8/32"),
+        &exporter,
+        tcp(9100).as_ref()
+    )));
+    // A pod whose container names no `metrics` port: the rule matches nothing on it.
+    let bare = pod(&[("web", 9100, Protocol::Tcp)]);
+    assert!(!allowed(&evaluate(&p, &prom, &bare, tcp(9100).as_ref())));
+    // A protocol the container does not give the name: no match either.
+    let wrong = pod(&[("metrics", 9100, Protocol::Udp)]);
+    let udp9100 = Probe::Number(Port {
+        number: 9100,
+        protocol: Protocol::Udp,
+    });
+    assert!(!allowed(&evaluate(&p, &prom, &wrong, Some(&udp9100))));
+    // Asked by name about the service, whose pods' numbers warden does not know.
+    let by_name = Probe::Named(warden::ir::NamedPort {
+        name: "metrics".to_string(),
+        protocol: Protocol::Tcp,
+    });
+    assert!(allowed(&evaluate(
+        &p,
+        &prom,
+        &svc("a", "api"),
+        Some(&by_name)
+    )));
 }

@@ -28,7 +28,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use warden::ir::connectivity::{Verdict, evaluate};
-use warden::ir::{Endpoint, Pod, Port, Program, Protocol};
+use warden::ir::{Endpoint, Pod, Port, Probe, Program, Protocol};
 use warden::lower::{Document, Target};
 use warden::span::SourceMap;
 
@@ -73,10 +73,24 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
     let mut pods: Vec<Pod> = program
         .services
         .values()
-        .map(|s| Pod {
+        .enumerate()
+        .map(|(i, s)| Pod {
             namespace: s.id.namespace.clone(),
             labels: s.selector.example(),
             name: s.id.name.clone(),
+            named_ports: s
+                .ports
+                .iter()
+                .filter_map(|(name, spec)| match spec {
+                    warden::ir::PortSpec::Named(n) => Some((name.clone(), n.protocol)),
+                    warden::ir::PortSpec::Range(_) => None,
+                })
+                .enumerate()
+                .map(|(k, (name, protocol))| {
+                    let number = named_port_number(i, k);
+                    (name, Port { number, protocol })
+                })
+                .collect(),
         })
         .collect();
     // Pods that some selectors match and others do not, for every kind of requirement.
@@ -95,6 +109,7 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 name: format!("extra{i}"),
+                named_ports: BTreeMap::new(),
             });
         }
     }
@@ -102,11 +117,15 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
         namespace: program.dns.namespace.clone(),
         labels: program.dns.pods.example(),
         name: "coredns".to_string(),
+        named_ports: BTreeMap::new(),
     });
     let mut ports: BTreeSet<u16> = [1, 53, 65535].into();
     let mut ips: Vec<IpAddr> = vec!["8.8.8.8".parse().unwrap(), "2001:db8::1".parse().unwrap()];
     for s in program.services.values() {
         ports.extend(s.ports.values().flat_map(range_probes));
+    }
+    for p in &pods {
+        ports.extend(p.named_ports.values().map(|p| p.number));
     }
     for f in &program.flows {
         if let warden::ir::Ports::Only(list) = &f.ports {
@@ -137,7 +156,10 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
 }
 
 /// The ports that tell whether a range is read right: its ends, its middle and its neighbours.
-fn range_probes(r: &warden::ir::PortRange) -> Vec<u16> {
+fn range_probes(spec: &warden::ir::PortSpec) -> Vec<u16> {
+    let warden::ir::PortSpec::Range(r) = spec else {
+        return Vec::new();
+    };
     let mut out = vec![r.start, r.end, r.start + (r.end - r.start) / 2];
     out.extend(r.start.checked_sub(1).filter(|p| *p > 0));
     out.extend(r.end.checked_add(1));
@@ -321,7 +343,8 @@ fn run_nca(cases: &[&Case], dir: &Path) -> NcaMap {
             pods.push(serde_json::json!({
                 "apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels},
-                "spec": {"containers": [{"name": "c", "image": "x"}]},
+                "spec": {"containers": [{"name": "c", "image": "x", "ports": pod.named_ports.iter().map(|(name, p)| serde_json::json!({
+                    "name": name, "containerPort": p.number, "protocol": p.protocol.k8s()})).collect::<Vec<_>>()}]},
             }));
         }
     }
@@ -392,7 +415,7 @@ fn pod_end(p: &Pod) -> End {
 
 fn warden_allows(program: &Program, from: &Endpoint, to: &Endpoint, port: Port) -> bool {
     matches!(
-        evaluate(program, from, to, Some(port)),
+        evaluate(program, from, to, Some(&Probe::Number(port))),
         Verdict::Allowed { .. }
     )
 }
@@ -528,7 +551,26 @@ fn every_example_agrees_with_network_config_analyzer() {
 struct GenService {
     ns: String,
     name: String,
-    ports: Vec<(String, String, &'static str)>,
+    /// Name, number (or range) and protocol; a named container port has no number in the
+    /// program (the pods' containers give it one, see `named_port_number`).
+    ports: Vec<(String, Option<String>, &'static str)>,
+}
+
+impl GenService {
+    /// How a flow refers to one of its ports: by name, or (numbered ports only) by number.
+    fn port_ref(&self, rng: &mut Rng, by_number: bool) -> String {
+        let (name, number, proto) = rng.pick(&self.ports);
+        match number {
+            Some(number) if by_number => format!("{number}/{proto}"),
+            _ => name.clone(),
+        }
+    }
+}
+
+/// The number a service's pod gives its `k`-th named container port: numbers other flows name
+/// too, so that a named port and a number meet on the same pod.
+fn named_port_number(service: usize, k: usize) -> u16 {
+    [8080, 9090, 80, 20001][(service + k) % 4]
 }
 
 const CIDRS: [(&str, &[&str]); 6] = [
@@ -600,9 +642,11 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
             if used.insert((number, proto)) {
                 // Port 30000 is a range, as passive FTP or game servers declare them.
                 let text = if number == 30000 {
-                    "30000-30100".to_string()
+                    Some("30000-30100".to_string())
+                } else if rng.chance(30) {
+                    None
                 } else {
-                    number.to_string()
+                    Some(number.to_string())
                 };
                 ports.push((format!("p{k}"), text, proto));
             }
@@ -645,7 +689,10 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
         }
         writeln!(s, "service {} in {} {{\n  pods {labels}", me.name, me.ns).unwrap();
         for (name, number, proto) in &me.ports {
-            writeln!(s, "  port {name} {number}/{proto}").unwrap();
+            match number {
+                Some(number) => writeln!(s, "  port {name} {number}/{proto}").unwrap(),
+                None => writeln!(s, "  port {name}/{proto}").unwrap(),
+            }
         }
         if rng.chance(20) {
             let isolate: &&str = rng.pick(&["isolate", "isolate ingress", "isolate egress"]);
@@ -683,7 +730,7 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
                     } else {
                         format!(
                             " on {}/{}",
-                            rng.pick(&[443u16, 80, 53, 5432]),
+                            rng.pick(&[443u16, 80, 53, 5432, 8080]),
                             rng.pick(&["tcp", "udp"])
                         )
                     };
@@ -695,12 +742,8 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
                     let port = if server.ports.is_empty() || rng.chance(25) {
                         String::new()
                     } else {
-                        let (name, number, proto) = rng.pick(&server.ports);
-                        if rng.chance(50) {
-                            format!(" on {name}")
-                        } else {
-                            format!(" on {number}/{proto}")
-                        }
+                        let by_number = rng.chance(50);
+                        format!(" on {}", server.port_ref(rng, by_number))
                     };
                     writeln!(s, "  {dir} {}/{}{port}", other.ns, other.name).unwrap();
                 }
@@ -726,8 +769,7 @@ fn random_program(index: usize, rng: &mut Rng) -> String {
                     let port = if rng.chance(30) {
                         String::new()
                     } else if dir == "from" && !me.ports.is_empty() {
-                        let (_, number, proto) = rng.pick(&me.ports);
-                        format!(" on {number}/{proto}")
+                        format!(" on {}", me.port_ref(rng, true))
                     } else {
                         format!(
                             " on {}/{}",

@@ -36,7 +36,7 @@ impl Checker<'_> {
             None => server
                 .as_ref()
                 .and_then(|id| self.services.get(id))
-                .map(|s| s.ports.values().copied().collect())
+                .map(|s| s.ports.values().cloned().collect())
                 .unwrap_or_default(),
         };
         let text = self
@@ -69,14 +69,9 @@ impl Checker<'_> {
 
     pub(super) fn evaluate_expects(&mut self, expects: &[ir::Expect]) {
         for x in expects {
-            let queries: Vec<Option<ir::Port>> = if x.ports.is_empty() {
-                vec![None]
-            } else {
-                x.ports.iter().flat_map(|r| r.ports()).map(Some).collect()
-            };
             let mut diag: Option<Diagnostic> = None;
-            for port in queries {
-                let verdict = evaluate(&self.program, &x.from, &x.to, port);
+            for port in x.probes() {
+                let verdict = evaluate(&self.program, &x.from, &x.to, port.as_ref());
                 let on = port.map(|p| format!(" on {p}")).unwrap_or_default();
                 let d = diag.get_or_insert_with(|| {
                     Diagnostic::error("E0601", format!("expectation does not hold: `{}`", x.text))

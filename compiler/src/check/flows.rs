@@ -82,11 +82,14 @@ impl Checker<'_> {
             return;
         };
         match flow.direction {
-            ast::Direction::Ingress if flow.ports.is_empty() => self.diags.push(
-                Diagnostic::warning("W0305", "every port is open to the internet")
-                    .primary(*span, "`from world` without `on`")
-                    .help("name the ports the service serves to the outside: `from world on http`"),
-            ),
+            ast::Direction::Ingress if flow.ports.is_empty() && flow.all_ports.is_none() => {
+                self.diags.push(
+                    Diagnostic::warning("W0305", "every port is open to the internet")
+                        .primary(*span, "`from world` without `on`")
+                        .help("name the ports the service serves to the outside: `from world on http`")
+                        .note("if every port is meant, say so: `on all ports`"),
+                )
+            }
             ast::Direction::Egress => self.diags.push(
                 Diagnostic::warning("W0306", "egress to every address outside the cluster")
                     .primary(*span, "`to world` allows 0.0.0.0/0 and ::/0")

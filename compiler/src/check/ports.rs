@@ -3,25 +3,58 @@
 //! ```text
 //! port grpc 7070/tcp          to cart on grpc        // accepted: `cart` declares `grpc`
 //! port grpc 70700/tcp         to cart on http        // E0203 out of range; E0201 unknown port
+//! port metrics                to api on metrics      // the pods' container port `metrics`
 //! ```
 //! A port may be a range, `port passive 30000-30100/tcp`; a flow names it, or a range inside it.
+//! A port without a number is the pods' container port of that name: policies name it and the
+//! cluster resolves it pod by pod, so its name must be one Kubernetes accepts (E0208).
 
 use super::Checker;
 use crate::ast;
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::ir::{PortRange, Protocol, ServiceId};
+use crate::ir::{NamedPort, PortRange, PortSpec, Protocol, ServiceId};
 use std::collections::BTreeMap;
 
 impl Checker<'_> {
-    pub(super) fn port_decls(&mut self, svc: &ast::Service) -> BTreeMap<String, PortRange> {
-        let mut ports: BTreeMap<String, PortRange> = BTreeMap::new();
+    pub(super) fn port_decls(&mut self, svc: &ast::Service) -> BTreeMap<String, PortSpec> {
+        let mut ports: BTreeMap<String, PortSpec> = BTreeMap::new();
         let mut spans: BTreeMap<String, crate::span::Span> = BTreeMap::new();
         let mut declared: Vec<(PortRange, crate::span::Span)> = Vec::new();
         for decl in &svc.ports {
-            let Some(port) =
-                self.port_number(&decl.number, decl.end.as_ref(), decl.protocol.as_ref())
-            else {
-                continue;
+            let port = match &decl.number {
+                Some(number) => {
+                    match self.port_number(number, decl.end.as_ref(), decl.protocol.as_ref()) {
+                        Some(range) => PortSpec::Range(range),
+                        None => continue,
+                    }
+                }
+                None => {
+                    let Some(protocol) = self.protocol(decl.protocol.as_ref()) else {
+                        continue;
+                    };
+                    if let Err(why) = container_port_name(&decl.name.text) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "E0208",
+                                format!(
+                                    "`{}` cannot name a container port",
+                                    decl.name.text
+                                ),
+                            )
+                            .primary(decl.name.span, why)
+                            .note("a port without a number is the pods' container port of that name, and Kubernetes names those like IANA services: at most 15 lowercase letters, digits and single inner hyphens, with a letter")
+                            .help(format!(
+                                "give its number, `port {} NUMBER`, or the name the container spec uses",
+                                decl.name.text
+                            )),
+                        );
+                        continue;
+                    }
+                    PortSpec::Named(NamedPort {
+                        name: decl.name.text.clone(),
+                        protocol,
+                    })
+                }
             };
             if let Some(first) = spans.get(&decl.name.text) {
                 self.diags.push(
@@ -37,26 +70,28 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            let overlap = declared.iter().find(|(p, _)| {
-                p.protocol == port.protocol && p.start <= port.end && port.start <= p.end
-            });
-            if let Some((_, first)) = overlap {
-                self.diags.push(
-                    Diagnostic::error(
-                        "E0205",
-                        format!(
-                            "port {port} is declared twice in service `{}`",
-                            svc.name.text
-                        ),
-                    )
-                    .primary(decl.span, "declared again here")
-                    .secondary(*first, "first declared here")
-                    .help("one name per port: refer to it by that name"),
-                );
-                continue;
+            if let PortSpec::Range(range) = &port {
+                let overlap = declared.iter().find(|(p, _)| {
+                    p.protocol == range.protocol && p.start <= range.end && range.start <= p.end
+                });
+                if let Some((_, first)) = overlap {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0205",
+                            format!(
+                                "port {range} is declared twice in service `{}`",
+                                svc.name.text
+                            ),
+                        )
+                        .primary(decl.span, "declared again here")
+                        .secondary(*first, "first declared here")
+                        .help("one name per port: refer to it by that name"),
+                    );
+                    continue;
+                }
+                declared.push((*range, decl.span));
             }
             spans.insert(decl.name.text.clone(), decl.name.span);
-            declared.push((port, decl.span));
             ports.insert(decl.name.text.clone(), port);
         }
         ports
@@ -94,7 +129,17 @@ impl Checker<'_> {
             );
             return None;
         }
-        let proto = match protocol {
+        let proto = self.protocol(protocol);
+        Some(PortRange {
+            start: start?,
+            end: last?,
+            protocol: proto?,
+        })
+    }
+
+    /// A protocol, TCP when omitted.
+    fn protocol(&mut self, protocol: Option<&ast::Ident>) -> Option<Protocol> {
+        match protocol {
             None => Some(Protocol::Tcp),
             Some(p) => {
                 let parsed = Protocol::parse(&p.text)
@@ -111,12 +156,7 @@ impl Checker<'_> {
                 }
                 parsed
             }
-        };
-        Some(PortRange {
-            start: start?,
-            end: last?,
-            protocol: proto?,
-        })
+        }
     }
 
     fn one_port(&mut self, number: &ast::Ident) -> Option<u16> {
@@ -142,7 +182,7 @@ impl Checker<'_> {
         &mut self,
         r: &ast::PortRef,
         server: Option<&ServiceId>,
-    ) -> Option<PortRange> {
+    ) -> Option<PortSpec> {
         let declared = server
             .and_then(|id| self.services.get(id))
             .map(|s| s.ports.clone());
@@ -163,7 +203,7 @@ impl Checker<'_> {
                     return None;
                 };
                 if let Some(port) = ports.get(&name.text) {
-                    return Some(*port);
+                    return Some(port.clone());
                 }
                 let server = server.map(|s| s.to_string()).unwrap_or_default();
                 let mut d = Diagnostic::error(
@@ -189,22 +229,58 @@ impl Checker<'_> {
                 span,
             } => {
                 let port = self.port_number(number, end.as_ref(), protocol.as_ref())?;
-                if let Some(ports) = declared
-                    && !ports.values().any(|p| p.includes(&port))
+                // A named container port's number is the pod's to say, so a number never
+                // refers to it: the flow names it.
+                let numbered = |p: &PortSpec| match p {
+                    PortSpec::Range(r) => r.includes(&port),
+                    PortSpec::Named(_) => false,
+                };
+                if let Some(ports) = &declared
+                    && !ports.values().any(numbered)
                 {
                     let server = server.map(|s| s.to_string()).unwrap_or_default();
-                    self.diags.push(
-                        Diagnostic::error(
-                            "E0202",
-                            format!("service `{server}` does not serve port {port}"),
+                    let mut d = Diagnostic::error(
+                        "E0202",
+                        format!("service `{server}` does not serve port {port}"),
+                    )
+                    .primary(*span, "the server declares no such port");
+                    let named: Vec<String> = ports
+                        .iter()
+                        .filter(
+                            |(_, p)| matches!(p, PortSpec::Named(n) if n.protocol == port.protocol),
                         )
-                        .primary(*span, "the server declares no such port")
-                        .help(format!("declare it in `{server}`: `port NAME {port}`")),
-                    );
+                        .map(|(n, _)| format!("`on {n}`"))
+                        .collect();
+                    if !named.is_empty() {
+                        d = d.note(format!(
+                            "if it is a named container port of `{server}`, name it: {}",
+                            named.join(", ")
+                        ));
+                    }
+                    self.diags
+                        .push(d.help(format!("declare it in `{server}`: `port NAME {port}`")));
                     return None;
                 }
-                Some(port)
+                Some(PortSpec::Range(port))
             }
         }
     }
+}
+
+/// Kubernetes' rule for a container port's name (IANA_SVC_NAME), or why it breaks it. The
+/// grammar already starts every name with a letter.
+fn container_port_name(name: &str) -> Result<(), &'static str> {
+    if name.len() > 15 {
+        return Err("longer than 15 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err("only lowercase letters, digits and `-`");
+    }
+    if name.starts_with('-') || name.ends_with('-') || name.contains("--") {
+        return Err("no `-` at either end and no `--`");
+    }
+    Ok(())
 }

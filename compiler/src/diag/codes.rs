@@ -25,6 +25,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0205", include_str!("../../codes/E0205.md")),
     ("E0206", include_str!("../../codes/E0206.md")),
     ("E0207", include_str!("../../codes/E0207.md")),
+    ("E0208", include_str!("../../codes/E0208.md")),
     ("E0301", include_str!("../../codes/E0301.md")),
     ("E0302", include_str!("../../codes/E0302.md")),
     ("E0303", include_str!("../../codes/E0303.md")),

@@ -7,7 +7,7 @@
 //! service selects every pod of its namespace that carries all its labels.
 //! External addresses are sets of IP ranges, so an answer can be partial: "from 10.0.0.0/8 only".
 
-use super::{Endpoint, Flow, IpBlock, NamespaceScope, Peer, Pod, Port, Program, Protocol};
+use super::{Endpoint, Flow, IpBlock, NamespaceScope, Peer, Pod, Probe, Program, Protocol};
 use crate::span::Span;
 use ipnet::IpNet;
 
@@ -27,13 +27,21 @@ pub enum Verdict {
 /// from v6 by the flag).
 type Range = (bool, u128, u128);
 
-pub fn evaluate(program: &Program, from: &Endpoint, to: &Endpoint, port: Option<Port>) -> Verdict {
+/// `port` `None` asks about every port. A service stands for a pod its selector selects, whose
+/// named ports' numbers are not known: a named port is then answered by name.
+pub fn evaluate(
+    program: &Program,
+    from: &Endpoint,
+    to: &Endpoint,
+    port: Option<&Probe>,
+) -> Verdict {
     let pod = |e: &Endpoint| -> Option<Pod> {
         match e {
             Endpoint::Service(id) => program.services.get(id).map(|s| Pod {
                 namespace: id.namespace.clone(),
                 labels: s.selector.example(),
                 name: id.to_string(),
+                named_ports: Default::default(),
             }),
             Endpoint::Pod(p) => Some(p.clone()),
             Endpoint::External(_) => None,
@@ -64,10 +72,21 @@ fn unknown() -> Verdict {
     }
 }
 
-fn covers(flow: &Flow, port: Option<Port>) -> bool {
+/// Whether `flow` covers a connection to `server` on `port`.
+fn covers(flow: &Flow, port: Option<&Probe>, server: &Pod) -> bool {
     match port {
-        Some(p) => flow.ports.covers(p),
+        Some(p) => flow.ports.covers(p, server),
         None => flow.ports == super::Ports::All,
+    }
+}
+
+/// An address outside the cluster has no named ports.
+fn no_pod() -> Pod {
+    Pod {
+        namespace: String::new(),
+        labels: Default::default(),
+        name: String::new(),
+        named_ports: Default::default(),
     }
 }
 
@@ -124,7 +143,7 @@ fn why(program: &Program, pod: &Pod, egress: bool) -> String {
 }
 
 /// `allow dns`: egress from every pod of the namespace to the cluster DNS on 53/tcp and 53/udp.
-fn dns_allows(program: &Program, src: &Pod, dst: &Pod, port: Option<Port>) -> bool {
+fn dns_allows(program: &Program, src: &Pod, dst: &Pod, port: Option<&Probe>) -> bool {
     dns_port(port)
         && program
             .namespaces
@@ -134,18 +153,18 @@ fn dns_allows(program: &Program, src: &Pod, dst: &Pod, port: Option<Port>) -> bo
         && program.dns.pods.matches(&dst.labels)
 }
 
-fn dns_port(port: Option<Port>) -> bool {
-    port.is_some_and(|p| p.number == 53 && matches!(p.protocol, Protocol::Tcp | Protocol::Udp))
+fn dns_port(port: Option<&Probe>) -> bool {
+    matches!(port, Some(Probe::Number(p)) if p.number == 53 && matches!(p.protocol, Protocol::Tcp | Protocol::Udp))
 }
 
-fn pod_to_pod(program: &Program, src: &Pod, dst: &Pod, port: Option<Port>) -> Verdict {
+fn pod_to_pod(program: &Program, src: &Pod, dst: &Pod, port: Option<&Probe>) -> Verdict {
     let egress_grants: Vec<Span> = program
         .flows
         .iter()
         .filter(|f| {
             rules_for(program, &f.client, src, true)
                 && matches(program, &f.server, dst)
-                && covers(f, port)
+                && covers(f, port, dst)
         })
         .map(|f| f.span)
         .collect();
@@ -155,7 +174,7 @@ fn pod_to_pod(program: &Program, src: &Pod, dst: &Pod, port: Option<Port>) -> Ve
         .filter(|f| {
             rules_for(program, &f.server, dst, false)
                 && matches(program, &f.client, src)
-                && covers(f, port)
+                && covers(f, port, dst)
         })
         .map(|f| f.span)
         .collect();
@@ -204,7 +223,7 @@ fn external(
     program: &Program,
     nets: &[IpNet],
     pod: &Pod,
-    port: Option<Port>,
+    port: Option<&Probe>,
     egress: bool,
 ) -> Verdict {
     let svc = &pod.name;
@@ -213,6 +232,9 @@ fn external(
         return Verdict::Allowed { by: Vec::new() };
     }
     let wanted: Vec<Range> = nets.iter().map(net_range).collect();
+    // The server resolves named ports: the pod on ingress, an address (none) on egress.
+    let outside = no_pod();
+    let server = if egress { &outside } else { pod };
     let mut by = Vec::new();
     let mut granted: Vec<Range> = Vec::new();
     for flow in &program.flows {
@@ -221,7 +243,7 @@ fn external(
         } else {
             (&flow.server, &flow.client)
         };
-        if !rules_for(program, own, pod, egress) || !covers(flow, port) {
+        if !rules_for(program, own, pod, egress) || !covers(flow, port, server) {
             continue;
         }
         let ranges: Vec<Range> = other.blocks().iter().flat_map(block_ranges).collect();

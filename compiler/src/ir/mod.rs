@@ -144,7 +144,7 @@ pub struct Service {
     /// The pods of the service: every pod of its namespace its selector matches.
     /// INVARIANT: never empty (check rejects a service without `pods`).
     pub selector: Selector,
-    pub ports: BTreeMap<String, PortRange>,
+    pub ports: BTreeMap<String, PortSpec>,
     /// The service's own `isolate`, besides its namespace's.
     pub isolate_ingress: bool,
     pub isolate_egress: bool,
@@ -208,6 +208,9 @@ pub struct Pod {
     pub labels: BTreeMap<String, String>,
     /// How messages name it.
     pub name: String,
+    /// Its containers' named ports, where they are known: what a named port in a policy means
+    /// for this pod.
+    pub named_ports: BTreeMap<String, Port>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -224,6 +227,15 @@ impl Protocol {
             "udp" => Some(Protocol::Udp),
             "sctp" => Some(Protocol::Sctp),
             _ => None,
+        }
+    }
+
+    /// The spelling of the language.
+    pub fn word(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
         }
     }
 
@@ -245,12 +257,7 @@ pub struct Port {
 
 impl fmt::Display for Port {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let proto = match self.protocol {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Sctp => "sctp",
-        };
-        write!(f, "{}/{}", self.number, proto)
+        write!(f, "{}/{}", self.number, self.protocol.word())
     }
 }
 
@@ -305,19 +312,88 @@ impl fmt::Display for PortRange {
     }
 }
 
+/// A container port by its name: its number is whatever the server pod's container says, so
+/// a policy names it and the cluster resolves it pod by pod.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NamedPort {
+    pub name: String,
+    pub protocol: Protocol,
+}
+
+impl fmt::Display for NamedPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{} (named)", self.name, self.protocol.word())
+    }
+}
+
+/// A port of a service or a flow: numbers, or a container port's name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PortSpec {
+    Range(PortRange),
+    Named(NamedPort),
+}
+
+impl fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortSpec::Range(r) => r.fmt(f),
+            PortSpec::Named(n) => n.fmt(f),
+        }
+    }
+}
+
+/// A port asked about: a number, or a server's named port whose number is not known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    Number(Port),
+    Named(NamedPort),
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Probe::Number(p) => p.fmt(f),
+            Probe::Named(n) => n.fmt(f),
+        }
+    }
+}
+
+impl PortSpec {
+    /// Whether a connection to `server` on `probe` uses this port. A named port means, for a
+    /// number, the server's container port of that name.
+    pub fn covers(&self, probe: &Probe, server: &Pod) -> bool {
+        let resolved = |n: &NamedPort| {
+            server
+                .named_ports
+                .get(&n.name)
+                .filter(|p| p.protocol == n.protocol)
+                .copied()
+        };
+        match (self, probe) {
+            (PortSpec::Range(r), Probe::Number(p)) => r.contains(*p),
+            (PortSpec::Range(r), Probe::Named(n)) => resolved(n).is_some_and(|p| r.contains(p)),
+            (PortSpec::Named(n), Probe::Number(p)) => resolved(n) == Some(*p),
+            (PortSpec::Named(n), Probe::Named(m)) => {
+                n == m || resolved(n).is_some_and(|p| resolved(m) == Some(p))
+            }
+        }
+    }
+}
+
 /// The ports a flow allows.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Ports {
     All,
     /// INVARIANT: sorted, deduplicated, not empty.
-    Only(Vec<PortRange>),
+    Only(Vec<PortSpec>),
 }
 
 impl Ports {
-    pub fn covers(&self, port: Port) -> bool {
+    /// Whether a connection to `server` on `probe` is one of these ports.
+    pub fn covers(&self, probe: &Probe, server: &Pod) -> bool {
         match self {
             Ports::All => true,
-            Ports::Only(list) => list.iter().any(|r| r.contains(port)),
+            Ports::Only(list) => list.iter().any(|s| s.covers(probe, server)),
         }
     }
 }
@@ -437,11 +513,28 @@ pub struct Expect {
     pub from: Endpoint,
     pub to: Endpoint,
     /// The ports asked about; empty means "any port".
-    pub ports: Vec<PortRange>,
+    pub ports: Vec<PortSpec>,
     pub allowed: bool,
     pub span: Span,
     /// The expectation as the user wrote it, for messages.
     pub text: String,
+}
+
+impl Expect {
+    /// The questions the expectation asks the evaluator: each port of it (`None`: any port).
+    pub fn probes(&self) -> Vec<Option<Probe>> {
+        if self.ports.is_empty() {
+            return vec![None];
+        }
+        self.ports
+            .iter()
+            .flat_map(|spec| match spec {
+                PortSpec::Range(r) => r.ports().map(Probe::Number).collect::<Vec<_>>(),
+                PortSpec::Named(n) => vec![Probe::Named(n.clone())],
+            })
+            .map(Some)
+            .collect()
+    }
 }
 
 impl Program {

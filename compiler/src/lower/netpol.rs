@@ -6,7 +6,9 @@
 //! each only in a direction where the service is isolated.
 
 use super::{Document, Lowering, Schema, VERSION};
-use crate::ir::{Flow, IpBlock, NAME_LABEL, NamespaceScope, Peer, Ports, Selector, ServiceId};
+use crate::ir::{
+    Flow, IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports, Selector, ServiceId,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -86,8 +88,16 @@ struct IpBlockView {
 #[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct PortView {
     protocol: &'static str,
-    port: u16,
+    port: PortValue,
     end_port: Option<u16>,
+}
+
+/// A port number, or a container port's name (which the template quotes as a string).
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[serde(untagged)]
+enum PortValue {
+    Number(u16),
+    Name(String),
 }
 
 /// The flows of each service, found once rather than by a scan per service.
@@ -268,7 +278,7 @@ fn dns_rule(cx: &Lowering<'_>) -> RuleView {
             .into_iter()
             .map(|protocol| PortView {
                 protocol,
-                port: 53,
+                port: PortValue::Number(53),
                 end_port: None,
             })
             .collect(),
@@ -313,10 +323,17 @@ fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own_namespace: &str) -> Rul
         Ports::All => Vec::new(),
         Ports::Only(list) => list
             .iter()
-            .map(|p| PortView {
-                protocol: p.protocol.k8s(),
-                port: p.start,
-                end_port: (p.end > p.start).then_some(p.end),
+            .map(|p| match p {
+                PortSpec::Range(r) => PortView {
+                    protocol: r.protocol.k8s(),
+                    port: PortValue::Number(r.start),
+                    end_port: (r.end > r.start).then_some(r.end),
+                },
+                PortSpec::Named(n) => PortView {
+                    protocol: n.protocol.k8s(),
+                    port: PortValue::Name(n.name.clone()),
+                    end_port: None,
+                },
             })
             .collect(),
     };

@@ -284,13 +284,12 @@ impl Ctx {
                 _ => {}
             }
         }
-        let blank = Ident {
-            text: String::new(),
-            span,
-        };
         PortDecl {
-            name: name.unwrap_or_else(|| blank.clone()),
-            number: number.unwrap_or(blank),
+            name: name.unwrap_or(Ident {
+                text: String::new(),
+                span,
+            }),
+            number,
             end,
             protocol,
             span,
@@ -303,6 +302,7 @@ impl Ctx {
             direction: Direction::Egress,
             peers: Vec::new(),
             ports: Vec::new(),
+            all_ports: None,
             span,
         };
         for p in pair.into_inner() {
@@ -324,6 +324,7 @@ impl Ctx {
                         flow.ports.push(port);
                     }
                 }
+                Rule::all_ports => flow.all_ports = Some(self.span(&p)),
                 _ => {}
             }
         }
