@@ -118,6 +118,16 @@ pub struct Flow {
     pub ports: Vec<PortRef>,
     /// `on all ports`, said on purpose.
     pub all_ports: Option<Span>,
+    /// `only …`: the HTTP requests allowed.
+    pub http: Vec<HttpRule>,
+    pub span: Span,
+}
+
+/// One `METHOD "PATH"` of `only`; either may be missing, not both.
+#[derive(Clone, Debug)]
+pub struct HttpRule {
+    pub method: Option<Ident>,
+    pub path: Option<Ident>,
     pub span: Span,
 }
 
@@ -130,6 +140,11 @@ pub enum Peer {
         span: Span,
     },
     Service(ServiceRef),
+    /// `host "NAME"`: a DNS name outside the cluster.
+    Host {
+        name: Ident,
+        span: Span,
+    },
     /// Pods by labels (`None`: every pod) in a scope of namespaces (`None`: the service's own).
     Pods {
         pods: Option<Selector>,
@@ -150,7 +165,10 @@ pub enum Scope {
 impl Peer {
     pub fn span(&self) -> Span {
         match self {
-            Peer::World(span) | Peer::Cidr { span, .. } | Peer::Pods { span, .. } => *span,
+            Peer::World(span)
+            | Peer::Cidr { span, .. }
+            | Peer::Pods { span, .. }
+            | Peer::Host { span, .. } => *span,
             Peer::Service(r) => r.span,
         }
     }

@@ -10,7 +10,6 @@
 use crate::diag::{Diagnostic, Label};
 use crate::ir::connectivity::{Verdict, evaluate};
 use crate::ir::{Endpoint, Program, ServiceId};
-use crate::lower::Target;
 use crate::span::{SourceMap, Span};
 
 /// The name of the source that holds the question.
@@ -21,7 +20,8 @@ pub const QUERY_FILE: &str = "<question>";
 pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnostic>) {
     let text = format!("expect {query} allowed");
     let query_file = sources.add(QUERY_FILE.to_string(), text);
-    let compiled = crate::compile(sources, &[Target::Netpol]);
+    // No target: the answer comes from the IR, whatever the program is built for.
+    let compiled = crate::compile(sources, &[]);
     let sources = compiled.sources;
     let mut diags: Vec<Diagnostic> = compiled
         .diagnostics
@@ -85,6 +85,19 @@ pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnosti
             .notes
             .push("nothing isolates either side".to_string());
     }
+    // A flow with HTTP rules lets the connection open, and its proxy then answers only them.
+    for flow in program
+        .flows
+        .iter()
+        .filter(|f| !f.http.is_empty() && by.contains(&f.span))
+    {
+        let http: Vec<String> = flow.http.iter().map(ToString::to_string).collect();
+        answer.notes.push(format!(
+            "only these HTTP requests, by {}: {} (the proxy answers others with 403)",
+            sources.location(flow.span),
+            http.join(", ")
+        ));
+    }
     let rules = policies(&program, &x.from, &x.to);
     if !rules.is_empty() {
         answer
@@ -94,11 +107,17 @@ pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnosti
     (sources, vec![answer])
 }
 
-/// The generated NetworkPolicies that hold the rules of a connection: the client's egress and the
-/// server's ingress, where they are isolated.
+/// The generated policies that hold the rules of a connection: the client's egress and the
+/// server's ingress, where they are isolated; CiliumNetworkPolicies for a program only `cilium`
+/// can say, NetworkPolicies otherwise.
 fn policies(program: &Program, from: &Endpoint, to: &Endpoint) -> Vec<String> {
     let mut out = Vec::new();
-    let file = |id: &ServiceId| format!("netpol/{}/{}.yaml", id.namespace, id.name);
+    let dir = if program.needs_a_proxy() {
+        "cilium"
+    } else {
+        "netpol"
+    };
+    let file = |id: &ServiceId| format!("{dir}/{}/{}.yaml", id.namespace, id.name);
     if let Endpoint::Service(id) = from
         && program.isolates(id, true)
     {

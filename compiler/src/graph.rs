@@ -44,7 +44,12 @@ pub fn render(program: &Program, format: Format) -> String {
     for flow in &program.flows {
         let from = add(&flow.client);
         let to = add(&flow.server);
-        edges.push((from, to, ports(&flow.ports)));
+        let mut label = ports(&flow.ports);
+        if !flow.http.is_empty() {
+            let http: Vec<String> = flow.http.iter().map(ToString::to_string).collect();
+            label = format!("{label} only {}", http.join(", "));
+        }
+        edges.push((from, to, label));
     }
     edges.sort();
     edges.dedup();
@@ -117,6 +122,7 @@ fn describe(peer: &Peer) -> (String, Option<String>) {
         Peer::Service(id) => (id.name.clone(), Some(id.namespace.clone())),
         Peer::Namespace(n) => ("all pods".to_string(), Some(n.clone())),
         Peer::World => ("world (0.0.0.0/0, ::/0)".to_string(), None),
+        Peer::Host(name) => (format!("host {name}"), None),
         Peer::Ip(b) => {
             let mut label = format!("cidr {}", b.cidr);
             if !b.except.is_empty() {

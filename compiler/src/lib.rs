@@ -49,6 +49,9 @@ pub fn compile(sources: SourceMap, targets: &[Target]) -> Compilation {
         diagnostics.extend(diags);
         program
     };
+    if let Some(program) = &program {
+        diagnostics.extend(lower::limits(program, targets));
+    }
     let mut documents = None;
     if let Some(program) = &program
         && !diagnostics.iter().any(Diagnostic::is_error)

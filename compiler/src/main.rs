@@ -24,7 +24,7 @@ struct CompileArgs {
     /// The output directory
     #[arg(long)]
     out: PathBuf,
-    /// Targets to generate (default: all)
+    /// Targets to generate (default: netpol, seccomp, vap; `cilium` instead of `netpol` on Cilium)
     #[arg(long, value_enum, value_delimiter = ',')]
     target: Vec<Target>,
     /// How diagnostics are printed
@@ -111,7 +111,8 @@ fn graph(paths: &[PathBuf], format: warden::graph::Format) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let compiled = warden::compile(sources, &[Target::Netpol]);
+    // No target: the graph is the program's, whatever it is built for.
+    let compiled = warden::compile(sources, &[]);
     match &compiled.program {
         Some(program) if compiled.documents.is_some() => {
             print!("{}", warden::graph::render(program, format));
@@ -173,7 +174,7 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
         }
     };
     let targets: Vec<Target> = if args.target.is_empty() {
-        Target::ALL.to_vec()
+        Target::DEFAULT.to_vec()
     } else {
         let mut t = args.target.clone();
         t.sort();

@@ -22,6 +22,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../targets/netpol/ports.yaml"),
     ),
     (
+        "cilium/policy.yaml",
+        include_str!("../../targets/cilium/policy.yaml"),
+    ),
+    (
+        "cilium/ports.yaml",
+        include_str!("../../targets/cilium/ports.yaml"),
+    ),
+    (
         "seccomp/profile.json",
         include_str!("../../targets/seccomp/profile.json"),
     ),

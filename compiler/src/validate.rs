@@ -16,6 +16,9 @@ fn schema_text(schema: Schema) -> &'static str {
         Schema::NetworkPolicy => {
             include_str!("../../targets/netpol/schema/networkpolicy-networking-v1.json")
         }
+        Schema::CiliumNetworkPolicy => {
+            include_str!("../../targets/cilium/schema/ciliumnetworkpolicy-v2.json")
+        }
         Schema::ValidatingAdmissionPolicy => {
             include_str!(
                 "../../targets/vap/schema/validatingadmissionpolicy-admissionregistration-v1.json"
@@ -36,6 +39,7 @@ fn schema_text(schema: Schema) -> &'static str {
 fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
     match schema {
         Schema::NetworkPolicy => Some(("networking.k8s.io/v1", "NetworkPolicy")),
+        Schema::CiliumNetworkPolicy => Some(("cilium.io/v2", "CiliumNetworkPolicy")),
         Schema::ValidatingAdmissionPolicy => Some((
             "admissionregistration.k8s.io/v1",
             "ValidatingAdmissionPolicy",
@@ -48,8 +52,9 @@ fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
     }
 }
 
-const ALL: [Schema; 5] = [
+const ALL: [Schema; 6] = [
     Schema::NetworkPolicy,
+    Schema::CiliumNetworkPolicy,
     Schema::ValidatingAdmissionPolicy,
     Schema::ValidatingAdmissionPolicyBinding,
     Schema::SeccompProfile,

@@ -479,3 +479,62 @@ fn explain_says_allowed_or_denied_and_why() {
     assert_eq!(line["code"], "E0102");
     assert_eq!(line["help"], "did you mean `cartservice`?");
 }
+
+#[test]
+fn a_host_name_is_refused_for_netpol_and_built_for_cilium() {
+    let prog = example("cilium/payments");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // Default targets include netpol: refused, naming the target, the flow and the way out.
+    let (code, _, err) = run(&["build", s(&prog), "--out", s(&out)], &repo());
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("error[E0901]: target `netpol` cannot allow a host name (`api.stripe.com`)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("payments.warden:12:3"),
+        "points at the flow: {err}"
+    );
+    assert!(err.contains("--target cilium"), "says the way out: {err}");
+    assert!(!out.exists(), "nothing written");
+    // For cilium: built, with toFQDNs and the DNS proxy rule.
+    let (code, _, err) = run(
+        &[
+            "build",
+            s(&prog),
+            "--out",
+            s(&out),
+            "--target",
+            "cilium,seccomp,vap",
+        ],
+        &repo(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let checkout = fs::read_to_string(out.join("cilium/payments/checkout.yaml")).unwrap();
+    assert!(
+        checkout.contains("matchName: \"api.stripe.com\""),
+        "{checkout}"
+    );
+    let dns = fs::read_to_string(out.join("cilium/payments/allow-dns.yaml")).unwrap();
+    assert!(dns.contains("matchPattern: \"*\""), "{dns}");
+    assert!(!out.join("netpol").exists());
+    // explain names the Cilium policies and the HTTP requests the flow allows.
+    let (code, answer, err) = run(
+        &["explain", "-p", s(&prog), "checkout -> ledger on http"],
+        &repo(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        answer.contains("allowed: `checkout -> ledger on http`"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("GET /v1/accounts/[0-9]+, POST /v1/entries"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("`cilium/payments/ledger.yaml` (ingress)"),
+        "{answer}"
+    );
+}

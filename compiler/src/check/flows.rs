@@ -34,7 +34,11 @@ impl Checker<'_> {
         for flow in flows {
             let mut externals: Vec<(ir::IpBlock, crate::span::Span)> = Vec::new();
             for peer in &flow.peers {
-                let Some(resolved) = self.peer(peer, namespace) else {
+                let resolved = match peer {
+                    ast::Peer::Host { name, .. } => self.host(name, flow.direction),
+                    _ => self.peer(peer, namespace),
+                };
+                let Some(resolved) = resolved else {
                     continue;
                 };
                 for block in resolved.blocks() {
@@ -65,10 +69,17 @@ impl Checker<'_> {
                 let Some(ports) = self.flow_ports(flow, server_id.as_ref()) else {
                     continue;
                 };
+                let Some(http) = self.http_rules(flow, &ports) else {
+                    continue;
+                };
+                if matches!(server, Peer::Host(_)) {
+                    self.host_needs_dns(&client, namespace, peer.span());
+                }
                 self.program.flows.push(ir::Flow {
                     client,
                     server,
                     ports,
+                    http,
                     span: flow.span,
                 });
             }
@@ -103,6 +114,8 @@ impl Checker<'_> {
     fn peer(&mut self, peer: &ast::Peer, own_namespace: &str) -> Option<Peer> {
         match peer {
             ast::Peer::World(_) => Some(Peer::World),
+            // Resolved with the flow's direction, by `host`.
+            ast::Peer::Host { .. } => None,
             ast::Peer::Cidr { cidr, except, .. } => self.ip_block(cidr, except).map(Peer::Ip),
             ast::Peer::Service(r) => self
                 .resolve_service(r, Some(own_namespace))

@@ -15,6 +15,7 @@ mod cidrs;
 mod dns;
 mod expects;
 mod flows;
+mod layer7;
 mod names;
 mod namespaces;
 mod ports;

@@ -30,6 +30,10 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0302", include_str!("../../codes/E0302.md")),
     ("E0303", include_str!("../../codes/E0303.md")),
     ("E0304", include_str!("../../codes/E0304.md")),
+    ("E0305", include_str!("../../codes/E0305.md")),
+    ("E0306", include_str!("../../codes/E0306.md")),
+    ("E0307", include_str!("../../codes/E0307.md")),
+    ("E0308", include_str!("../../codes/E0308.md")),
     ("W0305", include_str!("../../codes/W0305.md")),
     ("W0306", include_str!("../../codes/W0306.md")),
     ("E0401", include_str!("../../codes/E0401.md")),
@@ -54,6 +58,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0803", include_str!("../../codes/E0803.md")),
     ("E0804", include_str!("../../codes/E0804.md")),
     ("E0805", include_str!("../../codes/E0805.md")),
+    ("E0901", include_str!("../../codes/E0901.md")),
+    ("E0902", include_str!("../../codes/E0902.md")),
 ];
 
 /// The explanation of a code, if it exists.

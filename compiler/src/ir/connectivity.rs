@@ -106,7 +106,7 @@ fn matches(program: &Program, peer: &Peer, pod: &Pod) -> bool {
             };
             in_scope && pods.matches(&pod.labels)
         }
-        Peer::World | Peer::Ip(_) => false,
+        Peer::World | Peer::Ip(_) | Peer::Host(_) => false,
     }
 }
 

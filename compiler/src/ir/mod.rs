@@ -428,13 +428,16 @@ pub enum Peer {
     /// `world`: every address outside the cluster, IPv4 and IPv6.
     World,
     Ip(IpBlock),
+    /// A DNS name outside the cluster (lowercase, no trailing dot; `*` is a wildcard): the
+    /// addresses it resolves to, as the cluster's DNS answers. Only targets that watch DNS say it.
+    Host(String),
 }
 
 impl Peer {
     /// The address blocks an external peer stands for.
     pub fn blocks(&self) -> Vec<IpBlock> {
         match self {
-            Peer::Service(_) | Peer::Namespace(_) | Peer::Pods { .. } => Vec::new(),
+            Peer::Service(_) | Peer::Namespace(_) | Peer::Pods { .. } | Peer::Host(_) => Vec::new(),
             Peer::World => world_blocks(),
             Peer::Ip(b) => vec![b.clone()],
         }
@@ -459,7 +462,29 @@ pub struct Flow {
     pub client: Peer,
     pub server: Peer,
     pub ports: Ports,
+    /// Layer 7: the HTTP requests allowed on those ports; empty is every request (and every
+    /// protocol). INVARIANT: not empty only with `Ports::Only` of TCP ports.
+    pub http: Vec<HttpRule>,
     pub span: Span,
+}
+
+/// An HTTP request a flow allows: a method, a path (a regular expression, as the proxies match
+/// it), or both.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HttpRule {
+    pub method: Option<String>,
+    pub path: Option<String>,
+}
+
+impl fmt::Display for HttpRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.method, &self.path) {
+            (Some(m), Some(p)) => write!(f, "{m} {p}"),
+            (Some(m), None) => write!(f, "{m}"),
+            (None, Some(p)) => write!(f, "{p}"),
+            (None, None) => write!(f, "any request"),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -538,6 +563,13 @@ impl Expect {
 }
 
 impl Program {
+    /// Whether some flow says what only a proxy enforces: a host name or HTTP requests.
+    pub fn needs_a_proxy(&self) -> bool {
+        self.flows
+            .iter()
+            .any(|f| matches!(f.server, Peer::Host(_)) || !f.http.is_empty())
+    }
+
     /// The labels a namespace carries, as namespace selectors see them. A namespace the program
     /// does not declare carries only its name.
     pub fn namespace_labels(&self, name: &str) -> BTreeMap<String, String> {

@@ -4,9 +4,12 @@
 //! in `check` and live in the IR) and renders them with the target's templates. The documents are
 //! then validated (`validate`) and written (`emit`).
 
+mod cilium;
 mod netpol;
+mod plan;
 mod seccomp;
 mod vap;
+mod views;
 
 use crate::ir::Program;
 use crate::span::{SourceMap, Span};
@@ -17,18 +20,23 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Target {
     Netpol,
+    Cilium,
     Seccomp,
     Vap,
 }
 
 impl Target {
-    pub const ALL: [Target; 3] = [Target::Netpol, Target::Seccomp, Target::Vap];
+    pub const ALL: [Target; 4] = [Target::Netpol, Target::Cilium, Target::Seccomp, Target::Vap];
+    /// What `build` writes when no target is named: one network policy kind (a cluster runs one
+    /// CNI), seccomp and admission.
+    pub const DEFAULT: [Target; 3] = [Target::Netpol, Target::Seccomp, Target::Vap];
 }
 
 /// Which schema a document must satisfy before it is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Schema {
     NetworkPolicy,
+    CiliumNetworkPolicy,
     ValidatingAdmissionPolicy,
     ValidatingAdmissionPolicyBinding,
     SeccompProfile,
@@ -67,6 +75,19 @@ impl Lowering<'_> {
     }
 }
 
+/// What `targets` cannot say of the program, as errors naming the declaration, the target and
+/// the way out. A program with none of them lowers to documents that mean what it says.
+pub fn limits(program: &Program, targets: &[Target]) -> Vec<crate::diag::Diagnostic> {
+    let mut out = Vec::new();
+    if targets.contains(&Target::Netpol) {
+        out.extend(netpol::limits(program));
+    }
+    if targets.contains(&Target::Cilium) {
+        out.extend(cilium::limits(program));
+    }
+    out
+}
+
 /// Lowers and renders the program for `targets`, plus a `kustomization.yaml` listing every
 /// Kubernetes document. Errors are template defects, reported as compiler bugs.
 pub fn lower(
@@ -79,6 +100,7 @@ pub fn lower(
     for target in targets {
         match target {
             Target::Netpol => docs.extend(netpol::lower(&cx)?),
+            Target::Cilium => docs.extend(cilium::lower(&cx)?),
             Target::Seccomp => docs.extend(seccomp::lower(&cx)?),
             Target::Vap => docs.extend(vap::lower(&cx)?),
         }

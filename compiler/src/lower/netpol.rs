@@ -1,16 +1,14 @@
 //! Target `netpol`: Kubernetes NetworkPolicies (see `targets/netpol/README.md`).
 //!
-//! Per namespace that isolates: `default-deny` (every pod, the isolated directions, no rules) and,
-//! with `allow dns`, `allow-dns`. Per service isolated by its namespace or by itself: one policy
-//! holding the ingress rules of the flows it serves and the egress rules of the flows it opens,
-//! each only in a direction where the service is isolated.
+//! Which policies exist and which rules they hold is `plan`'s decision, shared with `cilium`;
+//! this module writes each as a NetworkPolicy. Host names and HTTP rules have no NetworkPolicy
+//! form: `limits` refuses them before lowering.
 
+use super::plan::{self, Rule};
+use super::views::{IpBlockView, SelectorView, ip_block_view, selector_view};
 use super::{Document, Lowering, Schema, VERSION};
-use crate::ir::{
-    Flow, IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports, Selector, ServiceId,
-};
+use crate::ir::{Flow, IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Serialize)]
 struct PolicyView<'a> {
@@ -46,45 +44,6 @@ fn namespace_named(name: &str) -> SelectorView {
     }
 }
 
-/// A label selector as the template writes it: `matchLabels`, then `matchExpressions`.
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone, Default)]
-struct SelectorView {
-    match_labels: Vec<(String, String)>,
-    expressions: Vec<ExpressionView>,
-}
-
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
-struct ExpressionView {
-    key: String,
-    operator: &'static str,
-    values: Vec<String>,
-}
-
-fn selector_view(sel: &Selector) -> SelectorView {
-    SelectorView {
-        match_labels: sel
-            .match_labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        expressions: sel
-            .expressions
-            .iter()
-            .map(|e| ExpressionView {
-                key: e.key.clone(),
-                operator: e.operator.k8s(),
-                values: e.values.clone(),
-            })
-            .collect(),
-    }
-}
-
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
-struct IpBlockView {
-    cidr: String,
-    except: Vec<String>,
-}
-
 #[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct PortView {
     protocol: &'static str,
@@ -100,30 +59,35 @@ enum PortValue {
     Name(String),
 }
 
-/// The flows of each service, found once rather than by a scan per service.
-struct FlowIndex<'a> {
-    /// Flows whose server is the service.
-    serving: BTreeMap<&'a ServiceId, Vec<&'a Flow>>,
-    /// Flows whose client is the service.
-    opening: BTreeMap<&'a ServiceId, Vec<&'a Flow>>,
-}
-
-impl<'a> FlowIndex<'a> {
-    fn new(cx: &Lowering<'a>) -> Self {
-        let mut index = FlowIndex {
-            serving: BTreeMap::new(),
-            opening: BTreeMap::new(),
-        };
-        for flow in &cx.program.flows {
-            if let Peer::Service(id) = &flow.server {
-                index.serving.entry(id).or_default().push(flow);
-            }
-            if let Peer::Service(id) = &flow.client {
-                index.opening.entry(id).or_default().push(flow);
-            }
+/// Why a program cannot be said as NetworkPolicies: a diagnostic per flow naming a host or
+/// HTTP requests.
+pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnostic> {
+    let mut out = Vec::new();
+    for flow in &program.flows {
+        if let Peer::Host(name) = &flow.server {
+            out.push(
+                crate::diag::Diagnostic::error(
+                    "E0901",
+                    format!("target `netpol` cannot allow a host name (`{name}`)"),
+                )
+                .primary(flow.span, "this flow names a host")
+                .note("a NetworkPolicy knows addresses, not DNS names, and addresses behind a name change")
+                .help("build it for `cilium` (`--target cilium`: CiliumNetworkPolicy `toFQDNs`), or give the addresses as `cidr` for `netpol`"),
+            );
         }
-        index
+        if !flow.http.is_empty() {
+            out.push(
+                crate::diag::Diagnostic::error(
+                    "E0901",
+                    "target `netpol` cannot allow HTTP requests by method or path",
+                )
+                .primary(flow.span, "this flow says `only …`")
+                .note("a NetworkPolicy allows ports, not requests")
+                .help("build it for `cilium` (`--target cilium`: CiliumNetworkPolicy HTTP rules), or drop `only …` to allow the whole port for `netpol`"),
+            );
+        }
     }
+    out
 }
 
 fn types(ingress: bool, egress: bool) -> Vec<&'static str> {
@@ -139,123 +103,44 @@ fn types(ingress: bool, egress: bool) -> Vec<&'static str> {
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let mut docs = Vec::new();
-    for ns in cx.program.namespaces.values().filter(|n| n.isolated()) {
-        let source = cx.location(ns.span);
-        let file: BTreeSet<String> = [cx.file(ns.span)].into();
-        let view = PolicyView {
-            name: "default-deny",
-            namespace: &ns.name,
-            source: source.clone(),
-            flows: String::new(),
-            version: VERSION,
-            pod_selector: SelectorView::default(),
-            policy_types: types(ns.isolate_ingress, ns.isolate_egress),
-            ingress: ns.isolate_ingress.then(Vec::new),
-            egress: ns.isolate_egress.then(Vec::new),
-        };
-        docs.push(document(&ns.name, "default-deny", &view, file.clone())?);
-        if ns.allow_dns && ns.isolate_egress {
-            let dns = dns_rule(cx);
-            let view = PolicyView {
-                name: "allow-dns",
-                policy_types: types(false, true),
-                ingress: None,
-                egress: Some(vec![dns]),
-                ..view
+    for policy in plan::policies(cx) {
+        let rules = |rules: &Option<Vec<Rule<'_>>>| -> Result<Option<Vec<RuleView>>, String> {
+            let Some(rules) = rules else {
+                return Ok(None);
             };
-            docs.push(document(&ns.name, "allow-dns", &view, file.clone())?);
-        }
-        // The namespace's own flows: every pod of it is their client or server.
-        let me = Peer::Namespace(ns.name.clone());
-        let mut ingress = Vec::new();
-        let mut egress = Vec::new();
-        let mut spans = BTreeSet::new();
-        for flow in &cx.program.flows {
-            if ns.isolate_ingress && flow.server == me {
-                ingress.push(rule(cx, flow, &flow.client, &ns.name));
-                spans.insert(flow.span);
+            let mut views = Vec::new();
+            for r in rules {
+                views.push(match r {
+                    Rule::Flow { flow, peer } => rule(cx, flow, peer, policy.namespace)?,
+                    Rule::Dns => dns_rule(cx),
+                });
             }
-            if ns.isolate_egress && flow.client == me {
-                egress.push(rule(cx, flow, &flow.server, &ns.name));
-                spans.insert(flow.span);
-            }
-        }
-        if !spans.is_empty() {
-            for rules in [&mut ingress, &mut egress] {
-                rules.sort();
-                rules.dedup();
-            }
-            let view = PolicyView {
-                name: "namespace-flows",
-                namespace: &ns.name,
-                source: source.clone(),
-                flows: locations(cx, &spans),
-                version: VERSION,
-                pod_selector: SelectorView::default(),
-                policy_types: types(ns.isolate_ingress, ns.isolate_egress),
-                ingress: ns.isolate_ingress.then_some(ingress),
-                egress: ns.isolate_egress.then_some(egress),
-            };
-            let files: BTreeSet<String> = spans.iter().map(|s| cx.file(*s)).chain(file).collect();
-            docs.push(document(&ns.name, "namespace-flows", &view, files)?);
-        }
-    }
-    let index = FlowIndex::new(cx);
-    for svc in cx.program.services.values() {
-        let isolate_ingress = cx.program.isolates(&svc.id, false);
-        let isolate_egress = cx.program.isolates(&svc.id, true);
-        if !isolate_ingress && !isolate_egress {
-            continue;
-        }
-        let mut files: BTreeSet<String> = [cx.file(svc.span)].into();
-        let mut flow_spans = BTreeSet::new();
-        let mut ingress = Vec::new();
-        let mut egress = Vec::new();
-        if isolate_ingress {
-            for flow in index.serving.get(&svc.id).into_iter().flatten() {
-                ingress.push(rule(cx, flow, &flow.client, &svc.id.namespace));
-                files.insert(cx.file(flow.span));
-                flow_spans.insert(flow.span);
-            }
-        }
-        if isolate_egress {
-            for flow in index.opening.get(&svc.id).into_iter().flatten() {
-                egress.push(rule(cx, flow, &flow.server, &svc.id.namespace));
-                files.insert(cx.file(flow.span));
-                flow_spans.insert(flow.span);
-            }
-        }
-        // `allow dns` where the namespace does not isolate egress but the service does: the
-        // namespace-wide `allow-dns` does not exist, so the service's policy holds the DNS rule.
-        let ns = cx.program.namespaces.get(&svc.id.namespace);
-        if isolate_egress && ns.is_some_and(|n| n.allow_dns && !n.isolate_egress) {
-            egress.push(dns_rule(cx));
-        }
-        for rules in [&mut ingress, &mut egress] {
-            rules.sort();
-            rules.dedup();
-        }
-        let view = PolicyView {
-            name: &svc.id.name,
-            namespace: &svc.id.namespace,
-            source: cx.location(svc.span),
-            flows: locations(cx, &flow_spans),
-            version: VERSION,
-            pod_selector: selector_view(&svc.selector),
-            policy_types: types(isolate_ingress, isolate_egress),
-            ingress: isolate_ingress.then_some(ingress),
-            egress: isolate_egress.then_some(egress),
+            views.sort();
+            views.dedup();
+            Ok(Some(views))
         };
-        docs.push(document(&svc.id.namespace, &svc.id.name, &view, files)?);
+        let view = PolicyView {
+            name: policy.name,
+            namespace: policy.namespace,
+            source: cx.location(policy.source),
+            flows: plan::locations(cx, &policy.flows),
+            version: VERSION,
+            pod_selector: policy
+                .pods
+                .map(|p| selector_view(p, ""))
+                .unwrap_or_default(),
+            policy_types: types(policy.ingress.is_some(), policy.egress.is_some()),
+            ingress: rules(&policy.ingress)?,
+            egress: rules(&policy.egress)?,
+        };
+        docs.push(Document {
+            path: format!("netpol/{}/{}.yaml", policy.namespace, policy.name),
+            text: crate::render::render("netpol/networkpolicy.yaml", &view)?,
+            schema: Schema::NetworkPolicy,
+            sources: policy.files(cx),
+        });
     }
     Ok(docs)
-}
-
-/// `file:line` of each span, in source order, each once.
-fn locations(cx: &Lowering<'_>, spans: &BTreeSet<crate::span::Span>) -> String {
-    let mut out: Vec<String> = spans.iter().map(|s| cx.location(*s)).collect();
-    out.dedup();
-    out.join(", ")
 }
 
 /// Egress to the cluster DNS on 53/tcp and 53/udp: its pods, and NodeLocal DNSCache's address.
@@ -263,7 +148,7 @@ fn dns_rule(cx: &Lowering<'_>) -> RuleView {
     let dns = &cx.program.dns;
     let mut peers = vec![PeerView {
         ip_block: None,
-        pod_selector: Some(selector_view(&dns.pods)),
+        pod_selector: Some(selector_view(&dns.pods, "")),
         namespace_selector: Some(namespace_named(&dns.namespace)),
     }];
     if let Some(addr) = dns.nodelocal {
@@ -285,15 +170,28 @@ fn dns_rule(cx: &Lowering<'_>) -> RuleView {
     }
 }
 
-/// The rule of `flow` on the policy of `own`, whose other end is `peer`.
-fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own_namespace: &str) -> RuleView {
+/// The rule of `flow` on the policy of `own`, whose other end is `peer`. A host name or HTTP
+/// rules have no NetworkPolicy form: `lower::limits` refuses them first, so meeting one here is
+/// a bug, reported rather than written as a rule that would mean something else.
+fn rule(
+    cx: &Lowering<'_>,
+    flow: &Flow,
+    peer: &Peer,
+    own_namespace: &str,
+) -> Result<RuleView, String> {
+    if !flow.http.is_empty() {
+        return Err(format!(
+            "netpol: HTTP rules reached lowering ({})",
+            cx.location(flow.span)
+        ));
+    }
     let peers = match peer {
         Peer::Service(id) => {
             let selector = cx
                 .program
                 .services
                 .get(id)
-                .map(|s| selector_view(&s.selector))
+                .map(|s| selector_view(&s.selector, ""))
                 .unwrap_or_default();
             vec![PeerView {
                 ip_block: None,
@@ -310,14 +208,20 @@ fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own_namespace: &str) -> Rul
         }],
         Peer::Pods { namespaces, pods } => vec![PeerView {
             ip_block: None,
-            pod_selector: Some(selector_view(pods)),
+            pod_selector: Some(selector_view(pods, "")),
             namespace_selector: match namespaces {
                 NamespaceScope::Name(n) if *n == own_namespace => None,
                 NamespaceScope::Name(n) => Some(namespace_named(n)),
-                NamespaceScope::Labels(sel) => Some(selector_view(sel)),
+                NamespaceScope::Labels(sel) => Some(selector_view(sel, "")),
             },
         }],
         Peer::World | Peer::Ip(_) => peer.blocks().iter().map(ip_block).collect(),
+        Peer::Host(_) => {
+            return Err(format!(
+                "netpol: a host name reached lowering ({})",
+                cx.location(flow.span)
+            ));
+        }
     };
     let ports = match &flow.ports {
         Ports::All => Vec::new(),
@@ -337,30 +241,13 @@ fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer, own_namespace: &str) -> Rul
             })
             .collect(),
     };
-    RuleView { peers, ports }
+    Ok(RuleView { peers, ports })
 }
 
 fn ip_block(b: &IpBlock) -> PeerView {
     PeerView {
-        ip_block: Some(IpBlockView {
-            cidr: b.cidr.to_string(),
-            except: b.except.iter().map(ToString::to_string).collect(),
-        }),
+        ip_block: Some(ip_block_view(b)),
         pod_selector: None,
         namespace_selector: None,
     }
-}
-
-fn document(
-    namespace: &str,
-    name: &str,
-    view: &PolicyView<'_>,
-    sources: BTreeSet<String>,
-) -> Result<Document, String> {
-    Ok(Document {
-        path: format!("netpol/{namespace}/{name}.yaml"),
-        text: crate::render::render("netpol/networkpolicy.yaml", view)?,
-        schema: Schema::NetworkPolicy,
-        sources,
-    })
 }

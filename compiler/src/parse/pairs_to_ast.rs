@@ -303,6 +303,7 @@ impl Ctx {
             peers: Vec::new(),
             ports: Vec::new(),
             all_ports: None,
+            http: Vec::new(),
             span,
         };
         for p in pair.into_inner() {
@@ -325,6 +326,24 @@ impl Ctx {
                     }
                 }
                 Rule::all_ports => flow.all_ports = Some(self.span(&p)),
+                Rule::http_rules => {
+                    for r in p.into_inner().filter(|r| r.as_rule() == Rule::http_rule) {
+                        let span = self.span(&r);
+                        let mut rule = HttpRule {
+                            method: None,
+                            path: None,
+                            span,
+                        };
+                        for part in r.into_inner() {
+                            match part.as_rule() {
+                                Rule::http_method => rule.method = Some(self.ident(&part)),
+                                Rule::string => rule.path = Some(self.value(&part)),
+                                _ => {}
+                            }
+                        }
+                        flow.http.push(rule);
+                    }
+                }
                 _ => {}
             }
         }
@@ -336,6 +355,13 @@ impl Ctx {
         let span = self.span(&inner);
         Some(match inner.as_rule() {
             Rule::world => Peer::World(span),
+            Rule::host => Peer::Host {
+                name: inner
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::string)
+                    .map(|p| self.value(&p))?,
+                span,
+            },
             Rule::cidr => {
                 let mut lits = inner
                     .into_inner()

@@ -51,10 +51,23 @@ pub fn example_name(dir: &Path) -> String {
         .replace('/', "-")
 }
 
-/// Compiles the program at `paths` to every target; panics with the rendered diagnostics on error.
+/// The targets an example is built for: programs under `examples/cilium/` say what only Cilium
+/// can (host names, HTTP rules), so they are built for `cilium` instead of `netpol`; every other
+/// example for every target.
+pub fn targets_for(dir: &Path) -> Vec<Target> {
+    if dir.starts_with(repo().join("examples/cilium")) {
+        vec![Target::Cilium, Target::Seccomp, Target::Vap]
+    } else {
+        Target::ALL.to_vec()
+    }
+}
+
+/// Compiles the program at `paths` to its targets (`targets_for` the first path); panics with
+/// the rendered diagnostics on error.
 pub fn compile_ok(paths: &[PathBuf]) -> Vec<Document> {
     let sources = warden::load::load(paths).expect("program loads");
-    let c = warden::compile(sources, &Target::ALL);
+    let targets = paths.first().map(|p| targets_for(p)).unwrap_or_default();
+    let c = warden::compile(sources, &targets);
     match c.documents {
         Some(d) => d,
         None => panic!(

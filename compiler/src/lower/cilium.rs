@@ -1,0 +1,311 @@
+//! Target `cilium`: CiliumNetworkPolicies (`cilium.io/v2`, see `targets/cilium/README.md`).
+//!
+//! The same policies as `netpol` (`plan` decides them), plus what only Cilium says: host names
+//! (`toFQDNs`, with the DNS rule that lets Cilium's DNS proxy see the lookups) and HTTP rules.
+//! Every policy sets `enableDefaultDeny` for the directions it isolates, because a Cilium policy
+//! with an empty rule list does not isolate anything, where a NetworkPolicy with a policy type
+//! and no rules does.
+
+use super::plan::{self, Rule};
+use super::views::{
+    ExpressionView, IpBlockView, K8sSelector, SelectorView, ip_block_view, selector_view,
+};
+use super::{Document, Lowering, Schema, VERSION};
+use crate::ir::{Flow, NamespaceScope, Peer, PortSpec, Ports, Program, Selector};
+use serde::Serialize;
+
+/// Cilium's labels for a pod's namespace and for the labels of that namespace.
+const NAMESPACE: &str = "k8s:io.kubernetes.pod.namespace";
+const NAMESPACE_LABELS: &str = "k8s:io.cilium.k8s.namespace.labels.";
+/// Pod labels as Kubernetes gives them (Cilium also knows labels of other sources).
+const POD_LABELS: &str = "k8s:";
+
+#[derive(Serialize)]
+struct PolicyView<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    source: String,
+    flows: String,
+    version: &'static str,
+    endpoint_selector: K8sSelector,
+    default_deny_ingress: bool,
+    default_deny_egress: bool,
+    ingress: Option<Vec<RuleView>>,
+    egress: Option<Vec<RuleView>>,
+}
+
+/// One rule; exactly one of `endpoints`, `cidrs` and `fqdns` is not empty (Cilium refuses
+/// `toFQDNs` beside other peers in one rule), or none for "every peer".
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone, Default)]
+struct RuleView {
+    endpoints: Vec<K8sSelector>,
+    cidrs: Vec<IpBlockView>,
+    fqdns: Vec<FqdnView>,
+    ports: Vec<PortView>,
+    http: Vec<HttpView>,
+    dns: bool,
+}
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct FqdnView {
+    match_name: Option<String>,
+    match_pattern: Option<String>,
+}
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct PortView {
+    /// A number or a container port's name: Cilium takes both as a string.
+    port: String,
+    end_port: Option<u16>,
+    protocol: &'static str,
+}
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct HttpView {
+    method: Option<String>,
+    path: Option<String>,
+}
+
+/// Why a program cannot be said as CiliumNetworkPolicies: label keys that Cilium reads as its
+/// own (a pod label `io.kubernetes.pod.namespace` would move a selector to another namespace).
+pub(super) fn limits(program: &Program) -> Vec<crate::diag::Diagnostic> {
+    let reserved = |sel: &Selector| {
+        sel.match_labels
+            .keys()
+            .chain(sel.expressions.iter().map(|e| &e.key))
+            .find(|k| k.starts_with("io.cilium.") || k.starts_with("io.kubernetes.pod."))
+            .cloned()
+    };
+    let mut out = Vec::new();
+    let mut found = |key: Option<String>, span| {
+        if let Some(key) = key {
+            out.push(
+                crate::diag::Diagnostic::error(
+                    "E0902",
+                    format!("target `cilium` reads the label `{key}` as its own"),
+                )
+                .primary(span, "a selector on this label")
+                .note("Cilium keeps `io.kubernetes.pod.*` and `io.cilium.*` for what it knows of pods and namespaces, so such a selector would not mean what it says")
+                .help("select on another label, or build this program for `netpol`"),
+            );
+        }
+    };
+    for svc in program.services.values() {
+        found(reserved(&svc.selector), svc.span);
+    }
+    for flow in &program.flows {
+        for peer in [&flow.client, &flow.server] {
+            if let Peer::Pods { namespaces, pods } = peer {
+                found(reserved(pods), flow.span);
+                if let NamespaceScope::Labels(sel) = namespaces {
+                    found(reserved(sel), flow.span);
+                }
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
+    let mut docs = Vec::new();
+    for policy in plan::policies(cx) {
+        // Whether a pod of this policy looks names up for a `host` flow: then its DNS goes
+        // through Cilium's DNS proxy, which is how `toFQDNs` learns the addresses.
+        let resolves_hosts = policy.egress.iter().flatten().any(|r| {
+            matches!(
+                r,
+                Rule::Flow {
+                    peer: Peer::Host(_),
+                    ..
+                }
+            )
+        }) || namespace_resolves_hosts(cx.program, policy.namespace);
+        let rules = |rules: &Option<Vec<Rule<'_>>>| -> Option<Vec<RuleView>> {
+            let rules = rules.as_ref()?;
+            let mut views: Vec<RuleView> = rules
+                .iter()
+                .flat_map(|r| match r {
+                    Rule::Flow { flow, peer } => rule(cx, flow, peer),
+                    Rule::Dns => dns_rules(cx, resolves_hosts),
+                })
+                .collect();
+            views.sort();
+            views.dedup();
+            Some(views)
+        };
+        let view = PolicyView {
+            name: policy.name,
+            namespace: policy.namespace,
+            source: cx.location(policy.source),
+            flows: plan::locations(cx, &policy.flows),
+            version: VERSION,
+            endpoint_selector: K8sSelector(
+                policy
+                    .pods
+                    .map(|p| selector_view(p, POD_LABELS))
+                    .unwrap_or_default(),
+            ),
+            default_deny_ingress: policy.ingress.is_some(),
+            default_deny_egress: policy.egress.is_some(),
+            ingress: rules(&policy.ingress),
+            egress: rules(&policy.egress),
+        };
+        docs.push(Document {
+            path: format!("cilium/{}/{}.yaml", policy.namespace, policy.name),
+            text: crate::render::render("cilium/policy.yaml", &view)?,
+            schema: Schema::CiliumNetworkPolicy,
+            sources: policy.files(cx),
+        });
+    }
+    Ok(docs)
+}
+
+/// Whether some pod of `namespace` has a flow to a host, so the namespace's `allow-dns` must
+/// send DNS through the proxy.
+fn namespace_resolves_hosts(program: &Program, namespace: &str) -> bool {
+    program.flows.iter().any(|f| {
+        matches!(f.server, Peer::Host(_))
+            && match &f.client {
+                Peer::Service(id) => id.namespace == namespace,
+                Peer::Namespace(n) => n == namespace,
+                _ => false,
+            }
+    })
+}
+
+/// The rules of `flow` on a policy of one of its ends, whose other end is `peer`. Selectors
+/// always name the namespace, so none relies on Cilium adding the policy's own.
+fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer) -> Vec<RuleView> {
+    let ports = ports(&flow.ports);
+    let http: Vec<HttpView> = flow
+        .http
+        .iter()
+        .map(|h| HttpView {
+            method: h.method.clone(),
+            path: h.path.clone(),
+        })
+        .collect();
+    let base = RuleView {
+        ports,
+        http,
+        ..RuleView::default()
+    };
+    let in_namespace = |n: &str| SelectorView {
+        match_labels: vec![(NAMESPACE.to_string(), n.to_string())],
+        expressions: Vec::new(),
+    };
+    let endpoints = match peer {
+        Peer::Service(id) => cx
+            .program
+            .services
+            .get(id)
+            .map(|s| selector_view(&s.selector, POD_LABELS).and(in_namespace(&id.namespace))),
+        Peer::Namespace(n) => Some(in_namespace(n)),
+        Peer::Pods { namespaces, pods } => {
+            let pods = selector_view(pods, POD_LABELS);
+            Some(match namespaces {
+                NamespaceScope::Name(n) => pods.and(in_namespace(n)),
+                // Any namespace whose labels match: the namespace label must exist, or Cilium
+                // would narrow the selector to the policy's own namespace.
+                NamespaceScope::Labels(sel) => {
+                    pods.and(selector_view(sel, NAMESPACE_LABELS))
+                        .and(SelectorView {
+                            match_labels: Vec::new(),
+                            expressions: vec![ExpressionView {
+                                key: NAMESPACE.to_string(),
+                                operator: "Exists",
+                                values: Vec::new(),
+                            }],
+                        })
+                }
+            })
+        }
+        Peer::World | Peer::Ip(_) | Peer::Host(_) => None,
+    };
+    if let Some(sel) = endpoints {
+        return vec![RuleView {
+            endpoints: vec![K8sSelector(sel)],
+            ..base
+        }];
+    }
+    if let Peer::Host(name) = peer {
+        let fqdn = if name.contains('*') {
+            FqdnView {
+                match_name: None,
+                match_pattern: Some(name.clone()),
+            }
+        } else {
+            FqdnView {
+                match_name: Some(name.clone()),
+                match_pattern: None,
+            }
+        };
+        return vec![RuleView {
+            fqdns: vec![fqdn],
+            ..base
+        }];
+    }
+    vec![RuleView {
+        cidrs: peer.blocks().iter().map(ip_block_view).collect(),
+        ..base
+    }]
+}
+
+fn ports(ports: &Ports) -> Vec<PortView> {
+    match ports {
+        Ports::All => Vec::new(),
+        Ports::Only(list) => list
+            .iter()
+            .map(|p| match p {
+                PortSpec::Range(r) => PortView {
+                    port: r.start.to_string(),
+                    end_port: (r.end > r.start).then_some(r.end),
+                    protocol: r.protocol.k8s(),
+                },
+                PortSpec::Named(n) => PortView {
+                    port: n.name.clone(),
+                    end_port: None,
+                    protocol: n.protocol.k8s(),
+                },
+            })
+            .collect(),
+    }
+}
+
+/// Egress to the cluster DNS on 53/tcp and 53/udp (its pods, and NodeLocal DNSCache's address,
+/// each a rule of its own). Where pods resolve hosts, the rules send DNS through Cilium's proxy
+/// (`dns: matchPattern "*"`: every name may be looked up; the flows say which may be reached).
+fn dns_rules(cx: &Lowering<'_>, proxy: bool) -> Vec<RuleView> {
+    let dns = &cx.program.dns;
+    let ports: Vec<PortView> = ["TCP", "UDP"]
+        .into_iter()
+        .map(|protocol| PortView {
+            port: "53".to_string(),
+            end_port: None,
+            protocol,
+        })
+        .collect();
+    let mut out = vec![RuleView {
+        endpoints: vec![K8sSelector(selector_view(&dns.pods, POD_LABELS).and(
+            SelectorView {
+                match_labels: vec![(NAMESPACE.to_string(), dns.namespace.clone())],
+                expressions: Vec::new(),
+            },
+        ))],
+        ports: ports.clone(),
+        dns: proxy,
+        ..RuleView::default()
+    }];
+    if let Some(addr) = dns.nodelocal {
+        out.push(RuleView {
+            cidrs: vec![IpBlockView {
+                cidr: addr.to_string(),
+                except: Vec::new(),
+            }],
+            ports,
+            dns: proxy,
+            ..RuleView::default()
+        });
+    }
+    out
+}

@@ -1,0 +1,179 @@
+//! Which network policies a program needs, whatever the target: the decisions `netpol` and
+//! `cilium` share, so that both say the same thing and differ only in how they write it.
+//!
+//! Per namespace that isolates: `default-deny` (every pod, the isolated directions, no rules);
+//! with `allow dns` and egress isolated, `allow-dns`; with flows of its own, `namespace-flows`.
+//! Per service isolated by its namespace or by itself: one policy holding the ingress rules of
+//! the flows it serves and the egress rules of the flows it opens, each only in a direction where
+//! the service is isolated (plus the DNS rule where only the service isolates egress).
+
+use super::Lowering;
+use crate::ir::{Flow, Peer, Selector, ServiceId};
+use crate::span::Span;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One policy to write.
+pub(super) struct Policy<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// The pods it selects; `None` is every pod of the namespace.
+    pub pods: Option<&'a Selector>,
+    /// The rules of each direction; `None` where this policy does not isolate that direction.
+    pub ingress: Option<Vec<Rule<'a>>>,
+    pub egress: Option<Vec<Rule<'a>>>,
+    /// The declaration it comes from, and the flows its rules come from.
+    pub source: Span,
+    pub flows: BTreeSet<Span>,
+}
+
+/// One rule: a flow seen from one side (`peer` is the other end), or the way to the cluster DNS.
+pub(super) enum Rule<'a> {
+    Flow { flow: &'a Flow, peer: &'a Peer },
+    Dns,
+}
+
+impl Policy<'_> {
+    /// The source files of the policy: its declaration's and its flows'.
+    pub fn files(&self, cx: &Lowering<'_>) -> BTreeSet<String> {
+        std::iter::once(self.source)
+            .chain(self.flows.iter().copied())
+            .map(|s| cx.file(s))
+            .collect()
+    }
+}
+
+/// The flows of each service, found once rather than by a scan per service.
+struct FlowIndex<'a> {
+    /// Flows whose server is the service.
+    serving: BTreeMap<&'a ServiceId, Vec<&'a Flow>>,
+    /// Flows whose client is the service.
+    opening: BTreeMap<&'a ServiceId, Vec<&'a Flow>>,
+}
+
+impl<'a> FlowIndex<'a> {
+    fn new(flows: &'a [Flow]) -> Self {
+        let mut index = FlowIndex {
+            serving: BTreeMap::new(),
+            opening: BTreeMap::new(),
+        };
+        for flow in flows {
+            if let Peer::Service(id) = &flow.server {
+                index.serving.entry(id).or_default().push(flow);
+            }
+            if let Peer::Service(id) = &flow.client {
+                index.opening.entry(id).or_default().push(flow);
+            }
+        }
+        index
+    }
+}
+
+pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
+    let program = cx.program;
+    let mut out = Vec::new();
+    for ns in program.namespaces.values().filter(|n| n.isolated()) {
+        out.push(Policy {
+            namespace: &ns.name,
+            name: "default-deny",
+            pods: None,
+            ingress: ns.isolate_ingress.then(Vec::new),
+            egress: ns.isolate_egress.then(Vec::new),
+            source: ns.span,
+            flows: BTreeSet::new(),
+        });
+        if ns.allow_dns && ns.isolate_egress {
+            out.push(Policy {
+                namespace: &ns.name,
+                name: "allow-dns",
+                pods: None,
+                ingress: None,
+                egress: Some(vec![Rule::Dns]),
+                source: ns.span,
+                flows: BTreeSet::new(),
+            });
+        }
+        // The namespace's own flows: every pod of it is their client or server.
+        let mut ingress = Vec::new();
+        let mut egress = Vec::new();
+        let mut flows = BTreeSet::new();
+        for flow in &program.flows {
+            if ns.isolate_ingress && matches!(&flow.server, Peer::Namespace(n) if *n == ns.name) {
+                ingress.push(Rule::Flow {
+                    flow,
+                    peer: &flow.client,
+                });
+                flows.insert(flow.span);
+            }
+            if ns.isolate_egress && matches!(&flow.client, Peer::Namespace(n) if *n == ns.name) {
+                egress.push(Rule::Flow {
+                    flow,
+                    peer: &flow.server,
+                });
+                flows.insert(flow.span);
+            }
+        }
+        if !flows.is_empty() {
+            out.push(Policy {
+                namespace: &ns.name,
+                name: "namespace-flows",
+                pods: None,
+                ingress: ns.isolate_ingress.then_some(ingress),
+                egress: ns.isolate_egress.then_some(egress),
+                source: ns.span,
+                flows,
+            });
+        }
+    }
+    let index = FlowIndex::new(&program.flows);
+    for svc in program.services.values() {
+        let isolate_ingress = program.isolates(&svc.id, false);
+        let isolate_egress = program.isolates(&svc.id, true);
+        if !isolate_ingress && !isolate_egress {
+            continue;
+        }
+        let mut flows = BTreeSet::new();
+        let mut ingress = Vec::new();
+        let mut egress = Vec::new();
+        if isolate_ingress {
+            for flow in index.serving.get(&svc.id).into_iter().flatten() {
+                ingress.push(Rule::Flow {
+                    flow,
+                    peer: &flow.client,
+                });
+                flows.insert(flow.span);
+            }
+        }
+        if isolate_egress {
+            for flow in index.opening.get(&svc.id).into_iter().flatten() {
+                egress.push(Rule::Flow {
+                    flow,
+                    peer: &flow.server,
+                });
+                flows.insert(flow.span);
+            }
+        }
+        // `allow dns` where the namespace does not isolate egress but the service does: the
+        // namespace-wide `allow-dns` does not exist, so the service's policy holds the DNS rule.
+        let ns = program.namespaces.get(&svc.id.namespace);
+        if isolate_egress && ns.is_some_and(|n| n.allow_dns && !n.isolate_egress) {
+            egress.push(Rule::Dns);
+        }
+        out.push(Policy {
+            namespace: &svc.id.namespace,
+            name: &svc.id.name,
+            pods: Some(&svc.selector),
+            ingress: isolate_ingress.then_some(ingress),
+            egress: isolate_egress.then_some(egress),
+            source: svc.span,
+            flows,
+        });
+    }
+    out
+}
+
+/// `file:line` of each span, in source order, each once.
+pub(super) fn locations(cx: &Lowering<'_>, spans: &BTreeSet<Span>) -> String {
+    let mut out: Vec<String> = spans.iter().map(|s| cx.location(*s)).collect();
+    out.dedup();
+    out.join(", ")
+}

@@ -1,0 +1,56 @@
+"""Derives ciliumnetworkpolicy-v2.json from Cilium's CRD (see SOURCE.md).
+
+Takes spec.versions[name=v2].schema.openAPIV3Schema and makes it strict the way
+kubernetes-validate's strict schemas are: every object that lists its properties, and does not
+keep unknown fields on purpose, gets additionalProperties: false. The API server prunes unknown
+fields of a CRD silently, so a misspelled field would otherwise vanish and change the policy.
+
+Usage: python3 derive.py ../../../../shared/corpora/schemas/crds/cilium/ciliumnetworkpolicies.yaml
+"""
+import json
+import sys
+
+import yaml
+
+
+def strict(node):
+    if isinstance(node, dict):
+        if (
+            node.get("type") == "object"
+            and "properties" in node
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            node["additionalProperties"] = False
+        for value in node.values():
+            strict(value)
+    elif isinstance(node, list):
+        for value in node:
+            strict(value)
+
+
+def main(path):
+    with open(path) as f:
+        crd = yaml.safe_load(f)
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v2"]
+    schema = version["schema"]["openAPIV3Schema"]
+    strict(schema)
+    # metadata is ObjectMeta, which the CRD leaves open; warden writes name, namespace, labels
+    # and annotations only.
+    schema["properties"]["metadata"] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "namespace"],
+        "properties": {
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+    json.dump(schema, sys.stdout, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
