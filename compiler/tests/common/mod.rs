@@ -1,11 +1,14 @@
 //! Helpers shared by the integration tests.
 #![allow(
     dead_code,
+    clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
     reason = "test helpers: each test binary uses part of them, and a panic is a failed test"
 )]
+
+pub mod cluster;
 
 use std::path::{Path, PathBuf};
 use warden::lower::{Document, Target};
