@@ -3,6 +3,7 @@
 //! writes the output, reporting wall time per phase and peak memory.
 //!
 //! `cargo bench --bench compile` runs every size; `cargo bench --bench compile -- 1000` one size.
+//! `WARDEN_BENCH_TARGETS=netpol,seccomp,vap` compiles to those targets instead of all of them.
 //! Each size runs in a fresh child process (this same binary with `--one N`), so that the peak
 //! resident set size it reports (VmHWM) belongs to that size alone. Times are the median of 3 runs.
 #![allow(
@@ -55,10 +56,22 @@ struct Run {
     files: usize,
 }
 
+/// The targets to compile to: `WARDEN_BENCH_TARGETS` (comma-separated), or every target.
+fn targets() -> Vec<Target> {
+    use clap::ValueEnum as _;
+    match std::env::var("WARDEN_BENCH_TARGETS") {
+        Ok(list) => list
+            .split(',')
+            .map(|t| Target::from_str(t.trim(), true).expect("a target"))
+            .collect(),
+        Err(_) => Target::ALL.to_vec(),
+    }
+}
+
 fn once(dir: &Path, out: &Path) -> Run {
     let t0 = Instant::now();
     let sources = warden::load::load(&[dir.to_path_buf()]).expect("loads");
-    let compiled = warden::compile(sources, &Target::ALL);
+    let compiled = warden::compile(sources, &targets());
     let docs = compiled.documents.expect("compiles");
     // `compile` does check, lower and validate in one call; time lowering separately to split.
     let t1 = Instant::now();

@@ -8,7 +8,6 @@
 use crate::lower::{Document, Schema};
 use jsonschema::Validator;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 fn schema_text(schema: Schema) -> &'static str {
@@ -52,28 +51,27 @@ fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
     }
 }
 
-const ALL: [Schema; 6] = [
-    Schema::NetworkPolicy,
-    Schema::CiliumNetworkPolicy,
-    Schema::ValidatingAdmissionPolicy,
-    Schema::ValidatingAdmissionPolicyBinding,
-    Schema::SeccompProfile,
-    Schema::Kustomization,
-];
-
-fn validators() -> Result<&'static BTreeMap<Schema, Validator>, String> {
-    static VALIDATORS: OnceLock<Result<BTreeMap<Schema, Validator>, String>> = OnceLock::new();
+/// The validator of one schema, built the first time a document needs it: a run that writes no
+/// CiliumNetworkPolicy never compiles Cilium's large schema.
+fn validator(schema: Schema) -> Result<&'static Validator, String> {
+    const SCHEMAS: usize = 6;
+    static VALIDATORS: [OnceLock<Result<Validator, String>>; SCHEMAS] =
+        [const { OnceLock::new() }; SCHEMAS];
+    let slot = match schema {
+        Schema::NetworkPolicy => 0,
+        Schema::CiliumNetworkPolicy => 1,
+        Schema::ValidatingAdmissionPolicy => 2,
+        Schema::ValidatingAdmissionPolicyBinding => 3,
+        Schema::SeccompProfile => 4,
+        Schema::Kustomization => 5,
+    };
     VALIDATORS
+        .get(slot)
+        .ok_or_else(|| format!("schema {schema:?}: no slot"))?
         .get_or_init(|| {
-            let mut map = BTreeMap::new();
-            for schema in ALL {
-                let json: Value = serde_json::from_str(schema_text(schema))
-                    .map_err(|e| format!("schema {schema:?}: {e}"))?;
-                let v = jsonschema::validator_for(&json)
-                    .map_err(|e| format!("schema {schema:?}: {e}"))?;
-                map.insert(schema, v);
-            }
-            Ok(map)
+            let json: Value = serde_json::from_str(schema_text(schema))
+                .map_err(|e| format!("schema {schema:?}: {e}"))?;
+            jsonschema::validator_for(&json).map_err(|e| format!("schema {schema:?}: {e}"))
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -98,9 +96,7 @@ pub fn parse(doc: &Document) -> Result<Value, String> {
 /// Checks one document; the error names the document and every violation.
 pub fn validate(doc: &Document) -> Result<(), String> {
     let value = parse(doc).map_err(|e| format!("{}: does not parse: {e}", doc.path))?;
-    let validator = validators()?
-        .get(&doc.schema)
-        .ok_or_else(|| format!("{}: no schema", doc.path))?;
+    let validator = validator(doc.schema)?;
     let mut problems: Vec<String> = validator
         .iter_errors(&value)
         .map(|e| format!("{} at `{}`", e, e.instance_path()))

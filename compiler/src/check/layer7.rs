@@ -55,13 +55,26 @@ impl Checker<'_> {
         let Some(ns) = self.namespaces.get(namespace) else {
             return;
         };
-        let isolated = ns.isolate_egress
-            || matches!(client, Peer::Service(id) if self.services.get(id).is_some_and(|s| s.isolate_egress));
-        if isolated && !ns.allow_dns {
+        // What isolates the client's egress: its namespace, or the service itself.
+        let isolated_by = if ns.isolate_egress {
+            Some(ns.span)
+        } else {
+            match client {
+                Peer::Service(id) => self
+                    .services
+                    .get(id)
+                    .filter(|s| s.isolate_egress)
+                    .map(|s| s.span),
+                _ => None,
+            }
+        };
+        if let Some(isolation) = isolated_by
+            && !ns.allow_dns
+        {
             self.diags.push(
                 Diagnostic::error("E0308", "a host name the client cannot resolve")
                     .primary(span, "this flow names a host")
-                    .secondary(ns.span, "egress is isolated here and DNS is not allowed")
+                    .secondary(isolation, "egress is isolated here")
                     .note("the name is resolved by the cluster DNS, and the addresses it answers are what the flow allows")
                     .help(format!("add `allow dns` to namespace `{namespace}`")),
             );
@@ -89,6 +102,20 @@ impl Checker<'_> {
                     .help("name the port the server speaks HTTP on: `on http only GET \"/\"`"),
             );
             return None;
+        }
+        // Port 443 (and 8443) carry HTTPS: the proxy sees TLS, not requests, unless it is set up
+        // to terminate TLS, and then every other request on the port is refused.
+        if let Ports::Only(list) = ports
+            && list.iter().any(|p| {
+                matches!(p, PortSpec::Range(r) if [443, 8443].iter().any(|n| r.start <= *n && *n <= r.end))
+            })
+        {
+            self.diags.push(
+                Diagnostic::warning("W0307", "HTTP rules on an HTTPS port")
+                    .primary(first, "the proxy reads these requests only if it terminates TLS")
+                    .note("on an encrypted port Cilium's proxy sees TLS, so without TLS interception no request matches and every connection is refused")
+                    .help("apply HTTP rules where the server speaks plain HTTP, or configure TLS interception for this flow"),
+            );
         }
         let mut rules = Vec::new();
         let mut ok = true;

@@ -36,6 +36,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0308", include_str!("../../codes/E0308.md")),
     ("W0305", include_str!("../../codes/W0305.md")),
     ("W0306", include_str!("../../codes/W0306.md")),
+    ("W0307", include_str!("../../codes/W0307.md")),
     ("E0401", include_str!("../../codes/E0401.md")),
     ("W0402", include_str!("../../codes/W0402.md")),
     ("E0403", include_str!("../../codes/E0403.md")),
