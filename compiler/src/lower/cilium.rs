@@ -13,6 +13,7 @@ use super::views::{
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::{Flow, NamespaceScope, Peer, PortSpec, Ports, Program, Selector};
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 /// Cilium's labels for a pod's namespace and for the labels of that namespace.
 const NAMESPACE: &str = "k8s:io.kubernetes.pod.namespace";
@@ -108,18 +109,11 @@ pub(super) fn limits(program: &Program) -> Vec<crate::diag::Diagnostic> {
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let mut docs = Vec::new();
+    let resolving = namespaces_resolving_hosts(cx.program);
     for policy in plan::policies(cx) {
-        // Whether a pod of this policy looks names up for a `host` flow: then its DNS goes
+        // Whether a pod of this namespace looks names up for a `host` flow: then its DNS goes
         // through Cilium's DNS proxy, which is how `toFQDNs` learns the addresses.
-        let resolves_hosts = policy.egress.iter().flatten().any(|r| {
-            matches!(
-                r,
-                Rule::Flow {
-                    peer: Peer::Host(_),
-                    ..
-                }
-            )
-        }) || namespace_resolves_hosts(cx.program, policy.namespace);
+        let resolves_hosts = resolving.contains(policy.namespace);
         let rules = |rules: &Option<Vec<Rule<'_>>>| -> Option<Vec<RuleView>> {
             let rules = rules.as_ref()?;
             let mut views: Vec<RuleView> = rules
@@ -160,17 +154,19 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     Ok(docs)
 }
 
-/// Whether some pod of `namespace` has a flow to a host, so the namespace's `allow-dns` must
-/// send DNS through the proxy.
-fn namespace_resolves_hosts(program: &Program, namespace: &str) -> bool {
-    program.flows.iter().any(|f| {
-        matches!(f.server, Peer::Host(_))
-            && match &f.client {
-                Peer::Service(id) => id.namespace == namespace,
-                Peer::Namespace(n) => n == namespace,
-                _ => false,
-            }
-    })
+/// The namespaces some pod of which has a flow to a host, so that their `allow-dns` (or a
+/// service's DNS rule) must send DNS through the proxy.
+fn namespaces_resolving_hosts(program: &Program) -> BTreeSet<&str> {
+    program
+        .flows
+        .iter()
+        .filter(|f| matches!(f.server, Peer::Host(_)))
+        .filter_map(|f| match &f.client {
+            Peer::Service(id) => Some(id.namespace.as_str()),
+            Peer::Namespace(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The rules of `flow` on a policy of one of its ends, whose other end is `peer`. Selectors

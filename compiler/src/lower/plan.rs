@@ -42,12 +42,16 @@ impl Policy<'_> {
     }
 }
 
-/// The flows of each service, found once rather than by a scan per service.
+/// The flows of each service and of each namespace's own pods, found once rather than by a scan
+/// per policy.
 struct FlowIndex<'a> {
     /// Flows whose server is the service.
     serving: BTreeMap<&'a ServiceId, Vec<&'a Flow>>,
     /// Flows whose client is the service.
     opening: BTreeMap<&'a ServiceId, Vec<&'a Flow>>,
+    /// Flows whose server, or client, is every pod of the namespace.
+    namespace_serving: BTreeMap<&'a str, Vec<&'a Flow>>,
+    namespace_opening: BTreeMap<&'a str, Vec<&'a Flow>>,
 }
 
 impl<'a> FlowIndex<'a> {
@@ -55,13 +59,19 @@ impl<'a> FlowIndex<'a> {
         let mut index = FlowIndex {
             serving: BTreeMap::new(),
             opening: BTreeMap::new(),
+            namespace_serving: BTreeMap::new(),
+            namespace_opening: BTreeMap::new(),
         };
         for flow in flows {
-            if let Peer::Service(id) = &flow.server {
-                index.serving.entry(id).or_default().push(flow);
+            match &flow.server {
+                Peer::Service(id) => index.serving.entry(id).or_default().push(flow),
+                Peer::Namespace(n) => index.namespace_serving.entry(n).or_default().push(flow),
+                _ => {}
             }
-            if let Peer::Service(id) = &flow.client {
-                index.opening.entry(id).or_default().push(flow);
+            match &flow.client {
+                Peer::Service(id) => index.opening.entry(id).or_default().push(flow),
+                Peer::Namespace(n) => index.namespace_opening.entry(n).or_default().push(flow),
+                _ => {}
             }
         }
         index
@@ -70,6 +80,7 @@ impl<'a> FlowIndex<'a> {
 
 pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
     let program = cx.program;
+    let index = FlowIndex::new(&program.flows);
     let mut out = Vec::new();
     for ns in program.namespaces.values().filter(|n| n.isolated()) {
         out.push(Policy {
@@ -96,15 +107,27 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
         let mut ingress = Vec::new();
         let mut egress = Vec::new();
         let mut flows = BTreeSet::new();
-        for flow in &program.flows {
-            if ns.isolate_ingress && matches!(&flow.server, Peer::Namespace(n) if *n == ns.name) {
+        if ns.isolate_ingress {
+            for flow in index
+                .namespace_serving
+                .get(ns.name.as_str())
+                .into_iter()
+                .flatten()
+            {
                 ingress.push(Rule::Flow {
                     flow,
                     peer: &flow.client,
                 });
                 flows.insert(flow.span);
             }
-            if ns.isolate_egress && matches!(&flow.client, Peer::Namespace(n) if *n == ns.name) {
+        }
+        if ns.isolate_egress {
+            for flow in index
+                .namespace_opening
+                .get(ns.name.as_str())
+                .into_iter()
+                .flatten()
+            {
                 egress.push(Rule::Flow {
                     flow,
                     peer: &flow.server,
@@ -124,7 +147,6 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
             });
         }
     }
-    let index = FlowIndex::new(&program.flows);
     for svc in program.services.values() {
         let isolate_ingress = program.isolates(&svc.id, false);
         let isolate_egress = program.isolates(&svc.id, true);
