@@ -229,14 +229,8 @@ impl Checker<'_> {
                 span,
             } => {
                 let port = self.port_number(number, end.as_ref(), protocol.as_ref())?;
-                // A named container port's number is the pod's to say, so a number never
-                // refers to it: the flow names it.
-                let numbered = |p: &PortSpec| match p {
-                    PortSpec::Range(r) => r.includes(&port),
-                    PortSpec::Named(_) => false,
-                };
                 if let Some(ports) = &declared
-                    && !ports.values().any(numbered)
+                    && !served(ports, &port)
                 {
                     let server = server.map(|s| s.to_string()).unwrap_or_default();
                     let mut d = Diagnostic::error(
@@ -265,6 +259,27 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Whether every port of `port` is one the server declares with a number (a range may span
+/// several declared ports). A named container port's number is the pod's to say, so a number
+/// never refers to it: the flow names it.
+fn served(ports: &BTreeMap<String, PortSpec>, port: &PortRange) -> bool {
+    let mut ranges: Vec<&PortRange> = ports
+        .values()
+        .filter_map(|p| match p {
+            PortSpec::Range(r) if r.protocol == port.protocol => Some(r),
+            _ => None,
+        })
+        .collect();
+    ranges.sort_by_key(|r| r.start);
+    let mut next = u32::from(port.start);
+    for r in ranges {
+        if u32::from(r.start) <= next && next <= u32::from(r.end) {
+            next = u32::from(r.end) + 1;
+        }
+    }
+    next > u32::from(port.end)
 }
 
 /// Kubernetes' rule for a container port's name (IANA_SVC_NAME), or why it breaks it. The

@@ -11,7 +11,7 @@ use super::views::{
     ExpressionView, IpBlockView, K8sSelector, SelectorView, ip_block_view, selector_view,
 };
 use super::{Document, Lowering, Schema, VERSION};
-use crate::ir::{Flow, NamespaceScope, Peer, PortSpec, Ports, Program, Selector};
+use crate::ir::{HttpRule, NamespaceScope, Peer, PortSpec, Ports, Program, Selector};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -119,7 +119,8 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             let mut views: Vec<RuleView> = rules
                 .iter()
                 .flat_map(|r| match r {
-                    Rule::Flow { flow, peer } => rule(cx, flow, peer),
+                    Rule::Allow { peers, ports } => rule(cx, peers, ports, &[]),
+                    Rule::Http { flow, peer } => rule(cx, &[*peer], &flow.ports, &flow.http),
                     Rule::Dns => dns_rules(cx, resolves_hosts),
                 })
                 .collect();
@@ -169,42 +170,44 @@ fn namespaces_resolving_hosts(program: &Program) -> BTreeSet<&str> {
         .collect()
 }
 
-/// The rules of `flow` on a policy of one of its ends, whose other end is `peer`. Selectors
-/// always name the namespace, so none relies on Cilium adding the policy's own.
-fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer) -> Vec<RuleView> {
-    let ports = ports(&flow.ports);
-    let http: Vec<HttpView> = flow
-        .http
-        .iter()
-        .map(|h| HttpView {
-            method: h.method.clone(),
-            path: h.path.clone(),
-        })
-        .collect();
+/// The rules allowing `peers` on `ports` (with `http` requests only, if any): one per kind of
+/// peer, as Cilium keeps `toFQDNs` apart from other peers. Selectors always name the namespace,
+/// so none relies on Cilium adding the policy's own.
+fn rule(cx: &Lowering<'_>, peers: &[&Peer], ports: &Ports, http: &[HttpRule]) -> Vec<RuleView> {
     let base = RuleView {
-        ports,
-        http,
+        ports: port_views(ports),
+        http: http
+            .iter()
+            .map(|h| HttpView {
+                method: h.method.clone(),
+                path: h.path.clone(),
+            })
+            .collect(),
         ..RuleView::default()
     };
     let in_namespace = |n: &str| SelectorView {
         match_labels: vec![(NAMESPACE.to_string(), n.to_string())],
         expressions: Vec::new(),
     };
-    let endpoints = match peer {
-        Peer::Service(id) => cx
-            .program
-            .services
-            .get(id)
-            .map(|s| selector_view(&s.selector, POD_LABELS).and(in_namespace(&id.namespace))),
-        Peer::Namespace(n) => Some(in_namespace(n)),
-        Peer::Pods { namespaces, pods } => {
-            let pods = selector_view(pods, POD_LABELS);
-            Some(match namespaces {
-                NamespaceScope::Name(n) => pods.and(in_namespace(n)),
-                // Any namespace whose labels match: the namespace label must exist, or Cilium
-                // would narrow the selector to the policy's own namespace.
-                NamespaceScope::Labels(sel) => {
-                    pods.and(selector_view(sel, NAMESPACE_LABELS))
+    let mut endpoints = Vec::new();
+    let mut cidrs = Vec::new();
+    let mut fqdns = Vec::new();
+    for peer in peers {
+        match peer {
+            Peer::Service(id) => {
+                endpoints.extend(cx.program.services.get(id).map(|s| {
+                    selector_view(&s.selector, POD_LABELS).and(in_namespace(&id.namespace))
+                }))
+            }
+            Peer::Namespace(n) => endpoints.push(in_namespace(n)),
+            Peer::Pods { namespaces, pods } => {
+                let pods = selector_view(pods, POD_LABELS);
+                endpoints.push(match namespaces {
+                    NamespaceScope::Name(n) => pods.and(in_namespace(n)),
+                    // Any namespace whose labels match: the namespace label must exist, or
+                    // Cilium would narrow the selector to the policy's own namespace.
+                    NamespaceScope::Labels(sel) => pods
+                        .and(selector_view(sel, NAMESPACE_LABELS))
                         .and(SelectorView {
                             match_labels: Vec::new(),
                             expressions: vec![ExpressionView {
@@ -212,42 +215,47 @@ fn rule(cx: &Lowering<'_>, flow: &Flow, peer: &Peer) -> Vec<RuleView> {
                                 operator: "Exists",
                                 values: Vec::new(),
                             }],
-                        })
-                }
-            })
-        }
-        Peer::World | Peer::Ip(_) | Peer::Host(_) => None,
-    };
-    if let Some(sel) = endpoints {
-        return vec![RuleView {
-            endpoints: vec![K8sSelector(sel)],
-            ..base
-        }];
-    }
-    if let Peer::Host(name) = peer {
-        let fqdn = if name.contains('*') {
-            FqdnView {
+                        }),
+                });
+            }
+            Peer::World | Peer::Ip(_) => cidrs.extend(peer.blocks().iter().map(ip_block_view)),
+            Peer::Host(name) if name.contains('*') => fqdns.push(FqdnView {
                 match_name: None,
                 match_pattern: Some(name.clone()),
-            }
-        } else {
-            FqdnView {
+            }),
+            Peer::Host(name) => fqdns.push(FqdnView {
                 match_name: Some(name.clone()),
                 match_pattern: None,
-            }
-        };
-        return vec![RuleView {
-            fqdns: vec![fqdn],
-            ..base
-        }];
+            }),
+        }
     }
-    vec![RuleView {
-        cidrs: peer.blocks().iter().map(ip_block_view).collect(),
-        ..base
-    }]
+    let mut out = Vec::new();
+    if !endpoints.is_empty() {
+        let mut endpoints: Vec<K8sSelector> = endpoints.into_iter().map(K8sSelector).collect();
+        endpoints.sort();
+        endpoints.dedup();
+        out.push(RuleView {
+            endpoints,
+            ..base.clone()
+        });
+    }
+    if !cidrs.is_empty() {
+        cidrs.sort();
+        cidrs.dedup();
+        out.push(RuleView {
+            cidrs,
+            ..base.clone()
+        });
+    }
+    if !fqdns.is_empty() {
+        fqdns.sort();
+        fqdns.dedup();
+        out.push(RuleView { fqdns, ..base });
+    }
+    out
 }
 
-fn ports(ports: &Ports) -> Vec<PortView> {
+fn port_views(ports: &Ports) -> Vec<PortView> {
     match ports {
         Ports::All => Vec::new(),
         Ports::Only(list) => list

@@ -7,7 +7,7 @@
 use super::plan::{self, Rule};
 use super::views::{IpBlockView, SelectorView, ip_block_view, selector_view};
 use super::{Document, Lowering, Schema, VERSION};
-use crate::ir::{Flow, IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
+use crate::ir::{IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -111,7 +111,13 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             let mut views = Vec::new();
             for r in rules {
                 views.push(match r {
-                    Rule::Flow { flow, peer } => rule(cx, flow, peer, policy.namespace)?,
+                    Rule::Allow { peers, ports } => rule(cx, peers, ports, policy.namespace)?,
+                    Rule::Http { flow, .. } => {
+                        return Err(format!(
+                            "netpol: HTTP rules reached lowering ({})",
+                            cx.location(flow.span)
+                        ));
+                    }
                     Rule::Dns => dns_rule(cx),
                 });
             }
@@ -170,22 +176,53 @@ fn dns_rule(cx: &Lowering<'_>) -> RuleView {
     }
 }
 
-/// The rule of `flow` on the policy of `own`, whose other end is `peer`. A host name or HTTP
-/// rules have no NetworkPolicy form: `lower::limits` refuses them first, so meeting one here is
-/// a bug, reported rather than written as a rule that would mean something else.
+/// A rule allowing `peers` on `ports`, on a policy of `own_namespace`.
 fn rule(
     cx: &Lowering<'_>,
-    flow: &Flow,
-    peer: &Peer,
+    peers: &[&Peer],
+    ports: &Ports,
     own_namespace: &str,
 ) -> Result<RuleView, String> {
-    if !flow.http.is_empty() {
-        return Err(format!(
-            "netpol: HTTP rules reached lowering ({})",
-            cx.location(flow.span)
-        ));
+    let mut views = Vec::new();
+    for peer in peers {
+        views.extend(peer_views(cx, peer, own_namespace)?);
     }
-    let peers = match peer {
+    // `world` and `cidr 0.0.0.0/0` on the same ports are the same blocks, once.
+    views.sort();
+    views.dedup();
+    let ports = match ports {
+        Ports::All => Vec::new(),
+        Ports::Only(list) => list
+            .iter()
+            .map(|p| match p {
+                PortSpec::Range(r) => PortView {
+                    protocol: r.protocol.k8s(),
+                    port: PortValue::Number(r.start),
+                    end_port: (r.end > r.start).then_some(r.end),
+                },
+                PortSpec::Named(n) => PortView {
+                    protocol: n.protocol.k8s(),
+                    port: PortValue::Name(n.name.clone()),
+                    end_port: None,
+                },
+            })
+            .collect(),
+    };
+    Ok(RuleView {
+        peers: views,
+        ports,
+    })
+}
+
+/// A peer as NetworkPolicy peers. A host name has no NetworkPolicy form: `limits` refuses it
+/// first, so meeting one here is a bug, reported rather than written as a rule that would mean
+/// something else.
+fn peer_views(
+    cx: &Lowering<'_>,
+    peer: &Peer,
+    own_namespace: &str,
+) -> Result<Vec<PeerView>, String> {
+    Ok(match peer {
         Peer::Service(id) => {
             let selector = cx
                 .program
@@ -216,32 +253,8 @@ fn rule(
             },
         }],
         Peer::World | Peer::Ip(_) => peer.blocks().iter().map(ip_block).collect(),
-        Peer::Host(_) => {
-            return Err(format!(
-                "netpol: a host name reached lowering ({})",
-                cx.location(flow.span)
-            ));
-        }
-    };
-    let ports = match &flow.ports {
-        Ports::All => Vec::new(),
-        Ports::Only(list) => list
-            .iter()
-            .map(|p| match p {
-                PortSpec::Range(r) => PortView {
-                    protocol: r.protocol.k8s(),
-                    port: PortValue::Number(r.start),
-                    end_port: (r.end > r.start).then_some(r.end),
-                },
-                PortSpec::Named(n) => PortView {
-                    protocol: n.protocol.k8s(),
-                    port: PortValue::Name(n.name.clone()),
-                    end_port: None,
-                },
-            })
-            .collect(),
-    };
-    Ok(RuleView { peers, ports })
+        Peer::Host(name) => return Err(format!("netpol: host `{name}` reached lowering")),
+    })
 }
 
 fn ip_block(b: &IpBlock) -> PeerView {

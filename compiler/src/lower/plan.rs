@@ -8,7 +8,7 @@
 //! the service is isolated (plus the DNS rule where only the service isolates egress).
 
 use super::Lowering;
-use crate::ir::{Flow, Peer, Selector, ServiceId};
+use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, ServiceId};
 use crate::span::Span;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,10 +26,84 @@ pub(super) struct Policy<'a> {
     pub flows: BTreeSet<Span>,
 }
 
-/// One rule: a flow seen from one side (`peer` is the other end), or the way to the cluster DNS.
+/// One rule of a policy.
 pub(super) enum Rule<'a> {
-    Flow { flow: &'a Flow, peer: &'a Peer },
+    /// These peers, on these ports. Rules are canonical: each peer's ports are the union of what
+    /// every flow allows it, and peers with the same ports share one rule, so declarations that
+    /// mean the same thing give the same rules however they are split or ordered.
+    Allow { peers: Vec<&'a Peer>, ports: Ports },
+    /// A flow with HTTP rules (`peer` is its other end), kept whole: its requests belong to it.
+    Http { flow: &'a Flow, peer: &'a Peer },
+    /// The way to the cluster DNS.
     Dns,
+}
+
+/// The canonical rules of the flows seen from one side (each with its other end), plus the DNS
+/// rule if `dns`.
+fn rules<'a>(sides: &[(&'a Flow, &'a Peer)], dns: bool) -> Vec<Rule<'a>> {
+    let mut ports_of: BTreeMap<&Peer, Ports> = BTreeMap::new();
+    let mut out = Vec::new();
+    for &(flow, peer) in sides {
+        if !flow.http.is_empty() {
+            out.push(Rule::Http { flow, peer });
+            continue;
+        }
+        let merged = match (ports_of.remove(peer), &flow.ports) {
+            (None, p) => p.clone(),
+            (Some(Ports::All), _) | (_, Ports::All) => Ports::All,
+            (Some(Ports::Only(mut a)), Ports::Only(b)) => {
+                a.extend(b.iter().cloned());
+                Ports::Only(a)
+            }
+        };
+        ports_of.insert(peer, merged);
+    }
+    let mut peers_on: BTreeMap<Ports, Vec<&Peer>> = BTreeMap::new();
+    for (peer, ports) in ports_of {
+        peers_on.entry(union(ports)).or_default().push(peer);
+    }
+    out.extend(
+        peers_on
+            .into_iter()
+            .map(|(ports, peers)| Rule::Allow { peers, ports }),
+    );
+    if dns {
+        out.push(Rule::Dns);
+    }
+    out
+}
+
+/// Ports as one canonical list: ranges of a protocol that overlap or touch become one range,
+/// named ports stay as they are, sorted.
+fn union(ports: Ports) -> Ports {
+    let Ports::Only(list) = ports else {
+        return Ports::All;
+    };
+    let mut ranges: Vec<PortRange> = Vec::new();
+    let mut named: Vec<PortSpec> = Vec::new();
+    for spec in list {
+        match spec {
+            PortSpec::Range(r) => ranges.push(r),
+            named_port @ PortSpec::Named(_) => named.push(named_port),
+        }
+    }
+    ranges.sort_by_key(|r| (r.protocol, r.start, r.end));
+    let mut merged: Vec<PortRange> = Vec::new();
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last)
+                if last.protocol == r.protocol && u32::from(r.start) <= u32::from(last.end) + 1 =>
+            {
+                last.end = last.end.max(r.end);
+            }
+            _ => merged.push(r),
+        }
+    }
+    let mut out: Vec<PortSpec> = merged.into_iter().map(PortSpec::Range).collect();
+    out.extend(named);
+    out.sort();
+    out.dedup();
+    Ports::Only(out)
 }
 
 impl Policy<'_> {
@@ -114,10 +188,7 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
                 .into_iter()
                 .flatten()
             {
-                ingress.push(Rule::Flow {
-                    flow,
-                    peer: &flow.client,
-                });
+                ingress.push((*flow, &flow.client));
                 flows.insert(flow.span);
             }
         }
@@ -128,10 +199,7 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
                 .into_iter()
                 .flatten()
             {
-                egress.push(Rule::Flow {
-                    flow,
-                    peer: &flow.server,
-                });
+                egress.push((*flow, &flow.server));
                 flows.insert(flow.span);
             }
         }
@@ -140,8 +208,8 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
                 namespace: &ns.name,
                 name: "namespace-flows",
                 pods: None,
-                ingress: ns.isolate_ingress.then_some(ingress),
-                egress: ns.isolate_egress.then_some(egress),
+                ingress: ns.isolate_ingress.then(|| rules(&ingress, false)),
+                egress: ns.isolate_egress.then(|| rules(&egress, false)),
                 source: ns.span,
                 flows,
             });
@@ -158,34 +226,26 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
         let mut egress = Vec::new();
         if isolate_ingress {
             for flow in index.serving.get(&svc.id).into_iter().flatten() {
-                ingress.push(Rule::Flow {
-                    flow,
-                    peer: &flow.client,
-                });
+                ingress.push((*flow, &flow.client));
                 flows.insert(flow.span);
             }
         }
         if isolate_egress {
             for flow in index.opening.get(&svc.id).into_iter().flatten() {
-                egress.push(Rule::Flow {
-                    flow,
-                    peer: &flow.server,
-                });
+                egress.push((*flow, &flow.server));
                 flows.insert(flow.span);
             }
         }
         // `allow dns` where the namespace does not isolate egress but the service does: the
         // namespace-wide `allow-dns` does not exist, so the service's policy holds the DNS rule.
         let ns = program.namespaces.get(&svc.id.namespace);
-        if isolate_egress && ns.is_some_and(|n| n.allow_dns && !n.isolate_egress) {
-            egress.push(Rule::Dns);
-        }
+        let dns = isolate_egress && ns.is_some_and(|n| n.allow_dns && !n.isolate_egress);
         out.push(Policy {
             namespace: &svc.id.namespace,
             name: &svc.id.name,
             pods: Some(&svc.selector),
-            ingress: isolate_ingress.then_some(ingress),
-            egress: isolate_egress.then_some(egress),
+            ingress: isolate_ingress.then(|| rules(&ingress, false)),
+            egress: isolate_egress.then(|| rules(&egress, dns)),
             source: svc.span,
             flows,
         });
