@@ -963,6 +963,7 @@ fn online_boutique_matches_upstream_on_ingress_and_is_stricter_on_egress() {
         }
     }
     assert!(compared > 20_000, "{compared}");
+    println!("compared {compared} probes (ingress and egress halves)");
     assert!(
         ingress_differences.is_empty(),
         "on ingress, warden's Online Boutique differs from upstream's policies in {} connections:\n{}",
