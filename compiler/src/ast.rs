@@ -223,6 +223,10 @@ pub struct Admission {
     pub require_labels: Vec<Ident>,
     pub images: Vec<Ident>,
     pub modes: Vec<Ident>,
+    /// `pod-security LEVEL [version V]` lines: the level, the version, the line.
+    pub pod_security: Vec<(Ident, Option<Ident>, Span)>,
+    /// `exempt CHECK "reason"` lines.
+    pub exempt: Vec<(Ident, Ident)>,
 }
 
 #[derive(Clone, Debug)]

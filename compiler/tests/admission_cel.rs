@@ -9,6 +9,8 @@
     reason = "in tests a panic is a failed test"
 )]
 
+mod common;
+
 use serde_json::{Value, json};
 use std::sync::Arc;
 use warden::lower::Target;
@@ -32,14 +34,21 @@ struct Policy {
 }
 
 fn policy() -> Policy {
+    policy_of(PROGRAM, "vap/hardened.policy.yaml")
+}
+
+/// The variables and validations of the policy at `path` generated from `program`.
+fn policy_of(program: &str, path: &str) -> Policy {
     let mut sources = SourceMap::new();
-    sources.add("p.warden".to_string(), PROGRAM.to_string());
+    sources.add("p.warden".to_string(), program.to_string());
     let c = warden::compile(sources, &[Target::Vap]);
-    let docs = c.documents.expect("compiles");
-    let doc = docs
-        .iter()
-        .find(|d| d.path == "vap/hardened.policy.yaml")
-        .expect("policy");
+    let docs = c.documents.unwrap_or_else(|| {
+        panic!(
+            "{}",
+            warden::diag::render::human(&c.sources, &c.diagnostics)
+        )
+    });
+    let doc = docs.iter().find(|d| d.path == path).expect("policy");
     let v = warden::validate::parse(doc).unwrap();
     let pairs = |key: &str, a: &str, b: &str| -> Vec<(String, String)> {
         v["spec"][key]
@@ -339,4 +348,87 @@ fn a_container_level_setting_overrides_the_pod_level_one() {
         }
     }
     assert_eq!(violations(&p, &pod), Vec::<String>::new());
+}
+
+/// The Pod Security Standards conformance fixtures of Pod Security Admission (shared/corpora):
+/// for baseline and restricted at v1.36 and v1.37, every `pass/` pod is admitted by the generated
+/// policy and every `fail/` pod rejected — by the check its file is named after, wherever that
+/// check is in force at that level and version.
+#[test]
+fn pod_security_classifies_every_conformance_fixture() {
+    let root = common::repo().join("../shared/corpora/pss-conformance/testdata");
+    assert!(
+        root.is_dir(),
+        "{} is missing: the fixtures come from shared/corpora",
+        root.display()
+    );
+    let mut failures = Vec::new();
+    let (mut classified, mut by_own_check) = (0, 0);
+    for level in ["baseline", "restricted"] {
+        for version in ["v1.36", "v1.37"] {
+            let program = format!(
+                "namespace x {{ }}\nadmission pss {{\n  applies to workloads in namespace x\n  pod-security {level} version {version}\n}}\n"
+            );
+            let p = policy_of(&program, "vap/pss.policy.yaml");
+            // Every check of the catalog has an implementation (an unknown one would be `false`).
+            assert!(p.validations.len() >= 12, "{level} {version}: {} checks", p.validations.len());
+            assert!(p.validations.iter().all(|(e, _)| e != "false"), "a check without CEL");
+            let checks: Vec<String> = p
+                .validations
+                .iter()
+                .filter_map(|(_, m)| m.split("check ").nth(1))
+                .filter_map(|m| m.split(' ').next())
+                .map(str::to_lowercase)
+                .collect();
+            for outcome in ["pass", "fail"] {
+                let dir = root.join(level).join(version).join(outcome);
+                let mut files: Vec<_> = std::fs::read_dir(&dir)
+                    .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                    .map(|e| e.unwrap().path())
+                    .collect();
+                files.sort();
+                for file in files {
+                    let text = std::fs::read_to_string(&file).unwrap();
+                    let pod: Value = serde_yaml::from_str(&text).unwrap();
+                    let failed = violations(&p, &pod);
+                    classified += 1;
+                    let name = format!(
+                        "{level}/{version}/{outcome}/{}",
+                        file.file_name().unwrap().to_string_lossy()
+                    );
+                    match (outcome, failed.is_empty()) {
+                        ("pass", false) => failures.push(format!("{name}: rejected by {failed:?}")),
+                        ("fail", true) => failures.push(format!("{name}: admitted")),
+                        ("fail", false) => {
+                            let stem = file.file_stem().unwrap().to_string_lossy().to_string();
+                            let check = stem.trim_end_matches(|c: char| c.is_ascii_digit());
+                            if checks.iter().any(|c| c == check) {
+                                if failed
+                                    .iter()
+                                    .any(|m| m.to_lowercase().contains(&format!("check {check} ")))
+                                {
+                                    by_own_check += 1;
+                                } else {
+                                    failures.push(format!(
+                                        "{name}: rejected, but not by {check}: {failed:?}"
+                                    ));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(classified, 296, "the corpus holds 296 fixtures");
+    assert!(
+        failures.is_empty(),
+        "{} of {classified} fixtures misclassified:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    println!(
+        "{classified} fixtures classified as upstream expects; {by_own_check} fail fixtures rejected by their own check"
+    );
 }

@@ -1,7 +1,10 @@
-//! The data catalogs compiled into warden: system call tables per architecture and syscall groups.
+//! The data catalogs compiled into warden: system call tables per architecture, syscall groups,
+//! and the Pod Security Standards (`pod_security`).
 //!
 //! The data lives in `compiler/catalog/` as plain files with their sources named in their headers;
 //! this module only reads them. They are parsed once, on first use.
+
+pub mod pod_security;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;

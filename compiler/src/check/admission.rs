@@ -7,8 +7,10 @@
 
 use super::Checker;
 use crate::ast::{self, Ident};
+use crate::catalog::pod_security::{self, Level, Version};
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::ir::{self, AdmissionRule, Mode};
+use crate::span::Span;
 use std::collections::BTreeSet;
 
 const FORBID: [&str; 3] = ["host-namespaces", "privilege-escalation", "privileged"];
@@ -89,9 +91,13 @@ impl Checker<'_> {
             patterns.dedup();
             rules.push((AdmissionRule::ImagesFrom(patterns), first.span));
         }
+        if let Some(rule) = self.pod_security(adm) {
+            rules.push(rule);
+        }
         rules.sort();
         rules.dedup_by(|a, b| a.0 == b.0);
-        if rules.is_empty() {
+        // A `pod-security` line that did not check has its own error; no second word about it.
+        if rules.is_empty() && adm.pod_security.is_empty() {
             self.diags.push(
                 Diagnostic::warning(
                     "W0507",
@@ -173,6 +179,106 @@ impl Checker<'_> {
                     .note("a pattern is an image reference in which `*` stands for any characters, e.g. `registry.example.com/shop/*`"),
             );
         }
+    }
+
+    /// `pod-security LEVEL [version V]` (once) and its `exempt` lines.
+    fn pod_security(&mut self, adm: &ast::Admission) -> Option<(AdmissionRule, Span)> {
+        let catalog = pod_security::get();
+        let Some((level, version, span)) = adm.pod_security.first() else {
+            for (check, _) in &adm.exempt {
+                self.diags.push(
+                    Diagnostic::error("E0509", "`exempt` without `pod-security`")
+                        .primary(check.span, "nothing to exempt this check from")
+                        .help("add `pod-security baseline` or `pod-security restricted`"),
+                );
+            }
+            return None;
+        };
+        for (_, _, again) in adm.pod_security.iter().skip(1) {
+            self.diags.push(
+                Diagnostic::error("E0505", "`pod-security` is given twice")
+                    .primary(*again, "second `pod-security`")
+                    .secondary(*span, "first `pod-security`"),
+            );
+        }
+        let parsed_level = Level::parse(&level.text);
+        if parsed_level.is_none() {
+            let mut d = Diagnostic::error(
+                "E0508",
+                format!("unknown Pod Security level `{}`", level.text),
+            )
+            .primary(level.span, "not a level")
+            .note("the levels are `baseline` and `restricted` (`privileged` allows everything: leave the block out)");
+            if let Some(hint) = did_you_mean(&level.text, ["baseline", "restricted"]) {
+                d = d.help(hint);
+            }
+            self.diags.push(d);
+        }
+        let (oldest, newest) = (catalog.oldest(), catalog.newest());
+        let parsed_version = match version {
+            None => Some(newest),
+            Some(v) => match Version::parse(&v.text) {
+                Some(parsed) if oldest <= parsed && parsed <= newest => Some(parsed),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0508",
+                            format!("Pod Security version `{}` is not one warden knows", v.text),
+                        )
+                        .primary(v.span, format!("not between {oldest} and {newest}"))
+                        .note(format!("warden's catalog holds the checks of {oldest} to {newest}; a newer cluster runs {newest}'s checks until the catalog follows"))
+                        .help(format!("write `version {newest}`, or leave the version out for the newest")),
+                    );
+                    None
+                }
+            },
+        };
+        let mut exempt: Vec<(String, String)> = Vec::new();
+        for (check, reason) in &adm.exempt {
+            if catalog.check(&check.text).is_none() {
+                let ids: Vec<&str> = catalog.checks.iter().map(|c| c.id.as_str()).collect();
+                let mut d = Diagnostic::error(
+                    "E0509",
+                    format!("unknown Pod Security check `{}`", check.text),
+                )
+                .primary(check.span, "not a check of the catalog");
+                if let Some(hint) = did_you_mean(&check.text, ids.iter().copied()) {
+                    d = d.help(hint);
+                } else {
+                    d = d.note(format!("the checks are {}", ids.join(", ")));
+                }
+                self.diags.push(d);
+            } else if reason.text.trim().is_empty() {
+                self.diags.push(
+                    Diagnostic::error("E0509", "an exemption needs a reason")
+                        .primary(reason.span, "empty")
+                        .help("say why this check does not apply, for whoever audits it"),
+                );
+            } else if let (Some(l), Some(v)) = (parsed_level, parsed_version)
+                && !catalog.checks(l, v).iter().any(|(c, _)| c.id == check.text)
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0509",
+                        format!("`{}` is not a check of {} at {v}", check.text, l.name()),
+                    )
+                    .primary(check.span, "nothing to exempt")
+                    .note("a check exists from its first version on, and a restricted check replaces the baseline one it overrides"),
+                );
+            } else {
+                exempt.push((check.text.clone(), reason.text.clone()));
+            }
+        }
+        exempt.sort();
+        exempt.dedup_by(|a, b| a.0 == b.0);
+        Some((
+            AdmissionRule::PodSecurity {
+                level: parsed_level?,
+                version: parsed_version?,
+                exempt,
+            },
+            *span,
+        ))
     }
 
     fn mode(&mut self, adm: &ast::Admission) -> Mode {

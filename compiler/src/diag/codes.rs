@@ -49,6 +49,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0505", include_str!("../../codes/E0505.md")),
     ("W0506", include_str!("../../codes/W0506.md")),
     ("W0507", include_str!("../../codes/W0507.md")),
+    ("E0508", include_str!("../../codes/E0508.md")),
+    ("E0509", include_str!("../../codes/E0509.md")),
     ("E0601", include_str!("../../codes/E0601.md")),
     ("E0602", include_str!("../../codes/E0602.md")),
     ("W0701", include_str!("../../codes/W0701.md")),

@@ -512,6 +512,13 @@ pub enum AdmissionRule {
     RequireSeccompProfile,
     ImagesFrom(Vec<String>),
     RequireLabels(Vec<String>),
+    /// The Pod Security Standards at a level and version, less the exempted checks (with the
+    /// reasons given).
+    PodSecurity {
+        level: crate::catalog::pod_security::Level,
+        version: crate::catalog::pod_security::Version,
+        exempt: Vec<(String, String)>,
+    },
 }
 
 #[derive(Clone, Debug)]

@@ -7,6 +7,7 @@
 mod cilium;
 mod netpol;
 mod plan;
+mod pss_cel;
 mod seccomp;
 mod vap;
 mod views;

@@ -26,6 +26,8 @@ struct Validation {
 struct PolicyView<'a> {
     name: &'a str,
     source: String,
+    /// The exempted Pod Security checks and why, for whoever audits the policy.
+    exemptions: String,
     version: &'static str,
     variables: Vec<Variable>,
     validations: Vec<Validation>,
@@ -59,22 +61,35 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 expression: CONTAINERS.to_string(),
             },
         ];
-        if adm
-            .rules
-            .iter()
-            .any(|(r, _)| matches!(r, AdmissionRule::RequireLabels(_)))
-        {
+        // Labels and the AppArmor annotations are in the pod's metadata.
+        if adm.rules.iter().any(|(r, _)| {
+            matches!(
+                r,
+                AdmissionRule::RequireLabels(_) | AdmissionRule::PodSecurity { .. }
+            )
+        }) {
             variables.push(Variable {
                 name: "podMeta",
                 expression: POD_META.to_string(),
             });
         }
+        let exemptions: Vec<String> = adm
+            .rules
+            .iter()
+            .filter_map(|(r, _)| match r {
+                AdmissionRule::PodSecurity { exempt, .. } => Some(exempt),
+                _ => None,
+            })
+            .flatten()
+            .map(|(check, reason)| format!("{check}: {reason}"))
+            .collect();
         let policy = PolicyView {
             name: &adm.name,
             source: source.clone(),
+            exemptions: exemptions.join("; "),
             version: VERSION,
             variables,
-            validations: adm.rules.iter().map(|(r, _)| validation(r)).collect(),
+            validations: adm.rules.iter().flat_map(|(r, _)| validations(r)).collect(),
         };
         docs.push(Document {
             // Names are DNS labels, without dots, so these two paths cannot collide with another block's.
@@ -165,8 +180,24 @@ fn pod_sc(field: &str) -> String {
     )
 }
 
-fn validation(rule: &AdmissionRule) -> Validation {
+fn validations(rule: &AdmissionRule) -> Vec<Validation> {
     let (expression, message) = match rule {
+        AdmissionRule::PodSecurity {
+            level,
+            version,
+            exempt,
+        } => {
+            return super::pss_cel::validations(*level, *version, exempt)
+                .into_iter()
+                .map(|(id, expression, fields)| Validation {
+                    expression,
+                    message: format!(
+                        "Pod Security {} {version}: check {id} fails ({fields})",
+                        level.name()
+                    ),
+                })
+                .collect();
+        }
         AdmissionRule::ForbidPrivileged => (
             format!("variables.containers.all(c, !({} && c.securityContext.privileged == true))", sc("privileged")),
             "privileged containers are forbidden: every container must leave securityContext.privileged unset or false".to_string(),
@@ -223,8 +254,8 @@ fn validation(rule: &AdmissionRule) -> Validation {
             format!("pods must carry the labels: {}", keys.join(", ")),
         ),
     };
-    Validation {
+    vec![Validation {
         expression,
         message,
-    }
+    }]
 }

@@ -507,6 +507,8 @@ impl Ctx {
             require_labels: Vec::new(),
             images: Vec::new(),
             modes: Vec::new(),
+            pod_security: Vec::new(),
+            exempt: Vec::new(),
         };
         for p in pair.into_inner() {
             let rule = p.as_rule();
@@ -528,6 +530,26 @@ impl Ctx {
                 Rule::require_labels => adm.require_labels.extend(idents(self, p)),
                 Rule::images => adm.images.extend(idents(self, p)),
                 Rule::mode => adm.modes.extend(idents(self, p)),
+                Rule::pod_security => {
+                    let mut level = None;
+                    let mut version = None;
+                    for n in p.into_inner() {
+                        match n.as_rule() {
+                            Rule::ident => level = Some(self.ident(&n)),
+                            Rule::version_lit => version = Some(self.ident(&n)),
+                            _ => {}
+                        }
+                    }
+                    if let Some(level) = level {
+                        adm.pod_security.push((level, version, s));
+                    }
+                }
+                Rule::exempt => {
+                    let parts = idents(self, p);
+                    if let [check, reason] = parts.as_slice() {
+                        adm.exempt.push((check.clone(), reason.clone()));
+                    }
+                }
                 _ => {}
             }
         }

@@ -1,0 +1,221 @@
+//! The Pod Security Standards in CEL: one validation per check a level runs at a version, each
+//! the catalog's implementation (`catalog::pod_security`) written over the policy's variables
+//! `podSpec`, `podMeta` and `containers` (init, regular and ephemeral).
+//!
+//! Only standard CEL and its macros (`has`, `all`, `exists`, `in`), so that independent engines
+//! evaluate exactly what the API server does.
+
+use crate::catalog::pod_security::{self, Implementation, Level, Version};
+
+const P: &str = "variables.podSpec";
+const C: &str = "variables.containers";
+const M: &str = "variables.podMeta";
+
+/// `has(base.a) && has(base.a.b) && …` for the path `fields` below `base`.
+fn has(base: &str, fields: &[&str]) -> String {
+    let mut path = base.to_string();
+    let mut out = Vec::new();
+    for f in fields {
+        path = format!("{path}.{f}");
+        out.push(format!("has({path})"));
+    }
+    out.join(" && ")
+}
+
+/// `base.a.b…`.
+fn at(base: &str, fields: &[&str]) -> String {
+    std::iter::once(base)
+        .chain(fields.iter().copied())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// A CEL list of string literals (catalog values: letters, digits, `_`, `.` and `-` only).
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("'{i}'")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+fn strs(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// `field` below `base`, if set, is one of `values`.
+fn unset_or_in(base: &str, fields: &[&str], values: &str) -> String {
+    format!(
+        "!({}) || {} in {values}",
+        has(base, fields),
+        at(base, fields)
+    )
+}
+
+/// `field` below `base` is not set to `value`.
+fn not_set_to(base: &str, fields: &[&str], value: &str) -> String {
+    format!(
+        "!({} && {} == {value})",
+        has(base, fields),
+        at(base, fields)
+    )
+}
+
+/// One check as CEL, for its implementation `imp`.
+fn check(id: &str, imp: &Implementation) -> String {
+    let allowed = list(&imp.allowed);
+    let seccomp = list(&strs(&["RuntimeDefault", "Localhost"]));
+    match id {
+        "hostNamespaces" => ["hostNetwork", "hostPID", "hostIPC"]
+            .iter()
+            .map(|f| not_set_to(P, &[f], "true"))
+            .collect::<Vec<_>>()
+            .join(" && "),
+        "privileged" => format!(
+            "{C}.all(c, {})",
+            not_set_to("c", &["securityContext", "privileged"], "true")
+        ),
+        "capabilities_baseline" => format!(
+            "{C}.all(c, !({}) || c.securityContext.capabilities.add.all(a, a in {allowed}))",
+            has("c", &["securityContext", "capabilities", "add"])
+        ),
+        "hostPathVolumes" => format!("!has({P}.volumes) || {P}.volumes.all(v, !has(v.hostPath))"),
+        "hostPorts" => format!(
+            "{C}.all(c, !has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0))"
+        ),
+        "appArmorProfile" => {
+            let prefix = "container.apparmor.security.beta.kubernetes.io/";
+            let types = list(&strs(&["RuntimeDefault", "Localhost"]));
+            format!(
+                "(!has({M}.annotations) || {M}.annotations.all(k, !k.startsWith('{prefix}') || {M}.annotations[k] in ['', 'runtime/default'] || {M}.annotations[k].startsWith('localhost/'))) && ({}) && {C}.all(c, {})",
+                unset_or_in(P, &["securityContext", "appArmorProfile", "type"], &types),
+                unset_or_in("c", &["securityContext", "appArmorProfile", "type"], &types)
+            )
+        }
+        "seLinuxOptions" => {
+            let options = |base: &str| {
+                let o = at(base, &["securityContext", "seLinuxOptions"]);
+                format!(
+                    "!({}) || ((!has({o}.type) || {o}.type == '' || {o}.type in {allowed}) && (!has({o}.user) || {o}.user == '') && (!has({o}.role) || {o}.role == ''))",
+                    has(base, &["securityContext", "seLinuxOptions"])
+                )
+            };
+            format!("({}) && {C}.all(c, {})", options(P), options("c"))
+        }
+        "procMount" | "procMount_restricted" => format!(
+            "{C}.all(c, {})",
+            unset_or_in("c", &["securityContext", "procMount"], "['Default']")
+        ),
+        "seccompProfile_baseline" => format!(
+            "({}) && {C}.all(c, {})",
+            unset_or_in(P, &["securityContext", "seccompProfile", "type"], &seccomp),
+            unset_or_in(
+                "c",
+                &["securityContext", "seccompProfile", "type"],
+                &seccomp
+            )
+        ),
+        "sysctls" => format!(
+            "!({}) || {P}.securityContext.sysctls.all(s, s.name in {allowed})",
+            has(P, &["securityContext", "sysctls"])
+        ),
+        "windowsHostProcess" => format!(
+            "{} && {C}.all(c, {})",
+            not_set_to(
+                P,
+                &["securityContext", "windowsOptions", "hostProcess"],
+                "true"
+            ),
+            not_set_to(
+                "c",
+                &["securityContext", "windowsOptions", "hostProcess"],
+                "true"
+            )
+        ),
+        "hostProbesAndHostLifecycle" => {
+            let handler = |h: &str| {
+                format!(
+                    "!has({h}) || ((!({}) || {h}.httpGet.host == '') && (!({}) || {h}.tcpSocket.host == ''))",
+                    has(h, &["httpGet", "host"]),
+                    has(h, &["tcpSocket", "host"])
+                )
+            };
+            let probes: Vec<String> = ["livenessProbe", "readinessProbe", "startupProbe"]
+                .iter()
+                .map(|p| format!("({})", handler(&format!("c.{p}"))))
+                .collect();
+            let hooks: Vec<String> = ["postStart", "preStop"]
+                .iter()
+                .map(|h| format!("({})", handler(&format!("c.lifecycle.{h}"))))
+                .collect();
+            format!(
+                "{C}.all(c, {} && (!has(c.lifecycle) || ({})))",
+                probes.join(" && "),
+                hooks.join(" && ")
+            )
+        }
+        "restrictedVolumes" => {
+            let kinds: Vec<String> = imp.denied.iter().map(|k| format!("!has(v.{k})")).collect();
+            format!(
+                "!has({P}.volumes) || {P}.volumes.all(v, {})",
+                kinds.join(" && ")
+            )
+        }
+        "allowPrivilegeEscalation" => format!(
+            "{C}.all(c, {} && c.securityContext.allowPrivilegeEscalation == false)",
+            has("c", &["securityContext", "allowPrivilegeEscalation"])
+        ),
+        "runAsNonRoot" => {
+            let pod = has(P, &["securityContext", "runAsNonRoot"]);
+            format!(
+                "!({pod} && {P}.securityContext.runAsNonRoot == false) && {C}.all(c, ({}) ? c.securityContext.runAsNonRoot == true : ({pod} && {P}.securityContext.runAsNonRoot == true))",
+                has("c", &["securityContext", "runAsNonRoot"])
+            )
+        }
+        "runAsUser" => format!(
+            "{} && {C}.all(c, {})",
+            not_set_to(P, &["securityContext", "runAsUser"], "0"),
+            not_set_to("c", &["securityContext", "runAsUser"], "0")
+        ),
+        "seccompProfile_restricted" => {
+            let pod = has(P, &["securityContext", "seccompProfile"]);
+            format!(
+                "(!({pod}) || {P}.securityContext.seccompProfile.type in {seccomp}) && {C}.all(c, ({}) ? c.securityContext.seccompProfile.type in {seccomp} : ({pod} && {P}.securityContext.seccompProfile.type in {seccomp}))",
+                has("c", &["securityContext", "seccompProfile"])
+            )
+        }
+        "capabilities_restricted" => format!(
+            "{C}.all(c, {} && c.securityContext.capabilities.drop.exists(d, d == 'ALL') && (!({}) || c.securityContext.capabilities.add.all(a, a in {allowed})))",
+            has("c", &["securityContext", "capabilities", "drop"]),
+            has("c", &["securityContext", "capabilities", "add"])
+        ),
+        // A check the catalog gained without an implementation here: refuse everything rather
+        // than admit what it was meant to stop. The catalog test catches it first.
+        _ => "false".to_string(),
+    }
+}
+
+/// The validations of `level` at `version`, less the exempted checks: the check's id, its CEL
+/// (with the catalog's relaxations) and what it looks at.
+pub(super) fn validations(
+    level: Level,
+    version: Version,
+    exempt: &[(String, String)],
+) -> Vec<(String, String, String)> {
+    pod_security::get()
+        .checks(level, version)
+        .into_iter()
+        .filter(|(c, _)| !exempt.iter().any(|(e, _)| *e == c.id))
+        .map(|(c, imp)| {
+            let mut expression = check(&c.id, imp);
+            if imp.windows {
+                expression = format!(
+                    "(has({P}.os) && has({P}.os.name) && {P}.os.name == 'windows') || ({expression})"
+                );
+            }
+            if imp.user_namespaces {
+                expression = format!(
+                    "(has({P}.hostUsers) && {P}.hostUsers == false) || ({expression})"
+                );
+            }
+            (c.id.clone(), expression, c.fields.clone())
+        })
+        .collect()
+}
