@@ -30,6 +30,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../targets/cilium/ports.yaml"),
     ),
     (
+        "kyverno/clusterpolicy.yaml",
+        include_str!("../../targets/kyverno/clusterpolicy.yaml"),
+    ),
+    (
         "seccomp/profile.json",
         include_str!("../../targets/seccomp/profile.json"),
     ),

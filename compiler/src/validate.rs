@@ -28,6 +28,9 @@ fn schema_text(schema: Schema) -> &'static str {
                 "../../targets/vap/schema/validatingadmissionpolicybinding-admissionregistration-v1.json"
             )
         }
+        Schema::KyvernoClusterPolicy => {
+            include_str!("../../targets/kyverno/schema/clusterpolicy-v1.json")
+        }
         Schema::SeccompProfile => include_str!("../../targets/seccomp/schema/seccomp-profile.json"),
         Schema::Kustomization => include_str!("../../targets/kustomization.schema.json"),
     }
@@ -39,6 +42,7 @@ fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
     match schema {
         Schema::NetworkPolicy => Some(("networking.k8s.io/v1", "NetworkPolicy")),
         Schema::CiliumNetworkPolicy => Some(("cilium.io/v2", "CiliumNetworkPolicy")),
+        Schema::KyvernoClusterPolicy => Some(("kyverno.io/v1", "ClusterPolicy")),
         Schema::ValidatingAdmissionPolicy => Some((
             "admissionregistration.k8s.io/v1",
             "ValidatingAdmissionPolicy",
@@ -54,7 +58,7 @@ fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
 /// The validator of one schema, built the first time a document needs it: a run that writes no
 /// CiliumNetworkPolicy never compiles Cilium's large schema.
 fn validator(schema: Schema) -> Result<&'static Validator, String> {
-    const SCHEMAS: usize = 6;
+    const SCHEMAS: usize = 7;
     static VALIDATORS: [OnceLock<Result<Validator, String>>; SCHEMAS] =
         [const { OnceLock::new() }; SCHEMAS];
     let slot = match schema {
@@ -64,6 +68,7 @@ fn validator(schema: Schema) -> Result<&'static Validator, String> {
         Schema::ValidatingAdmissionPolicyBinding => 3,
         Schema::SeccompProfile => 4,
         Schema::Kustomization => 5,
+        Schema::KyvernoClusterPolicy => 6,
     };
     VALIDATORS
         .get(slot)

@@ -37,11 +37,12 @@ fn policy() -> Policy {
     policy_of(PROGRAM, "vap/hardened.policy.yaml")
 }
 
-/// The variables and validations of the policy at `path` generated from `program`.
+/// The variables and validations of the policy at `path` generated from `program`: a
+/// ValidatingAdmissionPolicy (`vap/…`) or a Kyverno ClusterPolicy (`kyverno/…`, its rule's CEL).
 fn policy_of(program: &str, path: &str) -> Policy {
     let mut sources = SourceMap::new();
     sources.add("p.warden".to_string(), program.to_string());
-    let c = warden::compile(sources, &[Target::Vap]);
+    let c = warden::compile(sources, &[Target::Vap, Target::Kyverno]);
     let docs = c.documents.unwrap_or_else(|| {
         panic!(
             "{}",
@@ -50,8 +51,14 @@ fn policy_of(program: &str, path: &str) -> Policy {
     });
     let doc = docs.iter().find(|d| d.path == path).expect("policy");
     let v = warden::validate::parse(doc).unwrap();
+    let (spec, validations) = if path.starts_with("kyverno/") {
+        assert_eq!(v["spec"]["rules"].as_array().unwrap().len(), 1);
+        (&v["spec"]["rules"][0]["validate"]["cel"], "expressions")
+    } else {
+        (&v["spec"], "validations")
+    };
     let pairs = |key: &str, a: &str, b: &str| -> Vec<(String, String)> {
-        v["spec"][key]
+        spec[key]
             .as_array()
             .unwrap()
             .iter()
@@ -65,7 +72,7 @@ fn policy_of(program: &str, path: &str) -> Policy {
     };
     Policy {
         variables: pairs("variables", "name", "expression"),
-        validations: pairs("validations", "expression", "message"),
+        validations: pairs(validations, "expression", "message"),
     }
 }
 
@@ -369,10 +376,19 @@ fn pod_security_classifies_every_conformance_fixture() {
             let program = format!(
                 "namespace x {{ }}\nadmission pss {{\n  applies to workloads in namespace x\n  pod-security {level} version {version}\n}}\n"
             );
-            let p = policy_of(&program, "vap/pss.policy.yaml");
+            let vap = policy_of(&program, "vap/pss.policy.yaml");
+            let kyverno = policy_of(&program, "kyverno/pss.yaml");
+            let p = &vap;
             // Every check of the catalog has an implementation (an unknown one would be `false`).
-            assert!(p.validations.len() >= 12, "{level} {version}: {} checks", p.validations.len());
-            assert!(p.validations.iter().all(|(e, _)| e != "false"), "a check without CEL");
+            assert!(
+                p.validations.len() >= 12,
+                "{level} {version}: {} checks",
+                p.validations.len()
+            );
+            assert!(
+                p.validations.iter().all(|(e, _)| e != "false"),
+                "a check without CEL"
+            );
             let checks: Vec<String> = p
                 .validations
                 .iter()
@@ -390,7 +406,14 @@ fn pod_security_classifies_every_conformance_fixture() {
                 for file in files {
                     let text = std::fs::read_to_string(&file).unwrap();
                     let pod: Value = serde_yaml::from_str(&text).unwrap();
-                    let failed = violations(&p, &pod);
+                    let failed = violations(p, &pod);
+                    // The Kyverno policy, run by the same engine, gives the same verdict.
+                    assert_eq!(
+                        violations(&kyverno, &pod),
+                        failed,
+                        "{level} {version} {}: Kyverno and VAP disagree",
+                        file.display()
+                    );
                     classified += 1;
                     let name = format!(
                         "{level}/{version}/{outcome}/{}",

@@ -52,7 +52,11 @@ fn every_kubernetes_document_passes_kubernetes_validate_strict_for_1_36() {
             .into_iter()
             .map(|(p, _)| p)
             .filter(|p| {
-                p.ends_with(".yaml") && p != "kustomization.yaml" && !p.starts_with("cilium/")
+                // Custom resources have their CRDs' schemas: see the next tests.
+                p.ends_with(".yaml")
+                    && p != "kustomization.yaml"
+                    && !p.starts_with("cilium/")
+                    && !p.starts_with("kyverno/")
             })
             .collect();
         if files.is_empty() {
@@ -95,36 +99,55 @@ fn kubernetes_validate_rejects_a_misspelled_field() {
     assert!(!status.status.success());
 }
 
-/// Derives the strict CiliumNetworkPolicy schema from the CRD in shared/corpora with the
-/// project's own script (so the committed schema cannot drift from it), and validates documents
-/// with Python's `jsonschema` (an engine other than the one warden embeds). Returns the checker's
-/// output per document: `ok` or the error.
-fn cilium_schema_check(docs: &[(String, String)]) -> Vec<(String, String)> {
+/// A custom resource's schema: the CRD in shared/corpora, its version, and the strict schema
+/// warden embeds.
+struct Crd {
+    crd: &'static str,
+    version: &'static str,
+    committed: &'static str,
+}
+
+const CILIUM: Crd = Crd {
+    crd: "schemas/crds/cilium/ciliumnetworkpolicies.yaml",
+    version: "v2",
+    committed: "targets/cilium/schema/ciliumnetworkpolicy-v2.json",
+};
+
+const KYVERNO: Crd = Crd {
+    crd: "schemas/crds/kyverno.io_clusterpolicies.yaml",
+    version: "v1",
+    committed: "targets/kyverno/schema/clusterpolicy-v1.json",
+};
+
+/// Derives the strict schema from the CRD in shared/corpora with the project's own script (so
+/// the committed schema cannot drift from it), and validates documents with Python's
+/// `jsonschema` (an engine other than the one warden embeds). Returns the checker's output per
+/// document: `ok` or the error.
+fn crd_schema_check(kind: &Crd, docs: &[(String, String)]) -> Vec<(String, String)> {
     let python = tool("python");
-    let crd =
-        common::repo().join("../shared/corpora/schemas/crds/cilium/ciliumnetworkpolicies.yaml");
+    let crd = common::repo().join("../shared/corpora").join(kind.crd);
     assert!(
         crd.is_file(),
         "{} is missing: it comes from shared/corpora",
         crd.display()
     );
-    let derive = common::repo().join("targets/cilium/schema/derive.py");
+    let derive = common::repo().join("targets/derive-crd-schema.py");
     let derived = Command::new(&python)
         .arg(&derive)
         .arg(&crd)
+        .arg(kind.version)
         .output()
         .expect("python runs");
     assert!(
         derived.status.success(),
-        "derive.py: {}",
+        "derive-crd-schema.py: {}",
         String::from_utf8_lossy(&derived.stderr)
     );
-    let committed =
-        std::fs::read(common::repo().join("targets/cilium/schema/ciliumnetworkpolicy-v2.json"))
-            .expect("committed schema");
+    let committed = std::fs::read(common::repo().join(kind.committed)).expect("committed schema");
     assert!(
         derived.stdout == committed,
-        "targets/cilium/schema/ciliumnetworkpolicy-v2.json is not what derive.py makes of the CRD: regenerate it"
+        "{} is not what derive-crd-schema.py makes of the CRD: regenerate it",
+        kind.committed
     );
     let tmp = tempfile::tempdir().expect("tmp");
     let schema = tmp.path().join("schema.json");
@@ -177,12 +200,49 @@ fn every_cilium_document_passes_the_crd_schema() {
         }
     }
     assert!(docs.len() >= 30, "{} Cilium documents", docs.len());
-    let failures: Vec<String> = cilium_schema_check(&docs)
+    let failures: Vec<String> = crd_schema_check(&CILIUM, &docs)
         .into_iter()
         .filter(|(_, v)| v != "ok")
         .map(|(p, v)| format!("{p}: {v}"))
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_kyverno_document_passes_the_crd_schema() {
+    let mut docs = Vec::new();
+    for example in common::examples() {
+        for d in common::compile_ok(std::slice::from_ref(&example)) {
+            if d.path.starts_with("kyverno/") {
+                docs.push((format!("{}: {}", example.display(), d.path), d.text));
+            }
+        }
+    }
+    assert!(docs.len() >= 4, "{} Kyverno documents", docs.len());
+    let failures: Vec<String> = crd_schema_check(&KYVERNO, &docs)
+        .into_iter()
+        .filter(|(_, v)| v != "ok")
+        .map(|(p, v)| format!("{p}: {v}"))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The check must be able to fail: a misspelled field and an action Kyverno does not know.
+    let head = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\nspec:\n  rules:\n  - name: r\n    match: {any: [{resources: {kinds: [Pod]}}]}\n";
+    let bad = [
+        format!(
+            "{head}    validate: {{failureActon: Enforce, cel: {{expressions: [{{expression: 'true'}}]}}}}\n"
+        ),
+        format!(
+            "{head}    validate: {{failureAction: Block, cel: {{expressions: [{{expression: 'true'}}]}}}}\n"
+        ),
+    ];
+    let docs: Vec<(String, String)> = bad
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i.to_string(), t.clone()))
+        .collect();
+    for (p, v) in crd_schema_check(&KYVERNO, &docs) {
+        assert_ne!(v, "ok", "case {p} was accepted");
+    }
 }
 
 #[test]
@@ -202,7 +262,7 @@ fn the_cilium_schema_check_rejects_what_cilium_would_drop() {
         .enumerate()
         .map(|(i, t)| (i.to_string(), t.clone()))
         .collect();
-    for (p, v) in cilium_schema_check(&docs) {
+    for (p, v) in crd_schema_check(&CILIUM, &docs) {
         assert_ne!(v, "ok", "case {p} was accepted");
     }
 }

@@ -5,6 +5,7 @@
 //! then validated (`validate`) and written (`emit`).
 
 mod cilium;
+mod kyverno;
 mod netpol;
 mod plan;
 mod pss_cel;
@@ -24,10 +25,17 @@ pub enum Target {
     Cilium,
     Seccomp,
     Vap,
+    Kyverno,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [Target::Netpol, Target::Cilium, Target::Seccomp, Target::Vap];
+    pub const ALL: [Target; 5] = [
+        Target::Netpol,
+        Target::Cilium,
+        Target::Seccomp,
+        Target::Vap,
+        Target::Kyverno,
+    ];
     /// What `build` writes when no target is named: one network policy kind (a cluster runs one
     /// CNI), seccomp and admission.
     pub const DEFAULT: [Target; 3] = [Target::Netpol, Target::Seccomp, Target::Vap];
@@ -40,6 +48,7 @@ pub enum Schema {
     CiliumNetworkPolicy,
     ValidatingAdmissionPolicy,
     ValidatingAdmissionPolicyBinding,
+    KyvernoClusterPolicy,
     SeccompProfile,
     Kustomization,
 }
@@ -104,6 +113,7 @@ pub fn lower(
             Target::Cilium => docs.extend(cilium::lower(&cx)?),
             Target::Seccomp => docs.extend(seccomp::lower(&cx)?),
             Target::Vap => docs.extend(vap::lower(&cx)?),
+            Target::Kyverno => docs.extend(kyverno::lower(&cx)?),
         }
     }
     docs.sort_by(|a, b| a.path.cmp(&b.path));

@@ -11,15 +11,58 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 #[derive(Serialize)]
-struct Variable {
+pub(super) struct Variable {
     name: &'static str,
     expression: String,
 }
 
 #[derive(Serialize)]
-struct Validation {
+pub(super) struct Validation {
     expression: String,
     message: String,
+}
+
+/// The CEL of an admission block: the variables, then one validation per rule (per check for
+/// Pod Security). `kyverno` writes the same CEL into a ClusterPolicy.
+pub(super) fn cel(adm: &Admission) -> (Vec<Variable>, Vec<Validation>) {
+    let mut variables = vec![
+        Variable {
+            name: "podSpec",
+            expression: POD_SPEC.to_string(),
+        },
+        Variable {
+            name: "containers",
+            expression: CONTAINERS.to_string(),
+        },
+    ];
+    // Labels and the AppArmor annotations are in the pod's metadata.
+    if adm.rules.iter().any(|(r, _)| {
+        matches!(
+            r,
+            AdmissionRule::RequireLabels(_) | AdmissionRule::PodSecurity { .. }
+        )
+    }) {
+        variables.push(Variable {
+            name: "podMeta",
+            expression: POD_META.to_string(),
+        });
+    }
+    let validations = adm.rules.iter().flat_map(|(r, _)| validations(r)).collect();
+    (variables, validations)
+}
+
+/// The exempted Pod Security checks and why, as one annotation value.
+pub(super) fn exemptions(adm: &Admission) -> String {
+    adm.rules
+        .iter()
+        .filter_map(|(r, _)| match r {
+            AdmissionRule::PodSecurity { exempt, .. } => Some(exempt),
+            _ => None,
+        })
+        .flatten()
+        .map(|(check, reason)| format!("{check}: {reason}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[derive(Serialize)]
@@ -51,45 +94,14 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     for adm in cx.program.admissions.values() {
         let source = cx.location(adm.span);
         let sources = BTreeSet::from([cx.file(adm.span)]);
-        let mut variables = vec![
-            Variable {
-                name: "podSpec",
-                expression: POD_SPEC.to_string(),
-            },
-            Variable {
-                name: "containers",
-                expression: CONTAINERS.to_string(),
-            },
-        ];
-        // Labels and the AppArmor annotations are in the pod's metadata.
-        if adm.rules.iter().any(|(r, _)| {
-            matches!(
-                r,
-                AdmissionRule::RequireLabels(_) | AdmissionRule::PodSecurity { .. }
-            )
-        }) {
-            variables.push(Variable {
-                name: "podMeta",
-                expression: POD_META.to_string(),
-            });
-        }
-        let exemptions: Vec<String> = adm
-            .rules
-            .iter()
-            .filter_map(|(r, _)| match r {
-                AdmissionRule::PodSecurity { exempt, .. } => Some(exempt),
-                _ => None,
-            })
-            .flatten()
-            .map(|(check, reason)| format!("{check}: {reason}"))
-            .collect();
+        let (variables, validations) = cel(adm);
         let policy = PolicyView {
             name: &adm.name,
             source: source.clone(),
-            exemptions: exemptions.join("; "),
+            exemptions: exemptions(adm),
             version: VERSION,
             variables,
-            validations: adm.rules.iter().flat_map(|(r, _)| validations(r)).collect(),
+            validations,
         };
         docs.push(Document {
             // Names are DNS labels, without dots, so these two paths cannot collide with another block's.

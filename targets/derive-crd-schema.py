@@ -1,11 +1,11 @@
-"""Derives ciliumnetworkpolicy-v2.json from Cilium's CRD (see SOURCE.md).
+"""Derives a strict JSON Schema from a CustomResourceDefinition (see each target's schema/SOURCE.md).
 
-Takes spec.versions[name=v2].schema.openAPIV3Schema and makes it strict the way
+Takes spec.versions[name=VERSION].schema.openAPIV3Schema and makes it strict the way
 kubernetes-validate's strict schemas are: every object that lists its properties, and does not
 keep unknown fields on purpose, gets additionalProperties: false. The API server prunes unknown
 fields of a CRD silently, so a misspelled field would otherwise vanish and change the policy.
 
-Usage: python3 derive.py ../../../../shared/corpora/schemas/crds/cilium/ciliumnetworkpolicies.yaml
+Usage: python3 derive-crd-schema.py CRD.yaml VERSION > schema.json
 """
 import json
 import sys
@@ -29,18 +29,19 @@ def strict(node):
             strict(value)
 
 
-def main(path):
+def main(path, name):
     with open(path) as f:
         crd = yaml.safe_load(f)
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v2"]
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == name]
     schema = version["schema"]["openAPIV3Schema"]
     strict(schema)
-    # metadata is ObjectMeta, which the CRD leaves open; warden writes name, namespace, labels
-    # and annotations only.
+    # metadata is ObjectMeta, which the CRD leaves open; warden writes name, namespace (for a
+    # namespaced kind), labels and annotations only.
+    namespaced = crd["spec"]["scope"] == "Namespaced"
     schema["properties"]["metadata"] = {
         "type": "object",
         "additionalProperties": False,
-        "required": ["name", "namespace"],
+        "required": ["name", "namespace"] if namespaced else ["name"],
         "properties": {
             "name": {"type": "string"},
             "namespace": {"type": "string"},
@@ -53,4 +54,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,58 @@
+//! Target `kyverno`: a Kyverno ClusterPolicy per `admission` block (see
+//! `targets/kyverno/README.md`), in Kyverno's CEL form, with the very variables and expressions
+//! the `vap` target writes, so one CEL engine checks both.
+
+use super::vap::{Validation, Variable, cel, exemptions};
+use super::{Document, Lowering, Schema, VERSION};
+use crate::ir::Mode;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+#[derive(Serialize)]
+struct PolicyView<'a> {
+    name: &'a str,
+    source: String,
+    exemptions: String,
+    version: &'static str,
+    emit_warning: bool,
+    failure_action: &'static str,
+    namespaces: Vec<&'a str>,
+    variables: Vec<Variable>,
+    validations: Vec<Validation>,
+}
+
+pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
+    let mut docs = Vec::new();
+    for adm in cx.program.admissions.values() {
+        let (variables, validations) = cel(adm);
+        // A block without rules admits everything (W0507 says so); Kyverno requires at least one
+        // expression, so it gets no policy rather than an invalid one.
+        if validations.is_empty() {
+            continue;
+        }
+        // deny blocks; warn admits with a warning to the client; audit admits and reports.
+        let (failure_action, emit_warning) = match adm.mode {
+            Mode::Deny => ("Enforce", false),
+            Mode::Warn => ("Audit", true),
+            Mode::Audit => ("Audit", false),
+        };
+        let view = PolicyView {
+            name: &adm.name,
+            source: cx.location(adm.span),
+            exemptions: exemptions(adm),
+            version: VERSION,
+            emit_warning,
+            failure_action,
+            namespaces: adm.namespaces.iter().map(String::as_str).collect(),
+            variables,
+            validations,
+        };
+        docs.push(Document {
+            path: format!("kyverno/{}.yaml", adm.name),
+            text: crate::render::render("kyverno/clusterpolicy.yaml", &view)?,
+            schema: Schema::KyvernoClusterPolicy,
+            sources: BTreeSet::from([cx.file(adm.span)]),
+        });
+    }
+    Ok(docs)
+}
