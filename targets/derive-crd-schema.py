@@ -5,7 +5,7 @@ kubernetes-validate's strict schemas are: every object that lists its properties
 keep unknown fields on purpose, gets additionalProperties: false. The API server prunes unknown
 fields of a CRD silently, so a misspelled field would otherwise vanish and change the policy.
 
-Usage: python3 derive-crd-schema.py CRD.yaml VERSION > schema.json
+Usage: python3 derive-crd-schema.py CRD.yaml VERSION [KIND] > schema.json
 """
 import json
 import sys
@@ -29,9 +29,11 @@ def strict(node):
             strict(value)
 
 
-def main(path, name):
+def main(path, name, kind=None):
     with open(path) as f:
-        crd = yaml.safe_load(f)
+        crds = [d for d in yaml.safe_load_all(f) if d]
+    # A file may hold several CRDs: KIND picks one.
+    (crd,) = [c for c in crds if kind is None or c["spec"]["names"]["kind"] == kind]
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == name]
     schema = version["schema"]["openAPIV3Schema"]
     strict(schema)
@@ -54,4 +56,4 @@ def main(path, name):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

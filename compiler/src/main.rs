@@ -24,7 +24,7 @@ struct CompileArgs {
     /// The output directory
     #[arg(long)]
     out: PathBuf,
-    /// Targets to generate (default: netpol, seccomp, vap; `cilium` instead of `netpol` on Cilium, `kyverno` beside or instead of `vap`)
+    /// Targets to generate (default: netpol, seccomp, vap; `cilium` instead of `netpol` on Cilium, `kyverno` or `gatekeeper` beside or instead of `vap`)
     #[arg(long, value_enum, value_delimiter = ',')]
     target: Vec<Target>,
     /// How diagnostics are printed

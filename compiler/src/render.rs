@@ -34,6 +34,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../targets/kyverno/clusterpolicy.yaml"),
     ),
     (
+        "gatekeeper/template.yaml",
+        include_str!("../../targets/gatekeeper/template.yaml"),
+    ),
+    (
+        "gatekeeper/constraint.yaml",
+        include_str!("../../targets/gatekeeper/constraint.yaml"),
+    ),
+    (
         "seccomp/profile.json",
         include_str!("../../targets/seccomp/profile.json"),
     ),

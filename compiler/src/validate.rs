@@ -31,6 +31,12 @@ fn schema_text(schema: Schema) -> &'static str {
         Schema::KyvernoClusterPolicy => {
             include_str!("../../targets/kyverno/schema/clusterpolicy-v1.json")
         }
+        Schema::GatekeeperConstraintTemplate => {
+            include_str!("../../targets/gatekeeper/schema/constrainttemplate-v1.json")
+        }
+        Schema::GatekeeperConstraint => {
+            include_str!("../../targets/gatekeeper/schema/constraint.json")
+        }
         Schema::SeccompProfile => include_str!("../../targets/seccomp/schema/seccomp-profile.json"),
         Schema::Kustomization => include_str!("../../targets/kustomization.schema.json"),
     }
@@ -43,6 +49,11 @@ fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
         Schema::NetworkPolicy => Some(("networking.k8s.io/v1", "NetworkPolicy")),
         Schema::CiliumNetworkPolicy => Some(("cilium.io/v2", "CiliumNetworkPolicy")),
         Schema::KyvernoClusterPolicy => Some(("kyverno.io/v1", "ClusterPolicy")),
+        Schema::GatekeeperConstraintTemplate => {
+            Some(("templates.gatekeeper.sh/v1", "ConstraintTemplate"))
+        }
+        // Its kind is the template's: the schema checks it.
+        Schema::GatekeeperConstraint => None,
         Schema::ValidatingAdmissionPolicy => Some((
             "admissionregistration.k8s.io/v1",
             "ValidatingAdmissionPolicy",
@@ -58,7 +69,7 @@ fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
 /// The validator of one schema, built the first time a document needs it: a run that writes no
 /// CiliumNetworkPolicy never compiles Cilium's large schema.
 fn validator(schema: Schema) -> Result<&'static Validator, String> {
-    const SCHEMAS: usize = 7;
+    const SCHEMAS: usize = 9;
     static VALIDATORS: [OnceLock<Result<Validator, String>>; SCHEMAS] =
         [const { OnceLock::new() }; SCHEMAS];
     let slot = match schema {
@@ -69,6 +80,8 @@ fn validator(schema: Schema) -> Result<&'static Validator, String> {
         Schema::SeccompProfile => 4,
         Schema::Kustomization => 5,
         Schema::KyvernoClusterPolicy => 6,
+        Schema::GatekeeperConstraintTemplate => 7,
+        Schema::GatekeeperConstraint => 8,
     };
     VALIDATORS
         .get(slot)

@@ -42,7 +42,7 @@ fn policy() -> Policy {
 fn policy_of(program: &str, path: &str) -> Policy {
     let mut sources = SourceMap::new();
     sources.add("p.warden".to_string(), program.to_string());
-    let c = warden::compile(sources, &[Target::Vap, Target::Kyverno]);
+    let c = warden::compile(sources, &[Target::Vap, Target::Kyverno, Target::Gatekeeper]);
     let docs = c.documents.unwrap_or_else(|| {
         panic!(
             "{}",
@@ -92,6 +92,76 @@ fn eval(
     program
         .execute(&ctx)
         .map_err(|e| format!("{expr} on {object}: {e:?}"))
+}
+
+/// A Gatekeeper template's Rego, loaded into a real Rego engine (regorus) the way Gatekeeper
+/// runs it: Rego v0, `input.review.object` and `input.parameters`, the `violation` set.
+struct Rego {
+    engine: regorus::Engine,
+    rule: String,
+}
+
+fn rego_of(program: &str, path: &str) -> Rego {
+    let mut sources = SourceMap::new();
+    sources.add("p.warden".to_string(), program.to_string());
+    let c = warden::compile(sources, &[Target::Gatekeeper]);
+    let docs = c.documents.expect("compiles");
+    let doc = docs.iter().find(|d| d.path == path).expect("template");
+    let v = warden::validate::parse(doc).unwrap();
+    let rego = v["spec"]["targets"][0]["rego"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let package = rego
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("package "))
+        .unwrap()
+        .to_string();
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(true);
+    engine
+        .add_policy("template.rego".to_string(), rego.clone())
+        .unwrap_or_else(|e| panic!("the Rego does not compile: {e}\n{rego}"));
+    Rego {
+        engine,
+        rule: format!("data.{package}.violation"),
+    }
+}
+
+/// The messages of the violations Gatekeeper would report for `object`, sorted.
+fn rego_violations(r: &mut Rego, object: &Value) -> Vec<String> {
+    let input = json!({"review": {"object": object}, "parameters": {}});
+    r.engine
+        .set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
+    let result = r
+        .engine
+        .eval_rule(r.rule.clone())
+        .unwrap_or_else(|e| panic!("{} on {object}: {e}", r.rule));
+    let json: Value = serde_json::from_str(&result.to_json_str().unwrap()).unwrap();
+    let mut out: Vec<String> = json
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v["msg"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The Pod Security check ids a list of messages names.
+fn checks_named(messages: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = messages
+        .iter()
+        .filter_map(|m| m.split("check ").nth(1))
+        .filter_map(|m| m.split(' ').next())
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The messages of the validations that fail for `object`.
@@ -174,15 +244,22 @@ fn set(pod: &mut Value, path: &[&str], value: Value) {
 #[test]
 fn a_compliant_pod_is_admitted_in_every_kind() {
     let p = policy();
+    let mut g = rego_of(PROGRAM, "gatekeeper/hardened.template.yaml");
     assert_eq!(p.validations.len(), 8);
     for object in kinds(&good_pod()) {
         assert_eq!(violations(&p, &object), Vec::<String>::new(), "{object}");
+        assert_eq!(
+            rego_violations(&mut g, &object),
+            Vec::<String>::new(),
+            "{object}"
+        );
     }
 }
 
 #[test]
 fn each_violation_is_caught_by_its_rule_alone_in_every_kind() {
     let p = policy();
+    let mut g = rego_of(PROGRAM, "gatekeeper/hardened.template.yaml");
     type Edit = (&'static str, fn(&mut Value));
     let cases: Vec<Edit> = vec![
         ("privileged", |pod| {
@@ -334,6 +411,11 @@ fn each_violation_is_caught_by_its_rule_alone_in_every_kind() {
             let failed = violations(&p, &object);
             assert_eq!(failed.len(), 1, "{rule}: {failed:?}\n{object}");
             assert!(failed[0].contains(rule), "{rule}: {failed:?}");
+            // Gatekeeper's Rego catches it too, by one warden rule alone.
+            let rego = rego_violations(&mut g, &object);
+            let mut rules: Vec<&str> = rego.iter().filter_map(|m| m.split(':').next()).collect();
+            rules.dedup();
+            assert_eq!(rules.len(), 1, "{rule}: Gatekeeper says {rego:?}\n{object}");
         }
     }
 }
@@ -378,6 +460,7 @@ fn pod_security_classifies_every_conformance_fixture() {
             );
             let vap = policy_of(&program, "vap/pss.policy.yaml");
             let kyverno = policy_of(&program, "kyverno/pss.yaml");
+            let mut gatekeeper = rego_of(&program, "gatekeeper/pss.template.yaml");
             let p = &vap;
             // Every check of the catalog has an implementation (an unknown one would be `false`).
             assert!(
@@ -412,6 +495,14 @@ fn pod_security_classifies_every_conformance_fixture() {
                         violations(&kyverno, &pod),
                         failed,
                         "{level} {version} {}: Kyverno and VAP disagree",
+                        file.display()
+                    );
+                    // Gatekeeper's Rego, run by regorus, names the same failing checks.
+                    let rego = rego_violations(&mut gatekeeper, &pod);
+                    assert_eq!(
+                        checks_named(&rego),
+                        checks_named(&failed),
+                        "{level} {version} {}: Gatekeeper says {rego:?}, CEL says {failed:?}",
                         file.display()
                     );
                     classified += 1;

@@ -57,6 +57,7 @@ fn every_kubernetes_document_passes_kubernetes_validate_strict_for_1_36() {
                     && p != "kustomization.yaml"
                     && !p.starts_with("cilium/")
                     && !p.starts_with("kyverno/")
+                    && !p.starts_with("gatekeeper/")
             })
             .collect();
         if files.is_empty() {
@@ -104,19 +105,30 @@ fn kubernetes_validate_rejects_a_misspelled_field() {
 struct Crd {
     crd: &'static str,
     version: &'static str,
+    /// Which CRD of the file, when it holds several.
+    kind: Option<&'static str>,
     committed: &'static str,
 }
 
 const CILIUM: Crd = Crd {
     crd: "schemas/crds/cilium/ciliumnetworkpolicies.yaml",
     version: "v2",
+    kind: None,
     committed: "targets/cilium/schema/ciliumnetworkpolicy-v2.json",
 };
 
 const KYVERNO: Crd = Crd {
     crd: "schemas/crds/kyverno.io_clusterpolicies.yaml",
     version: "v1",
+    kind: None,
     committed: "targets/kyverno/schema/clusterpolicy-v1.json",
+};
+
+const GATEKEEPER: Crd = Crd {
+    crd: "schemas/crds/constrainttemplate-customresourcedefinition.yaml",
+    version: "v1",
+    kind: Some("ConstraintTemplate"),
+    committed: "targets/gatekeeper/schema/constrainttemplate-v1.json",
 };
 
 /// Derives the strict schema from the CRD in shared/corpora with the project's own script (so
@@ -136,6 +148,7 @@ fn crd_schema_check(kind: &Crd, docs: &[(String, String)]) -> Vec<(String, Strin
         .arg(&derive)
         .arg(&crd)
         .arg(kind.version)
+        .args(kind.kind)
         .output()
         .expect("python runs");
     assert!(
@@ -241,6 +254,29 @@ fn every_kyverno_document_passes_the_crd_schema() {
         .map(|(i, t)| (i.to_string(), t.clone()))
         .collect();
     for (p, v) in crd_schema_check(&KYVERNO, &docs) {
+        assert_ne!(v, "ok", "case {p} was accepted");
+    }
+}
+
+#[test]
+fn every_gatekeeper_template_passes_the_crd_schema() {
+    let mut docs = Vec::new();
+    for example in common::examples() {
+        for d in common::compile_ok(std::slice::from_ref(&example)) {
+            if d.path.starts_with("gatekeeper/") && d.path.ends_with(".template.yaml") {
+                docs.push((format!("{}: {}", example.display(), d.path), d.text));
+            }
+        }
+    }
+    assert!(docs.len() >= 4, "{} ConstraintTemplates", docs.len());
+    let failures: Vec<String> = crd_schema_check(&GATEKEEPER, &docs)
+        .into_iter()
+        .filter(|(_, v)| v != "ok")
+        .map(|(p, v)| format!("{p}: {v}"))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let bad = "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {name: x}\nspec:\n  crd: {spec: {names: {kind: X}}}\n  targets: [{target: admission.k8s.gatekeeper.sh, regoo: 'package x'}]\n";
+    for (p, v) in crd_schema_check(&GATEKEEPER, &[("0".to_string(), bad.to_string())]) {
         assert_ne!(v, "ok", "case {p} was accepted");
     }
 }

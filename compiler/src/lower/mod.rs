@@ -5,10 +5,12 @@
 //! then validated (`validate`) and written (`emit`).
 
 mod cilium;
+mod gatekeeper;
 mod kyverno;
 mod netpol;
 mod plan;
 mod pss_cel;
+mod rego;
 mod seccomp;
 mod vap;
 mod views;
@@ -26,15 +28,17 @@ pub enum Target {
     Seccomp,
     Vap,
     Kyverno,
+    Gatekeeper,
 }
 
 impl Target {
-    pub const ALL: [Target; 5] = [
+    pub const ALL: [Target; 6] = [
         Target::Netpol,
         Target::Cilium,
         Target::Seccomp,
         Target::Vap,
         Target::Kyverno,
+        Target::Gatekeeper,
     ];
     /// What `build` writes when no target is named: one network policy kind (a cluster runs one
     /// CNI), seccomp and admission.
@@ -49,6 +53,8 @@ pub enum Schema {
     ValidatingAdmissionPolicy,
     ValidatingAdmissionPolicyBinding,
     KyvernoClusterPolicy,
+    GatekeeperConstraintTemplate,
+    GatekeeperConstraint,
     SeccompProfile,
     Kustomization,
 }
@@ -114,6 +120,7 @@ pub fn lower(
             Target::Seccomp => docs.extend(seccomp::lower(&cx)?),
             Target::Vap => docs.extend(vap::lower(&cx)?),
             Target::Kyverno => docs.extend(kyverno::lower(&cx)?),
+            Target::Gatekeeper => docs.extend(gatekeeper::lower(&cx)?),
         }
     }
     docs.sort_by(|a, b| a.path.cmp(&b.path));

@@ -153,7 +153,7 @@ fn cel_string(s: &str) -> String {
 }
 
 /// An RE2 pattern matching exactly `glob`, where `*` stands for any characters.
-fn glob_regex(glob: &str) -> String {
+pub(super) fn glob_regex(glob: &str) -> String {
     let mut re = String::from("^");
     for c in glob.chars() {
         match c {
