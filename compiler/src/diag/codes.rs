@@ -63,6 +63,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0805", include_str!("../../codes/E0805.md")),
     ("E0901", include_str!("../../codes/E0901.md")),
     ("E0902", include_str!("../../codes/E0902.md")),
+    ("E0903", include_str!("../../codes/E0903.md")),
 ];
 
 /// The explanation of a code, if it exists.

@@ -41,6 +41,35 @@ pub fn kind(name: &str) -> String {
     out
 }
 
+/// Why a program cannot be said as Gatekeeper constraints: two admission blocks whose names give
+/// the same template name (`a-b` is `WardenAB` and `ab` is `WardenAb`: both `wardenab`).
+pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnostic> {
+    let mut seen: std::collections::BTreeMap<String, &crate::ir::Admission> =
+        std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    for adm in program.admissions.values() {
+        let template = kind(&adm.name).to_lowercase();
+        if let Some(first) = seen.get(&template) {
+            out.push(
+                crate::diag::Diagnostic::error(
+                    "E0903",
+                    format!(
+                        "target `gatekeeper` would name admission `{}` and `{}` alike",
+                        first.name, adm.name
+                    ),
+                )
+                .primary(adm.span, format!("its ConstraintTemplate would be `{template}`"))
+                .secondary(first.span, "and so would this one's")
+                .note("Gatekeeper names a template after its Constraint kind in lowercase, and warden's kinds drop the `-` of the names")
+                .help("rename one of the blocks"),
+            );
+        } else {
+            seen.insert(template, adm);
+        }
+    }
+    out
+}
+
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let mut docs = Vec::new();
     for adm in cx.program.admissions.values() {

@@ -101,6 +101,9 @@ pub fn limits(program: &Program, targets: &[Target]) -> Vec<crate::diag::Diagnos
     if targets.contains(&Target::Cilium) {
         out.extend(cilium::limits(program));
     }
+    if targets.contains(&Target::Gatekeeper) {
+        out.extend(gatekeeper::limits(program));
+    }
     out
 }
 

@@ -263,7 +263,10 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
                             "c := containers[_]".into(),
                             format!(r#"{handler}.{kind}.host != """#),
                         ],
-                        msg: format!("a container's {} {kind} sets a host", &handler[2..]),
+                        msg: format!(
+                            "a container's {} {kind} sets a host",
+                            handler.trim_start_matches("c.")
+                        ),
                     });
                 }
             }
