@@ -546,3 +546,95 @@ fn pod_security_classifies_every_conformance_fixture() {
         "{classified} fixtures classified as upstream expects; {by_own_check} fail fixtures rejected by their own check"
     );
 }
+
+const SUPPLY: &str = r#"
+namespace shop { }
+admission supply {
+  applies to workloads in namespace shop
+  forbid latest-tag
+  require image-digest, resource-limits, resource-requests
+}
+"#;
+
+/// A pod whose images are pinned and whose containers set requests and limits.
+fn pinned_pod() -> Value {
+    let digest = "sha256:".to_string() + &"ab".repeat(32);
+    let resources = json!({"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}});
+    json!({
+        "kind": "Pod",
+        "metadata": {"name": "web"},
+        "spec": {
+            "initContainers": [{"name": "init", "image": format!("busybox:1.36@{digest}"), "resources": resources}],
+            "containers": [{"name": "web", "image": format!("registry.example.com/shop/web@{digest}"), "resources": resources}],
+            // Ephemeral containers cannot set resources: none is asked of them.
+            "ephemeralContainers": [{"name": "debug", "image": format!("busybox@{digest}")}],
+        }
+    })
+}
+
+#[test]
+fn image_and_resource_rules_agree_in_cel_and_rego() {
+    let p = policy_of(SUPPLY, "vap/supply.policy.yaml");
+    let mut g = rego_of(SUPPLY, "gatekeeper/supply.template.yaml");
+    for object in kinds(&pinned_pod()) {
+        assert_eq!(violations(&p, &object), Vec::<String>::new(), "{object}");
+        assert_eq!(
+            rego_violations(&mut g, &object),
+            Vec::<String>::new(),
+            "{object}"
+        );
+    }
+    // Each edit breaks the rules named, and only those, in CEL (by message) and in Rego (by rule).
+    type Edit = (
+        &'static [&'static str],
+        &'static [&'static str],
+        fn(&mut Value),
+    );
+    let cases: Vec<Edit> = vec![
+        (
+            &["tag other than latest", "pinned by digest"],
+            &["forbid latest-tag", "require image-digest"],
+            |pod| pod["spec"]["containers"][0]["image"] = json!("registry.example.com/shop/web"),
+        ),
+        (
+            &["tag other than latest", "pinned by digest"],
+            &["forbid latest-tag", "require image-digest"],
+            |pod| pod["spec"]["initContainers"][0]["image"] = json!("busybox:latest"),
+        ),
+        (&["pinned by digest"], &["require image-digest"], |pod| {
+            pod["spec"]["ephemeralContainers"][0]["image"] = json!("registry:5000/busybox:1.36")
+        }),
+        (&["resources.limits"], &["require resource-limits"], |pod| {
+            pod["spec"]["containers"][0]["resources"]["limits"]
+                .as_object_mut()
+                .unwrap()
+                .remove("memory");
+        }),
+        (
+            &["resources.requests"],
+            &["require resource-requests"],
+            |pod| {
+                pod["spec"]["initContainers"][0]["resources"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("requests");
+            },
+        ),
+    ];
+    for (cel_rules, rego_rules, edit) in cases {
+        let mut pod = pinned_pod();
+        edit(&mut pod);
+        for object in kinds(&pod) {
+            let failed = violations(&p, &object);
+            assert_eq!(failed.len(), cel_rules.len(), "{cel_rules:?}: {failed:?}");
+            for r in cel_rules {
+                assert!(failed.iter().any(|m| m.contains(r)), "{r}: {failed:?}");
+            }
+            let rego = rego_violations(&mut g, &object);
+            let mut named: Vec<&str> = rego.iter().filter_map(|m| m.split(':').next()).collect();
+            named.sort();
+            named.dedup();
+            assert_eq!(named, rego_rules.to_vec(), "{rego:?}");
+        }
+    }
+}

@@ -13,9 +13,17 @@ use crate::ir::{self, AdmissionRule, Mode};
 use crate::span::Span;
 use std::collections::BTreeSet;
 
-const FORBID: [&str; 3] = ["host-namespaces", "privilege-escalation", "privileged"];
-const REQUIRE: [&str; 3] = [
+const FORBID: [&str; 4] = [
+    "host-namespaces",
+    "latest-tag",
+    "privilege-escalation",
+    "privileged",
+];
+const REQUIRE: [&str; 6] = [
     "drop-all-capabilities",
+    "image-digest",
+    "resource-limits",
+    "resource-requests",
     "run-as-non-root",
     "seccomp-profile",
 ];
@@ -96,8 +104,13 @@ impl Checker<'_> {
         }
         rules.sort();
         rules.dedup_by(|a, b| a.0 == b.0);
-        // A `pod-security` line that did not check has its own error; no second word about it.
-        if rules.is_empty() && adm.pod_security.is_empty() {
+        // A rule line that did not check has its own error; no second word about it.
+        let lines = adm.forbid.len()
+            + adm.require.len()
+            + adm.require_labels.len()
+            + adm.images.len()
+            + adm.pod_security.len();
+        if rules.is_empty() && lines == 0 {
             self.diags.push(
                 Diagnostic::warning(
                     "W0507",
@@ -138,6 +151,10 @@ impl Checker<'_> {
                 AdmissionRule::RequireDropAllCapabilities
             }
             "seccomp-profile" if verb == "require" => AdmissionRule::RequireSeccompProfile,
+            "latest-tag" if verb == "forbid" => AdmissionRule::ForbidLatestTag,
+            "image-digest" if verb == "require" => AdmissionRule::RequireImageDigest,
+            "resource-limits" if verb == "require" => AdmissionRule::RequireResourceLimits,
+            "resource-requests" if verb == "require" => AdmissionRule::RequireResourceRequests,
             _ => {
                 let mut d =
                     Diagnostic::error("E0501", format!("unknown rule `{verb} {}`", name.text))

@@ -512,6 +512,13 @@ pub enum AdmissionRule {
     RequireSeccompProfile,
     ImagesFrom(Vec<String>),
     RequireLabels(Vec<String>),
+    /// No image without a tag or with the tag `latest`, unless pinned by digest.
+    ForbidLatestTag,
+    /// Every image pinned by a sha256 digest.
+    RequireImageDigest,
+    /// CPU and memory limits (requests) on every container and init container.
+    RequireResourceLimits,
+    RequireResourceRequests,
     /// The Pod Security Standards at a level and version, less the exempted checks (with the
     /// reasons given).
     PodSecurity {

@@ -51,6 +51,14 @@ containers[c] {
   c := pod_spec.ephemeralContainers[_]
 }
 
+workload_containers[c] {
+  c := pod_spec.containers[_]
+}
+
+workload_containers[c] {
+  c := pod_spec.initContainers[_]
+}
+
 windows {
   pod_spec.os.name == "windows"
 }
@@ -372,6 +380,57 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
                     ],
                     msg: format!("a container image matches none of: {}", patterns.join(", ")),
                 }],
+            )
+        }
+        AdmissionRule::ForbidLatestTag => label(
+            "forbid latest-tag",
+            vec![
+                v(
+                    "a container image has no tag and no digest",
+                    &[
+                        "c := containers[_]",
+                        r#"not contains(c.image, "@")"#,
+                        r#"not regex.match(":[^/:]+$", c.image)"#,
+                    ],
+                ),
+                v(
+                    "a container image is :latest without a digest",
+                    &[
+                        "c := containers[_]",
+                        r#"not contains(c.image, "@")"#,
+                        r#"endswith(c.image, ":latest")"#,
+                    ],
+                ),
+            ],
+        ),
+        AdmissionRule::RequireImageDigest => label(
+            "require image-digest",
+            vec![v(
+                "a container image is not pinned by digest",
+                &[
+                    "c := containers[_]",
+                    r#"not regex.match("@sha256:[0-9a-f]{64}$", c.image)"#,
+                ],
+            )],
+        ),
+        AdmissionRule::RequireResourceLimits | AdmissionRule::RequireResourceRequests => {
+            let (name, which) = if matches!(rule, AdmissionRule::RequireResourceLimits) {
+                ("require resource-limits", "limits")
+            } else {
+                ("require resource-requests", "requests")
+            };
+            label(
+                name,
+                ["cpu", "memory"]
+                    .iter()
+                    .map(|r| Violation {
+                        body: vec![
+                            "c := workload_containers[_]".into(),
+                            format!("not c.resources.{which}.{r}"),
+                        ],
+                        msg: format!("a container sets no resources.{which}.{r}"),
+                    })
+                    .collect(),
             )
         }
         AdmissionRule::RequireLabels(keys) => label(

@@ -87,6 +87,8 @@ struct BindingView<'a> {
 
 const POD_SPEC: &str = "object.kind == 'Pod' ? object.spec : (object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
 const POD_META: &str = "object.kind == 'Pod' ? object.metadata : (object.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec.template.metadata) ? object.spec.jobTemplate.spec.template.metadata : {}) : (has(object.spec.template.metadata) ? object.spec.template.metadata : {}))";
+/// The containers that may carry resources: ephemeral ones cannot.
+const WORKLOAD_CONTAINERS: &str = "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])";
 const CONTAINERS: &str = "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])";
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
@@ -258,6 +260,21 @@ fn validations(rule: &AdmissionRule) -> Vec<Validation> {
             ),
             format!("every container image must match one of: {}", patterns.join(", ")),
         ),
+        AdmissionRule::ForbidLatestTag => (
+            "variables.containers.all(c, c.image.contains('@') || (c.image.matches(':[^/:]+$') && !c.image.endsWith(':latest')))".to_string(),
+            "images must carry a tag other than latest, or a digest: no container image may be untagged or :latest".to_string(),
+        ),
+        AdmissionRule::RequireImageDigest => (
+            "variables.containers.all(c, c.image.matches('@sha256:[0-9a-f]{64}$'))".to_string(),
+            "every container image must be pinned by digest: IMAGE@sha256:…".to_string(),
+        ),
+        AdmissionRule::RequireResourceLimits | AdmissionRule::RequireResourceRequests => {
+            let which = if matches!(rule, AdmissionRule::RequireResourceLimits) { "limits" } else { "requests" };
+            (
+                format!("({WORKLOAD_CONTAINERS}).all(c, has(c.resources) && has(c.resources.{which}) && 'cpu' in c.resources.{which} && 'memory' in c.resources.{which})"),
+                format!("every container and init container must set resources.{which}.cpu and resources.{which}.memory"),
+            )
+        }
         AdmissionRule::RequireLabels(keys) => (
             format!(
                 "has(variables.podMeta.labels) && [{}].all(k, k in variables.podMeta.labels)",
