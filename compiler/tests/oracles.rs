@@ -202,105 +202,95 @@ for path in sys.argv[2:]:
     docs.iter().map(|(p, _)| p.clone()).zip(verdicts).collect()
 }
 
-#[test]
-fn every_cilium_document_passes_the_crd_schema() {
+/// Every generated document of every example whose path `select` picks, named by example.
+fn generated(select: fn(&str) -> bool) -> Vec<(String, String)> {
     let mut docs = Vec::new();
     for example in common::examples() {
         for d in common::compile_ok(std::slice::from_ref(&example)) {
-            if d.path.starts_with("cilium/") {
+            if select(&d.path) {
                 docs.push((format!("{}: {}", example.display(), d.path), d.text));
             }
         }
     }
-    assert!(docs.len() >= 30, "{} Cilium documents", docs.len());
-    let failures: Vec<String> = crd_schema_check(&CILIUM, &docs)
+    docs
+}
+
+fn assert_schema_passes(kind: &Crd, docs: &[(String, String)]) {
+    let failures: Vec<String> = crd_schema_check(kind, docs)
         .into_iter()
         .filter(|(_, v)| v != "ok")
         .map(|(p, v)| format!("{p}: {v}"))
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The check must be able to fail: every one of `bad` is rejected.
+fn assert_schema_rejects(kind: &Crd, bad: &[String]) {
+    let docs: Vec<(String, String)> = bad
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i.to_string(), t.clone()))
+        .collect();
+    for (p, v) in crd_schema_check(kind, &docs) {
+        assert_ne!(v, "ok", "case {p} was accepted");
+    }
+}
+
+#[test]
+fn every_cilium_document_passes_the_crd_schema() {
+    let docs = generated(|p| p.starts_with("cilium/"));
+    assert!(docs.len() >= 30, "{} Cilium documents", docs.len());
+    assert_schema_passes(&CILIUM, &docs);
 }
 
 #[test]
 fn every_kyverno_document_passes_the_crd_schema() {
-    let mut docs = Vec::new();
-    for example in common::examples() {
-        for d in common::compile_ok(std::slice::from_ref(&example)) {
-            if d.path.starts_with("kyverno/") {
-                docs.push((format!("{}: {}", example.display(), d.path), d.text));
-            }
-        }
-    }
+    let docs = generated(|p| p.starts_with("kyverno/"));
     assert!(docs.len() >= 4, "{} Kyverno documents", docs.len());
-    let failures: Vec<String> = crd_schema_check(&KYVERNO, &docs)
-        .into_iter()
-        .filter(|(_, v)| v != "ok")
-        .map(|(p, v)| format!("{p}: {v}"))
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-    // The check must be able to fail: a misspelled field and an action Kyverno does not know.
+    assert_schema_passes(&KYVERNO, &docs);
+    // A misspelled field and an action Kyverno does not know.
     let head = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\nspec:\n  rules:\n  - name: r\n    match: {any: [{resources: {kinds: [Pod]}}]}\n";
-    let bad = [
-        format!(
-            "{head}    validate: {{failureActon: Enforce, cel: {{expressions: [{{expression: 'true'}}]}}}}\n"
-        ),
-        format!(
-            "{head}    validate: {{failureAction: Block, cel: {{expressions: [{{expression: 'true'}}]}}}}\n"
-        ),
-    ];
-    let docs: Vec<(String, String)> = bad
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (i.to_string(), t.clone()))
-        .collect();
-    for (p, v) in crd_schema_check(&KYVERNO, &docs) {
-        assert_ne!(v, "ok", "case {p} was accepted");
-    }
+    assert_schema_rejects(
+        &KYVERNO,
+        &[
+            format!(
+                "{head}    validate: {{failureActon: Enforce, cel: {{expressions: [{{expression: 'true'}}]}}}}\n"
+            ),
+            format!(
+                "{head}    validate: {{failureAction: Block, cel: {{expressions: [{{expression: 'true'}}]}}}}\n"
+            ),
+        ],
+    );
 }
 
 #[test]
 fn every_gatekeeper_template_passes_the_crd_schema() {
-    let mut docs = Vec::new();
-    for example in common::examples() {
-        for d in common::compile_ok(std::slice::from_ref(&example)) {
-            if d.path.starts_with("gatekeeper/") && d.path.ends_with(".template.yaml") {
-                docs.push((format!("{}: {}", example.display(), d.path), d.text));
-            }
-        }
-    }
+    let docs = generated(|p| p.starts_with("gatekeeper/") && p.ends_with(".template.yaml"));
     assert!(docs.len() >= 4, "{} ConstraintTemplates", docs.len());
-    let failures: Vec<String> = crd_schema_check(&GATEKEEPER, &docs)
-        .into_iter()
-        .filter(|(_, v)| v != "ok")
-        .map(|(p, v)| format!("{p}: {v}"))
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-    let bad = "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {name: x}\nspec:\n  crd: {spec: {names: {kind: X}}}\n  targets: [{target: admission.k8s.gatekeeper.sh, regoo: 'package x'}]\n";
-    for (p, v) in crd_schema_check(&GATEKEEPER, &[("0".to_string(), bad.to_string())]) {
-        assert_ne!(v, "ok", "case {p} was accepted");
-    }
+    assert_schema_passes(&GATEKEEPER, &docs);
+    assert_schema_rejects(
+        &GATEKEEPER,
+        &["apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {name: x}\nspec:\n  crd: {spec: {names: {kind: X}}}\n  targets: [{target: admission.k8s.gatekeeper.sh, regoo: 'package x'}]\n".to_string()],
+    );
 }
 
 #[test]
 fn the_cilium_schema_check_rejects_what_cilium_would_drop() {
-    // The oracle must be able to fail: a misspelled field (the API server would prune it and the
-    // rule would allow more), a protocol Cilium does not know, and a misspelled direction. (The
-    // CRD's port pattern is not anchored at its end and takes "70000": warden's own port check is
-    // what keeps ports in range.)
+    // A misspelled field (the API server would prune it and the rule would allow more), a
+    // protocol Cilium does not know, and a misspelled direction. (The CRD's port pattern is not
+    // anchored at its end and takes "70000": warden's own port check is what keeps ports in
+    // range.)
     let head = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: y}\nspec:\n  endpointSelector: {}\n";
-    let bad = [
-        format!("{head}  egress:\n  - toFQDN: [{{matchName: a.example}}]\n"),
-        format!("{head}  egress:\n  - toPorts: [{{ports: [{{port: \"80\", protocol: HTTP}}]}}]\n"),
-        format!("{head}  egres: []\n"),
-    ];
-    let docs: Vec<(String, String)> = bad
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (i.to_string(), t.clone()))
-        .collect();
-    for (p, v) in crd_schema_check(&CILIUM, &docs) {
-        assert_ne!(v, "ok", "case {p} was accepted");
-    }
+    assert_schema_rejects(
+        &CILIUM,
+        &[
+            format!("{head}  egress:\n  - toFQDN: [{{matchName: a.example}}]\n"),
+            format!(
+                "{head}  egress:\n  - toPorts: [{{ports: [{{port: \"80\", protocol: HTTP}}]}}]\n"
+            ),
+            format!("{head}  egres: []\n"),
+        ],
+    );
 }
 
 #[test]

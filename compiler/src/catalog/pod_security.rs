@@ -46,7 +46,7 @@ impl Level {
 }
 
 /// One implementation of a check, from the policy version `since`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct Implementation {
     pub since: String,
     #[serde(default)]

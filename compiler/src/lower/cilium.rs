@@ -185,10 +185,6 @@ fn rule(cx: &Lowering<'_>, peers: &[&Peer], ports: &Ports, http: &[HttpRule]) ->
             .collect(),
         ..RuleView::default()
     };
-    let in_namespace = |n: &str| SelectorView {
-        match_labels: vec![(NAMESPACE.to_string(), n.to_string())],
-        expressions: Vec::new(),
-    };
     let mut endpoints = Vec::new();
     let mut cidrs = Vec::new();
     let mut fqdns = Vec::new();
@@ -255,6 +251,14 @@ fn rule(cx: &Lowering<'_>, peers: &[&Peer], ports: &Ports, http: &[HttpRule]) ->
     out
 }
 
+/// The pods of namespace `n`, by Cilium's label for a pod's namespace.
+fn in_namespace(n: &str) -> SelectorView {
+    SelectorView {
+        match_labels: vec![(NAMESPACE.to_string(), n.to_string())],
+        expressions: Vec::new(),
+    }
+}
+
 fn port_views(ports: &Ports) -> Vec<PortView> {
     match ports {
         Ports::All => Vec::new(),
@@ -290,12 +294,9 @@ fn dns_rules(cx: &Lowering<'_>, proxy: bool) -> Vec<RuleView> {
         })
         .collect();
     let mut out = vec![RuleView {
-        endpoints: vec![K8sSelector(selector_view(&dns.pods, POD_LABELS).and(
-            SelectorView {
-                match_labels: vec![(NAMESPACE.to_string(), dns.namespace.clone())],
-                expressions: Vec::new(),
-            },
-        ))],
+        endpoints: vec![K8sSelector(
+            selector_view(&dns.pods, POD_LABELS).and(in_namespace(&dns.namespace)),
+        )],
         ports: ports.clone(),
         dns: proxy,
         ..RuleView::default()

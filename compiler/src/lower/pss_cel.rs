@@ -58,8 +58,9 @@ fn not_set_to(base: &str, fields: &[&str], value: &str) -> String {
     )
 }
 
-/// One check as CEL, for its implementation `imp`.
-fn check(id: &str, imp: &Implementation) -> String {
+/// One check as CEL, for its implementation `imp`. `vap` writes `forbid privileged`,
+/// `forbid host-namespaces` and `forbid privilege-escalation` with the checks of those names.
+pub(super) fn check(id: &str, imp: &Implementation) -> String {
     let allowed = list(&imp.allowed);
     let seccomp = list(&strs(&["RuntimeDefault", "Localhost"]));
     match id {

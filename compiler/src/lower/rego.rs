@@ -74,11 +74,23 @@ sc(c) = s {
 }
 "#;
 
-/// A Rego set of string literals (catalog values and checked patterns only).
+/// A Rego set of string literals.
 fn set(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|i| rego_string(i)).collect();
-    format!("{{{}}}", quoted.join(", "))
+    format!("{{{}}}", literals(items))
 }
+
+/// A Rego array of string literals.
+fn array(items: &[String]) -> String {
+    format!("[{}]", literals(items))
+}
+
+fn literals(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| rego_string(i)).collect();
+    quoted.join(", ")
+}
+
+/// The body line that fails when container `c` does not drop ALL capabilities.
+const DROPS_NOT_ALL: &str = r#"not count({d | d := sc(c).capabilities.drop[_]; d == "ALL"}) > 0"#;
 
 /// A Rego string literal: JSON's escaping is Rego's.
 fn rego_string(s: &str) -> String {
@@ -127,10 +139,7 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
             if id == "capabilities_restricted" {
                 out.push(v(
                     "a container does not drop ALL capabilities",
-                    &[
-                        "c := containers[_]",
-                        r#"not count({d | d := sc(c).capabilities.drop[_]; d == "ALL"}) > 0"#,
-                    ],
+                    &["c := containers[_]", DROPS_NOT_ALL],
                 ));
             }
             out
@@ -331,13 +340,7 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
     let label = |l: &str, vs: Vec<Violation>| -> Vec<(String, Violation)> {
         vs.into_iter().map(|v| (l.to_string(), v)).collect()
     };
-    let none = Implementation {
-        since: String::new(),
-        allowed: Vec::new(),
-        denied: Vec::new(),
-        windows: false,
-        user_namespaces: false,
-    };
+    let none = Implementation::default();
     match rule {
         AdmissionRule::ForbidPrivileged => label("forbid privileged", check("privileged", &none)),
         AdmissionRule::ForbidHostNamespaces => {
@@ -356,10 +359,7 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
             "require drop-all-capabilities",
             vec![v(
                 "a container does not drop ALL capabilities",
-                &[
-                    "c := containers[_]",
-                    r#"not count({d | d := sc(c).capabilities.drop[_]; d == "ALL"}) > 0"#,
-                ],
+                &["c := containers[_]", DROPS_NOT_ALL],
             )],
         ),
         AdmissionRule::RequireSeccompProfile => label(
@@ -375,7 +375,7 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
                         "c := containers[_]".into(),
                         format!(
                             "count({{r | r := {}[_]; regex.match(r, c.image)}}) == 0",
-                            format_array(&regexes)
+                            array(&regexes)
                         ),
                     ],
                     msg: format!("a container image matches none of: {}", patterns.join(", ")),
@@ -437,7 +437,7 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
             "require labels",
             vec![Violation {
                 body: vec![
-                    format!("k := {}[_]", format_array(keys)),
+                    format!("k := {}[_]", array(keys)),
                     "labels := object.get(pod_meta, \"labels\", {})".into(),
                     "not labels[k]".into(),
                 ],
@@ -470,11 +470,6 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
             })
             .collect(),
     }
-}
-
-fn format_array(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|i| rego_string(i)).collect();
-    format!("[{}]", quoted.join(", "))
 }
 
 /// The Rego module of an admission block, in package `package`.

@@ -184,6 +184,11 @@ fn image_match(pattern: &str) -> String {
     }
 }
 
+/// A Pod Security check as a rule of its own: its first implementation, without relaxations.
+fn pss_check(id: &str) -> String {
+    super::pss_cel::check(id, &Default::default())
+}
+
 fn sc(field: &str) -> String {
     format!("has(c.securityContext) && has(c.securityContext.{field})")
 }
@@ -213,19 +218,15 @@ fn validations(rule: &AdmissionRule) -> Vec<Validation> {
                 .collect();
         }
         AdmissionRule::ForbidPrivileged => (
-            format!("variables.containers.all(c, !({} && c.securityContext.privileged == true))", sc("privileged")),
+            pss_check("privileged"),
             "privileged containers are forbidden: every container must leave securityContext.privileged unset or false".to_string(),
         ),
         AdmissionRule::ForbidHostNamespaces => (
-            ["hostNetwork", "hostPID", "hostIPC"]
-                .iter()
-                .map(|f| format!("!(has(variables.podSpec.{f}) && variables.podSpec.{f} == true)"))
-                .collect::<Vec<_>>()
-                .join(" && "),
+            pss_check("hostNamespaces"),
             "sharing the host's namespaces is forbidden: spec.hostNetwork, spec.hostPID and spec.hostIPC must be unset or false".to_string(),
         ),
         AdmissionRule::ForbidPrivilegeEscalation => (
-            format!("variables.containers.all(c, {} && c.securityContext.allowPrivilegeEscalation == false)", sc("allowPrivilegeEscalation")),
+            pss_check("allowPrivilegeEscalation"),
             "privilege escalation is forbidden: every container must set securityContext.allowPrivilegeEscalation to false".to_string(),
         ),
         AdmissionRule::RequireRunAsNonRoot => (
