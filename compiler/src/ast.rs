@@ -153,6 +153,15 @@ pub enum Peer {
     },
 }
 
+/// Namespaces an admission block applies to or leaves out.
+#[derive(Clone, Debug)]
+pub enum AdmissionScope {
+    Names(Vec<Ident>),
+    /// `namespaces(SELECTOR)`; `None` is `namespaces()`, every namespace.
+    Labels(Option<Selector>),
+    All,
+}
+
 /// The namespaces a `pods(…)` peer looks in.
 #[derive(Clone, Debug)]
 pub enum Scope {
@@ -217,7 +226,10 @@ pub struct SyscallRule {
 pub struct Admission {
     pub name: Ident,
     pub span: Span,
-    pub applies: Vec<(Vec<Ident>, Span)>,
+    /// `applies to workloads in …` lines, with their spans.
+    pub applies: Vec<(AdmissionScope, Span)>,
+    /// `except …` lines, with their spans.
+    pub except: Vec<(AdmissionScope, Span)>,
     pub forbid: Vec<Ident>,
     pub require: Vec<Ident>,
     pub require_labels: Vec<Ident>,

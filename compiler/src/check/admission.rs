@@ -42,34 +42,7 @@ impl Checker<'_> {
             return;
         }
         let name_ok = self.check_dns_label(&adm.name, "admission");
-        let mut namespaces = BTreeSet::new();
-        match adm.applies.as_slice() {
-            [] => self.diags.push(
-                Diagnostic::error(
-                    "E0503",
-                    format!(
-                        "admission `{}` does not say where it applies",
-                        adm.name.text
-                    ),
-                )
-                .primary(adm.name.span, "no `applies to` line")
-                .help("add `applies to workloads in namespace NAME`"),
-            ),
-            [(names, _), rest @ ..] => {
-                for (_, span) in rest {
-                    self.diags.push(
-                        Diagnostic::error("E0505", "`applies to` is given twice")
-                            .primary(*span, "second `applies to`")
-                            .help("list every namespace in one line"),
-                    );
-                }
-                for n in names {
-                    if self.known_namespace(n) {
-                        namespaces.insert(n.text.clone());
-                    }
-                }
-            }
-        }
+        let scope = self.admission_scope(adm);
         let mut rules: Vec<(AdmissionRule, crate::span::Span)> = Vec::new();
         for f in &adm.forbid {
             if let Some(rule) = self.rule_name(f, "forbid", &FORBID, &REQUIRE) {
@@ -126,13 +99,115 @@ impl Checker<'_> {
                 adm.name.text.clone(),
                 ir::Admission {
                     name: adm.name.text.clone(),
-                    namespaces,
+                    scope,
                     rules,
                     mode,
                     span: adm.name.span,
                 },
             );
         }
+    }
+
+    /// The `applies to` line (exactly one) less the `except` lines.
+    fn admission_scope(&mut self, adm: &ast::Admission) -> ir::AdmissionScope {
+        let mut scope = ir::AdmissionScope {
+            names: Some(BTreeSet::new()),
+            labels: ir::Selector::default(),
+            except_names: BTreeSet::new(),
+            except_labels: Vec::new(),
+        };
+        match adm.applies.as_slice() {
+            [] => self.diags.push(
+                Diagnostic::error(
+                    "E0503",
+                    format!(
+                        "admission `{}` does not say where it applies",
+                        adm.name.text
+                    ),
+                )
+                .primary(adm.name.span, "no `applies to` line")
+                .help("add `applies to workloads in namespace NAME`, `… in namespaces(LABELS)` or `… in all namespaces`"),
+            ),
+            [(first, _), rest @ ..] => {
+                for (_, span) in rest {
+                    self.diags.push(
+                        Diagnostic::error("E0505", "`applies to` is given twice")
+                            .primary(*span, "second `applies to`")
+                            .help("list every namespace in one line, or select them by label"),
+                    );
+                }
+                match first {
+                    ast::AdmissionScope::Names(names) => {
+                        let known = names
+                            .iter()
+                            .filter(|n| self.known_namespace(n))
+                            .map(|n| n.text.clone())
+                            .collect();
+                        scope.names = Some(known);
+                    }
+                    ast::AdmissionScope::Labels(sel) => {
+                        scope.names = None;
+                        if let Some(sel) = sel {
+                            scope.labels = self.label_selector(sel);
+                        }
+                    }
+                    ast::AdmissionScope::All => scope.names = None,
+                }
+            }
+        }
+        for (except, span) in &adm.except {
+            match except {
+                // Namespaces warden does not declare (kube-system, the engines' own) are the
+                // usual exclusions: a name need only be one Kubernetes accepts.
+                ast::AdmissionScope::Names(names) => {
+                    for n in names {
+                        if self.check_dns_label(n, "namespace") {
+                            scope.except_names.insert(n.text.clone());
+                        }
+                    }
+                }
+                ast::AdmissionScope::Labels(None) => self.diags.push(
+                    Diagnostic::error("E0510", "`except namespaces()` leaves out every namespace")
+                        .primary(*span, "the block would apply nowhere")
+                        .help("name the label that marks the namespaces to leave out, e.g. `except namespaces(policy = exempt)`"),
+                ),
+                ast::AdmissionScope::Labels(Some(sel)) => {
+                    if let [_, second, ..] = sel.requirements.as_slice() {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "E0510",
+                                "an exclusion takes one label requirement",
+                            )
+                            .primary(second.key().span, "a second requirement")
+                            .note("Gatekeeper and ValidatingAdmissionPolicy can leave out namespaces only by negating a requirement in their one namespace selector, and \"not (A and B)\" is not a selector")
+                            .help("leave out namespaces with one label each, one `except namespaces(…)` line per label"),
+                        );
+                    } else {
+                        scope.except_labels.push(self.label_selector(sel));
+                    }
+                }
+                ast::AdmissionScope::All => {}
+            }
+        }
+        scope.except_labels.sort();
+        scope.except_labels.dedup();
+        if let Some(names) = &scope.names {
+            let both = adm.except.iter().flat_map(|(e, _)| match e {
+                ast::AdmissionScope::Names(n) => n.as_slice(),
+                _ => &[],
+            });
+            for n in both.filter(|n| names.contains(&n.text)) {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "W0510",
+                        format!("namespace `{}` is both named and left out", n.text),
+                    )
+                    .primary(n.span, "left out here")
+                    .help("drop it from `applies to`"),
+                );
+            }
+        }
+        scope
     }
 
     fn rule_name(

@@ -51,6 +51,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("W0507", include_str!("../../codes/W0507.md")),
     ("E0508", include_str!("../../codes/E0508.md")),
     ("E0509", include_str!("../../codes/E0509.md")),
+    ("E0510", include_str!("../../codes/E0510.md")),
+    ("W0510", include_str!("../../codes/W0510.md")),
     ("E0601", include_str!("../../codes/E0601.md")),
     ("E0602", include_str!("../../codes/E0602.md")),
     ("W0701", include_str!("../../codes/W0701.md")),

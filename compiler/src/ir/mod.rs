@@ -528,10 +528,37 @@ pub enum AdmissionRule {
     },
 }
 
+/// The namespaces an admission block applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdmissionScope {
+    /// `Some`: these namespaces by name; `None`: the namespaces `labels` selects (empty: all).
+    pub names: Option<BTreeSet<String>>,
+    pub labels: Selector,
+    /// Left out by name.
+    pub except_names: BTreeSet<String>,
+    /// Left out by label. INVARIANT: each selector has exactly one requirement, so that every
+    /// engine can state the exclusion as the requirement's negation.
+    pub except_labels: Vec<Selector>,
+}
+
+impl AdmissionScope {
+    /// Whether the block applies in the namespace `name` with `labels` (which hold
+    /// `kubernetes.io/metadata.name`, as the API server sets it).
+    pub fn matches(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
+        let included = match &self.names {
+            Some(names) => names.contains(name),
+            None => self.labels.matches(labels),
+        };
+        included
+            && !self.except_names.contains(name)
+            && !self.except_labels.iter().any(|s| s.matches(labels))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Admission {
     pub name: String,
-    pub namespaces: BTreeSet<String>,
+    pub scope: AdmissionScope,
     /// INVARIANT: sorted, one of each kind.
     pub rules: Vec<(AdmissionRule, Span)>,
     pub mode: Mode,

@@ -24,7 +24,7 @@ struct ConstraintView<'a> {
     source: String,
     version: &'static str,
     action: &'static str,
-    namespaces: Vec<&'a str>,
+    scope: super::views::ScopeView,
 }
 
 /// The Constraint kind of a block: `Warden` and the name in CamelCase, each `-`-separated word
@@ -101,7 +101,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 Mode::Warn => "warn",
                 Mode::Audit => "dryrun",
             },
-            namespaces: adm.namespaces.iter().map(String::as_str).collect(),
+            scope: super::views::scope_view(&adm.scope),
         };
         docs.push(Document {
             path: format!("gatekeeper/{}.constraint.yaml", adm.name),

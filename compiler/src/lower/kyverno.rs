@@ -16,7 +16,7 @@ struct PolicyView<'a> {
     version: &'static str,
     emit_warning: bool,
     failure_action: &'static str,
-    namespaces: Vec<&'a str>,
+    scope: super::views::ScopeView,
     variables: Vec<Variable>,
     validations: Vec<Validation>,
 }
@@ -43,7 +43,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             version: VERSION,
             emit_warning,
             failure_action,
-            namespaces: adm.namespaces.iter().map(String::as_str).collect(),
+            scope: super::views::scope_view(&adm.scope),
             variables,
             validations,
         };

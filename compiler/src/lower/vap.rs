@@ -82,7 +82,7 @@ struct BindingView<'a> {
     source: String,
     version: &'static str,
     actions: Vec<&'static str>,
-    namespaces: Vec<&'a str>,
+    scope: super::views::ScopeView,
 }
 
 const POD_SPEC: &str = "object.kind == 'Pod' ? object.spec : (object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
@@ -117,7 +117,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             source,
             version: VERSION,
             actions: actions(adm),
-            namespaces: adm.namespaces.iter().map(String::as_str).collect(),
+            scope: super::views::scope_view(&adm.scope),
         };
         docs.push(Document {
             path: format!("vap/{}.binding.yaml", adm.name),

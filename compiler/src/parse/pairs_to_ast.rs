@@ -502,6 +502,7 @@ impl Ctx {
             },
             span,
             applies: Vec::new(),
+            except: Vec::new(),
             forbid: Vec::new(),
             require: Vec::new(),
             require_labels: Vec::new(),
@@ -521,9 +522,29 @@ impl Ctx {
             };
             match rule {
                 Rule::ident => adm.name = self.ident(&p),
-                Rule::applies => {
-                    let names = idents(self, p);
-                    adm.applies.push((names, s));
+                Rule::applies | Rule::except_scope => {
+                    let scope = p.into_inner().find_map(|n| match n.as_rule() {
+                        Rule::all_namespaces => Some(AdmissionScope::All),
+                        Rule::namespaces_sel => Some(AdmissionScope::Labels(
+                            n.into_inner()
+                                .find(|p| p.as_rule() == Rule::selector)
+                                .map(|p| self.selector(p)),
+                        )),
+                        Rule::namespace_names => Some(AdmissionScope::Names(
+                            n.into_inner()
+                                .filter(|p| p.as_rule() == Rule::ident)
+                                .map(|p| self.ident(&p))
+                                .collect(),
+                        )),
+                        _ => None,
+                    });
+                    if let Some(scope) = scope {
+                        if rule == Rule::applies {
+                            adm.applies.push((scope, s));
+                        } else {
+                            adm.except.push((scope, s));
+                        }
+                    }
                 }
                 Rule::forbid => adm.forbid.extend(idents(self, p)),
                 Rule::require => adm.require.extend(idents(self, p)),
