@@ -239,6 +239,16 @@ pub struct Admission {
     pub pod_security: Vec<(Ident, Option<Ident>, Span)>,
     /// `exempt CHECK "reason"` lines.
     pub exempt: Vec<(Ident, Ident)>,
+    /// `exempt images "PATTERN", … because "reason"` lines.
+    pub exempt_images: Vec<(Vec<Ident>, Ident)>,
+    pub forbid_host_paths: Vec<Ident>,
+    pub allow_capabilities: Vec<Ident>,
+    pub allow_volumes: Vec<Ident>,
+    /// `run-as-user …`, `run-as-group …`, `fs-group …`, `supplemental-groups …` lines: the field,
+    /// `None` for `non-root` or the ranges as written, and the line.
+    pub ids: Vec<(Ident, Option<Vec<Ident>>, Span)>,
+    /// `require cel "EXPRESSION" message "MESSAGE"` lines.
+    pub cel: Vec<(Ident, Ident)>,
 }
 
 #[derive(Clone, Debug)]

@@ -374,3 +374,42 @@ fn graphviz_reads_every_graph() {
         assert_eq!(edges, flows.len(), "{}", example.display());
     }
 }
+
+/// The pod spec schema the CEL type check reads is what `compiler/catalog/derive-pod-schema.py`
+/// makes of Kubernetes 1.36's definitions, and the volume kinds warden lists are exactly the
+/// sources of that schema's `Volume`.
+#[test]
+fn the_pod_schema_and_volume_kinds_follow_kubernetes_1_36() {
+    let defs = common::repo()
+        .join("../shared/corpora/schemas/k8s-json-schema/v1.36.0-local-strict/_definitions.json");
+    assert!(
+        defs.is_file(),
+        "{} is missing: it comes from shared/corpora",
+        defs.display()
+    );
+    let derived = Command::new(tool("python"))
+        .arg(common::repo().join("compiler/catalog/derive-pod-schema.py"))
+        .arg(&defs)
+        .output()
+        .expect("python runs");
+    assert!(
+        derived.status.success(),
+        "{}",
+        String::from_utf8_lossy(&derived.stderr)
+    );
+    let committed = std::fs::read(common::repo().join("compiler/catalog/pod-schema.json")).unwrap();
+    assert!(
+        derived.stdout == committed,
+        "compiler/catalog/pod-schema.json is not what derive-pod-schema.py makes of the definitions: regenerate it"
+    );
+    let schema: serde_json::Value = serde_json::from_slice(&committed).unwrap();
+    let mut kinds: Vec<&str> = schema["Volume"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "name")
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, warden::catalog::pod_spec::VOLUME_KINDS.to_vec());
+}

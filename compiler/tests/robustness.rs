@@ -129,7 +129,24 @@ fn mutated_programs_never_panic() {
 fn hostile_files_exit_with_1_or_2_never_101() {
     let tmp = tempfile::tempdir().unwrap();
     let long = "service a in b { pods a = \"".repeat(10_000);
+    // Raw CEL goes to a recursive parser: deep brackets, long chains, too long an expression.
+    let cel = |e: String| {
+        format!("namespace s {{ }}\nadmission a {{\n  applies to workloads in namespace s\n  require cel \"{e}\" message \"m\"\n}}\n")
+            .into_bytes()
+    };
+    let cel_parens = cel(format!("{}true{}", "(".repeat(4000), ")".repeat(4000)));
+    let cel_lists = cel(format!("{}{} == []", "[".repeat(3000), "]".repeat(3000)));
+    let cel_chain = cel(format!("object{} == 1 && x", ".a".repeat(4900)));
+    let cel_index = cel(format!("object{} == 1 && x", "[0]".repeat(3300)));
+    let cel_long = cel("true || ".repeat(2000) + "true");
+    let cel_broken = cel("variables.containers.all(c, c.image ==".to_string());
     let cases: &[(&str, &[u8])] = &[
+        ("cel-parens.warden", &cel_parens),
+        ("cel-lists.warden", &cel_lists),
+        ("cel-chain.warden", &cel_chain),
+        ("cel-index.warden", &cel_index),
+        ("cel-long.warden", &cel_long),
+        ("cel-broken.warden", &cel_broken),
         ("empty.warden", b""),
         ("binary.warden", b"\x00\xff\xfe\x01garbage"),
         ("bom.warden", "\u{feff}namespace a { isolate".as_bytes()),

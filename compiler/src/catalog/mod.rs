@@ -5,6 +5,7 @@
 //! this module only reads them. They are parsed once, on first use.
 
 pub mod pod_security;
+pub mod pod_spec;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;

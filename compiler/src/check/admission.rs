@@ -8,20 +8,25 @@
 use super::Checker;
 use crate::ast::{self, Ident};
 use crate::catalog::pod_security::{self, Level, Version};
+use crate::catalog::pod_spec;
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::ir::{self, AdmissionRule, Mode};
+use crate::ir::{self, AdmissionRule, IdField, Mode};
 use crate::span::Span;
 use std::collections::BTreeSet;
 
-const FORBID: [&str; 4] = [
+const FORBID: [&str; 7] = [
+    "host-ipc",
     "host-namespaces",
+    "host-network",
+    "host-pid",
     "latest-tag",
     "privilege-escalation",
     "privileged",
 ];
-const REQUIRE: [&str; 6] = [
+const REQUIRE: [&str; 7] = [
     "drop-all-capabilities",
     "image-digest",
+    "read-only-root-filesystem",
     "resource-limits",
     "resource-requests",
     "run-as-non-root",
@@ -75,6 +80,8 @@ impl Checker<'_> {
         if let Some(rule) = self.pod_security(adm) {
             rules.push(rule);
         }
+        rules.extend(self.pod_spec_rules(adm));
+        let exempt_images = self.exempt_images(adm);
         rules.sort();
         rules.dedup_by(|a, b| a.0 == b.0);
         // A rule line that did not check has its own error; no second word about it.
@@ -82,7 +89,12 @@ impl Checker<'_> {
             + adm.require.len()
             + adm.require_labels.len()
             + adm.images.len()
-            + adm.pod_security.len();
+            + adm.pod_security.len()
+            + adm.forbid_host_paths.len()
+            + adm.allow_capabilities.len()
+            + adm.allow_volumes.len()
+            + adm.ids.len()
+            + adm.cel.len();
         if rules.is_empty() && lines == 0 {
             self.diags.push(
                 Diagnostic::warning(
@@ -100,6 +112,7 @@ impl Checker<'_> {
                 ir::Admission {
                     name: adm.name.text.clone(),
                     scope,
+                    exempt_images,
                     rules,
                     mode,
                     span: adm.name.span,
@@ -210,6 +223,192 @@ impl Checker<'_> {
         scope
     }
 
+    /// `exempt images … because "…"`: patterns as for `images from`, and a reason.
+    fn exempt_images(&mut self, adm: &ast::Admission) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (patterns, reason) in &adm.exempt_images {
+            if reason.text.trim().is_empty() {
+                self.diags.push(
+                    Diagnostic::error("E0509", "an exemption needs a reason")
+                        .primary(reason.span, "empty")
+                        .help("say why these images need not follow the block's container rules, for whoever audits it"),
+                );
+                continue;
+            }
+            for p in patterns {
+                if self.image_pattern(p) {
+                    out.push((p.text.clone(), reason.text.clone()));
+                }
+            }
+        }
+        out.sort();
+        out.dedup_by(|a, b| a.0 == b.0);
+        out
+    }
+
+    /// The rules over pod spec fields: host paths, capabilities, volume kinds, user and group ids,
+    /// raw CEL.
+    fn pod_spec_rules(&mut self, adm: &ast::Admission) -> Vec<(AdmissionRule, Span)> {
+        let mut rules = Vec::new();
+        if let Some(first) = adm.forbid_host_paths.first() {
+            let mut paths: Vec<String> = adm
+                .forbid_host_paths
+                .iter()
+                .filter_map(|p| self.host_path(p))
+                .collect();
+            paths.sort();
+            paths.dedup();
+            rules.push((AdmissionRule::ForbidHostPaths(paths), first.span));
+        }
+        if let Some(first) = adm.allow_capabilities.first() {
+            let caps = self.known_names(
+                &adm.allow_capabilities,
+                &pod_spec::CAPABILITIES,
+                "E0511",
+                "Linux capability",
+            );
+            rules.push((AdmissionRule::AllowCapabilities(caps), first.span));
+        }
+        if let Some(first) = adm.allow_volumes.first() {
+            let kinds = self.known_names(
+                &adm.allow_volumes,
+                &pod_spec::VOLUME_KINDS,
+                "E0512",
+                "volume kind",
+            );
+            rules.push((AdmissionRule::AllowVolumes(kinds), first.span));
+        }
+        let mut seen: Vec<(IdField, Span)> = Vec::new();
+        for (field, ranges, span) in &adm.ids {
+            let Some(id) = IdField::parse(&field.text) else {
+                continue;
+            };
+            if let Some((_, first)) = seen.iter().find(|(f, _)| *f == id) {
+                self.diags.push(
+                    Diagnostic::error("E0505", format!("`{}` is given twice", field.text))
+                        .primary(*span, "second line")
+                        .secondary(*first, "first line")
+                        .help("list every range in one line"),
+                );
+                continue;
+            }
+            seen.push((id, *span));
+            match ranges {
+                None if id == IdField::RunAsUser => {
+                    rules.push((AdmissionRule::RunAsUserNonRoot, *span));
+                }
+                None => self.diags.push(
+                    Diagnostic::error("E0513", format!("`{} non-root` is not a rule", field.text))
+                        .primary(field.span, "only users are root or not")
+                        .help(format!(
+                            "give the allowed ids, e.g. `{} 1000-2000`",
+                            field.text
+                        )),
+                ),
+                Some(ranges) => {
+                    if let Some(ranges) = self.id_ranges(ranges) {
+                        rules.push((AdmissionRule::Ids { field: id, ranges }, *span));
+                    }
+                }
+            }
+        }
+        for (expression, message) in &adm.cel {
+            if let Some(rule) = self.cel_rule(expression, message) {
+                rules.push((rule, expression.span));
+            }
+        }
+        rules
+    }
+
+    /// Names that must be in `known`, sorted and deduplicated.
+    fn known_names(
+        &mut self,
+        names: &[Ident],
+        known: &[&str],
+        code: &'static str,
+        what: &str,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in names {
+            if known.contains(&n.text.as_str()) {
+                out.push(n.text.clone());
+                continue;
+            }
+            let mut d = Diagnostic::error(code, format!("unknown {what} `{}`", n.text))
+                .primary(n.span, format!("not a {what}"));
+            let bare = n
+                .text
+                .strip_prefix("CAP_")
+                .unwrap_or(&n.text)
+                .to_ascii_uppercase();
+            if bare != n.text && known.contains(&bare.as_str()) {
+                d = d.help(format!("write `{bare}`, as the pod spec names it"));
+            } else if let Some(hint) = did_you_mean(&n.text, known.iter().copied()) {
+                d = d.help(hint);
+            } else {
+                d = d.note(format!("the names are {}", known.join(", ")));
+            }
+            self.diags.push(d);
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// `ID` or `FROM-TO` ranges of ids Kubernetes accepts (0 to 2147483647), sorted.
+    fn id_ranges(&mut self, ranges: &[Ident]) -> Option<Vec<(u64, u64)>> {
+        const MAX: u64 = 2_147_483_647;
+        let mut out = Vec::new();
+        let mut ok = true;
+        for r in ranges {
+            let (from, to) = r.text.split_once('-').unwrap_or((&r.text, &r.text));
+            match (from.parse::<u64>(), to.parse::<u64>()) {
+                (Ok(a), Ok(b)) if a <= b && b <= MAX => out.push((a, b)),
+                (Ok(a), Ok(b)) if a > b => {
+                    ok = false;
+                    self.diags.push(
+                        Diagnostic::error("E0513", format!("empty id range `{}`", r.text))
+                            .primary(r.span, "it starts after it ends")
+                            .help(format!("write `{b}-{a}`")),
+                    );
+                }
+                _ => {
+                    ok = false;
+                    self.diags.push(
+                        Diagnostic::error("E0513", format!("id `{}` out of range", r.text))
+                            .primary(r.span, format!("user and group ids run from 0 to {MAX}")),
+                    );
+                }
+            }
+        }
+        out.sort();
+        ok.then_some(out)
+    }
+
+    /// A host path pattern: absolute, without `..` segments (Kubernetes refuses those), and
+    /// without a trailing `/` once checked.
+    fn host_path(&mut self, path: &Ident) -> Option<String> {
+        let text = &path.text;
+        let problem = if !text.starts_with('/') {
+            Some("a host path is absolute: it starts with `/`")
+        } else if text.split('/').any(|seg| seg == "..") {
+            Some("`..` would step out of the path; Kubernetes refuses such host paths")
+        } else if text.chars().any(char::is_control) || text.contains('*') {
+            Some("a path, not a pattern: it forbids itself and everything below it")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            self.diags.push(
+                Diagnostic::error("E0514", format!("invalid host path `{}`", text.escape_debug()))
+                    .primary(path.span, problem)
+                    .note("`forbid host-paths \"/etc\"` refuses hostPath volumes at /etc and below it; \"/\" refuses every hostPath"),
+            );
+            return None;
+        }
+        Some(text.trim_end_matches('/').to_string())
+    }
+
     fn rule_name(
         &mut self,
         name: &Ident,
@@ -220,6 +419,9 @@ impl Checker<'_> {
         let rule = match name.text.as_str() {
             "privileged" if verb == "forbid" => AdmissionRule::ForbidPrivileged,
             "host-namespaces" if verb == "forbid" => AdmissionRule::ForbidHostNamespaces,
+            "host-network" if verb == "forbid" => AdmissionRule::ForbidHostField("hostNetwork"),
+            "host-pid" if verb == "forbid" => AdmissionRule::ForbidHostField("hostPID"),
+            "host-ipc" if verb == "forbid" => AdmissionRule::ForbidHostField("hostIPC"),
             "privilege-escalation" if verb == "forbid" => AdmissionRule::ForbidPrivilegeEscalation,
             "run-as-non-root" if verb == "require" => AdmissionRule::RequireRunAsNonRoot,
             "drop-all-capabilities" if verb == "require" => {
@@ -230,6 +432,9 @@ impl Checker<'_> {
             "image-digest" if verb == "require" => AdmissionRule::RequireImageDigest,
             "resource-limits" if verb == "require" => AdmissionRule::RequireResourceLimits,
             "resource-requests" if verb == "require" => AdmissionRule::RequireResourceRequests,
+            "read-only-root-filesystem" if verb == "require" => {
+                AdmissionRule::RequireReadOnlyRootFilesystem
+            }
             _ => {
                 let mut d =
                     Diagnostic::error("E0501", format!("unknown rule `{verb} {}`", name.text))
@@ -256,7 +461,7 @@ impl Checker<'_> {
 
     /// Image patterns use the characters of image references and `*`; anything else could not match
     /// an image and would have to be escaped into the generated expressions.
-    fn image_pattern(&mut self, pattern: &Ident) {
+    fn image_pattern(&mut self, pattern: &Ident) -> bool {
         let bad = pattern.text.chars().find(|c| {
             !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ':' | '@' | '*'))
         });
@@ -270,7 +475,9 @@ impl Checker<'_> {
                     .primary(pattern.span, what)
                     .note("a pattern is an image reference in which `*` stands for any characters, e.g. `registry.example.com/shop/*`"),
             );
+            return false;
         }
+        true
     }
 
     /// `pod-security LEVEL [version V]` (once) and its `exempt` lines.

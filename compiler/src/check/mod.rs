@@ -11,6 +11,7 @@
 //! everything else is sound.
 
 mod admission;
+mod cel;
 mod cidrs;
 mod dns;
 mod expects;

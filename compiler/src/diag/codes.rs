@@ -52,6 +52,11 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0508", include_str!("../../codes/E0508.md")),
     ("E0509", include_str!("../../codes/E0509.md")),
     ("E0510", include_str!("../../codes/E0510.md")),
+    ("E0511", include_str!("../../codes/E0511.md")),
+    ("E0512", include_str!("../../codes/E0512.md")),
+    ("E0513", include_str!("../../codes/E0513.md")),
+    ("E0514", include_str!("../../codes/E0514.md")),
+    ("E0515", include_str!("../../codes/E0515.md")),
     ("W0510", include_str!("../../codes/W0510.md")),
     ("E0601", include_str!("../../codes/E0601.md")),
     ("E0602", include_str!("../../codes/E0602.md")),
@@ -66,6 +71,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0901", include_str!("../../codes/E0901.md")),
     ("E0902", include_str!("../../codes/E0902.md")),
     ("E0903", include_str!("../../codes/E0903.md")),
+    ("E0904", include_str!("../../codes/E0904.md")),
 ];
 
 /// The explanation of a code, if it exists.

@@ -502,10 +502,48 @@ pub enum Mode {
     Audit,
 }
 
+/// The user and group id fields an `Ids` rule constrains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IdField {
+    RunAsUser,
+    RunAsGroup,
+    FsGroup,
+    SupplementalGroups,
+}
+
+impl IdField {
+    pub fn parse(word: &str) -> Option<IdField> {
+        Some(match word {
+            "run-as-user" => IdField::RunAsUser,
+            "run-as-group" => IdField::RunAsGroup,
+            "fs-group" => IdField::FsGroup,
+            "supplemental-groups" => IdField::SupplementalGroups,
+            _ => return None,
+        })
+    }
+
+    /// The field in a `securityContext`.
+    pub fn k8s(self) -> &'static str {
+        match self {
+            IdField::RunAsUser => "runAsUser",
+            IdField::RunAsGroup => "runAsGroup",
+            IdField::FsGroup => "fsGroup",
+            IdField::SupplementalGroups => "supplementalGroups",
+        }
+    }
+
+    /// Whether containers have the field too (and theirs wins), or only the pod.
+    pub fn per_container(self) -> bool {
+        matches!(self, IdField::RunAsUser | IdField::RunAsGroup)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AdmissionRule {
     ForbidPrivileged,
     ForbidHostNamespaces,
+    /// One of the host namespaces: `hostNetwork`, `hostPID` or `hostIPC`.
+    ForbidHostField(&'static str),
     ForbidPrivilegeEscalation,
     RequireRunAsNonRoot,
     RequireDropAllCapabilities,
@@ -519,6 +557,26 @@ pub enum AdmissionRule {
     /// CPU and memory limits (requests) on every container and init container.
     RequireResourceLimits,
     RequireResourceRequests,
+    /// `securityContext.readOnlyRootFilesystem: true` on every container.
+    RequireReadOnlyRootFilesystem,
+    /// No container adds a capability beyond these.
+    AllowCapabilities(Vec<String>),
+    /// No volume of another kind than these.
+    AllowVolumes(Vec<String>),
+    /// No hostPath volume at or below these paths (without a trailing `/`; empty: `/`).
+    ForbidHostPaths(Vec<String>),
+    /// Every container runs as a user other than 0: a non-zero `runAsUser`, or `runAsNonRoot`.
+    RunAsUserNonRoot,
+    /// Every container's (or the pod's) id field set and within the ranges.
+    Ids {
+        field: IdField,
+        ranges: Vec<(u64, u64)>,
+    },
+    /// A raw CEL expression (type-checked) and the message when it is false.
+    Cel {
+        expression: String,
+        message: String,
+    },
     /// The Pod Security Standards at a level and version, less the exempted checks (with the
     /// reasons given).
     PodSecurity {
@@ -559,6 +617,8 @@ impl AdmissionScope {
 pub struct Admission {
     pub name: String,
     pub scope: AdmissionScope,
+    /// Image patterns whose containers the container rules leave out, with the reasons.
+    pub exempt_images: Vec<(String, String)>,
     /// INVARIANT: sorted, one of each kind.
     pub rules: Vec<(AdmissionRule, Span)>,
     pub mode: Mode,

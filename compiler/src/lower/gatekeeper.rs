@@ -48,6 +48,19 @@ pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnosti
         std::collections::BTreeMap::new();
     let mut out = Vec::new();
     for adm in program.admissions.values() {
+        for (rule, span) in &adm.rules {
+            if matches!(rule, crate::ir::AdmissionRule::Cel { .. }) {
+                out.push(
+                    crate::diag::Diagnostic::error(
+                        "E0904",
+                        format!("target `gatekeeper` cannot run the CEL rule of admission `{}`", adm.name),
+                    )
+                    .primary(*span, "raw CEL")
+                    .note("warden writes Gatekeeper's templates in Rego and does not translate CEL into it")
+                    .help("build this block for `vap` or `kyverno`, or state the rule with warden's own rules"),
+                );
+            }
+        }
         let template = kind(&adm.name).to_lowercase();
         if let Some(first) = seen.get(&template) {
             out.push(

@@ -2,7 +2,7 @@
 //! `targets/kyverno/README.md`), in Kyverno's CEL form, with the very variables and expressions
 //! the `vap` target writes, so one CEL engine checks both.
 
-use super::vap::{Validation, Variable, cel, exemptions};
+use super::vap::{MatchCondition, Validation, Variable, cel, exemptions, match_conditions};
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::Mode;
 use serde::Serialize;
@@ -17,6 +17,7 @@ struct PolicyView<'a> {
     emit_warning: bool,
     failure_action: &'static str,
     scope: super::views::ScopeView,
+    match_conditions: Vec<MatchCondition>,
     variables: Vec<Variable>,
     validations: Vec<Validation>,
 }
@@ -44,6 +45,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             emit_warning,
             failure_action,
             scope: super::views::scope_view(&adm.scope),
+            match_conditions: match_conditions(),
             variables,
             validations,
         };

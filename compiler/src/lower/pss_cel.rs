@@ -10,6 +10,8 @@ use crate::catalog::pod_security::{self, Implementation, Level, Version};
 const P: &str = "variables.podSpec";
 const C: &str = "variables.containers";
 const M: &str = "variables.podMeta";
+/// The containers that may carry resources: ephemeral ones cannot.
+const W: &str = "variables.workloadContainers";
 
 /// `has(base.a) && has(base.a.b) && …` for the path `fields` below `base`.
 fn has(base: &str, fields: &[&str]) -> String {
@@ -58,37 +60,111 @@ fn not_set_to(base: &str, fields: &[&str], value: &str) -> String {
     )
 }
 
+/// A rule as CEL: conditions on the pod, and one that every container (`c`) must meet, kept apart
+/// so that a message can name the first container that does not.
+#[derive(Default)]
+pub(super) struct Cel {
+    pub pod: Vec<String>,
+    pub each: Option<String>,
+    /// `each` holds for regular and init containers only (ephemeral ones have no resources).
+    pub workload_only: bool,
+}
+
+impl Cel {
+    fn pod(pod: String) -> Cel {
+        Cel {
+            pod: vec![pod],
+            ..Cel::default()
+        }
+    }
+
+    fn each(each: String) -> Cel {
+        Cel {
+            each: Some(each),
+            ..Cel::default()
+        }
+    }
+
+    fn both(pod: String, each: String) -> Cel {
+        Cel {
+            pod: vec![pod],
+            each: Some(each),
+            workload_only: false,
+        }
+    }
+
+    fn list(&self) -> &'static str {
+        if self.workload_only { W } else { C }
+    }
+
+    pub fn expression(&self) -> String {
+        if let ([only], None) = (self.pod.as_slice(), &self.each) {
+            return only.clone();
+        }
+        let mut parts: Vec<String> = self.pod.iter().map(|p| format!("({p})")).collect();
+        if let Some(each) = &self.each {
+            parts.push(format!("{}.all(c, {each})", self.list()));
+        }
+        if parts.is_empty() {
+            return "true".to_string();
+        }
+        parts.join(" && ")
+    }
+
+    /// The message, naming the first container that fails `each` when one does (a
+    /// messageExpression: the API server evaluates it only for a failed validation).
+    pub fn message_expression(&self, message: &str) -> Option<String> {
+        let each = self.each.as_ref()?;
+        let list = self.list();
+        let text = super::vap::cel_string(message);
+        let named = super::vap::cel_string(&format!("{message} (container "));
+        Some(format!(
+            "{list}.exists(c, !({each})) ? {named} + {list}.filter(c, !({each}))[0].name + ')' : {text}"
+        ))
+    }
+}
+
 /// One check as CEL, for its implementation `imp`. `vap` writes `forbid privileged`,
 /// `forbid host-namespaces` and `forbid privilege-escalation` with the checks of those names.
-pub(super) fn check(id: &str, imp: &Implementation) -> String {
+pub(super) fn check(id: &str, imp: &Implementation) -> Cel {
     let allowed = list(&imp.allowed);
     let seccomp = list(&strs(&["RuntimeDefault", "Localhost"]));
     match id {
-        "hostNamespaces" => ["hostNetwork", "hostPID", "hostIPC"]
-            .iter()
-            .map(|f| not_set_to(P, &[f], "true"))
-            .collect::<Vec<_>>()
-            .join(" && "),
-        "privileged" => format!(
-            "{C}.all(c, {})",
-            not_set_to("c", &["securityContext", "privileged"], "true")
+        "hostNamespaces" => Cel::pod(
+            ["hostNetwork", "hostPID", "hostIPC"]
+                .iter()
+                .map(|f| not_set_to(P, &[f], "true"))
+                .collect::<Vec<_>>()
+                .join(" && "),
         ),
-        "capabilities_baseline" => format!(
-            "{C}.all(c, !({}) || c.securityContext.capabilities.add.all(a, a in {allowed}))",
+        "privileged" => Cel::each(not_set_to("c", &["securityContext", "privileged"], "true")),
+        "capabilities_baseline" => Cel::each(format!(
+            "!({}) || c.securityContext.capabilities.add.all(a, a in {allowed})",
             has("c", &["securityContext", "capabilities", "add"])
-        ),
-        "hostPathVolumes" => format!("!has({P}.volumes) || {P}.volumes.all(v, !has(v.hostPath))"),
-        "hostPorts" => format!(
-            "{C}.all(c, !has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0))"
+        )),
+        "hostPathVolumes" => Cel::pod(format!(
+            "!has({P}.volumes) || {P}.volumes.all(v, !has(v.hostPath))"
+        )),
+        "hostPorts" => Cel::each(
+            "!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)".to_string(),
         ),
         "appArmorProfile" => {
             let prefix = "container.apparmor.security.beta.kubernetes.io/";
             let types = list(&strs(&["RuntimeDefault", "Localhost"]));
-            format!(
-                "(!has({M}.annotations) || {M}.annotations.all(k, !k.startsWith('{prefix}') || {M}.annotations[k] in ['', 'runtime/default'] || {M}.annotations[k].startsWith('localhost/'))) && ({}) && {C}.all(c, {})",
-                unset_or_in(P, &["securityContext", "appArmorProfile", "type"], &types),
-                unset_or_in("c", &["securityContext", "appArmorProfile", "type"], &types)
-            )
+            Cel {
+                pod: vec![
+                    format!(
+                        "!has({M}.annotations) || {M}.annotations.all(k, !k.startsWith('{prefix}') || {M}.annotations[k] in ['', 'runtime/default'] || {M}.annotations[k].startsWith('localhost/'))"
+                    ),
+                    unset_or_in(P, &["securityContext", "appArmorProfile", "type"], &types),
+                ],
+                each: Some(unset_or_in(
+                    "c",
+                    &["securityContext", "appArmorProfile", "type"],
+                    &types,
+                )),
+                workload_only: false,
+            }
         }
         "seLinuxOptions" => {
             let options = |base: &str| {
@@ -98,37 +174,36 @@ pub(super) fn check(id: &str, imp: &Implementation) -> String {
                     has(base, &["securityContext", "seLinuxOptions"])
                 )
             };
-            format!("({}) && {C}.all(c, {})", options(P), options("c"))
+            Cel::both(options(P), options("c"))
         }
-        "procMount" | "procMount_restricted" => format!(
-            "{C}.all(c, {})",
-            unset_or_in("c", &["securityContext", "procMount"], "['Default']")
-        ),
-        "seccompProfile_baseline" => format!(
-            "({}) && {C}.all(c, {})",
+        "procMount" | "procMount_restricted" => Cel::each(unset_or_in(
+            "c",
+            &["securityContext", "procMount"],
+            "['Default']",
+        )),
+        "seccompProfile_baseline" => Cel::both(
             unset_or_in(P, &["securityContext", "seccompProfile", "type"], &seccomp),
             unset_or_in(
                 "c",
                 &["securityContext", "seccompProfile", "type"],
-                &seccomp
-            )
+                &seccomp,
+            ),
         ),
-        "sysctls" => format!(
+        "sysctls" => Cel::pod(format!(
             "!({}) || {P}.securityContext.sysctls.all(s, s.name in {allowed})",
             has(P, &["securityContext", "sysctls"])
-        ),
-        "windowsHostProcess" => format!(
-            "{} && {C}.all(c, {})",
+        )),
+        "windowsHostProcess" => Cel::both(
             not_set_to(
                 P,
                 &["securityContext", "windowsOptions", "hostProcess"],
-                "true"
+                "true",
             ),
             not_set_to(
                 "c",
                 &["securityContext", "windowsOptions", "hostProcess"],
-                "true"
-            )
+                "true",
+            ),
         ),
         "hostProbesAndHostLifecycle" => {
             let handler = |h: &str| {
@@ -146,77 +221,82 @@ pub(super) fn check(id: &str, imp: &Implementation) -> String {
                 .iter()
                 .map(|h| format!("({})", handler(&format!("c.lifecycle.{h}"))))
                 .collect();
-            format!(
-                "{C}.all(c, {} && (!has(c.lifecycle) || ({})))",
+            Cel::each(format!(
+                "{} && (!has(c.lifecycle) || ({}))",
                 probes.join(" && "),
                 hooks.join(" && ")
-            )
+            ))
         }
         "restrictedVolumes" => {
             let kinds: Vec<String> = imp.denied.iter().map(|k| format!("!has(v.{k})")).collect();
-            format!(
+            Cel::pod(format!(
                 "!has({P}.volumes) || {P}.volumes.all(v, {})",
                 kinds.join(" && ")
-            )
+            ))
         }
-        "allowPrivilegeEscalation" => format!(
-            "{C}.all(c, {} && c.securityContext.allowPrivilegeEscalation == false)",
+        "allowPrivilegeEscalation" => Cel::each(format!(
+            "{} && c.securityContext.allowPrivilegeEscalation == false",
             has("c", &["securityContext", "allowPrivilegeEscalation"])
-        ),
+        )),
         "runAsNonRoot" => {
             let pod = has(P, &["securityContext", "runAsNonRoot"]);
-            format!(
-                "!({pod} && {P}.securityContext.runAsNonRoot == false) && {C}.all(c, ({}) ? c.securityContext.runAsNonRoot == true : ({pod} && {P}.securityContext.runAsNonRoot == true))",
-                has("c", &["securityContext", "runAsNonRoot"])
+            Cel::both(
+                format!("!({pod} && {P}.securityContext.runAsNonRoot == false)"),
+                format!(
+                    "({}) ? c.securityContext.runAsNonRoot == true : ({pod} && {P}.securityContext.runAsNonRoot == true)",
+                    has("c", &["securityContext", "runAsNonRoot"])
+                ),
             )
         }
-        "runAsUser" => format!(
-            "{} && {C}.all(c, {})",
+        "runAsUser" => Cel::both(
             not_set_to(P, &["securityContext", "runAsUser"], "0"),
-            not_set_to("c", &["securityContext", "runAsUser"], "0")
+            not_set_to("c", &["securityContext", "runAsUser"], "0"),
         ),
         "seccompProfile_restricted" => {
             let pod = has(P, &["securityContext", "seccompProfile"]);
-            format!(
-                "(!({pod}) || {P}.securityContext.seccompProfile.type in {seccomp}) && {C}.all(c, ({}) ? c.securityContext.seccompProfile.type in {seccomp} : ({pod} && {P}.securityContext.seccompProfile.type in {seccomp}))",
-                has("c", &["securityContext", "seccompProfile"])
+            Cel::both(
+                format!("!({pod}) || {P}.securityContext.seccompProfile.type in {seccomp}"),
+                format!(
+                    "({}) ? c.securityContext.seccompProfile.type in {seccomp} : ({pod} && {P}.securityContext.seccompProfile.type in {seccomp})",
+                    has("c", &["securityContext", "seccompProfile"])
+                ),
             )
         }
-        "capabilities_restricted" => format!(
-            "{C}.all(c, {} && c.securityContext.capabilities.drop.exists(d, d == 'ALL') && (!({}) || c.securityContext.capabilities.add.all(a, a in {allowed})))",
+        "capabilities_restricted" => Cel::each(format!(
+            "{} && c.securityContext.capabilities.drop.exists(d, d == 'ALL') && (!({}) || c.securityContext.capabilities.add.all(a, a in {allowed}))",
             has("c", &["securityContext", "capabilities", "drop"]),
             has("c", &["securityContext", "capabilities", "add"])
-        ),
+        )),
         // A check the catalog gained without an implementation here: refuse everything rather
         // than admit what it was meant to stop. The catalog test catches it first.
-        _ => "false".to_string(),
+        _ => Cel::pod("false".to_string()),
     }
 }
 
 /// The validations of `level` at `version`, less the exempted checks: the check's id, its CEL
-/// (with the catalog's relaxations) and what it looks at.
+/// with the catalog's relaxations (an expression that holds where the check does not apply), and
+/// what it looks at.
 pub(super) fn validations(
     level: Level,
     version: Version,
     exempt: &[(String, String)],
-) -> Vec<(String, String, String)> {
+) -> Vec<(String, Cel, Option<String>, String)> {
     pod_security::get()
         .checks(level, version)
         .into_iter()
         .filter(|(c, _)| !exempt.iter().any(|(e, _)| *e == c.id))
         .map(|(c, imp)| {
-            let mut expression = check(&c.id, imp);
+            let mut relaxed = Vec::new();
             if imp.windows {
-                expression = format!(
-                    "(has({P}.os) && has({P}.os.name) && {P}.os.name == 'windows') || ({expression})"
-                );
+                relaxed.push(format!(
+                    "(has({P}.os) && has({P}.os.name) && {P}.os.name == 'windows')"
+                ));
             }
             if imp.user_namespaces {
-                expression = format!(
-                    "(has({P}.hostUsers) && {P}.hostUsers == false) || ({expression})"
-                );
+                relaxed.push(format!("(has({P}.hostUsers) && {P}.hostUsers == false)"));
             }
-            (c.id.clone(), expression, c.fields.clone())
+            let relaxed = (!relaxed.is_empty()).then(|| relaxed.join(" || "));
+            (c.id.clone(), check(&c.id, imp), relaxed, c.fields.clone())
         })
         .collect()
 }

@@ -39,26 +39,6 @@ pod_meta := object.get(obj.spec.template, "metadata", {}) {
   obj.kind != "CronJob"
 }
 
-containers[c] {
-  c := pod_spec.containers[_]
-}
-
-containers[c] {
-  c := pod_spec.initContainers[_]
-}
-
-containers[c] {
-  c := pod_spec.ephemeralContainers[_]
-}
-
-workload_containers[c] {
-  c := pod_spec.containers[_]
-}
-
-workload_containers[c] {
-  c := pod_spec.initContainers[_]
-}
-
 windows {
   pod_spec.os.name == "windows"
 }
@@ -72,7 +52,77 @@ pod_sc := object.get(pod_spec, "securityContext", {})
 sc(c) = s {
   s := object.get(c, "securityContext", {})
 }
+
+non_root(c) {
+  sc(c).runAsNonRoot == true
+}
+
+non_root(c) {
+  object.get(sc(c), "runAsNonRoot", null) == null
+  pod_sc.runAsNonRoot == true
+}
+
+id_of(c, f) = v {
+  v := sc(c)[f]
+}
+
+id_of(c, f) = v {
+  object.get(sc(c), f, null) == null
+  v := pod_sc[f]
+}
+
+spec_images(spec) = images {
+  regular := [c.image | c := object.get(spec, "containers", [])[_]]
+  init := [c.image | c := object.get(spec, "initContainers", [])[_]]
+  ephemeral := [c.image | c := object.get(spec, "ephemeralContainers", [])[_]]
+  images := array.concat(array.concat(regular, init), ephemeral)
+}
+
+# As the CEL's match condition: a Pod update that keeps every image is not checked again.
+unchanged_pod_update {
+  object.get(input.review, "operation", "") == "UPDATE"
+  obj.kind == "Pod"
+  not images_changed
+}
+
+images_changed {
+  spec_images(input.review.oldObject.spec) != spec_images(obj.spec)
+}
 "#;
+
+/// The container sets, each element `[kind, container]`; `exempt` is the Rego condition on `c`
+/// that leaves a container out (empty: none).
+fn container_sets(exempt: &str) -> String {
+    let mut out = String::new();
+    for (set, lists) in [
+        (
+            "containers",
+            &[
+                ("containers", "container"),
+                ("initContainers", "initContainer"),
+                ("ephemeralContainers", "ephemeralContainer"),
+            ][..],
+        ),
+        (
+            "workload_containers",
+            &[
+                ("containers", "container"),
+                ("initContainers", "initContainer"),
+            ][..],
+        ),
+    ] {
+        for (field, kind) in lists {
+            out.push_str(&format!(
+                "\n{set}[[kind, c]] {{\n  c := pod_spec.{field}[_]\n  kind := \"{kind}\"\n"
+            ));
+            if !exempt.is_empty() {
+                out.push_str(&format!("  not {exempt}\n"));
+            }
+            out.push_str("}\n");
+        }
+    }
+    out
+}
 
 /// A Rego set of string literals.
 fn set(items: &[String]) -> String {
@@ -124,7 +174,7 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
             })
             .collect(),
         "privileged" => vec![v(
-            "a container is privileged",
+            "is privileged (securityContext.privileged)",
             &["c := containers[_]", "sc(c).privileged == true"],
         )],
         "capabilities_baseline" | "capabilities_restricted" => {
@@ -134,11 +184,12 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
                     "a := sc(c).capabilities.add[_]".into(),
                     format!("not {allowed}[a]"),
                 ],
-                msg: "a container adds a capability that is not allowed".into(),
+                msg: "adds a capability that is not allowed (securityContext.capabilities.add)"
+                    .into(),
             }];
             if id == "capabilities_restricted" {
                 out.push(v(
-                    "a container does not drop ALL capabilities",
+                    "does not drop ALL capabilities (securityContext.capabilities.drop)",
                     &["c := containers[_]", DROPS_NOT_ALL],
                 ));
             }
@@ -149,7 +200,7 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
             &["pod_spec.volumes[_].hostPath"],
         )],
         "hostPorts" => vec![v(
-            "a container uses a host port",
+            "uses a host port (ports[].hostPort)",
             &["c := containers[_]", "p := c.ports[_]", "p.hostPort != 0"],
         )],
         "appArmorProfile" => vec![
@@ -171,7 +222,7 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
                 ],
             ),
             v(
-                "a container's AppArmor profile is not RuntimeDefault or Localhost",
+                "has an AppArmor profile other than RuntimeDefault or Localhost (securityContext.appArmorProfile.type)",
                 &[
                     "c := containers[_]",
                     "t := sc(c).appArmorProfile.type",
@@ -182,9 +233,12 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
         "seLinuxOptions" => {
             let mut out = Vec::new();
             for (whose, options) in [
-                ("the pod's", vec!["o := pod_sc.seLinuxOptions".to_string()]),
                 (
-                    "a container's",
+                    "the pod sets",
+                    vec!["o := pod_sc.seLinuxOptions".to_string()],
+                ),
+                (
+                    "sets",
                     vec![
                         "c := containers[_]".to_string(),
                         "o := sc(c).seLinuxOptions".to_string(),
@@ -199,21 +253,23 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
                 ]);
                 out.push(Violation {
                     body,
-                    msg: format!("{whose} SELinux type is not allowed"),
+                    msg: format!("{whose} an SELinux type that is not allowed (securityContext.seLinuxOptions.type)"),
                 });
                 for field in ["user", "role"] {
                     let mut body = options.clone();
                     body.push(format!(r#"o.{field} != """#));
                     out.push(Violation {
                         body,
-                        msg: format!("{whose} SELinux {field} is set"),
+                        msg: format!(
+                            "{whose} an SELinux {field} (securityContext.seLinuxOptions.{field})"
+                        ),
                     });
                 }
             }
             out
         }
         "procMount" | "procMount_restricted" => vec![v(
-            "a container's procMount is not Default",
+            "has a procMount other than Default (securityContext.procMount)",
             &["c := containers[_]", r#"sc(c).procMount != "Default""#],
         )],
         "seccompProfile_baseline" => vec![
@@ -225,7 +281,7 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
                 ],
             ),
             v(
-                "a container's seccomp profile is not RuntimeDefault or Localhost",
+                "has a seccomp profile other than RuntimeDefault or Localhost (securityContext.seccompProfile.type)",
                 &[
                     "c := containers[_]",
                     "t := sc(c).seccompProfile.type",
@@ -236,7 +292,7 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
         "seccompProfile_restricted" => {
             let mut out = check("seccompProfile_baseline", imp);
             out.push(v(
-                "a container has no seccomp profile of its own or from the pod",
+                "has no seccomp profile of its own or from the pod (securityContext.seccompProfile)",
                 &[
                     "c := containers[_]",
                     "not sc(c).seccompProfile",
@@ -258,7 +314,7 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
                 &["pod_sc.windowsOptions.hostProcess == true"],
             ),
             v(
-                "a container is a Windows host process",
+                "is a Windows host process (securityContext.windowsOptions.hostProcess)",
                 &[
                     "c := containers[_]",
                     "sc(c).windowsOptions.hostProcess == true",
@@ -280,10 +336,7 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
                             "c := containers[_]".into(),
                             format!(r#"{handler}.{kind}.host != """#),
                         ],
-                        msg: format!(
-                            "a container's {} {kind} sets a host",
-                            handler.trim_start_matches("c.")
-                        ),
+                        msg: format!("sets a host in {}.{kind}", handler.trim_start_matches("c.")),
                     });
                 }
             }
@@ -298,7 +351,7 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
             msg: "a volume is of a kind that is not allowed".into(),
         }],
         "allowPrivilegeEscalation" => vec![v(
-            "a container does not set allowPrivilegeEscalation to false",
+            "does not set securityContext.allowPrivilegeEscalation to false",
             &[
                 "c := containers[_]",
                 "not sc(c).allowPrivilegeEscalation == false",
@@ -310,11 +363,11 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
                 &["pod_sc.runAsNonRoot == false"],
             ),
             v(
-                "a container sets runAsNonRoot to false",
+                "sets securityContext.runAsNonRoot to false",
                 &["c := containers[_]", "sc(c).runAsNonRoot == false"],
             ),
             v(
-                "a container runs as root: no runAsNonRoot of its own or from the pod",
+                "may run as root: no securityContext.runAsNonRoot of its own or from the pod",
                 &[
                     "c := containers[_]",
                     r#"object.get(sc(c), "runAsNonRoot", null) == null"#,
@@ -325,7 +378,7 @@ fn check(id: &str, imp: &Implementation) -> Vec<Violation> {
         "runAsUser" => vec![
             v("the pod runs as user 0", &["pod_sc.runAsUser == 0"]),
             v(
-                "a container runs as user 0",
+                "runs as user 0 (securityContext.runAsUser)",
                 &["c := containers[_]", "sc(c).runAsUser == 0"],
             ),
         ],
@@ -346,6 +399,13 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
         AdmissionRule::ForbidHostNamespaces => {
             label("forbid host-namespaces", check("hostNamespaces", &none))
         }
+        AdmissionRule::ForbidHostField(field) => label(
+            "forbid host namespace",
+            vec![Violation {
+                body: vec![format!("pod_spec.{field} == true")],
+                msg: format!("spec.{field} is true"),
+            }],
+        ),
         AdmissionRule::ForbidPrivilegeEscalation => label(
             "forbid privilege-escalation",
             check("allowPrivilegeEscalation", &none),
@@ -358,7 +418,7 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
         AdmissionRule::RequireDropAllCapabilities => label(
             "require drop-all-capabilities",
             vec![v(
-                "a container does not drop ALL capabilities",
+                "does not drop ALL capabilities (securityContext.capabilities.drop)",
                 &["c := containers[_]", DROPS_NOT_ALL],
             )],
         ),
@@ -366,6 +426,154 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
             "require seccomp-profile",
             check("seccompProfile_restricted", &none),
         ),
+        AdmissionRule::RequireReadOnlyRootFilesystem => label(
+            "require read-only-root-filesystem",
+            vec![v(
+                "does not set securityContext.readOnlyRootFilesystem to true",
+                &[
+                    "c := containers[_]",
+                    "not sc(c).readOnlyRootFilesystem == true",
+                ],
+            )],
+        ),
+        AdmissionRule::AllowCapabilities(caps) => label(
+            "allow capabilities",
+            vec![Violation {
+                body: vec![
+                    "c := containers[_]".into(),
+                    "a := sc(c).capabilities.add[_]".into(),
+                    format!("not {}[a]", set(caps)),
+                ],
+                msg: format!(
+                    "adds a capability beyond {} (securityContext.capabilities.add)",
+                    caps.join(", ")
+                ),
+            }],
+        ),
+        AdmissionRule::AllowVolumes(kinds) => {
+            // The same list as the CEL's: kinds the schema knows, less the allowed ones.
+            let denied: Vec<String> = crate::catalog::pod_spec::VOLUME_KINDS
+                .iter()
+                .filter(|k| !kinds.iter().any(|a| a == *k))
+                .map(|k| k.to_string())
+                .collect();
+            label(
+                "allow volumes",
+                vec![Violation {
+                    body: vec![
+                        "vol := pod_spec.volumes[_]".into(),
+                        "vol[kind]".into(),
+                        format!("{}[kind]", set(&denied)),
+                    ],
+                    msg: format!("a volume is of a kind other than: {}", kinds.join(", ")),
+                }],
+            )
+        }
+        AdmissionRule::ForbidHostPaths(paths) => label(
+            "forbid host-paths",
+            paths
+                .iter()
+                .flat_map(|p| {
+                    let shown = if p.is_empty() { "/" } else { p.as_str() };
+                    let msg = format!("a hostPath volume is at or below {shown}");
+                    let path = "path := pod_spec.volumes[_].hostPath.path".to_string();
+                    if p.is_empty() {
+                        vec![Violation {
+                            body: vec![path],
+                            msg,
+                        }]
+                    } else {
+                        vec![
+                            Violation {
+                                body: vec![path.clone(), format!("path == {}", rego_string(p))],
+                                msg: msg.clone(),
+                            },
+                            Violation {
+                                body: vec![
+                                    path,
+                                    format!("startswith(path, {})", rego_string(&format!("{p}/"))),
+                                ],
+                                msg,
+                            },
+                        ]
+                    }
+                })
+                .collect(),
+        ),
+        AdmissionRule::RunAsUserNonRoot => label(
+            "run-as-user non-root",
+            vec![
+                v(
+                    "runs as user 0 (securityContext.runAsUser, its own or the pod's)",
+                    &["c := containers[_]", r#"id_of(c, "runAsUser") == 0"#],
+                ),
+                v(
+                    "may run as root: no securityContext.runAsUser and no runAsNonRoot true, of its own or from the pod",
+                    &[
+                        "c := containers[_]",
+                        r#"object.get(sc(c), "runAsUser", null) == null"#,
+                        r#"object.get(pod_sc, "runAsUser", null) == null"#,
+                        "not non_root(c)",
+                    ],
+                ),
+            ],
+        ),
+        AdmissionRule::Ids { field, ranges } => {
+            let f = field.k8s();
+            let text = super::vap::ranges_text(ranges);
+            let name = format!("{} ranges", field_word(*field));
+            let vs = if field.per_container() {
+                vec![
+                    Violation {
+                        body: vec![
+                            "c := containers[_]".into(),
+                            format!("id := id_of(c, {})", rego_string(f)),
+                            allowed_line(ranges, "id"),
+                        ],
+                        msg: format!("has securityContext.{f} outside {text}"),
+                    },
+                    Violation {
+                        body: vec![
+                            "c := containers[_]".into(),
+                            format!("object.get(sc(c), {}, null) == null", rego_string(f)),
+                            format!("object.get(pod_sc, {}, null) == null", rego_string(f)),
+                        ],
+                        msg: format!("sets no securityContext.{f}, nor does the pod"),
+                    },
+                ]
+            } else if *field == crate::ir::IdField::SupplementalGroups {
+                vec![
+                    Violation {
+                        body: vec![format!("id := pod_sc.{f}[_]"), allowed_line(ranges, "id")],
+                        msg: format!("spec.securityContext.{f} holds an id outside {text}"),
+                    },
+                    Violation {
+                        body: vec![format!(
+                            "count(object.get(pod_sc, {}, [])) == 0",
+                            rego_string(f)
+                        )],
+                        msg: format!("spec.securityContext.{f} is not set"),
+                    },
+                ]
+            } else {
+                vec![
+                    Violation {
+                        body: vec![format!("id := pod_sc.{f}"), allowed_line(ranges, "id")],
+                        msg: format!("spec.securityContext.{f} is outside {text}"),
+                    },
+                    Violation {
+                        body: vec![format!(
+                            "object.get(pod_sc, {}, null) == null",
+                            rego_string(f)
+                        )],
+                        msg: format!("spec.securityContext.{f} is not set"),
+                    },
+                ]
+            };
+            label(&name, vs)
+        }
+        // lower::limits refuses a raw CEL rule for this target (E0904).
+        AdmissionRule::Cel { .. } => Vec::new(),
         AdmissionRule::ImagesFrom(patterns) => {
             let regexes: Vec<String> = patterns.iter().map(|p| super::vap::glob_regex(p)).collect();
             label(
@@ -378,7 +586,7 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
                             array(&regexes)
                         ),
                     ],
-                    msg: format!("a container image matches none of: {}", patterns.join(", ")),
+                    msg: format!("has an image matching none of: {}", patterns.join(", ")),
                 }],
             )
         }
@@ -386,7 +594,7 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
             "forbid latest-tag",
             vec![
                 v(
-                    "a container image has no tag and no digest",
+                    "has an image with no tag and no digest",
                     &[
                         "c := containers[_]",
                         r#"not contains(c.image, "@")"#,
@@ -394,7 +602,7 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
                     ],
                 ),
                 v(
-                    "a container image is :latest without a digest",
+                    "has an image tagged :latest without a digest",
                     &[
                         "c := containers[_]",
                         r#"not contains(c.image, "@")"#,
@@ -406,7 +614,7 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
         AdmissionRule::RequireImageDigest => label(
             "require image-digest",
             vec![v(
-                "a container image is not pinned by digest",
+                "has an image not pinned by digest",
                 &[
                     "c := containers[_]",
                     r#"not regex.match("@sha256:[0-9a-f]{64}$", c.image)"#,
@@ -428,7 +636,7 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
                             "c := workload_containers[_]".into(),
                             format!("not c.resources.{which}.{r}"),
                         ],
-                        msg: format!("a container sets no resources.{which}.{r}"),
+                        msg: format!("sets no resources.{which}.{r}"),
                     })
                     .collect(),
             )
@@ -472,20 +680,82 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
     }
 }
 
+/// The `run-as-user` … words of an id field, for messages.
+fn field_word(field: crate::ir::IdField) -> &'static str {
+    match field {
+        crate::ir::IdField::RunAsUser => "run-as-user",
+        crate::ir::IdField::RunAsGroup => "run-as-group",
+        crate::ir::IdField::FsGroup => "fs-group",
+        crate::ir::IdField::SupplementalGroups => "supplemental-groups",
+    }
+}
+
+/// The body line that holds when `var` is in none of `ranges`.
+fn allowed_line(ranges: &[(u64, u64)], var: &str) -> String {
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|(a, b)| format!("{var} >= {a}; {var} <= {b}"))
+        .collect();
+    let sets: Vec<String> = parts
+        .iter()
+        .map(|p| format!("count({{1 | {p}}})"))
+        .collect();
+    format!("{} == 0", sets.join(" + "))
+}
+
 /// The Rego module of an admission block, in package `package`.
 pub(super) fn module(package: &str, adm: &Admission) -> String {
     let mut out = format!("package {package}\n\n{PRELUDE}");
-    for (label, violation) in adm.rules.iter().flat_map(|(r, _)| rule(r)) {
-        out.push_str("\nviolation[{\"msg\": msg}] {\n");
-        for line in &violation.body {
-            out.push_str("  ");
-            out.push_str(line);
-            out.push('\n');
-        }
+    if adm.exempt_images.is_empty() {
+        out.push_str(&container_sets(""));
+    } else {
+        let regexes: Vec<String> = adm
+            .exempt_images
+            .iter()
+            .map(|(p, _)| super::vap::glob_regex(p))
+            .collect();
+        out.push_str(&container_sets("exempt_image(c.image)"));
         out.push_str(&format!(
-            "  msg := {}\n}}\n",
-            rego_string(&format!("{label}: {}", violation.msg))
+            "\nexempt_image(image) {{\n  r := {}[_]\n  regex.match(r, image)\n}}\n",
+            array(&regexes)
         ));
+    }
+    for (label, violation) in adm.rules.iter().flat_map(|(r, _)| rule(r)) {
+        out.push_str("\nviolation[{\"msg\": msg}] {\n  not unchanged_pod_update\n");
+        // A rule about containers names the container and its kind (`initContainer x`).
+        let mut per_container = false;
+        for line in &violation.body {
+            let entry = match line.as_str() {
+                "c := containers[_]" => Some("containers"),
+                "c := workload_containers[_]" => Some("workload_containers"),
+                _ => None,
+            };
+            match entry {
+                Some(set) => {
+                    per_container = true;
+                    out.push_str(&format!(
+                        "  entry := {set}[_]\n  kind := entry[0]\n  c := entry[1]\n"
+                    ));
+                }
+                None => {
+                    out.push_str("  ");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        if per_container {
+            out.push_str(&format!(
+                "  msg := sprintf(\"%v%v %v %v\", [{}, kind, c.name, {}])\n}}\n",
+                rego_string(&format!("{label}: ")),
+                rego_string(&violation.msg)
+            ));
+        } else {
+            out.push_str(&format!(
+                "  msg := {}\n}}\n",
+                rego_string(&format!("{label}: {}", violation.msg))
+            ));
+        }
     }
     out
 }

@@ -5,8 +5,9 @@
 //! spec wherever the kind keeps it, so every validation is written once over `variables.podSpec`
 //! and `variables.containers` (init, regular and ephemeral containers).
 
+use super::pss_cel::Cel;
 use super::{Document, Lowering, Schema, VERSION};
-use crate::ir::{Admission, AdmissionRule, Mode};
+use crate::ir::{Admission, AdmissionRule, IdField, Mode};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -20,11 +21,53 @@ pub(super) struct Variable {
 pub(super) struct Validation {
     expression: String,
     message: String,
+    /// Names the first failing container, where the rule is about containers.
+    message_expression: Option<String>,
+}
+
+/// The condition under which a policy looks at a request at all: not a Pod update that leaves
+/// every image as it was. Like Pod Security Admission, an update of a pod's metadata or of the few
+/// mutable spec fields is not checked again (its securityContext cannot change); a new image or a
+/// new ephemeral container is. A review without the old object (only test harnesses send one) is
+/// taken as unchanged.
+#[derive(Serialize)]
+pub(super) struct MatchCondition {
+    name: &'static str,
+    expression: String,
+}
+
+pub(super) fn match_conditions() -> Vec<MatchCondition> {
+    let images = |o: &str| {
+        format!(
+            "(has({o}.spec.containers) ? {o}.spec.containers.map(c, c.image) : []) + (has({o}.spec.initContainers) ? {o}.spec.initContainers.map(c, c.image) : []) + (has({o}.spec.ephemeralContainers) ? {o}.spec.ephemeralContainers.map(c, c.image) : [])"
+        )
+    };
+    vec![MatchCondition {
+        name: "not-an-unchanged-pod-update",
+        expression: format!(
+            "request.operation != 'UPDATE' || object.kind != 'Pod' || (oldObject != null && {} != {})",
+            images("object"),
+            images("oldObject")
+        ),
+    }]
 }
 
 /// The CEL of an admission block: the variables, then one validation per rule (per check for
 /// Pod Security). `kyverno` writes the same CEL into a ClusterPolicy.
 pub(super) fn cel(adm: &Admission) -> (Vec<Variable>, Vec<Validation>) {
+    // Containers whose image the block exempts are left out of every container rule.
+    let exempt: Vec<String> = adm
+        .exempt_images
+        .iter()
+        .map(|(p, _)| image_match(p))
+        .collect();
+    let unless_exempt = |list: &str| {
+        if exempt.is_empty() {
+            list.to_string()
+        } else {
+            format!("({list}).filter(c, !({}))", exempt.join(" || "))
+        }
+    };
     let mut variables = vec![
         Variable {
             name: "podSpec",
@@ -32,37 +75,50 @@ pub(super) fn cel(adm: &Admission) -> (Vec<Variable>, Vec<Validation>) {
         },
         Variable {
             name: "containers",
-            expression: CONTAINERS.to_string(),
+            expression: unless_exempt(CONTAINERS),
         },
     ];
+    let validations: Vec<Validation> = adm.rules.iter().flat_map(|(r, _)| validations(r)).collect();
+    let uses = |name: &str| {
+        validations.iter().any(|v| {
+            v.expression.contains(name)
+                || v.message_expression
+                    .as_ref()
+                    .is_some_and(|m| m.contains(name))
+        })
+    };
+    if uses("variables.workloadContainers") {
+        variables.push(Variable {
+            name: "workloadContainers",
+            expression: unless_exempt(WORKLOAD_CONTAINERS),
+        });
+    }
     // Labels and the AppArmor annotations are in the pod's metadata.
-    if adm.rules.iter().any(|(r, _)| {
-        matches!(
-            r,
-            AdmissionRule::RequireLabels(_) | AdmissionRule::PodSecurity { .. }
-        )
-    }) {
+    if uses("variables.podMeta") {
         variables.push(Variable {
             name: "podMeta",
             expression: POD_META.to_string(),
         });
     }
-    let validations = adm.rules.iter().flat_map(|(r, _)| validations(r)).collect();
     (variables, validations)
 }
 
-/// The exempted Pod Security checks and why, as one annotation value.
+/// The exempted Pod Security checks and images and why, as one annotation value.
 pub(super) fn exemptions(adm: &Admission) -> String {
-    adm.rules
+    let checks = adm
+        .rules
         .iter()
         .filter_map(|(r, _)| match r {
             AdmissionRule::PodSecurity { exempt, .. } => Some(exempt),
             _ => None,
         })
         .flatten()
-        .map(|(check, reason)| format!("{check}: {reason}"))
-        .collect::<Vec<_>>()
-        .join("; ")
+        .map(|(check, reason)| format!("{check}: {reason}"));
+    let images = adm
+        .exempt_images
+        .iter()
+        .map(|(pattern, reason)| format!("image {pattern}: {reason}"));
+    checks.chain(images).collect::<Vec<_>>().join("; ")
 }
 
 #[derive(Serialize)]
@@ -72,6 +128,7 @@ struct PolicyView<'a> {
     /// The exempted Pod Security checks and why, for whoever audits the policy.
     exemptions: String,
     version: &'static str,
+    match_conditions: Vec<MatchCondition>,
     variables: Vec<Variable>,
     validations: Vec<Validation>,
 }
@@ -87,9 +144,10 @@ struct BindingView<'a> {
 
 const POD_SPEC: &str = "object.kind == 'Pod' ? object.spec : (object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
 const POD_META: &str = "object.kind == 'Pod' ? object.metadata : (object.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec.template.metadata) ? object.spec.jobTemplate.spec.template.metadata : {}) : (has(object.spec.template.metadata) ? object.spec.template.metadata : {}))";
-/// The containers that may carry resources: ephemeral ones cannot.
-const WORKLOAD_CONTAINERS: &str = "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])";
-const CONTAINERS: &str = "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])";
+/// The containers that may carry resources: ephemeral ones cannot. (The API server requires
+/// `containers`; a review of a pod spec without them is still read, as Gatekeeper reads it.)
+const WORKLOAD_CONTAINERS: &str = "(has(variables.podSpec.containers) ? variables.podSpec.containers : []) + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])";
+const CONTAINERS: &str = "(has(variables.podSpec.containers) ? variables.podSpec.containers : []) + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])";
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let mut docs = Vec::new();
@@ -102,6 +160,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             source: source.clone(),
             exemptions: exemptions(adm),
             version: VERSION,
+            match_conditions: match_conditions(),
             variables,
             validations,
         };
@@ -139,7 +198,7 @@ fn actions(adm: &Admission) -> Vec<&'static str> {
 
 /// A CEL string literal. User values reach CEL only through here (and are restricted by `check`
 /// to a safe alphabet before), so no pattern or label key can change an expression.
-fn cel_string(s: &str) -> String {
+pub(super) fn cel_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -185,7 +244,7 @@ fn image_match(pattern: &str) -> String {
 }
 
 /// A Pod Security check as a rule of its own: its first implementation, without relaxations.
-fn pss_check(id: &str) -> String {
+fn pss_check(id: &str) -> Cel {
     super::pss_cel::check(id, &Default::default())
 }
 
@@ -199,8 +258,56 @@ fn pod_sc(field: &str) -> String {
     )
 }
 
+fn each(each: String) -> Cel {
+    Cel {
+        each: Some(each),
+        ..Cel::default()
+    }
+}
+
+fn validation(cel: &Cel, relaxed: Option<&str>, message: String) -> Validation {
+    let expression = match relaxed {
+        None => cel.expression(),
+        Some(r) => format!("{r} || ({})", cel.expression()),
+    };
+    Validation {
+        expression,
+        message_expression: cel.message_expression(&message),
+        message,
+    }
+}
+
+/// `ranges` as a CEL condition on the id `v`.
+fn in_ranges(v: &str, ranges: &[(u64, u64)]) -> String {
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                format!("{v} == {a}")
+            } else {
+                format!("({v} >= {a} && {v} <= {b})")
+            }
+        })
+        .collect();
+    parts.join(" || ")
+}
+
+pub(super) fn ranges_text(ranges: &[(u64, u64)]) -> String {
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    parts.join(", ")
+}
+
 fn validations(rule: &AdmissionRule) -> Vec<Validation> {
-    let (expression, message) = match rule {
+    let (cel, message) = match rule {
         AdmissionRule::PodSecurity {
             level,
             version,
@@ -208,12 +315,15 @@ fn validations(rule: &AdmissionRule) -> Vec<Validation> {
         } => {
             return super::pss_cel::validations(*level, *version, exempt)
                 .into_iter()
-                .map(|(id, expression, fields)| Validation {
-                    expression,
-                    message: format!(
-                        "Pod Security {} {version}: check {id} fails ({fields})",
-                        level.name()
-                    ),
+                .map(|(id, cel, relaxed, fields)| {
+                    validation(
+                        &cel,
+                        relaxed.as_deref(),
+                        format!(
+                            "Pod Security {} {version}: check {id} fails ({fields})",
+                            level.name()
+                        ),
+                    )
                 })
                 .collect();
         }
@@ -225,67 +335,195 @@ fn validations(rule: &AdmissionRule) -> Vec<Validation> {
             pss_check("hostNamespaces"),
             "sharing the host's namespaces is forbidden: spec.hostNetwork, spec.hostPID and spec.hostIPC must be unset or false".to_string(),
         ),
+        AdmissionRule::ForbidHostField(field) => (
+            Cel {
+                pod: vec![format!("!(has(variables.podSpec.{field}) && variables.podSpec.{field} == true)")],
+                ..Cel::default()
+            },
+            format!("sharing the host's namespace is forbidden: spec.{field} must be unset or false"),
+        ),
         AdmissionRule::ForbidPrivilegeEscalation => (
             pss_check("allowPrivilegeEscalation"),
             "privilege escalation is forbidden: every container must set securityContext.allowPrivilegeEscalation to false".to_string(),
         ),
         AdmissionRule::RequireRunAsNonRoot => (
-            format!(
-                "variables.containers.all(c, ({}) ? c.securityContext.runAsNonRoot == true : ({} && variables.podSpec.securityContext.runAsNonRoot == true)) && !({} && variables.podSpec.securityContext.runAsUser == 0) && variables.containers.all(c, !({} && c.securityContext.runAsUser == 0))",
-                sc("runAsNonRoot"),
-                pod_sc("runAsNonRoot"),
-                pod_sc("runAsUser"),
-                sc("runAsUser")
-            ),
+            Cel {
+                pod: vec![format!("!({} && variables.podSpec.securityContext.runAsUser == 0)", pod_sc("runAsUser"))],
+                each: Some(format!(
+                    "(({}) ? c.securityContext.runAsNonRoot == true : ({} && variables.podSpec.securityContext.runAsNonRoot == true)) && !({} && c.securityContext.runAsUser == 0)",
+                    sc("runAsNonRoot"),
+                    pod_sc("runAsNonRoot"),
+                    sc("runAsUser")
+                )),
+                workload_only: false,
+            },
             "containers must run as non-root: set securityContext.runAsNonRoot to true on the pod or on every container, and no runAsUser 0".to_string(),
         ),
+        AdmissionRule::RunAsUserNonRoot => (
+            each(format!(
+                "({sc_user}) ? c.securityContext.runAsUser != 0 : (({pod_user}) ? variables.podSpec.securityContext.runAsUser != 0 : (({sc_nonroot}) ? c.securityContext.runAsNonRoot == true : ({pod_nonroot} && variables.podSpec.securityContext.runAsNonRoot == true)))",
+                sc_user = sc("runAsUser"),
+                pod_user = pod_sc("runAsUser"),
+                sc_nonroot = sc("runAsNonRoot"),
+                pod_nonroot = pod_sc("runAsNonRoot"),
+            )),
+            "containers must run as a user other than root: securityContext.runAsUser must be set and not 0, or runAsNonRoot true (the container's setting wins over the pod's)".to_string(),
+        ),
+        AdmissionRule::Ids { field, ranges } => {
+            let f = field.k8s();
+            let text = ranges_text(ranges);
+            if field.per_container() {
+                (
+                    each(format!(
+                        "({}) ? ({}) : ({} && ({}))",
+                        sc(f),
+                        in_ranges(&format!("c.securityContext.{f}"), ranges),
+                        pod_sc(f),
+                        in_ranges(&format!("variables.podSpec.securityContext.{f}"), ranges)
+                    )),
+                    format!("securityContext.{f} must be set, on the container or the pod, to an id in {text}"),
+                )
+            } else if *field == IdField::SupplementalGroups {
+                (
+                    Cel {
+                        pod: vec![format!(
+                            "{} && size(variables.podSpec.securityContext.{f}) > 0 && variables.podSpec.securityContext.{f}.all(g, {})",
+                            pod_sc(f),
+                            in_ranges("g", ranges)
+                        )],
+                        ..Cel::default()
+                    },
+                    format!("spec.securityContext.{f} must be set, each id in {text}"),
+                )
+            } else {
+                (
+                    Cel {
+                        pod: vec![format!(
+                            "{} && ({})",
+                            pod_sc(f),
+                            in_ranges(&format!("variables.podSpec.securityContext.{f}"), ranges)
+                        )],
+                        ..Cel::default()
+                    },
+                    format!("spec.securityContext.{f} must be set to an id in {text}"),
+                )
+            }
+        }
         AdmissionRule::RequireDropAllCapabilities => (
-            format!(
-                "variables.containers.all(c, {} && has(c.securityContext.capabilities.drop) && c.securityContext.capabilities.drop.exists(d, d == 'ALL'))",
+            each(format!(
+                "{} && has(c.securityContext.capabilities.drop) && c.securityContext.capabilities.drop.exists(d, d == 'ALL')",
                 sc("capabilities")
-            ),
+            )),
             "every container must drop all capabilities: securityContext.capabilities.drop must contain ALL".to_string(),
         ),
+        AdmissionRule::AllowCapabilities(caps) => (
+            each(format!(
+                "!({} && has(c.securityContext.capabilities.add)) || c.securityContext.capabilities.add.all(a, a in [{}])",
+                sc("capabilities"),
+                caps.iter().map(|c| cel_string(c)).collect::<Vec<_>>().join(", ")
+            )),
+            format!("securityContext.capabilities.add may only hold: {}", caps.join(", ")),
+        ),
+        AdmissionRule::RequireReadOnlyRootFilesystem => (
+            each(format!("{} && c.securityContext.readOnlyRootFilesystem == true", sc("readOnlyRootFilesystem"))),
+            "every container must set securityContext.readOnlyRootFilesystem to true".to_string(),
+        ),
+        AdmissionRule::AllowVolumes(kinds) => {
+            let denied: Vec<String> = crate::catalog::pod_spec::VOLUME_KINDS
+                .iter()
+                .filter(|k| !kinds.iter().any(|a| a == *k))
+                .map(|k| format!("!has(v.{k})"))
+                .collect();
+            (
+                Cel {
+                    pod: vec![format!(
+                        "!has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, {})",
+                        if denied.is_empty() { "true".to_string() } else { denied.join(" && ") }
+                    )],
+                    ..Cel::default()
+                },
+                format!("spec.volumes may only be of the kinds: {}", kinds.join(", ")),
+            )
+        }
+        AdmissionRule::ForbidHostPaths(paths) => {
+            let under: Vec<String> = paths
+                .iter()
+                .map(|p| {
+                    if p.is_empty() {
+                        "true".to_string()
+                    } else {
+                        format!(
+                            "v.hostPath.path == {} || v.hostPath.path.startsWith({})",
+                            cel_string(p),
+                            cel_string(&format!("{p}/"))
+                        )
+                    }
+                })
+                .collect();
+            let shown: Vec<&str> = paths.iter().map(|p| if p.is_empty() { "/" } else { p.as_str() }).collect();
+            (
+                Cel {
+                    pod: vec![format!(
+                        "!has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, !has(v.hostPath) || !({}))",
+                        under.join(" || ")
+                    )],
+                    ..Cel::default()
+                },
+                format!("no hostPath volume may be at or below: {}", shown.join(", ")),
+            )
+        }
         AdmissionRule::RequireSeccompProfile => (
-            format!(
-                "variables.containers.all(c, ({}) ? c.securityContext.seccompProfile.type in ['RuntimeDefault', 'Localhost'] : ({} && variables.podSpec.securityContext.seccompProfile.type in ['RuntimeDefault', 'Localhost']))",
-                sc("seccompProfile"),
-                pod_sc("seccompProfile")
-            ),
+            Cel {
+                pod: Vec::new(),
+                each: Some(format!(
+                    "({}) ? c.securityContext.seccompProfile.type in ['RuntimeDefault', 'Localhost'] : ({} && variables.podSpec.securityContext.seccompProfile.type in ['RuntimeDefault', 'Localhost'])",
+                    sc("seccompProfile"),
+                    pod_sc("seccompProfile")
+                )),
+                workload_only: false,
+            },
             "a seccomp profile is required: set securityContext.seccompProfile.type to RuntimeDefault or Localhost on the pod or on every container".to_string(),
         ),
         AdmissionRule::ImagesFrom(patterns) => (
-            format!(
-                "variables.containers.all(c, {})",
-                patterns.iter().map(|p| image_match(p)).collect::<Vec<_>>().join(" || ")
-            ),
+            each(patterns.iter().map(|p| image_match(p)).collect::<Vec<_>>().join(" || ")),
             format!("every container image must match one of: {}", patterns.join(", ")),
         ),
         AdmissionRule::ForbidLatestTag => (
-            "variables.containers.all(c, c.image.contains('@') || (c.image.matches(':[^/:]+$') && !c.image.endsWith(':latest')))".to_string(),
+            each("c.image.contains('@') || (c.image.matches(':[^/:]+$') && !c.image.endsWith(':latest'))".to_string()),
             "images must carry a tag other than latest, or a digest: no container image may be untagged or :latest".to_string(),
         ),
         AdmissionRule::RequireImageDigest => (
-            "variables.containers.all(c, c.image.matches('@sha256:[0-9a-f]{64}$'))".to_string(),
+            each("c.image.matches('@sha256:[0-9a-f]{64}$')".to_string()),
             "every container image must be pinned by digest: IMAGE@sha256:…".to_string(),
         ),
         AdmissionRule::RequireResourceLimits | AdmissionRule::RequireResourceRequests => {
             let which = if matches!(rule, AdmissionRule::RequireResourceLimits) { "limits" } else { "requests" };
             (
-                format!("({WORKLOAD_CONTAINERS}).all(c, has(c.resources) && has(c.resources.{which}) && 'cpu' in c.resources.{which} && 'memory' in c.resources.{which})"),
+                Cel {
+                    pod: Vec::new(),
+                    each: Some(format!("has(c.resources) && has(c.resources.{which}) && 'cpu' in c.resources.{which} && 'memory' in c.resources.{which}")),
+                    workload_only: true,
+                },
                 format!("every container and init container must set resources.{which}.cpu and resources.{which}.memory"),
             )
         }
         AdmissionRule::RequireLabels(keys) => (
-            format!(
-                "has(variables.podMeta.labels) && [{}].all(k, k in variables.podMeta.labels)",
-                keys.iter().map(|k| cel_string(k)).collect::<Vec<_>>().join(", ")
-            ),
+            Cel {
+                pod: vec![format!(
+                    "has(variables.podMeta.labels) && [{}].all(k, k in variables.podMeta.labels)",
+                    keys.iter().map(|k| cel_string(k)).collect::<Vec<_>>().join(", ")
+                )],
+                ..Cel::default()
+            },
             format!("pods must carry the labels: {}", keys.join(", ")),
         ),
+        AdmissionRule::Cel { expression, message } => (
+            Cel {
+                pod: vec![expression.clone()],
+                ..Cel::default()
+            },
+            message.clone(),
+        ),
     };
-    vec![Validation {
-        expression,
-        message,
-    }]
+    vec![validation(&cel, None, message)]
 }

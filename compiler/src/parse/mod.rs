@@ -127,8 +127,16 @@ fn rule_name(rule: Rule) -> String {
         Rule::syscall_groups => "`group`",
         Rule::syscall_names | Rule::syscall_name => "a system call name",
         Rule::applies => "`applies to`",
-        Rule::forbid => "`forbid`",
-        Rule::require | Rule::require_labels => "`require`",
+        Rule::except_scope => "`except`",
+        Rule::namespace_names => "`namespace NAME`",
+        Rule::forbid | Rule::forbid_host_paths => "`forbid`",
+        Rule::require | Rule::require_labels | Rule::require_cel => "`require`",
+        Rule::exempt | Rule::exempt_images => "`exempt`",
+        Rule::allow_capabilities | Rule::allow_volumes => "`allow`",
+        Rule::id_rule | Rule::id_field => {
+            "`run-as-user`, `run-as-group`, `fs-group` or `supplemental-groups`"
+        }
+        Rule::id_range => "an id or a range `FROM-TO`",
         Rule::images => "`images from`",
         Rule::mode => "`mode`",
         Rule::verdict => "`allowed` or `denied`",

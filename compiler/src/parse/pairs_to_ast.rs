@@ -510,6 +510,12 @@ impl Ctx {
             modes: Vec::new(),
             pod_security: Vec::new(),
             exempt: Vec::new(),
+            exempt_images: Vec::new(),
+            forbid_host_paths: Vec::new(),
+            allow_capabilities: Vec::new(),
+            allow_volumes: Vec::new(),
+            ids: Vec::new(),
+            cel: Vec::new(),
         };
         for p in pair.into_inner() {
             let rule = p.as_rule();
@@ -563,6 +569,36 @@ impl Ctx {
                     }
                     if let Some(level) = level {
                         adm.pod_security.push((level, version, s));
+                    }
+                }
+                Rule::exempt_images => {
+                    let mut parts = idents(self, p);
+                    if let Some(reason) = parts.pop() {
+                        adm.exempt_images.push((parts, reason));
+                    }
+                }
+                Rule::forbid_host_paths => adm.forbid_host_paths.extend(idents(self, p)),
+                Rule::allow_capabilities => adm.allow_capabilities.extend(idents(self, p)),
+                Rule::allow_volumes => adm.allow_volumes.extend(idents(self, p)),
+                Rule::id_rule => {
+                    let mut field = None;
+                    let mut ranges = None;
+                    for n in p.into_inner() {
+                        match n.as_rule() {
+                            Rule::id_field => field = Some(self.ident(&n)),
+                            Rule::id_range => {
+                                ranges.get_or_insert_with(Vec::new).push(self.ident(&n))
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let Some(field) = field {
+                        adm.ids.push((field, ranges, s));
+                    }
+                }
+                Rule::require_cel => {
+                    if let [expression, message] = idents(self, p).as_slice() {
+                        adm.cel.push((expression.clone(), message.clone()));
                     }
                 }
                 Rule::exempt => {

@@ -8,6 +8,7 @@
     reason = "test helpers: each test binary uses part of them, and a panic is a failed test"
 )]
 
+pub mod admission;
 pub mod cluster;
 
 use std::path::{Path, PathBuf};
