@@ -233,6 +233,7 @@ pub struct Admission {
     pub forbid: Vec<Ident>,
     pub require: Vec<Ident>,
     pub require_labels: Vec<Ident>,
+    pub require_annotations: Vec<Ident>,
     pub images: Vec<Ident>,
     pub modes: Vec<Ident>,
     /// `pod-security LEVEL [version V]` lines: the level, the version, the line.

@@ -1,5 +1,5 @@
 //! The admission rules over pod spec fields (read-only root filesystems, capabilities, volume
-//! kinds, host paths, host namespaces one by one, user and group ids, raw CEL), image exemptions
+//! kinds, host paths, host namespaces one by one, user and group ids, annotations, raw CEL), image exemptions
 //! and the update condition, run on all three engines: the ValidatingAdmissionPolicy and the
 //! Kyverno ClusterPolicy by the `cel` crate, the Gatekeeper template by regorus. A compliant pod is
 //! admitted in every workload kind; each edit is caught by its rule alone, on every engine, and
@@ -29,6 +29,7 @@ const RULES: &str = r#"
   run-as-group 3000-3999
   fs-group 4000
   supplemental-groups 4000-4010
+  require annotations example.com/owner
   exempt images "registry.example.com/legacy/*" because "legacy images keep their root filesystem (ticket 7)"
 "#;
 
@@ -89,7 +90,7 @@ fn good_pod() -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "web"},
+        "metadata": {"name": "web", "annotations": {"example.com/owner": ""}},
         "spec": {
             "securityContext": {"runAsGroup": 3500, "fsGroup": 4000, "supplementalGroups": [4000, 4010]},
             "initContainers": [container("init", "busybox")],
@@ -131,7 +132,7 @@ fn all_engines(e: &mut Engines, req: &Request) -> [Vec<String>; 3] {
 #[test]
 fn a_compliant_pod_is_admitted_in_every_kind() {
     let mut e = engines();
-    assert_eq!(e.vap.validations.len(), 10);
+    assert_eq!(e.vap.validations.len(), 11);
     for object in kinds(&good_pod()) {
         let got = all_engines(&mut e, &Request::create(object.clone()));
         assert_eq!(
@@ -197,6 +198,12 @@ fn each_violation_is_caught_by_its_rule_alone_on_every_engine() {
                 .as_object_mut()
                 .unwrap()
                 .remove("runAsGroup");
+        }),
+        ("pods must carry the annotations", None, |p| {
+            p["metadata"].as_object_mut().unwrap().remove("annotations");
+        }),
+        ("pods must carry the annotations", None, |p| {
+            p["metadata"]["annotations"] = json!({"example.com/other": "x"})
         }),
         ("fsGroup must be set", None, |p| {
             p["spec"]["securityContext"]["fsGroup"] = json!(4001)
@@ -305,4 +312,42 @@ fn a_pod_update_is_checked_when_its_images_change() {
         let got = all_engines(&mut e, &update(&object, &object));
         assert!(got.iter().all(|v| v.len() == 1), "{got:?}");
     }
+}
+
+/// Every CEL expression warden writes, in every example, is standard CEL: it parses with the
+/// optional syntax (`?.`, `[?…]`) turned off and calls no `optional`/`orValue`, which the API
+/// server accepts but other engines do not parse.
+#[test]
+fn every_generated_expression_is_standard_cel() {
+    let mut expressions = 0;
+    for dir in common::examples() {
+        for doc in common::compile_ok(std::slice::from_ref(&dir)) {
+            let v = warden::validate::parse(&doc).unwrap();
+            let policy = match v["kind"].as_str() {
+                Some("ValidatingAdmissionPolicy" | "ClusterPolicy") => cel_policy(&v),
+                _ => continue,
+            };
+            let all = policy
+                .match_conditions
+                .iter()
+                .chain(policy.variables.iter().map(|(_, e)| e))
+                .chain(policy.validations.iter().flat_map(|v| {
+                    std::iter::once(&v.expression).chain(v.message_expression.as_ref())
+                }));
+            for e in all {
+                cel::parser::Parser::new()
+                    .enable_optional_syntax(false)
+                    .parse(e)
+                    .unwrap_or_else(|err| panic!("{}: {e}: {err}", doc.path));
+                assert!(
+                    !e.contains("orValue") && !e.contains("optional."),
+                    "{}: {e}",
+                    doc.path
+                );
+                expressions += 1;
+            }
+        }
+    }
+    println!("{expressions} generated CEL expressions parse as standard CEL");
+    assert!(expressions > 200, "only {expressions} expressions");
 }

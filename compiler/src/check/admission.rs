@@ -68,6 +68,19 @@ impl Checker<'_> {
             keys.dedup();
             rules.push((AdmissionRule::RequireLabels(keys), first.span));
         }
+        if let Some(first) = adm.require_annotations.first() {
+            for key in &adm.require_annotations {
+                self.check_label_key(key);
+            }
+            let mut keys: Vec<String> = adm
+                .require_annotations
+                .iter()
+                .map(|k| k.text.clone())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            rules.push((AdmissionRule::RequireAnnotations(keys), first.span));
+        }
         if let Some(first) = adm.images.first() {
             for pattern in &adm.images {
                 self.image_pattern(pattern);
@@ -88,6 +101,7 @@ impl Checker<'_> {
         let lines = adm.forbid.len()
             + adm.require.len()
             + adm.require_labels.len()
+            + adm.require_annotations.len()
             + adm.images.len()
             + adm.pod_security.len()
             + adm.forbid_host_paths.len()

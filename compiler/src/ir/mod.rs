@@ -550,6 +550,7 @@ pub enum AdmissionRule {
     RequireSeccompProfile,
     ImagesFrom(Vec<String>),
     RequireLabels(Vec<String>),
+    RequireAnnotations(Vec<String>),
     /// No image without a tag or with the tag `latest`, unless pinned by digest.
     ForbidLatestTag,
     /// Every image pinned by a sha256 digest.

@@ -652,6 +652,17 @@ fn rule(rule: &AdmissionRule) -> Vec<(String, Violation)> {
                 msg: format!("the pod must carry the labels: {}", keys.join(", ")),
             }],
         ),
+        AdmissionRule::RequireAnnotations(keys) => label(
+            "require annotations",
+            vec![Violation {
+                body: vec![
+                    format!("k := {}[_]", array(keys)),
+                    "held := object.get(pod_meta, \"annotations\", {})".into(),
+                    "not held[k]".into(),
+                ],
+                msg: format!("the pod must carry the annotations: {}", keys.join(", ")),
+            }],
+        ),
         AdmissionRule::PodSecurity {
             level,
             version,

@@ -517,6 +517,16 @@ fn validations(rule: &AdmissionRule) -> Vec<Validation> {
             },
             format!("pods must carry the labels: {}", keys.join(", ")),
         ),
+        AdmissionRule::RequireAnnotations(keys) => (
+            Cel {
+                pod: vec![format!(
+                    "has(variables.podMeta.annotations) && [{}].all(k, k in variables.podMeta.annotations)",
+                    keys.iter().map(|k| cel_string(k)).collect::<Vec<_>>().join(", ")
+                )],
+                ..Cel::default()
+            },
+            format!("pods must carry the annotations: {}", keys.join(", ")),
+        ),
         AdmissionRule::Cel { expression, message } => (
             Cel {
                 pod: vec![expression.clone()],

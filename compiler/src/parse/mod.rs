@@ -130,7 +130,9 @@ fn rule_name(rule: Rule) -> String {
         Rule::except_scope => "`except`",
         Rule::namespace_names => "`namespace NAME`",
         Rule::forbid | Rule::forbid_host_paths => "`forbid`",
-        Rule::require | Rule::require_labels | Rule::require_cel => "`require`",
+        Rule::require | Rule::require_labels | Rule::require_annotations | Rule::require_cel => {
+            "`require`"
+        }
         Rule::exempt | Rule::exempt_images => "`exempt`",
         Rule::allow_capabilities | Rule::allow_volumes => "`allow`",
         Rule::id_rule | Rule::id_field => {

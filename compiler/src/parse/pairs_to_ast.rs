@@ -506,6 +506,7 @@ impl Ctx {
             forbid: Vec::new(),
             require: Vec::new(),
             require_labels: Vec::new(),
+            require_annotations: Vec::new(),
             images: Vec::new(),
             modes: Vec::new(),
             pod_security: Vec::new(),
@@ -555,6 +556,7 @@ impl Ctx {
                 Rule::forbid => adm.forbid.extend(idents(self, p)),
                 Rule::require => adm.require.extend(idents(self, p)),
                 Rule::require_labels => adm.require_labels.extend(idents(self, p)),
+                Rule::require_annotations => adm.require_annotations.extend(idents(self, p)),
                 Rule::images => adm.images.extend(idents(self, p)),
                 Rule::mode => adm.modes.extend(idents(self, p)),
                 Rule::pod_security => {
