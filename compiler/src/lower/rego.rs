@@ -147,7 +147,10 @@ fn rego_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-/// One violation: the conditions of its body (one per line) and its message.
+/// One violation: the conditions of its body (one per line) and its message. A body line
+/// `c := containers[_]` (or `workload_containers`) binds a container: `module` writes it as the
+/// set's `[kind, c]` entry, and the message then follows the container's kind and name
+/// (`initContainer setup is privileged …`).
 struct Violation {
     body: Vec<String>,
     msg: String,
