@@ -205,21 +205,45 @@ impl PortRef {
 
 #[derive(Clone, Debug)]
 pub struct Syscalls {
+    /// `base NAME` lines.
+    pub base: Vec<Ident>,
+    /// `default ACTION` lines, with their spans.
+    pub default: Vec<(SyscallAction, Span)>,
     pub rules: Vec<SyscallRule>,
     pub span: Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SyscallAction {
     Allow,
+    /// The profile's denial: EPERM.
     Deny,
+    Errno(Ident),
+    KillProcess,
+    KillThread,
+    Log,
+    Trace,
+    Notify,
 }
 
 #[derive(Clone, Debug)]
 pub struct SyscallRule {
     pub action: SyscallAction,
+    pub action_span: Span,
     pub groups: bool,
     pub names: Vec<Ident>,
+    /// `if …` conditions on the arguments, all of which must hold.
+    pub conditions: Vec<ArgCondition>,
+}
+
+/// `argN OP VALUE[, …]`: the argument, the operator as written, and its values (numbers or
+/// constant names, as written).
+#[derive(Clone, Debug)]
+pub struct ArgCondition {
+    pub arg: Ident,
+    pub op: Ident,
+    pub values: Vec<Ident>,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug)]

@@ -41,7 +41,8 @@ enum Command {
     Build(CompileArgs),
     /// Compile without writing; fail if the output directory is not what `build` would write
     Check(CompileArgs),
-    /// Say whether a connection is allowed and why: `warden explain -p DIR 'frontend -> cart on grpc'`
+    /// Say whether a connection is allowed and why: `warden explain -p DIR 'frontend -> cart on grpc'`;
+    /// or what a service's seccomp profile does with a call: `warden explain -p DIR 'web syscall clone'`
     Explain {
         /// The program (`.warden` files or directories)
         #[arg(long = "program", short = 'p', default_value = ".")]
@@ -50,7 +51,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
         /// The connection as an `expect` line writes it, `FROM -> TO [on PORT]` (quote the `->`
-        /// for the shell); it comes last
+        /// for the shell), or `SERVICE syscall NAME`; it comes last
         #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true, num_args = 1..)]
         query: Vec<String>,
     },

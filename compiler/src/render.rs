@@ -42,6 +42,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../targets/gatekeeper/constraint.yaml"),
     ),
     (
+        "spo/seccompprofile.yaml",
+        include_str!("../../targets/spo/seccompprofile.yaml"),
+    ),
+    (
         "seccomp/profile.json",
         include_str!("../../targets/seccomp/profile.json"),
     ),

@@ -38,6 +38,9 @@ fn schema_text(schema: Schema) -> &'static str {
             include_str!("../../targets/gatekeeper/schema/constraint.json")
         }
         Schema::SeccompProfile => include_str!("../../targets/seccomp/schema/seccomp-profile.json"),
+        Schema::SpoSeccompProfile => {
+            include_str!("../../targets/spo/schema/seccompprofile-v1.json")
+        }
         Schema::Kustomization => include_str!("../../targets/kustomization.schema.json"),
     }
 }
@@ -49,6 +52,9 @@ fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
         Schema::NetworkPolicy => Some(("networking.k8s.io/v1", "NetworkPolicy")),
         Schema::CiliumNetworkPolicy => Some(("cilium.io/v2", "CiliumNetworkPolicy")),
         Schema::KyvernoClusterPolicy => Some(("kyverno.io/v1", "ClusterPolicy")),
+        Schema::SpoSeccompProfile => {
+            Some(("security-profiles-operator.x-k8s.io/v1", "SeccompProfile"))
+        }
         Schema::GatekeeperConstraintTemplate => {
             Some(("templates.gatekeeper.sh/v1", "ConstraintTemplate"))
         }
@@ -69,7 +75,7 @@ fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
 /// The validator of one schema, built the first time a document needs it: a run that writes no
 /// CiliumNetworkPolicy never compiles Cilium's large schema.
 fn validator(schema: Schema) -> Result<&'static Validator, String> {
-    const SCHEMAS: usize = 9;
+    const SCHEMAS: usize = 10;
     static VALIDATORS: [OnceLock<Result<Validator, String>>; SCHEMAS] =
         [const { OnceLock::new() }; SCHEMAS];
     let slot = match schema {
@@ -82,6 +88,7 @@ fn validator(schema: Schema) -> Result<&'static Validator, String> {
         Schema::KyvernoClusterPolicy => 6,
         Schema::GatekeeperConstraintTemplate => 7,
         Schema::GatekeeperConstraint => 8,
+        Schema::SpoSeccompProfile => 9,
     };
     VALIDATORS
         .get(slot)

@@ -538,3 +538,41 @@ fn a_host_name_is_refused_for_netpol_and_built_for_cilium() {
         "{answer}"
     );
 }
+
+#[test]
+fn explain_says_what_a_profile_does_with_a_system_call_and_why() {
+    let prog = example("seccomp/node-web");
+    let ask = |q: &str| run(&["explain", "-p", s(&prog), q], &repo());
+    let (code, out, err) = ask("node-web syscall clone");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("apps/node-web syscall clone: allowed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("web.warden:16:11"),
+        "points at the rule: {out}"
+    );
+    assert!(
+        out.contains("only when arg0 has 0x10000; otherwise denied: the process is killed"),
+        "{out}"
+    );
+    let (_, out, _) = ask("node-web syscall clone3");
+    assert!(out.contains("denied with ENOSYS"), "{out}");
+    let (_, out, _) = ask("node-web syscall read");
+    assert!(
+        out.contains("decided by group `node20-glibc-runtime`"),
+        "{out}"
+    );
+    let (_, out, _) = ask("node-web syscall ptrace");
+    assert!(
+        out.contains("denied: the process is killed (the default)"),
+        "{out}"
+    );
+    let (code, out, err) = ask("node-web syscall raed");
+    assert_eq!(code, 1);
+    assert!(
+        format!("{out}{err}").contains("did you mean `read`?"),
+        "{out}{err}"
+    );
+}

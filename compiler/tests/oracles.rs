@@ -58,6 +58,7 @@ fn every_kubernetes_document_passes_kubernetes_validate_strict_for_1_36() {
                     && !p.starts_with("cilium/")
                     && !p.starts_with("kyverno/")
                     && !p.starts_with("gatekeeper/")
+                    && !p.starts_with("spo/")
             })
             .collect();
         if files.is_empty() {
@@ -129,6 +130,13 @@ const GATEKEEPER: Crd = Crd {
     version: "v1",
     kind: Some("ConstraintTemplate"),
     committed: "targets/gatekeeper/schema/constrainttemplate-v1.json",
+};
+
+const SPO: Crd = Crd {
+    crd: "seccomp/security-profiles-operator/crds/seccompprofile.yaml",
+    version: "v1",
+    kind: None,
+    committed: "targets/spo/schema/seccompprofile-v1.json",
 };
 
 /// Derives the strict schema from the CRD in shared/corpora with the project's own script (so
@@ -271,6 +279,17 @@ fn every_gatekeeper_template_passes_the_crd_schema() {
     assert_schema_rejects(
         &GATEKEEPER,
         &["apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {name: x}\nspec:\n  crd: {spec: {names: {kind: X}}}\n  targets: [{target: admission.k8s.gatekeeper.sh, regoo: 'package x'}]\n".to_string()],
+    );
+}
+
+#[test]
+fn every_spo_seccompprofile_passes_the_crd_schema() {
+    let docs = generated(|p| p.starts_with("spo/"));
+    assert!(docs.len() >= 5, "{} SeccompProfiles", docs.len());
+    assert_schema_passes(&SPO, &docs);
+    assert_schema_rejects(
+        &SPO,
+        &["apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile\nmetadata: {name: x}\nspec:\n  defaultAction: SCMP_ACT_ERRNO\n  defaultErrnoRet: 13\n".to_string()],
     );
 }
 

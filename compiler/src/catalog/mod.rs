@@ -6,6 +6,7 @@
 
 pub mod pod_security;
 pub mod pod_spec;
+pub mod seccomp;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;

@@ -42,6 +42,13 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0403", include_str!("../../codes/E0403.md")),
     ("W0404", include_str!("../../codes/W0404.md")),
     ("E0405", include_str!("../../codes/E0405.md")),
+    ("E0406", include_str!("../../codes/E0406.md")),
+    ("E0407", include_str!("../../codes/E0407.md")),
+    ("E0408", include_str!("../../codes/E0408.md")),
+    ("E0409", include_str!("../../codes/E0409.md")),
+    ("W0410", include_str!("../../codes/W0410.md")),
+    ("W0411", include_str!("../../codes/W0411.md")),
+    ("W0412", include_str!("../../codes/W0412.md")),
     ("E0501", include_str!("../../codes/E0501.md")),
     ("E0502", include_str!("../../codes/E0502.md")),
     ("E0503", include_str!("../../codes/E0503.md")),
@@ -72,6 +79,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0902", include_str!("../../codes/E0902.md")),
     ("E0903", include_str!("../../codes/E0903.md")),
     ("E0904", include_str!("../../codes/E0904.md")),
+    ("E0905", include_str!("../../codes/E0905.md")),
 ];
 
 /// The explanation of a code, if it exists.

@@ -487,11 +487,105 @@ impl fmt::Display for HttpRule {
     }
 }
 
+/// What seccomp does with a system call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SeccompAction {
+    Allow,
+    /// Fail with this errno.
+    Errno(u16),
+    KillProcess,
+    KillThread,
+    Log,
+    Trace,
+    Notify,
+}
+
+impl SeccompAction {
+    /// The libseccomp name a profile writes.
+    pub fn scmp(self) -> &'static str {
+        match self {
+            SeccompAction::Allow => "SCMP_ACT_ALLOW",
+            SeccompAction::Errno(_) => "SCMP_ACT_ERRNO",
+            SeccompAction::KillProcess => "SCMP_ACT_KILL_PROCESS",
+            SeccompAction::KillThread => "SCMP_ACT_KILL_THREAD",
+            SeccompAction::Log => "SCMP_ACT_LOG",
+            SeccompAction::Trace => "SCMP_ACT_TRACE",
+            SeccompAction::Notify => "SCMP_ACT_NOTIFY",
+        }
+    }
+
+    /// Whether the call runs (`log` runs it and records it).
+    pub fn runs(self) -> bool {
+        matches!(self, SeccompAction::Allow | SeccompAction::Log)
+    }
+}
+
+/// A comparison of one system call argument, as seccomp makes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ArgCmp {
+    pub index: u8,
+    pub op: CmpOp,
+    pub value: u64,
+    /// The second operand of `MaskedEq`: `(arg & value) == value_two`.
+    pub value_two: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CmpOp {
+    Ne,
+    Lt,
+    Le,
+    Eq,
+    Ge,
+    Gt,
+    MaskedEq,
+}
+
+impl CmpOp {
+    pub fn scmp(self) -> &'static str {
+        match self {
+            CmpOp::Ne => "SCMP_CMP_NE",
+            CmpOp::Lt => "SCMP_CMP_LT",
+            CmpOp::Le => "SCMP_CMP_LE",
+            CmpOp::Eq => "SCMP_CMP_EQ",
+            CmpOp::Ge => "SCMP_CMP_GE",
+            CmpOp::Gt => "SCMP_CMP_GT",
+            CmpOp::MaskedEq => "SCMP_CMP_MASKED_EQ",
+        }
+    }
+
+    pub fn holds(self, arg: u64, value: u64, value_two: u64) -> bool {
+        match self {
+            CmpOp::Ne => arg != value,
+            CmpOp::Lt => arg < value,
+            CmpOp::Le => arg <= value,
+            CmpOp::Eq => arg == value,
+            CmpOp::Ge => arg >= value,
+            CmpOp::Gt => arg > value,
+            CmpOp::MaskedEq => arg & value == value_two,
+        }
+    }
+}
+
+/// One system call's treatment: its action, under any of `when`'s condition sets (each a
+/// conjunction); empty `when` is unconditional. Where no condition set holds, the default applies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyscallEntry {
+    pub action: SeccompAction,
+    pub when: Vec<Vec<ArgCmp>>,
+    /// The rule that decided it.
+    pub span: Span,
+    /// The group that brought it in, if not named.
+    pub group: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct SyscallPolicy {
-    /// What the profile allows: named syscalls and groups, less every denial.
-    pub allowed: BTreeSet<String>,
-    pub denied: BTreeSet<String>,
+    /// `base docker-default`: Docker's profile, less the calls the block decides itself.
+    pub docker_base: bool,
+    pub default: SeccompAction,
+    /// What the block itself decides, by system call name.
+    pub entries: BTreeMap<String, SyscallEntry>,
     pub span: Span,
 }
 

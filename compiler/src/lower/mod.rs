@@ -12,6 +12,7 @@ mod plan;
 mod pss_cel;
 mod rego;
 mod seccomp;
+mod spo;
 mod vap;
 mod views;
 
@@ -29,16 +30,18 @@ pub enum Target {
     Vap,
     Kyverno,
     Gatekeeper,
+    Spo,
 }
 
 impl Target {
-    pub const ALL: [Target; 6] = [
+    pub const ALL: [Target; 7] = [
         Target::Netpol,
         Target::Cilium,
         Target::Seccomp,
         Target::Vap,
         Target::Kyverno,
         Target::Gatekeeper,
+        Target::Spo,
     ];
     /// What `build` writes when no target is named: one network policy kind (a cluster runs one
     /// CNI), seccomp and admission.
@@ -56,6 +59,7 @@ pub enum Schema {
     GatekeeperConstraintTemplate,
     GatekeeperConstraint,
     SeccompProfile,
+    SpoSeccompProfile,
     Kustomization,
 }
 
@@ -104,6 +108,9 @@ pub fn limits(program: &Program, targets: &[Target]) -> Vec<crate::diag::Diagnos
     if targets.contains(&Target::Gatekeeper) {
         out.extend(gatekeeper::limits(program));
     }
+    if targets.contains(&Target::Spo) {
+        out.extend(spo::limits(program));
+    }
     out
 }
 
@@ -124,6 +131,7 @@ pub fn lower(
             Target::Vap => docs.extend(vap::lower(&cx)?),
             Target::Kyverno => docs.extend(kyverno::lower(&cx)?),
             Target::Gatekeeper => docs.extend(gatekeeper::lower(&cx)?),
+            Target::Spo => docs.extend(spo::lower(&cx)?),
         }
     }
     docs.sort_by(|a, b| a.path.cmp(&b.path));

@@ -1,19 +1,203 @@
-//! Target `seccomp`: one OCI seccomp profile per service with a `syscalls` block (see
-//! `targets/seccomp/README.md`).
+//! Target `seccomp`: one seccomp profile per service with a `syscalls` block, in the profile
+//! format kubelet's runtimes read for `localhost/` profiles (Docker's: `archMap`, rules with
+//! `args`, `includes`/`excludes`; see `targets/seccomp/README.md`).
 //!
-//! Default action: fail with EPERM. One rule allows the resolved set, sorted. The profile names
-//! x86_64 and aarch64 only, so 32-bit system calls on those machines hit the default action.
+//! A profile on `base docker-default` is Docker's rules (the x86_64 and aarch64 parts), less the
+//! calls the block decides itself, then the block's rules. Otherwise the architectures are x86_64
+//! and aarch64 alone, so 32-bit calls on those machines get the default action.
 
 use super::{Document, Lowering, Schema, VERSION};
-use crate::catalog::Arch;
+use crate::catalog::{Arch, seccomp as data};
+use crate::ir::{ArgCmp, SeccompAction, SyscallPolicy};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Serialize)]
-struct ProfileView<'a> {
-    architectures: Vec<&'static str>,
-    names: Vec<&'a str>,
-    comment: String,
+pub(super) struct ProfileView {
+    pub default_action: &'static str,
+    pub default_errno: Option<u16>,
+    pub arch_map: Vec<ArchView>,
+    pub rules: Vec<RuleView>,
+}
+
+#[derive(Serialize)]
+pub(super) struct ArchView {
+    pub architecture: String,
+    pub sub: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct RuleView {
+    pub names: Vec<String>,
+    pub action: &'static str,
+    pub errno: Option<u16>,
+    pub args: Vec<ArgView>,
+    pub includes: Option<serde_json::Value>,
+    pub excludes: Option<serde_json::Value>,
+    pub comment: String,
+}
+
+#[derive(Serialize)]
+pub(super) struct ArgView {
+    index: u8,
+    value: u64,
+    value_two: u64,
+    op: &'static str,
+}
+
+fn errno(a: SeccompAction) -> Option<u16> {
+    match a {
+        SeccompAction::Errno(n) => Some(n),
+        _ => None,
+    }
+}
+
+fn arg_view(a: &ArgCmp) -> ArgView {
+    ArgView {
+        index: a.index,
+        value: a.value,
+        value_two: a.value_two,
+        op: a.op.scmp(),
+    }
+}
+
+/// Docker's architectures for the machines warden targets.
+const DOCKER_ARCHES: [&str; 2] = ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"];
+
+/// Docker's rules less the calls the block decides, and its architecture map.
+fn docker_rules(policy: &SyscallPolicy) -> Result<(Vec<ArchView>, Vec<RuleView>), String> {
+    let docker = data::docker_default();
+    let rules = docker["syscalls"]
+        .as_array()
+        .ok_or("the catalog's docker-default.json has no rules")?;
+    let arch_map = docker["archMap"]
+        .as_array()
+        .ok_or("the catalog's docker-default.json has no archMap")?
+        .iter()
+        .filter_map(|a| {
+            let arch = a["architecture"].as_str()?;
+            DOCKER_ARCHES.contains(&arch).then(|| ArchView {
+                architecture: arch.to_string(),
+                sub: a["subArchitectures"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect(),
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for r in rules {
+        let names: Vec<String> = r["names"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str())
+            .filter(|n| !policy.entries.contains_key(*n))
+            .map(str::to_string)
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        let action = match r["action"].as_str() {
+            Some("SCMP_ACT_ALLOW") => SeccompAction::Allow,
+            Some("SCMP_ACT_ERRNO") => SeccompAction::Errno(
+                r["errnoRet"]
+                    .as_u64()
+                    .and_then(|n| u16::try_from(n).ok())
+                    .unwrap_or(1),
+            ),
+            other => return Err(format!("docker-default.json: unexpected action {other:?}")),
+        };
+        let mut args = Vec::new();
+        for a in r["args"].as_array().into_iter().flatten() {
+            let op = match a["op"].as_str() {
+                Some("SCMP_CMP_NE") => "SCMP_CMP_NE",
+                Some("SCMP_CMP_LT") => "SCMP_CMP_LT",
+                Some("SCMP_CMP_LE") => "SCMP_CMP_LE",
+                Some("SCMP_CMP_EQ") => "SCMP_CMP_EQ",
+                Some("SCMP_CMP_GE") => "SCMP_CMP_GE",
+                Some("SCMP_CMP_GT") => "SCMP_CMP_GT",
+                Some("SCMP_CMP_MASKED_EQ") => "SCMP_CMP_MASKED_EQ",
+                other => return Err(format!("docker-default.json: unexpected op {other:?}")),
+            };
+            args.push(ArgView {
+                index: a["index"]
+                    .as_u64()
+                    .and_then(|i| u8::try_from(i).ok())
+                    .ok_or("docker-default.json: an argument without an index")?,
+                value: a["value"].as_u64().unwrap_or(0),
+                value_two: a["valueTwo"].as_u64().unwrap_or(0),
+                op,
+            });
+        }
+        let non_empty = |v: &serde_json::Value| {
+            v.as_object()
+                .is_some_and(|o| !o.is_empty())
+                .then(|| v.clone())
+        };
+        out.push(RuleView {
+            names,
+            action: action.scmp(),
+            errno: errno(action),
+            args,
+            includes: non_empty(&r["includes"]),
+            excludes: non_empty(&r["excludes"]),
+            comment: match r["comment"].as_str() {
+                Some(c) if !c.is_empty() => format!("base docker-default: {c}"),
+                _ => "base docker-default".to_string(),
+            },
+        });
+    }
+    Ok((arch_map, out))
+}
+
+/// The block's own rules: one per action and condition set, names sorted.
+fn own_rules(policy: &SyscallPolicy, comment: &str) -> Vec<RuleView> {
+    let mut by: BTreeMap<(SeccompAction, Vec<ArgCmp>), BTreeSet<&str>> = BTreeMap::new();
+    for (name, e) in &policy.entries {
+        if e.when.is_empty() {
+            by.entry((e.action, Vec::new())).or_default().insert(name);
+        }
+        for alt in &e.when {
+            by.entry((e.action, alt.clone())).or_default().insert(name);
+        }
+    }
+    by.into_iter()
+        .map(|((action, args), names)| RuleView {
+            names: names.into_iter().map(str::to_string).collect(),
+            action: action.scmp(),
+            errno: errno(action),
+            args: args.iter().map(arg_view).collect(),
+            includes: None,
+            excludes: None,
+            comment: comment.to_string(),
+        })
+        .collect()
+}
+
+/// The profile of one service, as the `localhost/` format holds it.
+pub(super) fn profile(policy: &SyscallPolicy, comment: &str) -> Result<ProfileView, String> {
+    let (arch_map, mut rules) = if policy.docker_base {
+        docker_rules(policy)?
+    } else {
+        let arch_map = Arch::ALL
+            .iter()
+            .map(|a| ArchView {
+                architecture: a.scmp().to_string(),
+                sub: Vec::new(),
+            })
+            .collect();
+        (arch_map, Vec::new())
+    };
+    rules.extend(own_rules(policy, comment));
+    Ok(ProfileView {
+        default_action: policy.default.scmp(),
+        default_errno: errno(policy.default),
+        arch_map,
+        rules,
+    })
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
@@ -22,15 +206,12 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         let Some(policy) = &svc.syscalls else {
             continue;
         };
-        let view = ProfileView {
-            architectures: Arch::ALL.iter().map(|a| a.scmp()).collect(),
-            names: policy.allowed.iter().map(String::as_str).collect(),
-            comment: format!(
-                "warden {VERSION}: system calls of service {} from {}",
-                svc.id,
-                cx.location(policy.span)
-            ),
-        };
+        let comment = format!(
+            "warden {VERSION}: system calls of service {} from {}",
+            svc.id,
+            cx.location(policy.span)
+        );
+        let view = profile(policy, &comment)?;
         docs.push(Document {
             path: format!("seccomp/{}/{}.json", svc.id.namespace, svc.id.name),
             text: crate::render::render("seccomp/profile.json", &view)?,

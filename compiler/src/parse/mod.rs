@@ -123,7 +123,16 @@ fn rule_name(rule: Rule) -> String {
         }
         Rule::endpoint | Rule::expect_cidr => "a service, `world` or `cidr`",
         Rule::port_ref => "a port name or number",
-        Rule::syscall_rule | Rule::syscall_action => "`allow` or `deny`",
+        Rule::syscall_rule | Rule::syscall_action => {
+            "an action (`allow`, `deny`, `errno E…`, `kill-process`, `kill-thread`, `log`, `trace`, `notify`)"
+        }
+        Rule::syscall_base => "`base`",
+        Rule::syscall_default => "`default`",
+        Rule::errno_action | Rule::errno_name => "an errno name such as `EPERM`",
+        Rule::syscall_condition | Rule::arg_condition => "`if argN OP VALUE`",
+        Rule::arg_ref => "an argument `arg0` … `arg5`",
+        Rule::arg_op => "`==`, `!=`, `<`, `<=`, `>`, `>=`, `has`, `lacks` or `in`",
+        Rule::arg_operand | Rule::arg_value => "a number or a constant such as `CLONE_THREAD`",
         Rule::syscall_groups => "`group`",
         Rule::syscall_names | Rule::syscall_name => "a system call name",
         Rule::applies => "`applies to`",

@@ -460,37 +460,111 @@ impl Ctx {
 
     fn syscalls(&mut self, pair: Pair<'_, Rule>) -> Syscalls {
         let span = self.span(&pair);
-        let mut rules = Vec::new();
-        for rule in pair
-            .into_inner()
-            .filter(|p| p.as_rule() == Rule::syscall_rule)
-        {
-            let mut action = SyscallAction::Allow;
-            let mut groups = false;
-            let mut names = Vec::new();
-            for p in rule.into_inner() {
-                match p.as_rule() {
-                    Rule::syscall_action if p.as_str().starts_with("deny") => {
-                        action = SyscallAction::Deny;
+        let mut out = Syscalls {
+            base: Vec::new(),
+            default: Vec::new(),
+            rules: Vec::new(),
+            span,
+        };
+        for item in pair.into_inner() {
+            match item.as_rule() {
+                Rule::syscall_base => {
+                    if let Some(n) = item.into_inner().find(|n| n.as_rule() == Rule::ident) {
+                        out.base.push(self.ident(&n));
                     }
-                    Rule::syscall_groups | Rule::syscall_names => {
-                        groups = p.as_rule() == Rule::syscall_groups;
-                        names = p
-                            .into_inner()
-                            .filter(|n| matches!(n.as_rule(), Rule::ident | Rule::syscall_name))
-                            .map(|n| self.ident(&n))
-                            .collect();
+                }
+                Rule::syscall_default => {
+                    if let Some(a) = item
+                        .into_inner()
+                        .find(|n| n.as_rule() == Rule::syscall_action)
+                    {
+                        let s = self.span(&a);
+                        out.default.push((self.syscall_action(a), s));
                     }
-                    _ => {}
+                }
+                Rule::syscall_rule => {
+                    let rule_span = self.span(&item);
+                    let mut rule = SyscallRule {
+                        action: SyscallAction::Allow,
+                        action_span: rule_span,
+                        groups: false,
+                        names: Vec::new(),
+                        conditions: Vec::new(),
+                    };
+                    for p in item.into_inner() {
+                        match p.as_rule() {
+                            Rule::syscall_action => {
+                                rule.action_span = self.span(&p);
+                                rule.action = self.syscall_action(p);
+                            }
+                            Rule::syscall_groups | Rule::syscall_names => {
+                                rule.groups = p.as_rule() == Rule::syscall_groups;
+                                rule.names = p
+                                    .into_inner()
+                                    .filter(|n| {
+                                        matches!(n.as_rule(), Rule::ident | Rule::syscall_name)
+                                    })
+                                    .map(|n| self.ident(&n))
+                                    .collect();
+                            }
+                            Rule::syscall_condition => {
+                                for c in p
+                                    .into_inner()
+                                    .filter(|c| c.as_rule() == Rule::arg_condition)
+                                {
+                                    let cspan = self.span(&c);
+                                    let mut arg = None;
+                                    let mut op = None;
+                                    let mut values = Vec::new();
+                                    for part in c.into_inner() {
+                                        match part.as_rule() {
+                                            Rule::arg_ref => arg = Some(self.ident(&part)),
+                                            Rule::arg_op => op = Some(self.ident(&part)),
+                                            Rule::arg_operand => values
+                                                .extend(part.into_inner().map(|v| self.ident(&v))),
+                                            _ => {}
+                                        }
+                                    }
+                                    if let (Some(arg), Some(op)) = (arg, op) {
+                                        rule.conditions.push(ArgCondition {
+                                            arg,
+                                            op,
+                                            values,
+                                            span: cspan,
+                                        });
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    out.rules.push(rule);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn syscall_action(&mut self, pair: Pair<'_, Rule>) -> SyscallAction {
+        let Some(inner) = pair.into_inner().next() else {
+            return SyscallAction::Allow;
+        };
+        match inner.as_rule() {
+            Rule::kw_deny => SyscallAction::Deny,
+            Rule::kw_log => SyscallAction::Log,
+            Rule::kw_trace => SyscallAction::Trace,
+            Rule::kw_notify => SyscallAction::Notify,
+            Rule::kw_kill_process => SyscallAction::KillProcess,
+            Rule::kw_kill_thread => SyscallAction::KillThread,
+            Rule::errno_action => {
+                match inner.into_inner().find(|n| n.as_rule() == Rule::errno_name) {
+                    Some(n) => SyscallAction::Errno(self.ident(&n)),
+                    None => SyscallAction::Deny,
                 }
             }
-            rules.push(SyscallRule {
-                action,
-                groups,
-                names,
-            });
+            _ => SyscallAction::Allow,
         }
-        Syscalls { rules, span }
     }
 
     fn admission(&mut self, pair: Pair<'_, Rule>) -> Admission {

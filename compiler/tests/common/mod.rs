@@ -10,6 +10,7 @@
 
 pub mod admission;
 pub mod cluster;
+pub mod seccomp;
 
 use std::path::{Path, PathBuf};
 use warden::lower::{Document, Target};

@@ -1,0 +1,145 @@
+//! Target `spo`: a Security Profiles Operator `SeccompProfile` per service with a `syscalls`
+//! block (see `targets/spo/README.md`), the same rules as target `seccomp` in the operator's
+//! form: an `architectures` list instead of `archMap`, and no `includes`/`excludes`, so the base
+//! profile's conditional rules are resolved here for containerd's default capabilities on a
+//! kernel of 4.8 or newer.
+
+use super::seccomp::{RuleView, profile};
+use super::{Document, Lowering, Schema, VERSION};
+use crate::ir::SeccompAction;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// The capabilities containerd and CRI-O give a container unless told otherwise (Docker's set).
+const DEFAULT_CAPS: [&str; 14] = [
+    "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_MKNOD",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
+
+/// Go's names of the architectures warden's profiles cover, as Docker's `arches` writes them.
+const ARCHES: [&str; 5] = ["amd64", "x32", "386", "arm64", "arm"];
+
+/// The oldest kernel the resolution assumes: every `minKernel` of Docker's profile at or below it.
+const KERNEL: (u32, u32) = (4, 8);
+
+#[derive(Serialize)]
+struct View<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    source: String,
+    version: &'static str,
+    default_action: &'static str,
+    architectures: Vec<String>,
+    rules: Vec<RuleView>,
+}
+
+/// Whether a Docker `includes` (all must hold) or `excludes` (any excludes) condition holds for
+/// the default capabilities, the covered architectures and KERNEL.
+fn holds(cond: &serde_json::Value, all: bool) -> bool {
+    let mut parts = Vec::new();
+    if let Some(caps) = cond["caps"].as_array() {
+        let have = |c: &serde_json::Value| c.as_str().is_some_and(|c| DEFAULT_CAPS.contains(&c));
+        parts.push(if all {
+            caps.iter().all(have)
+        } else {
+            caps.iter().any(have)
+        });
+    }
+    if let Some(arches) = cond["arches"].as_array() {
+        parts.push(
+            arches
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| ARCHES.contains(&a))),
+        );
+    }
+    if let Some(min) = cond["minKernel"].as_str() {
+        let v: Vec<u32> = min.split('.').filter_map(|p| p.parse().ok()).collect();
+        parts.push(match v.as_slice() {
+            [a, b, ..] => (*a, *b) <= KERNEL,
+            _ => false,
+        });
+    }
+    if all {
+        parts.iter().all(|p| *p)
+    } else {
+        parts.iter().any(|p| *p)
+    }
+}
+
+/// Why a program cannot be said as SeccompProfiles: the operator's profile has no default errno.
+pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnostic> {
+    let mut out = Vec::new();
+    for svc in program.services.values() {
+        if let Some(p) = &svc.syscalls
+            && let SeccompAction::Errno(n) = p.default
+            && n != 1
+        {
+            out.push(
+                crate::diag::Diagnostic::error(
+                    "E0905",
+                    format!("target `spo` cannot give service `{}` a default errno other than EPERM", svc.id),
+                )
+                .primary(p.span, "its `default` answers with another errno")
+                .note("the operator's SeccompProfile has no defaultErrnoRet: a runtime answers its default with EPERM")
+                .help("use `default deny` (EPERM) or another action, or build for `seccomp` (the kubelet `localhost/` profile)"),
+            );
+        }
+    }
+    out
+}
+
+pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
+    let mut docs = Vec::new();
+    for svc in cx.program.services.values() {
+        let Some(policy) = &svc.syscalls else {
+            continue;
+        };
+        let view = profile(policy, "")?;
+        let mut architectures: Vec<String> = view
+            .arch_map
+            .iter()
+            .flat_map(|a| std::iter::once(a.architecture.clone()).chain(a.sub.iter().cloned()))
+            .collect();
+        architectures.sort();
+        architectures.dedup();
+        let rules = view
+            .rules
+            .into_iter()
+            .filter(|r| r.includes.as_ref().is_none_or(|c| holds(c, true)))
+            .filter(|r| r.excludes.as_ref().is_none_or(|c| !holds(c, false)))
+            .map(|r| RuleView {
+                includes: None,
+                excludes: None,
+                ..r
+            })
+            .collect();
+        let spo = View {
+            name: &svc.id.name,
+            namespace: &svc.id.namespace,
+            source: cx.location(policy.span),
+            version: VERSION,
+            default_action: view.default_action,
+            architectures,
+            rules,
+        };
+        docs.push(Document {
+            path: format!("spo/{}/{}.yaml", svc.id.namespace, svc.id.name),
+            text: crate::render::render("spo/seccompprofile.yaml", &spo)?,
+            schema: Schema::SpoSeccompProfile,
+            sources: BTreeSet::from([cx.file(policy.span)]),
+        });
+    }
+    Ok(docs)
+}

@@ -1,0 +1,351 @@
+//! A real Node.js 20 web service (`examples/seccomp/node-web/server.js`: HTTP server, file reads,
+//! DNS through glibc to a stub resolver, outbound TCP, graceful SIGTERM) runs under the profile
+//! warden generates for it (`web.warden`: the measured Node.js baselines, clone for threads only,
+//! every other call killing the process), in a runc container on the host's root file system, as
+//! containerd would run it. Ten runs of 1,000 requests each must see no false denial and a
+//! graceful stop; the same program spawning a child process is killed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "in tests a panic is a failed test"
+)]
+
+mod common;
+
+use common::seccomp::{CAPS, native, runtime_spec, tool};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn profile() -> Value {
+    let docs = common::compile_ok(&[common::example("seccomp/node-web")]);
+    let doc = docs
+        .iter()
+        .find(|d| d.path == "seccomp/apps/node-web.json")
+        .expect("the node-web profile");
+    serde_json::from_str(&doc.text).unwrap()
+}
+
+fn node() -> String {
+    let out = Command::new("node")
+        .arg("--version")
+        .output()
+        .expect("`node` is missing: this kind of machine has Node.js 20 (/usr/bin/node)");
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        version.starts_with("v20."),
+        "Node.js 20 is needed, found {version}"
+    );
+    version
+}
+
+/// A DNS stub on 127.0.0.1:53 answering every A query with 10.1.2.3 and every other with no
+/// record, as a cluster's resolver would answer a service name.
+fn dns_stub() -> std::thread::JoinHandle<()> {
+    let socket = UdpSocket::bind("127.0.0.1:53")
+        .expect("UDP 127.0.0.1:53 for the DNS stub (the suite runs as root)");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let q = &buf[..n];
+            if n < 12 {
+                continue;
+            }
+            // The question: labels up to the zero byte, then type and class.
+            let mut end = 12;
+            while end < n && q[end] != 0 {
+                end += 1 + q[end] as usize;
+            }
+            let qend = end + 5;
+            if qend > n {
+                continue;
+            }
+            let qtype = u16::from_be_bytes([q[end + 1], q[end + 2]]);
+            let mut r = Vec::with_capacity(n + 16);
+            r.extend_from_slice(&q[..2]);
+            r.extend_from_slice(&[0x81, 0x80, 0, 1]);
+            r.extend_from_slice(&[0, u8::from(qtype == 1), 0, 0, 0, 0]);
+            r.extend_from_slice(&q[12..qend]);
+            if qtype == 1 {
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 1, 2, 3]);
+            }
+            let _ = socket.send_to(&r, from);
+        }
+    })
+}
+
+/// The upstream service server.js calls: answers every connection with `pong`.
+fn upstream() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"pong\n");
+        }
+    });
+    port
+}
+
+struct Container {
+    id: String,
+    child: Child,
+    _bundle: tempfile::TempDir,
+}
+
+/// Starts server.js under `seccomp` in a runc container whose root holds the host's /usr and /etc
+/// (read-only) and the example at /app, in the host's network namespace (so sysfs is the host's,
+/// bound read-only), with /etc/resolv.conf pointing at the stub.
+fn start(seccomp: &Value, port: u16, upstream: u16) -> Container {
+    let bundle = tempfile::tempdir().unwrap();
+    let status = Command::new(tool("runc"))
+        .args(["spec", "--bundle"])
+        .arg(bundle.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let resolv = bundle.path().join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n",
+    )
+    .unwrap();
+    let path = bundle.path().join("config.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let root = bundle.path().join("rootfs");
+    for dir in ["usr", "etc", "app", "tmp", "proc", "dev", "sys"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    for (link, to) in [
+        ("bin", "usr/bin"),
+        ("lib", "usr/lib"),
+        ("lib64", "usr/lib64"),
+        ("sbin", "usr/sbin"),
+    ] {
+        std::os::unix::fs::symlink(to, root.join(link)).unwrap();
+    }
+    config["root"] = json!({"path": "rootfs", "readonly": true});
+    config["process"]["terminal"] = json!(false);
+    config["process"]["cwd"] = json!("/");
+    config["process"]["args"] = json!(["/usr/bin/node", "/app/server.js"]);
+    config["process"]["env"] = json!([
+        "PATH=/usr/bin:/bin",
+        format!("PORT={port}"),
+        format!("UPSTREAM_PORT={upstream}"),
+        "LOOKUP=svc.example.test",
+    ]);
+    config["linux"]["seccomp"] = seccomp.clone();
+    let namespaces: Vec<Value> = config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "network")
+        .cloned()
+        .collect();
+    config["linux"]["namespaces"] = Value::Array(namespaces);
+    let mut mounts: Vec<Value> = config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["destination"] != "/sys/fs/cgroup" && m["destination"] != "/sys")
+        .cloned()
+        .collect();
+    let ro = |from: &std::path::Path, to: &str| json!({"destination": to, "type": "bind", "source": from, "options": ["rbind", "ro", "nosuid", "nodev"]});
+    mounts.push(ro(std::path::Path::new("/sys"), "/sys"));
+    mounts.push(ro(std::path::Path::new("/usr"), "/usr"));
+    mounts.push(ro(std::path::Path::new("/etc"), "/etc"));
+    mounts.push(ro(&common::example("seccomp/node-web"), "/app"));
+    mounts.push(ro(&resolv, "/etc/resolv.conf"));
+    config["mounts"] = Value::Array(mounts);
+    std::fs::write(&path, config.to_string()).unwrap();
+    let id = format!("warden-node-{}-{port}", std::process::id());
+    let mut child = Command::new(tool("runc"))
+        .args(["run", "--bundle"])
+        .arg(bundle.path())
+        .arg(&id)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runc runs");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    if !first.starts_with("listening") {
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        let _ = Command::new(tool("runc"))
+            .args(["delete", "-f", &id])
+            .output();
+        panic!("server.js did not start under its profile ({status}): {first:?}\n{err}");
+    }
+    // The rest of stdout (`graceful`) is read when the container ends.
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            if l == "graceful" {
+                let _ = std::fs::write(format!("/tmp/warden-node-graceful-{port}"), "1");
+            }
+        }
+    });
+    Container {
+        id,
+        child,
+        _bundle: bundle,
+    }
+}
+
+/// A container the test started is removed when the test is done with it, passing or failing.
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new(tool("runc"))
+            .args(["delete", "-f", &self.id])
+            .output();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port nothing listens on.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.0 request on its own connection; the status and body.
+fn get(port: u16, path: &str) -> Result<(u16, String), String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no response: {out:?}"))?;
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    Ok((status, body))
+}
+
+fn stop(mut c: Container) -> i32 {
+    let _ = Command::new(tool("runc"))
+        .args(["kill", &c.id, "TERM"])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(s) = c.child.try_wait().unwrap() {
+            break s.code().unwrap_or(-1);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = Command::new(tool("runc"))
+        .args(["delete", "-f", &c.id])
+        .output();
+    code
+}
+
+#[test]
+fn the_web_service_runs_under_its_profile_and_cannot_spawn() {
+    let version = node();
+    let profile = profile();
+    // How many system calls the profile lets run on x86_64.
+    let table = warden::catalog::get()
+        .table(warden::catalog::Arch::X86_64)
+        .unwrap();
+    let allowed: std::collections::BTreeSet<&str> = profile["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|r| {
+            r["names"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_str().unwrap())
+        })
+        .filter(|n| table.contains_key(*n))
+        .collect();
+    assert_eq!(profile["defaultAction"], "SCMP_ACT_KILL_PROCESS");
+    let seccomp = runtime_spec(&profile, native(), &CAPS, (6, 1));
+    let _dns = dns_stub();
+    let up = upstream();
+    let paths = ["/", "/file", "/dns", "/upstream"];
+    let mut requests = 0;
+    for run in 0..10 {
+        let port = free_port();
+        let _ = std::fs::remove_file(format!("/tmp/warden-node-graceful-{port}"));
+        let c = start(&seccomp, port, up);
+        for i in 0..1000 {
+            let path = paths[i % paths.len()];
+            let (status, body) =
+                get(port, path).unwrap_or_else(|e| panic!("run {run}, request {i} {path}: {e}"));
+            assert_eq!(status, 200, "run {run}, request {i} {path}: {body}");
+            match path {
+                "/file" => assert!(body.contains("hello from node-web")),
+                "/dns" => assert_eq!(body, "10.1.2.3"),
+                "/upstream" => assert_eq!(body, "pong"),
+                _ => assert_eq!(body, "ok"),
+            }
+            requests += 1;
+        }
+        let code = stop(c);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            code, 0,
+            "run {run}: the server did not exit cleanly on SIGTERM"
+        );
+        assert!(
+            std::path::Path::new(&format!("/tmp/warden-node-graceful-{port}")).exists(),
+            "run {run}: no graceful stop"
+        );
+    }
+    // The same program, asked to spawn a child process: clone without CLONE_THREAD kills it.
+    let port = free_port();
+    let c = start(&seccomp, port, up);
+    let spawned = get(port, "/spawn");
+    let mut c = c;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(s) = c.child.try_wait().unwrap() {
+            break s.code().unwrap_or(-1);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "spawning was not stopped: {spawned:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = Command::new(tool("runc"))
+        .args(["delete", "-f", &c.id])
+        .output();
+    assert!(
+        spawned.is_err() || spawned.as_ref().is_ok_and(|(s, _)| *s != 200),
+        "{spawned:?}"
+    );
+    assert_eq!(code, 159, "the spawning server must die of SIGSYS");
+    assert!(
+        allowed.len() <= 65,
+        "{} calls allowed: {allowed:?}",
+        allowed.len()
+    );
+    println!(
+        "node {version}: {} system calls allowed on x86_64; 10 runs, {requests} requests, no false denial, graceful SIGTERM each time; spawning killed (exit {code})",
+        allowed.len()
+    );
+}
