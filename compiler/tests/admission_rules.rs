@@ -351,3 +351,60 @@ fn every_generated_expression_is_standard_cel() {
     println!("{expressions} generated CEL expressions parse as standard CEL");
     assert!(expressions > 200, "only {expressions} expressions");
 }
+
+/// A service with a `syscalls` block gets a policy requiring its pods, and only them, to run
+/// every container with its profile: `localhost/NAMESPACE/SERVICE.json`.
+#[test]
+fn a_service_s_pods_must_use_its_seccomp_profile() {
+    let docs = common::compile_ok(&[common::example("seccomp/node-web")]);
+    let doc = docs
+        .iter()
+        .find(|d| d.path == "vap/seccomp/apps/node-web.policy.yaml")
+        .expect("the wiring policy");
+    let policy = cel_policy(&warden::validate::parse(doc).unwrap());
+    let pod = |labels: Value, pod_profile: Value, web_profile: Option<Value>| {
+        let mut web = json!({"name": "web", "image": "node:20"});
+        if let Some(p) = web_profile {
+            web["securityContext"] = json!({"seccompProfile": p});
+        }
+        json!({
+            "kind": "Pod",
+            "metadata": {"name": "p", "labels": labels},
+            "spec": {"securityContext": {"seccompProfile": pod_profile}, "containers": [web, {"name": "sidecar", "image": "envoy"}]},
+        })
+    };
+    let ours = json!({"type": "Localhost", "localhostProfile": "apps/node-web.json"});
+    let app = json!({"app": "node-web"});
+    for object in kinds(&pod(app.clone(), ours.clone(), None)) {
+        assert_eq!(
+            cel_violations(&policy, &Request::create(object)),
+            Vec::<String>::new()
+        );
+    }
+    // A container that overrides the pod's profile, another profile, the runtime's default.
+    for (pod_profile, web) in [
+        (ours.clone(), Some(json!({"type": "RuntimeDefault"}))),
+        (
+            json!({"type": "Localhost", "localhostProfile": "apps/other.json"}),
+            None,
+        ),
+        (json!({"type": "RuntimeDefault"}), None),
+    ] {
+        for object in kinds(&pod(app.clone(), pod_profile.clone(), web.clone())) {
+            let got = cel_violations(&policy, &Request::create(object.clone()));
+            assert_eq!(got.len(), 1, "{object}");
+            assert!(
+                got[0].contains("localhostProfile: apps/node-web.json")
+                    && got[0].contains("(container web)"),
+                "{got:?}"
+            );
+        }
+    }
+    // Another service's pods are not this profile's business.
+    let other = pod(
+        json!({"app": "other"}),
+        json!({"type": "RuntimeDefault"}),
+        None,
+    );
+    assert!(cel_violations(&policy, &Request::create(other)).is_empty());
+}

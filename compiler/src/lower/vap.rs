@@ -149,8 +149,138 @@ const POD_META: &str = "object.kind == 'Pod' ? object.metadata : (object.kind ==
 const WORKLOAD_CONTAINERS: &str = "(has(variables.podSpec.containers) ? variables.podSpec.containers : []) + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])";
 const CONTAINERS: &str = "(has(variables.podSpec.containers) ? variables.podSpec.containers : []) + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])";
 
-pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
+/// The kubelet `localhost/` path of a service's profile: below the kubelet's seccomp root, where
+/// the output's `seccomp/` directory is copied (`targets/seccomp/README.md`).
+pub(super) fn localhost_profile(id: &crate::ir::ServiceId) -> String {
+    format!("{}/{}.json", id.namespace, id.name)
+}
+
+/// A label selector as a CEL condition on the pod's labels (`variables.podMeta`).
+fn selector_cel(sel: &crate::ir::Selector) -> String {
+    use crate::ir::Operator;
+    let labels = "variables.podMeta.labels";
+    let mut parts = vec![format!("has({labels})")];
+    for (k, v) in &sel.match_labels {
+        let k = cel_string(k);
+        parts.push(format!(
+            "{k} in {labels} && {labels}[{k}] == {}",
+            cel_string(v)
+        ));
+    }
+    for e in &sel.expressions {
+        let k = cel_string(&e.key);
+        let values = e
+            .values
+            .iter()
+            .map(|v| cel_string(v))
+            .collect::<Vec<_>>()
+            .join(", ");
+        parts.push(match e.operator {
+            Operator::In => format!("{k} in {labels} && {labels}[{k}] in [{values}]"),
+            Operator::NotIn => format!("!({k} in {labels}) || !({labels}[{k}] in [{values}])"),
+            Operator::Exists => format!("{k} in {labels}"),
+            Operator::DoesNotExist => format!("!({k} in {labels})"),
+        });
+    }
+    parts
+        .into_iter()
+        .map(|p| format!("({p})"))
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+/// For each service with a `syscalls` block, a policy and binding that require its pods (and the
+/// pod templates of its workloads) to run every container with its profile: a profile nobody
+/// references protects nothing.
+fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let mut docs = Vec::new();
+    for svc in cx.program.services.values() {
+        let Some(policy) = &svc.syscalls else {
+            continue;
+        };
+        // Dots keep these names apart from every admission block's (DNS labels, no dots).
+        let name = format!("warden-seccomp.{}.{}", svc.id.name, svc.id.namespace);
+        let profile = localhost_profile(&svc.id);
+        let sel = selector_cel(&svc.selector);
+        let each = format!(
+            "has(c.securityContext) && has(c.securityContext.seccompProfile) ? (c.securityContext.seccompProfile.type == 'Localhost' && has(c.securityContext.seccompProfile.localhostProfile) && c.securityContext.seccompProfile.localhostProfile == {p}) : (has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seccompProfile) && variables.podSpec.securityContext.seccompProfile.type == 'Localhost' && has(variables.podSpec.securityContext.seccompProfile.localhostProfile) && variables.podSpec.securityContext.seccompProfile.localhostProfile == {p})",
+            p = cel_string(&profile)
+        );
+        let check = Cel {
+            pod: Vec::new(),
+            each: Some(each),
+            workload_only: false,
+        };
+        let message = format!(
+            "pods of service {} must run every container with its seccomp profile: securityContext.seccompProfile {{type: Localhost, localhostProfile: {profile}}}",
+            svc.id
+        );
+        // Only the service's own pods: others are not its to constrain.
+        let v = Validation {
+            expression: format!("!({sel}) || ({})", check.expression()),
+            message_expression: check.message_expression(&message),
+            message,
+        };
+        let view = PolicyView {
+            name: &name,
+            source: cx.location(policy.span),
+            exemptions: String::new(),
+            version: VERSION,
+            match_conditions: match_conditions(),
+            variables: vec![
+                Variable {
+                    name: "podSpec",
+                    expression: POD_SPEC.to_string(),
+                },
+                Variable {
+                    name: "containers",
+                    expression: CONTAINERS.to_string(),
+                },
+                Variable {
+                    name: "podMeta",
+                    expression: POD_META.to_string(),
+                },
+            ],
+            validations: vec![v],
+        };
+        let sources = BTreeSet::from([cx.file(policy.span)]);
+        docs.push(Document {
+            path: format!(
+                "vap/seccomp/{}/{}.policy.yaml",
+                svc.id.namespace, svc.id.name
+            ),
+            text: crate::render::render("vap/policy.yaml", &view)?,
+            schema: Schema::ValidatingAdmissionPolicy,
+            sources: sources.clone(),
+        });
+        let scope = crate::ir::AdmissionScope {
+            names: Some(BTreeSet::from([svc.id.namespace.clone()])),
+            labels: crate::ir::Selector::default(),
+            except_names: BTreeSet::new(),
+            except_labels: Vec::new(),
+        };
+        let binding = BindingView {
+            name: &name,
+            source: cx.location(policy.span),
+            version: VERSION,
+            actions: vec!["Deny"],
+            scope: super::views::scope_view(&scope),
+        };
+        docs.push(Document {
+            path: format!(
+                "vap/seccomp/{}/{}.binding.yaml",
+                svc.id.namespace, svc.id.name
+            ),
+            text: crate::render::render("vap/binding.yaml", &binding)?,
+            schema: Schema::ValidatingAdmissionPolicyBinding,
+            sources,
+        });
+    }
+    Ok(docs)
+}
+
+pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
+    let mut docs = seccomp_wiring(cx)?;
     for adm in cx.program.admissions.values() {
         let source = cx.location(adm.span);
         let sources = BTreeSet::from([cx.file(adm.span)]);
