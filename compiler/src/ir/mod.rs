@@ -579,6 +579,30 @@ pub struct SyscallEntry {
     pub group: Option<String>,
 }
 
+/// warden's own reading of a profile: what it does with one call, the way the kernel decides.
+impl SyscallPolicy {
+    /// The action for `name` with `args`; `None` where Docker's base decides (its rules depend on
+    /// the container's capabilities and the kernel, which only a runtime knows).
+    pub fn action(&self, name: &str, args: &[u64; 6]) -> Option<SeccompAction> {
+        match self.entries.get(name) {
+            Some(e) if e.when.is_empty() => Some(e.action),
+            Some(e) => {
+                let holds = |c: &ArgCmp| {
+                    args.get(usize::from(c.index))
+                        .is_some_and(|a| c.op.holds(*a, c.value, c.value_two))
+                };
+                Some(if e.when.iter().any(|alt| alt.iter().all(holds)) {
+                    e.action
+                } else {
+                    self.default
+                })
+            }
+            None if self.docker_base => None,
+            None => Some(self.default),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SyscallPolicy {
     /// `base docker-default`: Docker's profile, less the calls the block decides itself.
