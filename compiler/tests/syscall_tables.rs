@@ -60,3 +60,37 @@ fn every_name_and_number_agrees_with_libseccomp() {
         );
     }
 }
+
+/// The 32-bit companions' tables (x86, x32, arm) agree with libseccomp's name by name.
+#[test]
+fn every_companion_name_agrees_with_libseccomp() {
+    let cat = catalog::get();
+    for (arch, _) in catalog::COMPANIONS {
+        let table = cat.companion_table(arch).unwrap();
+        assert!(table.len() > 300, "{arch}: {} names", table.len());
+        let mut unknown = Vec::new();
+        let mut multiplexed = 0;
+        for (name, number) in table {
+            let out = Command::new("scmp_sys_resolver")
+                .args(["-a", arch, name])
+                .output()
+                .expect("scmp_sys_resolver (Debian's `seccomp`, installed by `.ci/test`)");
+            let theirs: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+            if theirs == -1 {
+                unknown.push(name.clone());
+            } else if theirs < 0 {
+                // libseccomp 2.5 numbers x86's socket and IPC calls as pseudo-calls multiplexed
+                // through socketcall/ipc (-101 and below); the kernel has had them as calls of
+                // their own since 4.3, with the table's numbers.
+                multiplexed += 1;
+            } else {
+                assert_eq!(theirs, i64::from(*number), "{arch}: {name}");
+            }
+        }
+        assert!(
+            unknown.len() < 10,
+            "{arch}: libseccomp does not know {unknown:?}"
+        );
+        assert!(multiplexed <= 30, "{arch}: {multiplexed} pseudo-calls");
+    }
+}

@@ -44,8 +44,17 @@ impl Arch {
     }
 }
 
+/// The 32-bit companions runtimes list beside x86_64 and aarch64 (`archMap`'s
+/// `subArchitectures`): libseccomp's name and the table.
+pub const COMPANIONS: [(&str, &str); 3] = [
+    ("x86", include_str!("../../catalog/syscalls/x86.tbl")),
+    ("x32", include_str!("../../catalog/syscalls/x32.tbl")),
+    ("arm", include_str!("../../catalog/syscalls/arm.tbl")),
+];
+
 pub struct Catalog {
     tables: BTreeMap<Arch, BTreeMap<String, u32>>,
+    companions: BTreeMap<&'static str, BTreeMap<String, u32>>,
     groups: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -72,7 +81,15 @@ pub fn get() -> &'static Catalog {
                         .collect()
                 })
                 .unwrap_or_default();
-        Catalog { tables, groups }
+        let companions = COMPANIONS
+            .iter()
+            .map(|(arch, text)| (*arch, parse_table(text)))
+            .collect();
+        Catalog {
+            tables,
+            companions,
+            groups,
+        }
     })
 }
 
@@ -95,6 +112,19 @@ impl Catalog {
             .filter(|(_, t)| t.contains_key(name))
             .map(|(a, _)| *a)
             .collect()
+    }
+
+    /// The 32-bit companions on which `name` is a system call.
+    pub fn companions_of(&self, name: &str) -> Vec<&'static str> {
+        self.companions
+            .iter()
+            .filter(|(_, t)| t.contains_key(name))
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
+    pub fn companion_table(&self, arch: &str) -> Option<&BTreeMap<String, u32>> {
+        self.companions.get(arch)
     }
 
     pub fn table(&self, arch: Arch) -> Option<&BTreeMap<String, u32>> {

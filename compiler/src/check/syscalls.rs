@@ -233,8 +233,20 @@ impl Checker<'_> {
         let cat = catalog::get();
         let arches = cat.arches_of(&name.text);
         if arches.is_empty() {
+            let companions = cat.companions_of(&name.text);
+            let label = if companions.is_empty() {
+                "not a system call on x86_64 or aarch64".to_string()
+            } else {
+                format!(
+                    "a system call of 32-bit {} only, not of x86_64 or aarch64",
+                    companions.join(" and ")
+                )
+            };
             let mut d = Diagnostic::error("E0401", format!("unknown system call `{}`", name.text))
-                .primary(name.span, "not a system call on x86_64 or aarch64");
+                .primary(name.span, label);
+            if !companions.is_empty() {
+                d = d.note("rules name the calls of x86_64 and aarch64; a 32-bit program on those machines gets the default action (on `base docker-default`, Docker's rules)");
+            }
             if let Some(hint) = did_you_mean(&name.text, cat.all_names()) {
                 d = d.help(hint);
             }
