@@ -335,3 +335,66 @@ fn spo_docker_default_is_moby_default_json_for_default_capabilities() {
         "spo base docker-default: {compared} verdicts equal to moby's for containerd's default capabilities"
     );
 }
+
+/// A seccomp agent: takes the listener descriptor runc hands over on `SOCKET`, then answers every
+/// notified call with errno 77 (EBADFD) until the descriptor closes.
+const AGENT: &str = r#"
+import array, fcntl, os, socket, struct, sys
+RECV, SEND = 0xC0502100, 0xC0182101  # SECCOMP_IOCTL_NOTIF_RECV / _SEND
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+print("ready", flush=True)
+conn, _ = s.accept()
+msg, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+fd = fds[0]
+answered = 0
+while True:
+    buf = bytearray(80)
+    try:
+        fcntl.ioctl(fd, RECV, buf, True)
+    except OSError:
+        break
+    (nid,) = struct.unpack_from("Q", buf, 0)
+    nr = struct.unpack_from("i", buf, 16)[0]
+    resp = bytearray(struct.pack("QqiI", nid, 0, -77, 0))
+    try:
+        fcntl.ioctl(fd, SEND, resp, True)
+        answered += 1
+        print(f"answered {nr}", flush=True)
+    except OSError:
+        pass
+"#;
+
+/// `notify`: the kernel hands the call to a user-space agent, whose answer the process gets.
+#[test]
+fn runc_hands_notified_calls_to_the_agent() {
+    let profile = &compile(&program(
+        "    base docker-default\n    notify mkdir, mkdirat",
+    ))["seccomp/t/probe.json"];
+    let mut spec = runtime_spec(profile, native(), &CAPS, (6, 1));
+    let bundle = Bundle::new();
+    let socket = bundle.dir.path().join("agent.sock");
+    spec["listenerPath"] = json!(socket);
+    let mut agent = Command::new("python3")
+        .arg("-c")
+        .arg(AGENT)
+        .arg(&socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the agent");
+    let mut out = std::io::BufReader::new(agent.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let (_, text) = bundle.run(&spec, "(exec busybox mkdir /tmp/n); echo rc=$?");
+    let _ = agent.kill();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut out, &mut rest);
+    let _ = agent.wait();
+    // EBADFD, which only the agent says.
+    assert!(
+        text.contains("File descriptor in bad state"),
+        "{text}\nagent: {rest}"
+    );
+    assert!(rest.contains("answered"), "the agent saw no call: {rest}");
+}
