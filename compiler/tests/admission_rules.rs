@@ -359,7 +359,7 @@ fn a_service_s_pods_must_use_its_seccomp_profile() {
     let docs = common::compile_ok(&[common::example("seccomp/node-web")]);
     let doc = docs
         .iter()
-        .find(|d| d.path == "vap/seccomp/apps/node-web.policy.yaml")
+        .find(|d| d.path == "vap/seccomp/apps.policy.yaml")
         .expect("the wiring policy");
     let policy = cel_policy(&warden::validate::parse(doc).unwrap());
     let pod = |labels: Value, pod_profile: Value, web_profile: Option<Value>| {

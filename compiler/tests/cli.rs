@@ -35,10 +35,10 @@ fn online_boutique_builds_everything_the_issue_asks_for() {
     };
     assert!(count("netpol/", ".yaml") >= 13, "{files:?}");
     assert!(count("seccomp/", ".json") >= 2);
-    // The admission block's policy and binding, and for each of the 3 services with a
-    // `syscalls` block the policy and binding that require its profile.
-    assert_eq!(count("vap/", ".yaml"), 8);
-    assert_eq!(count("vap/seccomp/online-boutique/", ".yaml"), 6);
+    // The admission block's policy and binding, and the policy and binding that require the
+    // namespace's 3 services with a `syscalls` block to run with their profiles.
+    assert_eq!(count("vap/", ".yaml"), 4);
+    assert_eq!(count("vap/seccomp/online-boutique.", ".yaml"), 2);
     let netpols = files
         .iter()
         .filter(|(p, _)| p.starts_with("netpol/"))

@@ -189,41 +189,57 @@ fn selector_cel(sel: &crate::ir::Selector) -> String {
         .join(" && ")
 }
 
-/// For each service with a `syscalls` block, a policy and binding that require its pods (and the
-/// pod templates of its workloads) to run every container with its profile: a profile nobody
-/// references protects nothing.
+/// For each namespace with services that have a `syscalls` block, a policy and binding that
+/// require each such service's pods (and the pod templates of its workloads) to run every
+/// container with its profile: a profile nobody references protects nothing. One validation per
+/// service; one document pair per namespace keeps a cluster's policy count down.
 fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    let mut docs = Vec::new();
+    let mut by_namespace: std::collections::BTreeMap<&str, Vec<&crate::ir::Service>> =
+        std::collections::BTreeMap::new();
     for svc in cx.program.services.values() {
-        let Some(policy) = &svc.syscalls else {
-            continue;
-        };
+        if svc.syscalls.is_some() {
+            by_namespace.entry(&svc.id.namespace).or_default().push(svc);
+        }
+    }
+    let mut docs = Vec::new();
+    for (namespace, services) in by_namespace {
         // Dots keep these names apart from every admission block's (DNS labels, no dots).
-        let name = format!("warden-seccomp.{}.{}", svc.id.name, svc.id.namespace);
-        let profile = localhost_profile(&svc.id);
-        let sel = selector_cel(&svc.selector);
-        let each = format!(
-            "has(c.securityContext) && has(c.securityContext.seccompProfile) ? (c.securityContext.seccompProfile.type == 'Localhost' && has(c.securityContext.seccompProfile.localhostProfile) && c.securityContext.seccompProfile.localhostProfile == {p}) : (has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seccompProfile) && variables.podSpec.securityContext.seccompProfile.type == 'Localhost' && has(variables.podSpec.securityContext.seccompProfile.localhostProfile) && variables.podSpec.securityContext.seccompProfile.localhostProfile == {p})",
-            p = cel_string(&profile)
-        );
-        let check = Cel {
-            pod: Vec::new(),
-            each: Some(each),
-            workload_only: false,
-        };
-        let message = format!(
-            "pods of service {} must run every container with its seccomp profile: securityContext.seccompProfile {{type: Localhost, localhostProfile: {profile}}}",
-            svc.id
-        );
-        // Only the service's own pods: others are not its to constrain.
-        let v = Validation {
-            expression: format!("!({sel}) || ({})", check.expression()),
-            message_expression: check.message_expression(&message),
-            message,
-        };
+        let name = format!("warden-seccomp.{namespace}");
+        let mut validations = Vec::new();
+        let mut sources = BTreeSet::new();
+        let mut spans = Vec::new();
+        for svc in &services {
+            let Some(policy) = &svc.syscalls else {
+                continue;
+            };
+            sources.insert(cx.file(policy.span));
+            spans.push(cx.location(policy.span));
+            let profile = localhost_profile(&svc.id);
+            let sel = selector_cel(&svc.selector);
+            let each = format!(
+                "has(c.securityContext) && has(c.securityContext.seccompProfile) ? (c.securityContext.seccompProfile.type == 'Localhost' && has(c.securityContext.seccompProfile.localhostProfile) && c.securityContext.seccompProfile.localhostProfile == {p}) : (has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seccompProfile) && variables.podSpec.securityContext.seccompProfile.type == 'Localhost' && has(variables.podSpec.securityContext.seccompProfile.localhostProfile) && variables.podSpec.securityContext.seccompProfile.localhostProfile == {p})",
+                p = cel_string(&profile)
+            );
+            let check = Cel {
+                pod: Vec::new(),
+                each: Some(each),
+                workload_only: false,
+            };
+            let message = format!(
+                "pods of service {} must run every container with its seccomp profile: securityContext.seccompProfile {{type: Localhost, localhostProfile: {profile}}}",
+                svc.id
+            );
+            // Only the service's own pods: others are not its to constrain.
+            validations.push(Validation {
+                expression: format!("!({sel}) || ({})", check.expression()),
+                message_expression: check.message_expression(&message),
+                message,
+            });
+        }
+        let source = spans.join(", ");
         let view = PolicyView {
             name: &name,
-            source: cx.location(policy.span),
+            source: source.clone(),
             exemptions: String::new(),
             version: VERSION,
             match_conditions: match_conditions(),
@@ -241,36 +257,29 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                     expression: POD_META.to_string(),
                 },
             ],
-            validations: vec![v],
+            validations,
         };
-        let sources = BTreeSet::from([cx.file(policy.span)]);
         docs.push(Document {
-            path: format!(
-                "vap/seccomp/{}/{}.policy.yaml",
-                svc.id.namespace, svc.id.name
-            ),
+            path: format!("vap/seccomp/{namespace}.policy.yaml"),
             text: crate::render::render("vap/policy.yaml", &view)?,
             schema: Schema::ValidatingAdmissionPolicy,
             sources: sources.clone(),
         });
         let scope = crate::ir::AdmissionScope {
-            names: Some(BTreeSet::from([svc.id.namespace.clone()])),
+            names: Some(BTreeSet::from([namespace.to_string()])),
             labels: crate::ir::Selector::default(),
             except_names: BTreeSet::new(),
             except_labels: Vec::new(),
         };
         let binding = BindingView {
             name: &name,
-            source: cx.location(policy.span),
+            source,
             version: VERSION,
             actions: vec!["Deny"],
             scope: super::views::scope_view(&scope),
         };
         docs.push(Document {
-            path: format!(
-                "vap/seccomp/{}/{}.binding.yaml",
-                svc.id.namespace, svc.id.name
-            ),
+            path: format!("vap/seccomp/{namespace}.binding.yaml"),
             text: crate::render::render("vap/binding.yaml", &binding)?,
             schema: Schema::ValidatingAdmissionPolicyBinding,
             sources,
