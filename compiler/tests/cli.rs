@@ -579,3 +579,42 @@ fn explain_says_what_a_profile_does_with_a_system_call_and_why() {
         "{out}{err}"
     );
 }
+
+/// `bench-gen` writes programs warden compiles to every target, the same each time.
+#[test]
+fn bench_gen_programs_compile_to_every_target() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for kind in ["chain", "realistic"] {
+        let dir = tmp.path().join(kind);
+        let made = std::process::Command::new(env!("CARGO_BIN_EXE_bench-gen"))
+            .args([kind, "200"])
+            .arg(&dir)
+            .output()
+            .expect("bench-gen runs");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let again = tmp.path().join(format!("{kind}-again"));
+        std::process::Command::new(env!("CARGO_BIN_EXE_bench-gen"))
+            .args([kind, "200"])
+            .arg(&again)
+            .output()
+            .expect("bench-gen runs");
+        assert_eq!(tree(&dir), tree(&again), "{kind}: not deterministic");
+        let out = tmp.path().join(format!("{kind}-out"));
+        let (code, _, err) = run(
+            &[
+                "build",
+                s(&dir),
+                "--out",
+                s(&out),
+                "--target",
+                "netpol,cilium,seccomp,vap,kyverno,gatekeeper,spo",
+            ],
+            &repo(),
+        );
+        assert_eq!(code, 0, "{kind}: {err}");
+    }
+}
