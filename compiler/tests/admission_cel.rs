@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::admission::{Rego, Request, rego, rego_violations as rego_review};
+
 use serde_json::{Value, json};
 use std::sync::Arc;
 use warden::lower::Target;
@@ -94,61 +96,20 @@ fn eval(
         .map_err(|e| format!("{expr} on {object}: {e:?}"))
 }
 
-/// A Gatekeeper template's Rego, loaded into a real Rego engine (regorus) the way Gatekeeper
-/// runs it: Rego v0, `input.review.object` and `input.parameters`, the `violation` set.
-struct Rego {
-    engine: regorus::Engine,
-    rule: String,
-}
-
+/// The Gatekeeper template at `path` generated from `program`, loaded into regorus as Gatekeeper
+/// runs it (`common::admission`).
 fn rego_of(program: &str, path: &str) -> Rego {
     let mut sources = SourceMap::new();
     sources.add("p.warden".to_string(), program.to_string());
     let c = warden::compile(sources, &[Target::Gatekeeper]);
     let docs = c.documents.expect("compiles");
     let doc = docs.iter().find(|d| d.path == path).expect("template");
-    let v = warden::validate::parse(doc).unwrap();
-    let rego = v["spec"]["targets"][0]["rego"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let package = rego
-        .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("package "))
-        .unwrap()
-        .to_string();
-    let mut engine = regorus::Engine::new();
-    engine.set_rego_v0(true);
-    engine
-        .add_policy("template.rego".to_string(), rego.clone())
-        .unwrap_or_else(|e| panic!("the Rego does not compile: {e}\n{rego}"));
-    Rego {
-        engine,
-        rule: format!("data.{package}.violation"),
-    }
+    rego(&warden::validate::parse(doc).unwrap())
 }
 
-/// The messages of the violations Gatekeeper would report for `object`, sorted.
+/// The messages of the violations Gatekeeper would report for creating `object`, sorted.
 fn rego_violations(r: &mut Rego, object: &Value) -> Vec<String> {
-    let input = json!({"review": {"object": object}, "parameters": {}});
-    r.engine
-        .set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
-    let result = r
-        .engine
-        .eval_rule(r.rule.clone())
-        .unwrap_or_else(|e| panic!("{} on {object}: {e}", r.rule));
-    let json: Value = serde_json::from_str(&result.to_json_str().unwrap()).unwrap();
-    let mut out: Vec<String> = json
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|v| v["msg"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
+    rego_review(r, &Request::create(object.clone()))
 }
 
 /// The Pod Security check ids a list of messages names.

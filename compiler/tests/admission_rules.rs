@@ -16,7 +16,6 @@ mod common;
 
 use common::admission::{CelPolicy, Request, cel_policy, cel_violations, rego, rego_violations};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use warden::lower::Target;
 
 const RULES: &str = r#"
@@ -36,21 +35,6 @@ const RULES: &str = r#"
 const CEL: &str = r#"  require cel "variables.containers.all(c, !has(c.ports) || size(c.ports) <= 2)" message "at most two ports per container"
 "#;
 
-fn compile(program: &str, targets: &[Target]) -> BTreeMap<String, Value> {
-    let mut sources = warden::span::SourceMap::new();
-    sources.add("p.warden".to_string(), program.to_string());
-    let c = warden::compile(sources, targets);
-    let docs = c.documents.unwrap_or_else(|| {
-        panic!(
-            "{}",
-            warden::diag::render::human(&c.sources, &c.diagnostics)
-        )
-    });
-    docs.iter()
-        .map(|d| (d.path.clone(), warden::validate::parse(d).unwrap()))
-        .collect()
-}
-
 struct Engines {
     vap: CelPolicy,
     kyverno: CelPolicy,
@@ -64,8 +48,8 @@ fn engines() -> Engines {
     let without = format!(
         "namespace shop {{ }}\nadmission podspec {{\n  applies to workloads in namespace shop\n{RULES}}}\n"
     );
-    let cel_docs = compile(&with_cel, &[Target::Vap, Target::Kyverno]);
-    let rego_docs = compile(&without, &[Target::Gatekeeper]);
+    let cel_docs = common::parsed_program(&with_cel, &[Target::Vap, Target::Kyverno]);
+    let rego_docs = common::parsed_program(&without, &[Target::Gatekeeper]);
     Engines {
         vap: cel_policy(&cel_docs["vap/podspec.policy.yaml"]),
         kyverno: cel_policy(&cel_docs["kyverno/podspec.yaml"]),

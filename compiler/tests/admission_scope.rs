@@ -15,8 +15,7 @@
 mod common;
 
 use common::Rng;
-use serde_json::Value;
-use std::collections::BTreeMap;
+use common::admission::{Labels, applies_in};
 use warden::lower::Target;
 use warden::span::SourceMap;
 
@@ -30,8 +29,6 @@ const NAMES: [&str; 6] = [
 ];
 const KEYS: [&str; 3] = ["tier", "team", "warden.dev/exempt"];
 const VALUES: [&str; 3] = ["a", "b", "c"];
-
-type Labels = BTreeMap<String, String>;
 
 /// A requirement as the test writes it in warden and evaluates it itself.
 #[derive(Clone, Debug)]
@@ -171,89 +168,6 @@ fn declared_names() -> Vec<&'static str> {
     vec!["shop", "payments", "dev"]
 }
 
-/// A Kubernetes LabelSelector (`matchLabels`, `matchExpressions`), as the API server evaluates it.
-fn selects(selector: &Value, labels: &Labels) -> bool {
-    let by_label = selector["matchLabels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str());
-    let by_expression = selector["matchExpressions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .all(|e| {
-            let key = e["key"].as_str().unwrap();
-            let values: Vec<&str> = e["values"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|v| v.as_str().unwrap())
-                .collect();
-            let value = labels.get(key).map(String::as_str);
-            match e["operator"].as_str().unwrap() {
-                "In" => value.is_some_and(|v| values.contains(&v)),
-                "NotIn" => value.is_none_or(|v| !values.contains(&v)),
-                "Exists" => value.is_some(),
-                "DoesNotExist" => value.is_none(),
-                other => panic!("operator {other}"),
-            }
-        });
-    by_label && by_expression
-}
-
-/// Gatekeeper's namespace patterns: a name, with `*` allowed at either end.
-fn gatekeeper_name(pattern: &str, name: &str) -> bool {
-    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
-        (Some(rest), _) if rest.ends_with('*') => name.contains(rest.trim_end_matches('*')),
-        (Some(rest), _) => name.ends_with(rest),
-        (_, Some(rest)) => name.starts_with(rest),
-        _ => pattern == name,
-    }
-}
-
-fn names(v: &Value) -> Option<Vec<&str>> {
-    v.as_array()
-        .map(|a| a.iter().map(|n| n.as_str().unwrap()).collect())
-}
-
-/// The three engines' readings of one namespace.
-fn engines(docs: &BTreeMap<String, Value>, block: &str, name: &str, labels: &Labels) -> [bool; 3] {
-    let binding = &docs[&format!("vap/{block}.binding.yaml")];
-    let vap = match &binding["spec"]["matchResources"]["namespaceSelector"] {
-        Value::Null => true,
-        sel => selects(sel, labels),
-    };
-
-    let policy = &docs[&format!("kyverno/{block}.yaml")];
-    let rule = &policy["spec"]["rules"][0];
-    let filter_holds = |f: &Value| {
-        let r = &f["resources"];
-        names(&r["namespaces"]).is_none_or(|n| n.iter().any(|p| gatekeeper_name(p, name)))
-            && (r["namespaceSelector"].is_null() || selects(&r["namespaceSelector"], labels))
-    };
-    let matched = rule["match"]["any"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(filter_holds);
-    let excluded = rule["exclude"]["any"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(filter_holds);
-    let kyverno = matched && !excluded;
-
-    let constraint = &docs[&format!("gatekeeper/{block}.constraint.yaml")];
-    let m = &constraint["spec"]["match"];
-    let gatekeeper = names(&m["namespaces"])
-        .is_none_or(|n| n.iter().any(|p| gatekeeper_name(p, name)))
-        && !names(&m["excludedNamespaces"])
-            .is_some_and(|n| n.iter().any(|p| gatekeeper_name(p, name)))
-        && (m["namespaceSelector"].is_null() || selects(&m["namespaceSelector"], labels));
-    [vap, kyverno, gatekeeper]
-}
-
 #[test]
 fn every_engine_applies_a_block_where_the_program_says() {
     let mut rng = Rng(0x5c09_e202_6112_6000);
@@ -279,24 +193,13 @@ fn every_engine_applies_a_block_where_the_program_says() {
         for (i, s) in scopes.iter().enumerate() {
             text.push_str(&s.warden(&format!("block-{i}")));
         }
-        let mut sources = SourceMap::new();
-        sources.add("p.warden".to_string(), text.clone());
-        let c = warden::compile(sources, &[Target::Vap, Target::Kyverno, Target::Gatekeeper]);
-        let docs = c.documents.unwrap_or_else(|| {
-            panic!(
-                "round {round}:\n{text}\n{}",
-                warden::diag::render::human(&c.sources, &c.diagnostics)
-            )
-        });
-        let docs: BTreeMap<String, Value> = docs
-            .iter()
-            .map(|d| (d.path.clone(), warden::validate::parse(d).unwrap()))
-            .collect();
+        let docs =
+            common::parsed_program(&text, &[Target::Vap, Target::Kyverno, Target::Gatekeeper]);
         programs += 1;
         for (i, scope) in scopes.iter().enumerate() {
             for (name, labels) in &namespaces {
                 let want = scope.applies(name, labels);
-                let got = engines(&docs, &format!("block-{i}"), name, labels);
+                let got = applies_in(&docs, &format!("block-{i}"), name, labels);
                 assert_eq!(
                     got,
                     [want; 3],

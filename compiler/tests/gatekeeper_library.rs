@@ -19,7 +19,6 @@ use common::admission::{
     Labels, Request, applies_in, cel_policy, cel_violations, rego, rego_violations,
 };
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use warden::lower::Target;
 
@@ -82,17 +81,8 @@ fn every_suite_case_agrees_on_every_engine() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         sources.add(name, std::fs::read_to_string(&path).unwrap());
     }
-    let c = warden::compile(sources, &[Target::Vap, Target::Kyverno, Target::Gatekeeper]);
-    let docs = c.documents.unwrap_or_else(|| {
-        panic!(
-            "{}",
-            warden::diag::render::human(&c.sources, &c.diagnostics)
-        )
-    });
-    let docs: BTreeMap<String, Value> = docs
-        .iter()
-        .map(|d| (d.path.clone(), warden::validate::parse(d).unwrap()))
-        .collect();
+    let docs =
+        common::parsed_documents(sources, &[Target::Vap, Target::Kyverno, Target::Gatekeeper]);
     // The suites' objects carry no namespace: kubectl would create them in `default`.
     let labels: Labels = [(
         "kubernetes.io/metadata.name".to_string(),

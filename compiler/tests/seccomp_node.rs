@@ -238,25 +238,24 @@ fn get(port: u16, path: &str) -> Result<(u16, String), String> {
     Ok((status, body))
 }
 
-fn stop(mut c: Container) -> i32 {
+/// The container's exit code, waiting at most 20 s (`why` says what the wait was for); the
+/// container is removed when `c` drops.
+fn exit_code(mut c: Container, why: &str) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(s) = c.child.try_wait().unwrap() {
+            return s.code().unwrap_or(-1);
+        }
+        assert!(Instant::now() < deadline, "{why}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn stop(c: Container) -> i32 {
     let _ = Command::new(tool("runc"))
         .args(["kill", &c.id, "TERM"])
         .status();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let code = loop {
-        if let Some(s) = c.child.try_wait().unwrap() {
-            break s.code().unwrap_or(-1);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let _ = Command::new(tool("runc"))
-        .args(["delete", "-f", &c.id])
-        .output();
-    code
+    exit_code(c, "the server did not stop on SIGTERM")
 }
 
 #[test]
@@ -319,21 +318,7 @@ fn the_web_service_runs_under_its_profile_and_cannot_spawn() {
     let port = free_port();
     let c = start(&seccomp, port, up);
     let spawned = get(port, "/spawn");
-    let mut c = c;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let code = loop {
-        if let Some(s) = c.child.try_wait().unwrap() {
-            break s.code().unwrap_or(-1);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "spawning was not stopped: {spawned:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let _ = Command::new(tool("runc"))
-        .args(["delete", "-f", &c.id])
-        .output();
+    let code = exit_code(c, &format!("spawning was not stopped: {spawned:?}"));
     assert!(
         spawned.is_err() || spawned.as_ref().is_ok_and(|(s, _)| *s != 200),
         "{spawned:?}"

@@ -46,19 +46,7 @@ fn verdicts(spec: &Value, names: &BTreeSet<String>) -> BTreeMap<String, BTreeSet
 }
 
 fn compile(program: &str) -> BTreeMap<String, Value> {
-    let mut sources = warden::span::SourceMap::new();
-    sources.add("p.warden".to_string(), program.to_string());
-    let c = warden::compile(sources, &[Target::Seccomp]);
-    let docs = c.documents.unwrap_or_else(|| {
-        panic!(
-            "{}",
-            warden::diag::render::human(&c.sources, &c.diagnostics)
-        )
-    });
-    docs.iter()
-        .filter(|d| d.path.starts_with("seccomp/"))
-        .map(|d| (d.path.clone(), serde_json::from_str(&d.text).unwrap()))
-        .collect()
+    common::parsed_program(program, &[Target::Seccomp])
 }
 
 fn program(rules: &str) -> String {

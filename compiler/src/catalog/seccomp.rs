@@ -43,17 +43,17 @@ pub fn docker_default() -> &'static serde_json::Value {
     })
 }
 
-/// The system calls Docker's default profile names in its unconditional first rule, and every
-/// other rule's names: what `base docker-default` may decide.
-pub fn docker_names() -> Vec<&'static str> {
-    let mut out: Vec<&str> = docker_default()["syscalls"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["names"].as_array().into_iter().flatten())
-        .filter_map(|n| n.as_str())
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
+/// Every system call some rule of Docker's default profile names: what `base docker-default`
+/// may decide. Computed once.
+pub fn docker_names() -> &'static std::collections::BTreeSet<&'static str> {
+    static T: OnceLock<std::collections::BTreeSet<&'static str>> = OnceLock::new();
+    T.get_or_init(|| {
+        docker_default()["syscalls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["names"].as_array().into_iter().flatten())
+            .filter_map(|n| n.as_str())
+            .collect()
+    })
 }

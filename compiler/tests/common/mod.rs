@@ -67,6 +67,34 @@ pub fn targets_for(dir: &Path) -> Vec<Target> {
     }
 }
 
+/// Compiles `sources` to `targets` and parses every document back, by output path; panics with
+/// the rendered diagnostics on error.
+pub fn parsed_documents(
+    sources: warden::span::SourceMap,
+    targets: &[Target],
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let c = warden::compile(sources, targets);
+    let Some(docs) = c.documents else {
+        panic!(
+            "{}",
+            warden::diag::render::human(&c.sources, &c.diagnostics)
+        );
+    };
+    docs.iter()
+        .map(|d| (d.path.clone(), warden::validate::parse(d).expect("parses")))
+        .collect()
+}
+
+/// `parsed_documents` of a program of one file, `p.warden`.
+pub fn parsed_program(
+    text: &str,
+    targets: &[Target],
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut sources = warden::span::SourceMap::new();
+    sources.add("p.warden".to_string(), text.to_string());
+    parsed_documents(sources, targets)
+}
+
 /// Compiles the program at `paths` to its targets (`targets_for` the first path); panics with
 /// the rendered diagnostics on error.
 pub fn compile_ok(paths: &[PathBuf]) -> Vec<Document> {
