@@ -52,7 +52,7 @@ fn policy_of(program: &str, path: &str) -> Policy {
         )
     });
     let doc = docs.iter().find(|d| d.path == path).expect("policy");
-    let v = warden::validate::parse(doc).unwrap();
+    let v = common::parse(doc);
     let (spec, validations) = if path.starts_with("kyverno/") {
         assert_eq!(v["spec"]["rules"].as_array().unwrap().len(), 1);
         (&v["spec"]["rules"][0]["validate"]["cel"], "expressions")
@@ -104,7 +104,7 @@ fn rego_of(program: &str, path: &str) -> Rego {
     let c = warden::compile(sources, &[Target::Gatekeeper]);
     let docs = c.documents.expect("compiles");
     let doc = docs.iter().find(|d| d.path == path).expect("template");
-    rego(&warden::validate::parse(doc).unwrap())
+    rego(&common::parse(doc))
 }
 
 /// The messages of the violations Gatekeeper would report for creating `object`, sorted.

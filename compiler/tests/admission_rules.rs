@@ -306,7 +306,7 @@ fn every_generated_expression_is_standard_cel() {
     let mut expressions = 0;
     for dir in common::examples() {
         for doc in common::compile_ok(std::slice::from_ref(&dir)) {
-            let v = warden::validate::parse(&doc).unwrap();
+            let v = common::parse(&doc);
             let policy = match v["kind"].as_str() {
                 Some("ValidatingAdmissionPolicy" | "ClusterPolicy") => cel_policy(&v),
                 _ => continue,
@@ -345,7 +345,7 @@ fn a_service_s_pods_must_use_its_seccomp_profile() {
         .iter()
         .find(|d| d.path == "vap/seccomp/apps.policy.yaml")
         .expect("the wiring policy");
-    let policy = cel_policy(&warden::validate::parse(doc).unwrap());
+    let policy = cel_policy(&common::parse(doc));
     let pod = |labels: Value, pod_profile: Value, web_profile: Option<Value>| {
         let mut web = json!({"name": "web", "image": "node:20"});
         if let Some(p) = web_profile {

@@ -80,9 +80,24 @@ pub fn parsed_documents(
             warden::diag::render::human(&c.sources, &c.diagnostics)
         );
     };
-    docs.iter()
-        .map(|d| (d.path.clone(), warden::validate::parse(d).expect("parses")))
-        .collect()
+    docs.iter().map(|d| (d.path.clone(), parse(d))).collect()
+}
+
+/// A document parsed the way its consumers parse it, independently of warden's own reader:
+/// serde_json for seccomp profiles, serde_yaml (libyaml) for the rest; exactly one document.
+pub fn parse(doc: &Document) -> serde_json::Value {
+    if doc.schema == warden::lower::Schema::SeccompProfile {
+        return serde_json::from_str(&doc.text).expect("JSON");
+    }
+    let mut docs = Vec::new();
+    for d in serde_yaml::Deserializer::from_str(&doc.text) {
+        // Through serde_yaml's own value, which refuses a duplicate key as Kubernetes does.
+        let v: serde_yaml::Value =
+            serde::Deserialize::deserialize(d).unwrap_or_else(|e| panic!("{}: {e}", doc.path));
+        docs.push(serde_json::to_value(v).expect("a JSON value"));
+    }
+    assert_eq!(docs.len(), 1, "{}: one document", doc.path);
+    docs.pop().expect("one")
 }
 
 /// `parsed_documents` of a program of one file, `p.warden`.

@@ -5,6 +5,8 @@
 //! the `apiVersion` and `kind` its schema is for; rejects anything else. A rejection is a defect of
 //! warden (a template or a missing check), so it is reported as such and nothing is written.
 
+pub mod reader;
+
 use crate::lower::{Document, Schema};
 use jsonschema::Validator;
 use serde_json::Value;
@@ -13,35 +15,37 @@ use std::sync::OnceLock;
 fn schema_text(schema: Schema) -> &'static str {
     match schema {
         Schema::NetworkPolicy => {
-            include_str!("../../targets/netpol/schema/networkpolicy-networking-v1.json")
+            include_str!("../../../targets/netpol/schema/networkpolicy-networking-v1.json")
         }
         Schema::CiliumNetworkPolicy => {
-            include_str!("../../targets/cilium/schema/ciliumnetworkpolicy-v2.json")
+            include_str!("../../../targets/cilium/schema/ciliumnetworkpolicy-v2.json")
         }
         Schema::ValidatingAdmissionPolicy => {
             include_str!(
-                "../../targets/vap/schema/validatingadmissionpolicy-admissionregistration-v1.json"
+                "../../../targets/vap/schema/validatingadmissionpolicy-admissionregistration-v1.json"
             )
         }
         Schema::ValidatingAdmissionPolicyBinding => {
             include_str!(
-                "../../targets/vap/schema/validatingadmissionpolicybinding-admissionregistration-v1.json"
+                "../../../targets/vap/schema/validatingadmissionpolicybinding-admissionregistration-v1.json"
             )
         }
         Schema::KyvernoClusterPolicy => {
-            include_str!("../../targets/kyverno/schema/clusterpolicy-v1.json")
+            include_str!("../../../targets/kyverno/schema/clusterpolicy-v1.json")
         }
         Schema::GatekeeperConstraintTemplate => {
-            include_str!("../../targets/gatekeeper/schema/constrainttemplate-v1.json")
+            include_str!("../../../targets/gatekeeper/schema/constrainttemplate-v1.json")
         }
         Schema::GatekeeperConstraint => {
-            include_str!("../../targets/gatekeeper/schema/constraint.json")
+            include_str!("../../../targets/gatekeeper/schema/constraint.json")
         }
-        Schema::SeccompProfile => include_str!("../../targets/seccomp/schema/seccomp-profile.json"),
+        Schema::SeccompProfile => {
+            include_str!("../../../targets/seccomp/schema/seccomp-profile.json")
+        }
         Schema::SpoSeccompProfile => {
-            include_str!("../../targets/spo/schema/seccompprofile-v1.json")
+            include_str!("../../../targets/spo/schema/seccompprofile-v1.json")
         }
-        Schema::Kustomization => include_str!("../../targets/kustomization.schema.json"),
+        Schema::Kustomization => include_str!("../../../targets/kustomization.schema.json"),
     }
 }
 
@@ -102,20 +106,12 @@ fn validator(schema: Schema) -> Result<&'static Validator, String> {
         .map_err(Clone::clone)
 }
 
-/// Parses a document the way its consumers will: JSON for seccomp profiles, YAML otherwise.
+/// Parses a document: JSON for seccomp profiles, warden's YAML (see `reader`) otherwise.
 pub fn parse(doc: &Document) -> Result<Value, String> {
     if doc.schema == Schema::SeccompProfile {
         return serde_json::from_str(&doc.text).map_err(|e| e.to_string());
     }
-    let mut docs = Vec::new();
-    for d in serde_yaml::Deserializer::from_str(&doc.text) {
-        let v: Value = serde::Deserialize::deserialize(d).map_err(|e| e.to_string())?;
-        docs.push(v);
-    }
-    match <[Value; 1]>::try_from(docs) {
-        Ok([v]) => Ok(v),
-        Err(d) => Err(format!("expected one YAML document, found {}", d.len())),
-    }
+    reader::read(&doc.text)
 }
 
 /// Checks one document; the error names the document and every violation.
