@@ -1,11 +1,18 @@
-//! Benchmark: compiles generated programs of 100, 1,000 and 10,000 services (about three flows
-//! each, a syscalls block on every fourth, an admission block per namespace) to every target and
-//! writes the output, reporting wall time per phase and peak memory.
+//! Benchmark: the programs of `bench-gen` (chain and realistic) at N = 100, 1,000 and 10,000
+//! services (100,000 when asked), each phase timed on its own and the `warden` process end to end.
 //!
-//! `cargo bench --bench compile` runs every size; `cargo bench --bench compile -- 1000` one size.
-//! `WARDEN_BENCH_TARGETS=netpol,seccomp,vap` compiles to those targets instead of all of them.
-//! Each size runs in a fresh child process (this same binary with `--one N`), so that the peak
-//! resident set size it reports (VmHWM) belongs to that size alone. Times are the median of 3 runs.
+//! ```text
+//! cargo bench --bench compile                        # both programs, N = 100, 1,000, 10,000
+//! cargo bench --bench compile -- 100000              # one N
+//! cargo bench --bench compile -- realistic 10000     # one program, one N
+//! ```
+//!
+//! The chain is compiled to `netpol`, the realistic program to every target. Each (program, N)
+//! runs its phases in a fresh child process (this binary with `--phases`), so that the peak
+//! resident set size it reports (VmHWM) is that size's alone: load, parse, check, lower (which
+//! renders), validate, plan (bundling and the manifest's hashes) and write, each the median of 3
+//! runs. End to end is `warden build --layout bundle` and `--layout tree` as a user runs them,
+//! timed by GNU time (wall and peak RSS, median of 3), the output written and synced each time.
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
@@ -14,111 +21,131 @@
     reason = "a benchmark harness: a failure is a failed benchmark"
 )]
 
-use std::fmt::Write as _;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
-use warden::lower::Target;
+use warden::lower::{Layout, Target};
 
-/// A program of `n` services in namespaces of ten, every service calling the next three.
-fn program(n: usize) -> String {
-    let mut s = String::new();
-    for ns in 0..n.div_ceil(10) {
-        writeln!(s, "namespace ns-{ns} {{\n  isolate\n  allow dns\n}}").unwrap();
-        writeln!(
-            s,
-            "admission adm-{ns} {{\n  applies to workloads in namespace ns-{ns}\n  forbid privileged, host-namespaces\n  require run-as-non-root\n  images from \"registry.example.com/*\"\n  mode deny\n}}"
-        )
-        .unwrap();
-    }
-    for i in 0..n {
-        writeln!(s, "service svc-{i} in ns-{} {{\n  pods app = \"svc-{i}\", tier = \"t{}\"\n  port http 8080/tcp", i / 10, i % 3).unwrap();
-        for k in 1..=3 {
-            let j = (i + k * 7) % n;
-            if j != i {
-                writeln!(s, "  to ns-{}/svc-{j} on http", j / 10).unwrap();
-            }
-        }
-        if i % 5 == 0 {
-            writeln!(s, "  from world on http").unwrap();
-        }
-        if i % 4 == 0 {
-            writeln!(s, "  syscalls {{\n    allow group runtime-core, basic-io, net-server\n    deny ptrace\n  }}").unwrap();
-        }
-        writeln!(s, "}}").unwrap();
-    }
-    s
-}
+const PHASES: [&str; 7] = [
+    "load", "parse", "check", "lower", "validate", "plan", "write",
+];
 
-struct Run {
-    load_check: Duration,
-    lower_validate: Duration,
-    emit: Duration,
-    files: usize,
-}
-
-/// The targets to compile to: `WARDEN_BENCH_TARGETS` (comma-separated), or every target.
-fn targets() -> Vec<Target> {
-    use clap::ValueEnum as _;
-    match std::env::var("WARDEN_BENCH_TARGETS") {
-        Ok(list) => list
-            .split(',')
-            .map(|t| Target::from_str(t.trim(), true).expect("a target"))
-            .collect(),
-        Err(_) => Target::ALL.to_vec(),
+fn targets(program: &str) -> Vec<Target> {
+    match program {
+        "chain" => vec![Target::Netpol],
+        _ => Target::ALL.to_vec(),
     }
 }
 
-fn once(dir: &Path, out: &Path) -> Run {
-    let t0 = Instant::now();
+fn target_arg(program: &str) -> &'static str {
+    match program {
+        "chain" => "netpol",
+        _ => "netpol,cilium,seccomp,vap,kyverno,gatekeeper,spo",
+    }
+}
+
+/// One compile, phase by phase, as `warden::compile_for` and `warden build` do it.
+fn phases(dir: &Path, out: &Path, targets: &[Target], layout: Layout) -> ([Duration; 7], usize) {
+    let mut t = [Duration::ZERO; 7];
+    let mut clock = Instant::now();
+    let mut lap = |i: usize| {
+        let now = Instant::now();
+        t[i] = now - clock;
+        clock = now;
+    };
     let sources = warden::load::load(&[dir.to_path_buf()]).expect("loads");
-    let compiled = warden::compile(sources, &targets());
-    let docs = compiled.documents.expect("compiles");
-    // `compile` does check, lower and validate in one call; time lowering separately to split.
-    let t1 = Instant::now();
-    let files = warden::emit::plan(&docs);
-    let t2 = Instant::now();
-    warden::emit::build(out, &files, &mut |_| Ok(())).expect("writes");
-    let t3 = Instant::now();
-    Run {
-        load_check: t1 - t0,
-        lower_validate: t2 - t1,
-        emit: t3 - t2,
-        files: files.len(),
-    }
+    lap(0);
+    let (files, diags) = warden::parse_all(&sources);
+    assert!(!diags.iter().any(warden::diag::Diagnostic::is_error));
+    lap(1);
+    let (program, diags) = warden::check::check(&sources, &files);
+    assert!(!diags.iter().any(warden::diag::Diagnostic::is_error));
+    let program = program.expect("checks");
+    assert!(warden::lower::limits(&program, targets).is_empty());
+    lap(2);
+    let docs = warden::lower::lower(&program, &sources, targets, layout).expect("lowers");
+    lap(3);
+    warden::validate_all(&docs).expect("valid");
+    lap(4);
+    let planned = warden::emit::plan(&docs, layout);
+    lap(5);
+    warden::emit::build(out, &planned, &mut |_| Ok(())).expect("writes");
+    lap(6);
+    (t, planned.len())
 }
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_string)
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// The child: phases of one (program, N), median of 3, in bundle layout.
+fn child(program: &str, dir: &Path) {
+    let tmp = tempfile::tempdir_in(dir.parent().unwrap()).expect("tmp");
+    let runs: Vec<([Duration; 7], usize)> = (0..3)
+        .map(|_| {
+            phases(
+                dir,
+                &tmp.path().join("out"),
+                &targets(program),
+                Layout::Bundle,
+            )
         })
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
+        .collect();
+    let mut line = String::new();
+    for (i, name) in PHASES.iter().enumerate() {
+        let m = median(runs.iter().map(|r| r.0[i]).collect());
+        line.push_str(&format!(" {name} {:.1}", ms(m)));
+    }
+    let total = median(runs.iter().map(|r| r.0.iter().sum::<Duration>()).collect());
+    println!(
+        "    in process (ms):{line}; total {:.1}; {} files; peak RSS {:.1} MiB",
+        ms(total),
+        runs[0].1,
+        peak_rss_mib()
+    );
 }
 
-fn child(n: usize) {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("prog");
-    std::fs::create_dir(&dir).expect("mkdir");
-    std::fs::write(dir.join("bench.warden"), program(n)).expect("write");
-    let mut runs: Vec<Run> = (0..3)
-        .map(|_| once(&dir, &tmp.path().join("out")))
-        .collect();
-    runs.sort_by_key(|r| r.load_check + r.lower_validate + r.emit);
-    let m = &runs[1];
-    let total = m.load_check + m.lower_validate + m.emit;
-    println!(
-        "{n:>7} services {:>7} files  total {:>9.1} ms  (parse+check+lower+render+validate {:>8.1} ms, plan {:>6.1} ms, write {:>7.1} ms)  peak RSS {:>7.1} MiB",
-        m.files,
-        total.as_secs_f64() * 1e3,
-        m.load_check.as_secs_f64() * 1e3,
-        m.lower_validate.as_secs_f64() * 1e3,
-        m.emit.as_secs_f64() * 1e3,
-        peak_rss_kib() as f64 / 1024.0
-    );
+/// `warden build` as a process: median wall time and peak RSS of 3 runs, by GNU time.
+fn end_to_end(program: &str, dir: &Path, layout: &str) -> Option<(f64, f64)> {
+    let warden = env!("CARGO_BIN_EXE_warden");
+    let tmp = tempfile::tempdir_in(dir.parent().unwrap()).expect("tmp");
+    let mut walls = Vec::new();
+    let mut peaks = Vec::new();
+    for _ in 0..3 {
+        let out = Command::new("/usr/bin/time")
+            .args(["-f", "%e %M", warden, "build"])
+            .arg(dir)
+            .arg("--out")
+            .arg(tmp.path().join("out"))
+            .args(["--target", target_arg(program), "--layout", layout])
+            .output()
+            .ok()?;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut last = stderr.lines().last()?.split_whitespace();
+        walls.push(last.next()?.parse::<f64>().ok()?);
+        peaks.push(last.next()?.parse::<f64>().ok()? / 1024.0);
+    }
+    Some((median(walls), median(peaks)))
 }
 
 fn main() {
@@ -126,22 +153,50 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    if let [flag, n] = args.as_slice()
-        && flag == "--one"
+    if let [flag, program, dir] = args.as_slice()
+        && flag == "--phases"
     {
-        child(n.parse().expect("N"));
+        child(program, Path::new(dir));
         return;
     }
+    let programs: Vec<&str> = match args.iter().find(|a| *a == "chain" || *a == "realistic") {
+        Some(p) => vec![p.as_str()],
+        None => vec!["chain", "realistic"],
+    };
     let sizes: Vec<usize> = match args.iter().find_map(|a| a.parse().ok()) {
         Some(n) => vec![n],
         None => vec![100, 1_000, 10_000],
     };
     let exe = std::env::current_exe().expect("self");
-    for n in sizes {
-        let status = std::process::Command::new(&exe)
-            .args(["--one", &n.to_string()])
-            .status()
-            .expect("child runs");
-        assert!(status.success(), "size {n} failed");
+    for program in &programs {
+        for &n in &sizes {
+            let tmp = tempfile::tempdir().expect("tmp");
+            let dir = tmp.path().join("program");
+            let status = Command::new(env!("CARGO_BIN_EXE_bench-gen"))
+                .args([program.to_string(), n.to_string()])
+                .arg(&dir)
+                .output()
+                .expect("bench-gen runs");
+            assert!(status.status.success(), "bench-gen {program} {n}");
+            println!("{program} N = {n} ({})", target_arg(program));
+            let status = Command::new(&exe)
+                .arg("--phases")
+                .arg(program)
+                .arg(&dir)
+                .status()
+                .expect("child runs");
+            assert!(status.success(), "{program} {n} failed");
+            for layout in ["bundle", "tree"] {
+                match end_to_end(program, &dir, layout) {
+                    Some((wall, peak)) => println!(
+                        "    warden build --layout {layout}: {:.3} s wall, {peak:.1} MiB peak",
+                        wall
+                    ),
+                    None => println!(
+                        "    warden build --layout {layout}: /usr/bin/time (GNU time) is needed"
+                    ),
+                }
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! that warden did not write make the build fail before anything is touched.
 
 use crate::diag::Diagnostic;
-use crate::lower::{Document, VERSION};
+use crate::lower::{Document, Layout, VERSION};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -36,26 +36,45 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Every file of the output directory, the manifest last, as relative path and content.
-pub fn plan(docs: &[Document]) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = docs
-        .iter()
-        .map(|d| (d.path.clone(), d.text.clone().into_bytes()))
-        .collect();
+///
+/// In the bundle layout the documents of a file follow each other in path order, each after a
+/// `---` line; every document was checked on its own and starts at column 0 with its
+/// `apiVersion`, so joining them cannot merge two into one.
+pub fn plan(docs: &[Document], layout: Layout) -> Vec<(String, Vec<u8>)> {
+    let mut grouped: BTreeMap<String, (Vec<u8>, BTreeSet<String>)> = BTreeMap::new();
+    for d in docs {
+        let file = layout.file_of(&d.path, d.schema).into_owned();
+        let bundled = file != d.path;
+        let (bytes, sources) = grouped.entry(file).or_default();
+        if bundled {
+            bytes.extend_from_slice(b"---\n");
+        }
+        bytes.extend_from_slice(d.text.as_bytes());
+        sources.extend(d.sources.iter().cloned());
+    }
+    let hashes = crate::parallel::map(&grouped.iter().collect::<Vec<_>>(), |(_, (bytes, _))| {
+        sha256_hex(bytes)
+    });
     let manifest = Manifest {
         generator: format!("warden {VERSION}"),
-        files: docs
+        files: grouped
             .iter()
-            .map(|d| {
+            .zip(hashes)
+            .map(|((path, (_, sources)), sha256)| {
                 (
-                    d.path.clone(),
+                    path.clone(),
                     ManifestEntry {
-                        sha256: sha256_hex(d.text.as_bytes()),
-                        sources: d.sources.iter().cloned().collect(),
+                        sha256,
+                        sources: sources.iter().cloned().collect(),
                     },
                 )
             })
             .collect(),
     };
+    let mut files: Vec<(String, Vec<u8>)> = grouped
+        .into_iter()
+        .map(|(path, (bytes, _))| (path, bytes))
+        .collect();
     let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     text.push('\n');
     files.push((MANIFEST.to_string(), text.into_bytes()));

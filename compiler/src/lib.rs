@@ -14,13 +14,14 @@ pub mod graph;
 pub mod ir;
 pub mod load;
 pub mod lower;
+mod parallel;
 pub mod parse;
 pub mod render;
 pub mod span;
 pub mod validate;
 
 use diag::Diagnostic;
-use lower::{Document, Target};
+use lower::{Document, Layout, Target};
 use span::SourceMap;
 
 /// The result of compiling a program: its diagnostics and, when there is no error, its documents.
@@ -31,15 +32,39 @@ pub struct Compilation {
     pub program: Option<ir::Program>,
 }
 
-/// Parses, checks, lowers, renders and validates `sources` for `targets`.
+/// Parses, checks, lowers, renders and validates `sources` for `targets`, for the tree layout.
 pub fn compile(sources: SourceMap, targets: &[Target]) -> Compilation {
-    let mut diagnostics = Vec::new();
+    compile_for(sources, targets, Layout::Tree)
+}
+
+/// Parses every file of `sources`, on every core.
+pub fn parse_all(sources: &SourceMap) -> (Vec<ast::File>, Vec<Diagnostic>) {
+    let ids: Vec<usize> = (0..sources.len()).collect();
     let mut files = Vec::with_capacity(sources.len());
-    for id in 0..sources.len() {
-        let (file, diags) = parse::parse_file(id, sources.text(id));
+    let mut diagnostics = Vec::new();
+    for (file, diags) in parallel::map(&ids, |&id| parse::parse_file(id, sources.text(id))) {
         files.push(file);
         diagnostics.extend(diags);
     }
+    (files, diagnostics)
+}
+
+/// Checks every document (`validate::validate`), on every core; the error names each invalid one.
+pub fn validate_all(docs: &[Document]) -> Result<(), String> {
+    let problems: Vec<String> = parallel::map(docs, validate::validate)
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// `compile` for an output laid out as `layout` (which changes what the kustomization lists).
+pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Compilation {
+    let (files, mut diagnostics) = parse_all(&sources);
     // A file that does not parse contributes nothing, so checking the rest would only report
     // names it would have defined.
     let program = if diagnostics.iter().any(Diagnostic::is_error) {
@@ -56,17 +81,9 @@ pub fn compile(sources: SourceMap, targets: &[Target]) -> Compilation {
     if let Some(program) = &program
         && !diagnostics.iter().any(Diagnostic::is_error)
     {
-        match lower::lower(program, &sources, targets).and_then(|docs| {
-            let problems: Vec<String> = docs
-                .iter()
-                .filter_map(|d| validate::validate(d).err())
-                .collect();
-            if problems.is_empty() {
-                Ok(docs)
-            } else {
-                Err(problems.join("\n"))
-            }
-        }) {
+        match lower::lower(program, &sources, targets, layout)
+            .and_then(|docs| validate_all(&docs).map(|()| docs))
+        {
             Ok(docs) => documents = Some(docs),
             Err(e) => diagnostics.push(
                 Diagnostic::error(

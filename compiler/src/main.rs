@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use warden::diag::{self, Diagnostic};
-use warden::lower::Target;
+use warden::lower::{Layout, Target};
 use warden::span::SourceMap;
 
 #[derive(Parser)]
@@ -27,6 +27,9 @@ struct CompileArgs {
     /// Targets to generate (default: netpol, seccomp, vap; `cilium` instead of `netpol` on Cilium, `kyverno` or `gatekeeper` beside or instead of `vap`)
     #[arg(long, value_enum, value_delimiter = ',')]
     target: Vec<Target>,
+    /// How the output directory is laid out: a file per document, or a file per target
+    #[arg(long, value_enum, default_value_t = Layout::Tree)]
+    layout: Layout,
     /// How diagnostics are printed
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -182,12 +185,12 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
         t.dedup();
         t
     };
-    let compiled = warden::compile(sources, &targets);
+    let compiled = warden::compile_for(sources, &targets, args.layout);
     let Some(docs) = compiled.documents.as_ref() else {
         report(&compiled.sources, &compiled.diagnostics, args);
         return ExitCode::from(1);
     };
-    let files = warden::emit::plan(docs);
+    let files = warden::emit::plan(docs, args.layout);
     let outcome = if write {
         warden::emit::build(&args.out, &files, &mut |_| Ok(()))
     } else {
@@ -200,11 +203,12 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
         diags.extend(d);
     }
     report(&compiled.sources, &diags, args);
-    if failed {
-        return ExitCode::from(1);
-    }
-    if write && matches!(args.format, Format::Human) {
+    if write && !failed && matches!(args.format, Format::Human) {
         eprintln!("wrote {} files to {}", files.len(), args.out.display());
     }
-    ExitCode::SUCCESS
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

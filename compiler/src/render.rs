@@ -96,6 +96,15 @@ fn format_value(
             "every template must be .yaml or .json, so that values are JSON-escaped",
         ));
     }
+    // Most values are plain strings (names, labels, sources): written as they are, quoted.
+    if let Some(s) = value.as_str()
+        && s.bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.write_str("\"").map_err(Error::from)?;
+        out.write_str(s).map_err(Error::from)?;
+        return out.write_str("\"").map_err(Error::from);
+    }
     let json = serde_json::to_string(value)
         .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
     let yaml = state.name().ends_with(".yaml");

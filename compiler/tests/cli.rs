@@ -305,7 +305,7 @@ fn declaration_order_does_not_change_the_policies() {
         docs.iter()
             .filter(|d| d.path != "kustomization.yaml")
             .map(|d| {
-                let mut v = warden::validate::parse(d).expect("parses");
+                let mut v = common::parse(d);
                 if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
                     m.remove("annotations");
                 }
@@ -325,10 +325,16 @@ fn declaration_order_does_not_change_the_policies() {
 fn an_injected_failure_half_way_leaves_the_old_output_intact() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("out");
-    let old = warden::emit::plan(&common::compile_ok(&[example("minimal")]));
+    let old = warden::emit::plan(
+        &common::compile_ok(&[example("minimal")]),
+        warden::lower::Layout::Tree,
+    );
     warden::emit::build(&out, &old, &mut |_| Ok(())).expect("first build");
     let before = tree(&out);
-    let new = warden::emit::plan(&common::compile_ok(&[example("online-boutique")]));
+    let new = warden::emit::plan(
+        &common::compile_ok(&[example("online-boutique")]),
+        warden::lower::Layout::Tree,
+    );
     for fail_at in [0, 1, new.len() / 2, new.len() - 1] {
         let mut n = 0;
         let result = warden::emit::build(&out, &new, &mut |_| {
@@ -379,7 +385,7 @@ fn hostile_file_names_stay_inside_their_annotation() {
         let docs = common::compile_ok(&[prog]);
         let mut seen = 0;
         for d in &docs {
-            let v = warden::validate::parse(d).expect("one document");
+            let v = common::parse(d);
             let text = if d.path.starts_with("seccomp/") {
                 v["syscalls"][0]["comment"]
                     .as_str()
@@ -616,5 +622,108 @@ fn bench_gen_programs_compile_to_every_target() {
             &repo(),
         );
         assert_eq!(code, 0, "{kind}: {err}");
+    }
+}
+
+#[test]
+fn the_bundle_layout_holds_the_same_documents_in_one_file_per_target() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("out");
+    let program = example("online-boutique");
+    let targets = "netpol,seccomp,vap,kyverno,gatekeeper,spo";
+    let build = |layout: &str| {
+        let args = [
+            "build",
+            s(&program),
+            "--out",
+            s(&out),
+            "--target",
+            targets,
+            "--layout",
+            layout,
+        ];
+        let (code, _, err) = run(&args, &repo());
+        assert_eq!(code, 0, "{layout}: {err}");
+        let mut check = args;
+        check[0] = "check";
+        let (code, _, err) = run(&check, &repo());
+        assert_eq!(code, 0, "check --layout {layout}: {err}");
+        tree(&out)
+    };
+    let files = build("tree");
+    let bundled = build("bundle");
+    // The same directory goes from one layout to the other and back: each build replaces what
+    // the previous one generated.
+    assert_eq!(build("tree"), files);
+    let names: Vec<&str> = bundled.iter().map(|(p, _)| p.as_str()).collect();
+    for target in ["netpol", "vap", "kyverno", "gatekeeper", "spo"] {
+        let bundle = &bundled
+            .iter()
+            .find(|(p, _)| *p == format!("{target}.yaml"))
+            .unwrap_or_else(|| panic!("{target}.yaml in {names:?}"))
+            .1;
+        let documents: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_slice(bundle)
+            .map(|d| serde::Deserialize::deserialize(d).expect("a document"))
+            .collect();
+        let expected: Vec<serde_yaml::Value> = files
+            .iter()
+            .filter(|(p, _)| p.starts_with(&format!("{target}/")))
+            .map(|(_, b)| serde_yaml::from_slice(b).expect("yaml"))
+            .collect();
+        assert!(!expected.is_empty(), "{target}");
+        assert_eq!(
+            documents, expected,
+            "{target}: the bundle holds the tree's documents, in order"
+        );
+    }
+    // Seccomp profiles stay files: the runtime reads each by its path.
+    let profiles = |t: &[(String, Vec<u8>)]| -> Vec<(String, Vec<u8>)> {
+        t.iter()
+            .filter(|(p, _)| p.starts_with("seccomp/"))
+            .cloned()
+            .collect()
+    };
+    assert!(!profiles(&bundled).is_empty());
+    assert_eq!(profiles(&bundled), profiles(&files));
+    let kustomization: serde_yaml::Value = serde_yaml::from_slice(
+        &bundled
+            .iter()
+            .find(|(p, _)| p == "kustomization.yaml")
+            .expect("kustomization")
+            .1,
+    )
+    .expect("yaml");
+    let resources: Vec<&str> = kustomization["resources"]
+        .as_sequence()
+        .expect("resources")
+        .iter()
+        .map(|r| r.as_str().expect("a path"))
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            "gatekeeper.yaml",
+            "kyverno.yaml",
+            "netpol.yaml",
+            "spo.yaml",
+            "vap.yaml"
+        ]
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &bundled
+            .iter()
+            .find(|(p, _)| p == "warden-manifest.json")
+            .expect("manifest")
+            .1,
+    )
+    .expect("json");
+    for (path, bytes) in &bundled {
+        if path != "warden-manifest.json" {
+            assert_eq!(
+                manifest["files"][path]["sha256"],
+                warden::emit::sha256_hex(bytes),
+                "{path}"
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@
 use super::Checker;
 use crate::ast;
 use crate::diag::Diagnostic;
-use crate::ir::connectivity::{Verdict, evaluate};
+use crate::ir::connectivity::{Evaluator, Verdict};
 use crate::ir::{self, Endpoint};
 
 impl Checker<'_> {
@@ -68,10 +68,11 @@ impl Checker<'_> {
     }
 
     pub(super) fn evaluate_expects(&mut self, expects: &[ir::Expect]) {
+        let evaluator = Evaluator::new(&self.program);
         for x in expects {
             let mut diag: Option<Diagnostic> = None;
             for port in x.probes() {
-                let verdict = evaluate(&self.program, &x.from, &x.to, port.as_ref());
+                let verdict = evaluator.evaluate(&x.from, &x.to, port.as_ref());
                 let on = port.map(|p| format!(" on {p}")).unwrap_or_default();
                 let d = diag.get_or_insert_with(|| {
                     Diagnostic::error("E0601", format!("expectation does not hold: `{}`", x.text))

@@ -7,9 +7,13 @@
 //! service selects every pod of its namespace that carries all its labels.
 //! External addresses are sets of IP ranges, so an answer can be partial: "from 10.0.0.0/8 only".
 
-use super::{Endpoint, Flow, IpBlock, NamespaceScope, Peer, Pod, Probe, Program, Protocol};
+use super::{
+    Endpoint, Flow, IpBlock, NamespaceScope, Peer, Pod, Probe, Program, Protocol, Service,
+    ServiceId,
+};
 use crate::span::Span;
 use ipnet::IpNet;
+use std::collections::BTreeMap;
 
 /// Whether connections are allowed, and which declarations say so.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,43 +31,90 @@ pub enum Verdict {
 /// from v6 by the flag).
 type Range = (bool, u128, u128);
 
-/// `port` `None` asks about every port. A service stands for a pod its selector selects, whose
-/// named ports' numbers are not known: a named port is then answered by name.
+/// The program with its flows grouped by the namespace of the side that holds their rules: a
+/// question reads the flows of the two namespaces it involves. Reading every flow for every
+/// question made a program with an `expect` per service quadratic.
+pub struct Evaluator<'a> {
+    program: &'a Program,
+    /// By namespace: the flows whose client (`egress`) or server (`ingress`) is a service of the
+    /// namespace or the namespace itself, in program order. Only such a side can have rules for a
+    /// pod of the namespace (`rules_for`).
+    egress: BTreeMap<&'a str, Vec<&'a Flow>>,
+    ingress: BTreeMap<&'a str, Vec<&'a Flow>>,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(program: &'a Program) -> Self {
+        let mut ev = Evaluator {
+            program,
+            egress: BTreeMap::new(),
+            ingress: BTreeMap::new(),
+        };
+        for flow in &program.flows {
+            for (side, peer) in [
+                (&mut ev.egress, &flow.client),
+                (&mut ev.ingress, &flow.server),
+            ] {
+                let namespace = match peer {
+                    Peer::Service(id) => id.namespace.as_str(),
+                    Peer::Namespace(n) => n.as_str(),
+                    _ => continue,
+                };
+                side.entry(namespace).or_default().push(flow);
+            }
+        }
+        ev
+    }
+
+    fn flows(&self, egress: bool, namespace: &str) -> &[&'a Flow] {
+        let side = if egress { &self.egress } else { &self.ingress };
+        side.get(namespace).map_or(&[], Vec::as_slice)
+    }
+
+    /// `port` `None` asks about every port. A service stands for a pod its selector selects, whose
+    /// named ports' numbers are not known: a named port is then answered by name.
+    pub fn evaluate(&self, from: &Endpoint, to: &Endpoint, port: Option<&Probe>) -> Verdict {
+        let program = self.program;
+        let pod = |e: &Endpoint| -> Option<Pod> {
+            match e {
+                Endpoint::Service(id) => program.services.get(id).map(|s| Pod {
+                    namespace: id.namespace.clone(),
+                    labels: s.selector.example(),
+                    name: id.to_string(),
+                    named_ports: Default::default(),
+                }),
+                Endpoint::Pod(p) => Some(p.clone()),
+                Endpoint::External(_) => None,
+            }
+        };
+        match (from, to) {
+            (Endpoint::External(_), Endpoint::External(_)) => Verdict::Denied {
+                reason: "warden only governs traffic that starts or ends at a service".to_string(),
+            },
+            (Endpoint::External(nets), dst) => match pod(dst) {
+                Some(dst) => external(self, nets, &dst, port, false),
+                None => unknown(),
+            },
+            (src, Endpoint::External(nets)) => match pod(src) {
+                Some(src) => external(self, nets, &src, port, true),
+                None => unknown(),
+            },
+            (src, dst) => match (pod(src), pod(dst)) {
+                (Some(a), Some(b)) => pod_to_pod(self, &a, &b, port),
+                _ => unknown(),
+            },
+        }
+    }
+}
+
+/// One question; `Evaluator` answers many.
 pub fn evaluate(
     program: &Program,
     from: &Endpoint,
     to: &Endpoint,
     port: Option<&Probe>,
 ) -> Verdict {
-    let pod = |e: &Endpoint| -> Option<Pod> {
-        match e {
-            Endpoint::Service(id) => program.services.get(id).map(|s| Pod {
-                namespace: id.namespace.clone(),
-                labels: s.selector.example(),
-                name: id.to_string(),
-                named_ports: Default::default(),
-            }),
-            Endpoint::Pod(p) => Some(p.clone()),
-            Endpoint::External(_) => None,
-        }
-    };
-    match (from, to) {
-        (Endpoint::External(_), Endpoint::External(_)) => Verdict::Denied {
-            reason: "warden only governs traffic that starts or ends at a service".to_string(),
-        },
-        (Endpoint::External(nets), dst) => match pod(dst) {
-            Some(dst) => external(program, nets, &dst, port, false),
-            None => unknown(),
-        },
-        (src, Endpoint::External(nets)) => match pod(src) {
-            Some(src) => external(program, nets, &src, port, true),
-            None => unknown(),
-        },
-        (src, dst) => match (pod(src), pod(dst)) {
-            (Some(a), Some(b)) => pod_to_pod(program, &a, &b, port),
-            _ => unknown(),
-        },
-    }
+    Evaluator::new(program).evaluate(from, to, port)
 }
 
 fn unknown() -> Verdict {
@@ -126,11 +177,22 @@ fn isolator(program: &Program, pod: &Pod, egress: bool) -> Option<String> {
     if program.namespace_isolates(&pod.namespace, egress) {
         return Some(format!("namespace `{}`", pod.namespace));
     }
-    program
-        .services
-        .values()
+    services_of(program, &pod.namespace)
         .find(|s| s.isolates_itself(egress) && s.selects_pod(&pod.namespace, &pod.labels))
         .map(|s| format!("service `{}`", s.id))
+}
+
+/// The services of a namespace, in the program's order: services are ordered by namespace first.
+fn services_of<'a>(program: &'a Program, namespace: &str) -> impl Iterator<Item = &'a Service> {
+    let first = ServiceId {
+        namespace: namespace.to_string(),
+        name: String::new(),
+    };
+    program
+        .services
+        .range(first..)
+        .map(|(_, s)| s)
+        .take_while(move |s| s.id.namespace == namespace)
 }
 
 fn isolates(program: &Program, pod: &Pod, egress: bool) -> bool {
@@ -157,9 +219,10 @@ fn dns_port(port: Option<&Probe>) -> bool {
     matches!(port, Some(Probe::Number(p)) if p.number == 53 && matches!(p.protocol, Protocol::Tcp | Protocol::Udp))
 }
 
-fn pod_to_pod(program: &Program, src: &Pod, dst: &Pod, port: Option<&Probe>) -> Verdict {
-    let egress_grants: Vec<Span> = program
-        .flows
+fn pod_to_pod(ev: &Evaluator<'_>, src: &Pod, dst: &Pod, port: Option<&Probe>) -> Verdict {
+    let program = ev.program;
+    let egress_grants: Vec<Span> = ev
+        .flows(true, &src.namespace)
         .iter()
         .filter(|f| {
             rules_for(program, &f.client, src, true)
@@ -168,8 +231,8 @@ fn pod_to_pod(program: &Program, src: &Pod, dst: &Pod, port: Option<&Probe>) -> 
         })
         .map(|f| f.span)
         .collect();
-    let ingress_grants: Vec<Span> = program
-        .flows
+    let ingress_grants: Vec<Span> = ev
+        .flows(false, &dst.namespace)
         .iter()
         .filter(|f| {
             rules_for(program, &f.server, dst, false)
@@ -220,12 +283,13 @@ fn pod_to_pod(program: &Program, src: &Pod, dst: &Pod, port: Option<&Probe>) -> 
 
 /// A pod and external addresses: only the pod's side can be isolated.
 fn external(
-    program: &Program,
+    ev: &Evaluator<'_>,
     nets: &[IpNet],
     pod: &Pod,
     port: Option<&Probe>,
     egress: bool,
 ) -> Verdict {
+    let program = ev.program;
     let svc = &pod.name;
     let isolated = isolates(program, pod, egress);
     if !isolated {
@@ -237,7 +301,7 @@ fn external(
     let server = if egress { &outside } else { pod };
     let mut by = Vec::new();
     let mut granted: Vec<Range> = Vec::new();
-    for flow in &program.flows {
+    for flow in ev.flows(egress, &pod.namespace) {
         let (own, other) = if egress {
             (&flow.client, &flow.server)
         } else {

@@ -108,9 +108,9 @@ pub(super) fn limits(program: &Program) -> Vec<crate::diag::Diagnostic> {
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    let mut docs = Vec::new();
     let resolving = namespaces_resolving_hosts(cx.program);
-    for policy in plan::policies(cx) {
+    let policies = plan::policies(cx);
+    crate::parallel::map(&policies, |policy| {
         // Whether a pod of this namespace looks names up for a `host` flow: then its DNS goes
         // through Cilium's DNS proxy, which is how `toFQDNs` learns the addresses.
         let resolves_hosts = resolving.contains(policy.namespace);
@@ -145,14 +145,15 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             ingress: rules(&policy.ingress),
             egress: rules(&policy.egress),
         };
-        docs.push(Document {
+        Ok(Document {
             path: format!("cilium/{}/{}.yaml", policy.namespace, policy.name),
             text: crate::render::render("cilium/policy.yaml", &view)?,
             schema: Schema::CiliumNetworkPolicy,
             sources: policy.files(cx),
-        });
-    }
-    Ok(docs)
+        })
+    })
+    .into_iter()
+    .collect()
 }
 
 /// The namespaces some pod of which has a flow to a host, so that their `allow-dns` (or a

@@ -48,6 +48,31 @@ impl Target {
     pub const DEFAULT: [Target; 3] = [Target::Netpol, Target::Seccomp, Target::Vap];
 }
 
+/// How documents are laid out in the output directory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// One file per document: `netpol/NAMESPACE/NAME.yaml`, `seccomp/NAMESPACE/SERVICE.json`, …
+    #[default]
+    Tree,
+    /// One multi-document YAML file per target (`netpol.yaml`, `vap.yaml`, …); seccomp profiles
+    /// stay one file per service, which is how the container runtime reads them.
+    Bundle,
+}
+
+impl Layout {
+    /// The file of the output directory that holds the document at `path` (a tree path).
+    pub fn file_of<'a>(self, path: &'a str, schema: Schema) -> std::borrow::Cow<'a, str> {
+        match (self, path.split_once('/')) {
+            (Layout::Bundle, Some((target, _)))
+                if !matches!(schema, Schema::SeccompProfile | Schema::Kustomization) =>
+            {
+                format!("{target}.yaml").into()
+            }
+            _ => path.into(),
+        }
+    }
+}
+
 /// Which schema a document must satisfy before it is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Schema {
@@ -120,6 +145,7 @@ pub fn lower(
     program: &Program,
     sources: &SourceMap,
     targets: &[Target],
+    layout: Layout,
 ) -> Result<Vec<Document>, String> {
     let cx = Lowering { program, sources };
     let mut docs = Vec::new();
@@ -135,11 +161,12 @@ pub fn lower(
         }
     }
     docs.sort_by(|a, b| a.path.cmp(&b.path));
-    let resources: Vec<&str> = docs
+    let mut resources: Vec<std::borrow::Cow<'_, str>> = docs
         .iter()
         .filter(|d| d.is_kubernetes())
-        .map(|d| d.path.as_str())
+        .map(|d| layout.file_of(&d.path, d.schema))
         .collect();
+    resources.dedup();
     let text = crate::render::render(
         "kustomization.yaml",
         serde_json::json!({ "resources": resources, "version": VERSION }),

@@ -102,8 +102,8 @@ fn types(ingress: bool, egress: bool) -> Vec<&'static str> {
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    let mut docs = Vec::new();
-    for policy in plan::policies(cx) {
+    let policies = plan::policies(cx);
+    crate::parallel::map(&policies, |policy| {
         let rules = |rules: &Option<Vec<Rule<'_>>>| -> Result<Option<Vec<RuleView>>, String> {
             let Some(rules) = rules else {
                 return Ok(None);
@@ -139,14 +139,15 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             ingress: rules(&policy.ingress)?,
             egress: rules(&policy.egress)?,
         };
-        docs.push(Document {
+        Ok(Document {
             path: format!("netpol/{}/{}.yaml", policy.namespace, policy.name),
             text: crate::render::render("netpol/networkpolicy.yaml", &view)?,
             schema: Schema::NetworkPolicy,
             sources: policy.files(cx),
-        });
-    }
-    Ok(docs)
+        })
+    })
+    .into_iter()
+    .collect()
 }
 
 /// Egress to the cluster DNS on 53/tcp and 53/udp: its pods, and NodeLocal DNSCache's address.

@@ -201,23 +201,26 @@ pub(super) fn profile(policy: &SyscallPolicy, comment: &str) -> Result<ProfileVi
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    let mut docs = Vec::new();
-    for svc in cx.program.services.values() {
-        let Some(policy) = &svc.syscalls else {
-            continue;
-        };
+    let services: Vec<_> = cx
+        .program
+        .services
+        .values()
+        .filter_map(|svc| Some((svc, svc.syscalls.as_ref()?)))
+        .collect();
+    crate::parallel::map(&services, |&(svc, policy)| {
         let comment = format!(
             "warden {VERSION}: system calls of service {} from {}",
             svc.id,
             cx.location(policy.span)
         );
         let view = profile(policy, &comment)?;
-        docs.push(Document {
+        Ok(Document {
             path: format!("seccomp/{}/{}.json", svc.id.namespace, svc.id.name),
             text: crate::render::render("seccomp/profile.json", &view)?,
             schema: Schema::SeccompProfile,
             sources: BTreeSet::from([cx.file(policy.span)]),
-        });
-    }
-    Ok(docs)
+        })
+    })
+    .into_iter()
+    .collect()
 }

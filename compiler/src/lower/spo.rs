@@ -101,11 +101,13 @@ pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnosti
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    let mut docs = Vec::new();
-    for svc in cx.program.services.values() {
-        let Some(policy) = &svc.syscalls else {
-            continue;
-        };
+    let services: Vec<_> = cx
+        .program
+        .services
+        .values()
+        .filter_map(|svc| Some((svc, svc.syscalls.as_ref()?)))
+        .collect();
+    crate::parallel::map(&services, |&(svc, policy)| {
         let view = profile(policy, "")?;
         let mut architectures: Vec<String> = view
             .arch_map
@@ -134,12 +136,13 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             architectures,
             rules,
         };
-        docs.push(Document {
+        Ok(Document {
             path: format!("spo/{}/{}.yaml", svc.id.namespace, svc.id.name),
             text: crate::render::render("spo/seccompprofile.yaml", &spo)?,
             schema: Schema::SpoSeccompProfile,
             sources: BTreeSet::from([cx.file(policy.span)]),
-        });
-    }
-    Ok(docs)
+        })
+    })
+    .into_iter()
+    .collect()
 }
