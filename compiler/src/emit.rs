@@ -40,7 +40,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// In the bundle layout the documents of a file follow each other in path order, each after a
 /// `---` line; every document was checked on its own and starts at column 0 with its
 /// `apiVersion`, so joining them cannot merge two into one.
-pub fn plan(docs: &[Document], layout: Layout) -> Vec<(String, Vec<u8>)> {
+///
+/// It takes the documents by value: each text moves into its file rather than being copied, which
+/// keeps a large program's output in memory once, not twice.
+pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Vec<u8>)> {
     let mut grouped: BTreeMap<String, (Vec<u8>, BTreeSet<String>)> = BTreeMap::new();
     for d in docs {
         let file = layout.file_of(&d.path, d.schema).into_owned();
@@ -48,9 +51,11 @@ pub fn plan(docs: &[Document], layout: Layout) -> Vec<(String, Vec<u8>)> {
         let (bytes, sources) = grouped.entry(file).or_default();
         if bundled {
             bytes.extend_from_slice(b"---\n");
+            bytes.extend_from_slice(d.text.as_bytes());
+        } else {
+            *bytes = d.text.into_bytes();
         }
-        bytes.extend_from_slice(d.text.as_bytes());
-        sources.extend(d.sources.iter().cloned());
+        sources.extend(d.sources);
     }
     let hashes = crate::parallel::map(&grouped.iter().collect::<Vec<_>>(), |(_, (bytes, _))| {
         sha256_hex(bytes)

@@ -74,6 +74,8 @@ pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Co
         diagnostics.extend(diags);
         program
     };
+    // The IR holds all that lowering needs; the syntax tree would only add to the peak.
+    drop(files);
     if let Some(program) = &program {
         diagnostics.extend(lower::limits(program, targets));
     }

@@ -185,8 +185,8 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
         t.dedup();
         t
     };
-    let compiled = warden::compile_for(sources, &targets, args.layout);
-    let Some(docs) = compiled.documents.as_ref() else {
+    let mut compiled = warden::compile_for(sources, &targets, args.layout);
+    let Some(docs) = compiled.documents.take() else {
         report(&compiled.sources, &compiled.diagnostics, args);
         return ExitCode::from(1);
     };

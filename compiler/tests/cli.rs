@@ -326,13 +326,13 @@ fn an_injected_failure_half_way_leaves_the_old_output_intact() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("out");
     let old = warden::emit::plan(
-        &common::compile_ok(&[example("minimal")]),
+        common::compile_ok(&[example("minimal")]),
         warden::lower::Layout::Tree,
     );
     warden::emit::build(&out, &old, &mut |_| Ok(())).expect("first build");
     let before = tree(&out);
     let new = warden::emit::plan(
-        &common::compile_ok(&[example("online-boutique")]),
+        common::compile_ok(&[example("online-boutique")]),
         warden::lower::Layout::Tree,
     );
     for fail_at in [0, 1, new.len() / 2, new.len() - 1] {

@@ -34,7 +34,7 @@ fn built(example: &std::path::Path) -> tempfile::TempDir {
     let docs = common::compile_ok(&[example.to_path_buf()]);
     warden::emit::build(
         &tmp.path().join("out"),
-        &warden::emit::plan(&docs, warden::lower::Layout::Tree),
+        &warden::emit::plan(docs, warden::lower::Layout::Tree),
         &mut |_| Ok(()),
     )
     .expect("build");

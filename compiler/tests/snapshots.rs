@@ -35,7 +35,7 @@ fn examples_generate() {
         let name = common::example_name(&dir);
         let docs = common::compile_ok(std::slice::from_ref(&dir));
         let mut text = String::new();
-        for (path, bytes) in warden::emit::plan(&docs, warden::lower::Layout::Tree) {
+        for (path, bytes) in warden::emit::plan(docs, warden::lower::Layout::Tree) {
             text.push_str(&format!("=== {path}\n{}", String::from_utf8_lossy(&bytes)));
         }
         settings().bind(|| insta::assert_snapshot!(format!("example-{name}"), text));
