@@ -44,11 +44,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// It takes the documents by value: each text moves into its file rather than being copied, which
 /// keeps a large program's output in memory once, not twice.
 pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Vec<u8>)> {
+    // Each bundle's size, so that its buffer is allocated once rather than doubled as it grows
+    // (a doubling leaves up to twice the largest bundle in memory).
+    let mut sizes: BTreeMap<std::borrow::Cow<'_, str>, usize> = BTreeMap::new();
+    for d in &docs {
+        *sizes.entry(layout.file_of(&d.path, d.schema)).or_default() += d.text.len() + 4;
+    }
+    let sizes: BTreeMap<String, usize> = sizes
+        .into_iter()
+        .map(|(file, size)| (file.into_owned(), size))
+        .collect();
     let mut grouped: BTreeMap<String, (Vec<u8>, BTreeSet<String>)> = BTreeMap::new();
     for d in docs {
         let file = layout.file_of(&d.path, d.schema).into_owned();
         let bundled = file != d.path;
-        let (bytes, sources) = grouped.entry(file).or_default();
+        let capacity = if bundled {
+            sizes.get(&file).copied().unwrap_or(0)
+        } else {
+            0
+        };
+        let (bytes, sources) = grouped
+            .entry(file)
+            .or_insert_with(|| (Vec::with_capacity(capacity), BTreeSet::new()));
         if bundled {
             bytes.extend_from_slice(b"---\n");
             bytes.extend_from_slice(d.text.as_bytes());
