@@ -203,12 +203,11 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
         diags.extend(d);
     }
     report(&compiled.sources, &diags, args);
-    if write && !failed && matches!(args.format, Format::Human) {
+    if failed {
+        return ExitCode::from(1);
+    }
+    if write && matches!(args.format, Format::Human) {
         eprintln!("wrote {} files to {}", files.len(), args.out.display());
     }
-    if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    ExitCode::SUCCESS
 }

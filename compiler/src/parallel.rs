@@ -9,6 +9,8 @@ use std::num::NonZeroUsize;
 /// Fewer items than this per thread are not worth a thread.
 const MIN_PER_THREAD: usize = 32;
 
+const STACK: usize = 8 << 20;
+
 /// `f` applied to every item, in order, on up to as many threads as the machine has cores.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
@@ -19,16 +21,27 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     let chunk = items.len().div_ceil(threads);
     let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
+        let parts: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .map(|part| {
+                // The main thread's stack size: a worker must survive the same nesting as the
+                // main thread (a spawned thread gets 2 MiB by default, the main one 8 MiB).
+                let spawned = std::thread::Builder::new()
+                    .stack_size(STACK)
+                    .spawn_scoped(scope, move || part.iter().map(f).collect::<Vec<R>>());
+                // A thread that cannot be started: the work is done here instead.
+                spawned.map_err(|_| part)
+            })
             .collect();
         let mut out = Vec::with_capacity(items.len());
-        for handle in handles {
-            match handle.join() {
-                Ok(part) => out.extend(part),
-                // A panic in a worker is a panic of the caller, as if it had run here.
-                Err(payload) => std::panic::resume_unwind(payload),
+        for part in parts {
+            match part {
+                Ok(handle) => match handle.join() {
+                    Ok(results) => out.extend(results),
+                    // A panic in a worker is a panic of the caller, as if it had run here.
+                    Err(payload) => std::panic::resume_unwind(payload),
+                },
+                Err(part) => out.extend(part.iter().map(f)),
             }
         }
         out

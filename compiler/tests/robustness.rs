@@ -163,5 +163,27 @@ fn hostile_files_exit_with_1_or_2_never_101() {
         );
         assert!(code == 1 || code == 2, "{name}: exit {code}: {err}");
         assert!(err.contains("error["), "{name}: {err}");
+        // Among a hundred files, parsing runs on worker threads: the same answer.
+        let crowded = tmp
+            .path()
+            .join(format!("{}-crowded", name.trim_end_matches(".warden")));
+        std::fs::create_dir(&crowded).unwrap();
+        std::fs::write(crowded.join(name), bytes).unwrap();
+        for i in 0..100 {
+            std::fs::write(
+                crowded.join(format!("n{i}.warden")),
+                format!("namespace n{i} {{ }}\n"),
+            )
+            .unwrap();
+        }
+        let (code, _, err) = common::run(
+            &["check", crowded.to_str().unwrap(), "--out", "out"],
+            tmp.path(),
+        );
+        assert!(
+            code == 1 || code == 2,
+            "{name} among 100 files: exit {code}: {err}"
+        );
+        assert!(err.contains("error["), "{name} among 100 files: {err}");
     }
 }
