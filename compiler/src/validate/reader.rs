@@ -5,10 +5,10 @@
 //! JSON value (every value from a program, through `render`'s formatter, plus flow lists such as
 //! `["v1"]` in templates), `true` or `false`, or a plain word from a template (`NetworkPolicy`,
 //! `networking.k8s.io/v1`); and whole-line comments. This reader accepts exactly that and refuses
-//! everything else — comments after a value, anchors, tags, block
-//! scalars, tabs, blank lines, duplicate keys, plain words YAML would read as booleans or nulls,
-//! numbers that are not integers — so a template that strays from it fails the build as a defect of
-//! warden instead of producing a document some reader might take differently.
+//! everything else — comments after a value, anchors, tags, block scalars, tabs, blank lines,
+//! duplicate keys, plain words YAML would read as booleans or nulls, numbers that are not
+//! integers, characters outside printable ASCII — so a template that strays from it fails the
+//! build as a defect of warden instead of producing a document some reader might take differently.
 //!
 //!     metadata:                 accepted: keys, a nested mapping
 //!       labels: {"app": "x"}    accepted: a JSON value
