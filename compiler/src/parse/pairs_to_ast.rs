@@ -202,6 +202,11 @@ impl Ctx {
                 _ => {}
             }
         }
+        // A vector grows to four on its first push, and a service usually declares one `pods`
+        // line and one port: the syntax tree of 10,000 services would hold megabytes of slack.
+        svc.pods.shrink_to_fit();
+        svc.ports.shrink_to_fit();
+        svc.flows.shrink_to_fit();
         svc
     }
 
@@ -250,6 +255,8 @@ impl Ctx {
             };
             requirements.extend(req);
         }
+        // As for services: most selectors are one label.
+        requirements.shrink_to_fit();
         Selector { requirements, span }
     }
 
@@ -347,6 +354,9 @@ impl Ctx {
                 _ => {}
             }
         }
+        // As for services: most flows name one peer and one port.
+        flow.peers.shrink_to_fit();
+        flow.ports.shrink_to_fit();
         flow
     }
 
