@@ -35,6 +35,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// A bundle's bytes, allocated once: a buffer grown by doubling can hold up to twice the largest
+/// bundle.
+fn bundle(docs: &[Document]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(docs.iter().map(|d| d.text.len() + 4).sum());
+    for d in docs {
+        bytes.extend_from_slice(b"---\n");
+        bytes.extend_from_slice(d.text.as_bytes());
+    }
+    bytes
+}
+
 /// Every file of the output directory, the manifest last, as relative path and content.
 ///
 /// In the bundle layout the documents of a file follow each other in path order, each after a
@@ -44,36 +55,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// It takes the documents by value: each text moves into its file rather than being copied, which
 /// keeps a large program's output in memory once, not twice.
 pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Vec<u8>)> {
-    // Each bundle's size, so that its buffer is allocated once rather than doubled as it grows
-    // (a doubling leaves up to twice the largest bundle in memory).
-    let mut sizes: BTreeMap<std::borrow::Cow<'_, str>, usize> = BTreeMap::new();
-    for d in &docs {
-        *sizes.entry(layout.file_of(&d.path, d.schema)).or_default() += d.text.len() + 4;
-    }
-    let sizes: BTreeMap<String, usize> = sizes
-        .into_iter()
-        .map(|(file, size)| (file.into_owned(), size))
-        .collect();
-    let mut grouped: BTreeMap<String, (Vec<u8>, BTreeSet<String>)> = BTreeMap::new();
+    let mut by_file: BTreeMap<String, Vec<Document>> = BTreeMap::new();
     for d in docs {
-        let file = layout.file_of(&d.path, d.schema).into_owned();
-        let bundled = file != d.path;
-        let capacity = if bundled {
-            sizes.get(&file).copied().unwrap_or(0)
-        } else {
-            0
-        };
-        let (bytes, sources) = grouped
-            .entry(file)
-            .or_insert_with(|| (Vec::with_capacity(capacity), BTreeSet::new()));
-        if bundled {
-            bytes.extend_from_slice(b"---\n");
-            bytes.extend_from_slice(d.text.as_bytes());
-        } else {
-            *bytes = d.text.into_bytes();
-        }
-        sources.extend(d.sources);
+        by_file
+            .entry(layout.file_of(&d.path, d.schema).into_owned())
+            .or_default()
+            .push(d);
     }
+    let grouped: BTreeMap<String, (Vec<u8>, BTreeSet<String>)> = by_file
+        .into_iter()
+        .map(|(file, docs)| {
+            let sources = docs
+                .iter()
+                .flat_map(|d| d.sources.iter().cloned())
+                .collect();
+            let bytes = match <[Document; 1]>::try_from(docs) {
+                // A document alone at its own path: the tree layout, or a seccomp profile.
+                Ok([d]) if d.path == file => d.text.into_bytes(),
+                Ok(one) => bundle(&one),
+                Err(many) => bundle(&many),
+            };
+            (file, (bytes, sources))
+        })
+        .collect();
     let hashes = crate::parallel::map(&grouped.iter().collect::<Vec<_>>(), |(_, (bytes, _))| {
         sha256_hex(bytes)
     });

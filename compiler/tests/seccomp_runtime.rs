@@ -15,6 +15,12 @@
 
 mod common;
 
+/// The native architectures whose every call Docker's profile is compared on.
+const COMPARED_ARCHES: [(&str, warden::catalog::Arch); 2] = [
+    ("SCMP_ARCH_X86_64", warden::catalog::Arch::X86_64),
+    ("SCMP_ARCH_AARCH64", warden::catalog::Arch::Aarch64),
+];
+
 use common::seccomp::{CAPS, native, runtime_spec, tool};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,10 +85,7 @@ fn docker_default_unchanged_is_moby_default_json() {
     );
     let catalog = warden::catalog::get();
     let mut compared = 0;
-    for (native, arch) in [
-        ("SCMP_ARCH_X86_64", warden::catalog::Arch::X86_64),
-        ("SCMP_ARCH_AARCH64", warden::catalog::Arch::Aarch64),
-    ] {
+    for (native, arch) in COMPARED_ARCHES {
         let names: BTreeSet<String> = catalog.table(arch).unwrap().keys().cloned().collect();
         let all_caps: Vec<String> = warden::catalog::pod_spec::CAPABILITIES
             .iter()
@@ -297,10 +300,7 @@ fn spo_docker_default_is_moby_default_json_for_default_capabilities() {
     ];
     let catalog = warden::catalog::get();
     let mut compared = 0;
-    for (native, arch) in [
-        ("SCMP_ARCH_X86_64", warden::catalog::Arch::X86_64),
-        ("SCMP_ARCH_AARCH64", warden::catalog::Arch::Aarch64),
-    ] {
+    for (native, arch) in COMPARED_ARCHES {
         let names: BTreeSet<String> = catalog.table(arch).unwrap().keys().cloned().collect();
         let theirs = runtime_spec(&moby, native, &default_caps, (6, 1));
         let (va, vb) = (verdicts(&ours, &names), verdicts(&theirs, &names));

@@ -15,7 +15,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -69,24 +68,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
-}
-
-/// Every file under `dir`, by relative path, with its bytes.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                out.insert(path.strip_prefix(root).unwrap().to_path_buf(), bytes);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 /// warden built from a copy of the source tree with every break of `BREAKS` applied.
@@ -148,7 +129,7 @@ fn a_broken_template_stops_the_build_and_leaves_the_output_alone() {
         "{}",
         String::from_utf8_lossy(&good.stderr)
     );
-    let before = tree(&out);
+    let before = common::tree(&out);
     let run = |target: &str| {
         Command::new(&broken)
             .arg("build")
@@ -172,7 +153,10 @@ fn a_broken_template_stops_the_build_and_leaves_the_output_alone() {
             stderr.contains(says),
             "{template}: expected `{says}` in {stderr}"
         );
-        assert!(tree(&out) == before, "{template}: the output changed");
+        assert!(
+            common::tree(&out) == before,
+            "{template}: the output changed"
+        );
     }
     // The copy is otherwise sound: a target whose template is intact builds.
     let spo = run("spo");

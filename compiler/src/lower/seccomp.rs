@@ -8,7 +8,7 @@
 
 use super::{Document, Lowering, Schema, VERSION};
 use crate::catalog::{Arch, seccomp as data};
-use crate::ir::{ArgCmp, SeccompAction, SyscallPolicy};
+use crate::ir::{ArgCmp, Program, SeccompAction, Service, SyscallPolicy};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -200,14 +200,18 @@ pub(super) fn profile(policy: &SyscallPolicy, comment: &str) -> Result<ProfileVi
     })
 }
 
-pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    let services: Vec<_> = cx
-        .program
+/// The services with a `syscalls` block, each with its policy: one profile each, in `seccomp`
+/// and in `spo`.
+pub(super) fn confined(program: &Program) -> Vec<(&Service, &SyscallPolicy)> {
+    program
         .services
         .values()
         .filter_map(|svc| Some((svc, svc.syscalls.as_ref()?)))
-        .collect();
-    crate::parallel::map(&services, |&(svc, policy)| {
+        .collect()
+}
+
+pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
+    crate::parallel::map(&confined(cx.program), |&(svc, policy)| {
         let comment = format!(
             "warden {VERSION}: system calls of service {} from {}",
             svc.id,

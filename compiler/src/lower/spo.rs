@@ -4,7 +4,7 @@
 //! profile's conditional rules are resolved here for containerd's default capabilities on a
 //! kernel of 4.8 or newer.
 
-use super::seccomp::{RuleView, profile};
+use super::seccomp::{RuleView, confined, profile};
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::SeccompAction;
 use serde::Serialize;
@@ -101,13 +101,7 @@ pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnosti
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    let services: Vec<_> = cx
-        .program
-        .services
-        .values()
-        .filter_map(|svc| Some((svc, svc.syscalls.as_ref()?)))
-        .collect();
-    crate::parallel::map(&services, |&(svc, policy)| {
+    crate::parallel::map(&confined(cx.program), |&(svc, policy)| {
         let view = profile(policy, "")?;
         let mut architectures: Vec<String> = view
             .arch_map
