@@ -10,6 +10,7 @@ pub mod check;
 pub mod diag;
 pub mod emit;
 pub mod explain;
+pub mod format;
 pub mod graph;
 pub mod ir;
 pub mod load;

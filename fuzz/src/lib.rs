@@ -1,0 +1,182 @@
+//! The fuzz targets' bodies, shared by `fuzz_targets/` (libFuzzer drives them) and by
+//! `tests/replay.rs` (the test suite runs every stored input through them).
+//!
+//! Each body panics when warden breaks a promise: a panic anywhere in warden, an error without a
+//! span in the file it is about, a span outside its file or inside a character, a generated
+//! document that fails warden's own check (E0805), output that differs between two compilations of
+//! the same program, or a printed program that does not parse back to what was printed.
+#![forbid(unsafe_code)]
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a fuzz target reports a broken promise by panicking"
+)]
+
+mod generate;
+
+use warden::diag::{Diagnostic, render};
+use warden::lower::{Layout, Target};
+use warden::span::SourceMap;
+
+/// Splits the input into source files at 0xFF bytes (never part of UTF-8 text), so that one input
+/// can be a program of several files; `None` if a file is not UTF-8 (the loader refuses those
+/// before parsing, with their path).
+fn sources(data: &[u8]) -> Option<SourceMap> {
+    let mut sources = SourceMap::new();
+    for (i, part) in data.split(|&b| b == 0xFF).enumerate().take(8) {
+        let text = std::str::from_utf8(part).ok()?;
+        sources.add(format!("f{i}.warden"), text.to_string());
+    }
+    Some(sources)
+}
+
+/// Every diagnostic about a source file points into it, on character boundaries, and renders.
+fn assert_spans(sources: &SourceMap, diags: &[Diagnostic], every_error_has_a_span: bool) {
+    for d in diags {
+        if every_error_has_a_span && d.is_error() {
+            assert!(
+                d.span().is_some(),
+                "{} `{}` has no span to point at",
+                d.code,
+                d.message
+            );
+        }
+        for label in &d.labels {
+            let span = label.span;
+            assert!(span.file < sources.len(), "{}: span in no file", d.code);
+            let text = sources.text(span.file);
+            assert!(
+                span.start <= span.end && span.end <= text.len(),
+                "{}: span {span:?} outside its file of {} bytes",
+                d.code,
+                text.len()
+            );
+            assert!(
+                text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+                "{}: span {span:?} inside a character",
+                d.code
+            );
+        }
+    }
+    let human = render::human(sources, diags);
+    let json = render::json_lines(sources, diags);
+    assert_eq!(diags.is_empty(), human.is_empty());
+    assert_eq!(json.lines().count(), diags.len());
+}
+
+/// The parser alone: any text gives a syntax tree or an E0001 with a span.
+pub fn parse(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut sources = SourceMap::new();
+    let id = sources.add("f.warden".to_string(), text.to_string());
+    let (_, diags) = warden::parse::parse_file(id, text);
+    assert_spans(&sources, &diags, true);
+}
+
+/// Parsing and checking: every error points at the source it is about.
+pub fn check(data: &[u8]) {
+    let Some(sources) = sources(data) else {
+        return;
+    };
+    let (files, mut diags) = warden::parse_all(&sources);
+    if !diags.iter().any(Diagnostic::is_error) {
+        diags.extend(warden::check::check(&sources, &files).1);
+    }
+    assert_spans(&sources, &diags, true);
+}
+
+/// The whole compilation to every target, twice: no document fails warden's own check, and the
+/// second compilation gives the same bytes.
+pub fn compile(data: &[u8]) {
+    let Some(sources) = sources(data) else {
+        return;
+    };
+    compile_sources(sources);
+}
+
+fn compile_sources(sources: SourceMap) {
+    let texts: Vec<(String, String)> = (0..sources.len())
+        .map(|i| (sources.name(i).to_string(), sources.text(i).to_string()))
+        .collect();
+    let first = warden::compile_for(sources, &Target::ALL, Layout::Tree);
+    assert_spans(&first.sources, &first.diagnostics, false);
+    if let Some(bug) = first.diagnostics.iter().find(|d| d.code == "E0805") {
+        panic!("{}: {}", bug.message, bug.notes.join("\n"));
+    }
+    let Some(docs) = first.documents else {
+        assert!(
+            first.diagnostics.iter().any(Diagnostic::is_error),
+            "no documents and no error"
+        );
+        return;
+    };
+    let mut again = SourceMap::new();
+    for (name, text) in texts {
+        again.add(name, text);
+    }
+    let second = warden::compile_for(again, &Target::ALL, Layout::Tree);
+    let Some(second_docs) = second.documents else {
+        panic!("the second compilation of the same program failed");
+    };
+    let bytes = |docs: &[warden::lower::Document]| -> Vec<(String, String)> {
+        docs.iter()
+            .map(|d| (d.path.clone(), d.text.clone()))
+            .collect()
+    };
+    assert!(
+        bytes(&docs) == bytes(&second_docs),
+        "two compilations differ"
+    );
+}
+
+/// A syntax tree's structure without its spans: generated trees have none, parsed ones do.
+fn shape(file: &warden::ast::File) -> String {
+    let debug = format!("{file:?}");
+    let span = regex::Regex::new(r"Span \{ file: \d+, start: \d+, end: \d+ \}").unwrap();
+    span.replace_all(&debug, "Span").into_owned()
+}
+
+/// The program `round_trip` builds from `data`, printed; `None` if the bytes run out first.
+pub fn generated(data: &[u8]) -> Option<String> {
+    generate(data).map(|file| warden::format::file(&file))
+}
+
+/// Half the inputs build any program the grammar can express, half one the checker accepts.
+fn generate(data: &[u8]) -> Option<warden::ast::File> {
+    let (&mode, rest) = data.split_first()?;
+    let mut u = arbitrary::Unstructured::new(rest);
+    if mode % 2 == 0 {
+        generate::file(&mut u).ok()
+    } else {
+        generate::valid_file(&mut u).ok()
+    }
+}
+
+/// Structure-aware: builds a program from the bytes, prints it, parses the text back (the same
+/// tree but for spans), prints that again (the same text), then compiles it.
+pub fn round_trip(data: &[u8]) {
+    let Some(file) = generate(data) else {
+        return;
+    };
+    let text = warden::format::file(&file);
+    let mut sources = SourceMap::new();
+    let id = sources.add("p.warden".to_string(), text.clone());
+    let (parsed, diags) = warden::parse::parse_file(id, &text);
+    if !diags.is_empty() {
+        panic!(
+            "printed program does not parse:\n{text}\n{}",
+            render::human(&sources, &diags)
+        );
+    }
+    assert_eq!(shape(&file), shape(&parsed), "round trip changed\n{text}");
+    assert_eq!(
+        warden::format::file(&parsed),
+        text,
+        "printing is not stable"
+    );
+    compile_sources(sources);
+}
