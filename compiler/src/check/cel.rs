@@ -469,13 +469,29 @@ fn unify(a: &Ty, b: &Ty) -> Option<Ty> {
 /// The span of `offset` (in the expression's text) in the program: exact when the string literal
 /// holds no escapes, the whole literal otherwise.
 fn span_at(literal: &Ident, raw_len: usize, offset: Option<(usize, usize)>) -> Span {
-    let exact = raw_len == literal.text.len() + 2;
+    let text = literal.text.as_str();
+    let exact = raw_len == text.len() + 2;
     match offset {
-        Some((start, end)) if exact && end <= literal.text.len() => Span::new(
-            literal.span.file,
-            literal.span.start + 1 + start,
-            literal.span.start + 1 + end.max(start + 1),
-        ),
+        Some((start, end)) if exact && end <= text.len() => {
+            // The parser may point inside a character of non-ASCII text: the span covers all of
+            // it, at least one character.
+            let start = (0..=start)
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            let first_end = text
+                .get(start..)
+                .and_then(|rest| rest.chars().next())
+                .map_or(start, |c| start + c.len_utf8());
+            let end = (end.max(first_end)..=text.len())
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(text.len());
+            Span::new(
+                literal.span.file,
+                literal.span.start + 1 + start,
+                literal.span.start + 1 + end,
+            )
+        }
         _ => literal.span,
     }
 }
@@ -698,5 +714,13 @@ fn line_col_offset(text: &str, (line, col): (isize, isize)) -> Option<usize> {
     let line = usize::try_from(line).ok()?.checked_sub(1)?;
     let col = usize::try_from(col).ok()?;
     let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
-    Some((start + col).min(text.len()))
+    // The column counts characters, not bytes.
+    let in_line: usize = text
+        .get(start..)
+        .unwrap_or("")
+        .chars()
+        .take(col)
+        .map(char::len_utf8)
+        .sum();
+    Some((start + in_line).min(text.len()))
 }
