@@ -10,6 +10,61 @@ use crate::ast::Ident;
 use crate::diag::Diagnostic;
 use crate::ir::IpBlock;
 use ipnet::IpNet;
+use std::collections::BTreeMap;
+
+/// Address blocks none of which overlaps another, each with what it came from. Two CIDRs overlap
+/// only if one holds the other, so the one a new block overlaps is found in logarithmic time: an
+/// `except` list or a flow may name tens of thousands.
+pub(super) struct Disjoint<T> {
+    by_start: BTreeMap<(bool, u128), (u128, IpNet, T)>,
+}
+
+/// A block as a range of addresses: (IPv6, first, last).
+fn range(net: &IpNet) -> (bool, u128, u128) {
+    match net {
+        IpNet::V4(n) => (
+            false,
+            u32::from(n.network()).into(),
+            u32::from(n.broadcast()).into(),
+        ),
+        IpNet::V6(n) => (true, n.network().into(), n.broadcast().into()),
+    }
+}
+
+impl<T: Copy> Disjoint<T> {
+    pub(super) fn new() -> Self {
+        Disjoint {
+            by_start: BTreeMap::new(),
+        }
+    }
+
+    /// A block of the set that holds `net` or lies inside it.
+    pub(super) fn overlapping(&self, net: &IpNet) -> Option<(IpNet, T)> {
+        let (v6, first, last) = range(net);
+        // INVARIANT: the blocks are disjoint, so at most the last one starting at or before
+        // `first` can hold it, and the first one starting at or after `first` is the one to test
+        // for lying inside it.
+        let before = self
+            .by_start
+            .range(..=(v6, first))
+            .next_back()
+            .filter(|((family, _), (end, _, _))| *family == v6 && *end >= first);
+        let after = self
+            .by_start
+            .range((v6, first)..)
+            .next()
+            .filter(|((family, start), _)| *family == v6 && *start <= last);
+        before
+            .or(after)
+            .map(|(_, (_, other, origin))| (*other, *origin))
+    }
+
+    /// Adds `net`, which must overlap none of the set.
+    pub(super) fn insert(&mut self, net: IpNet, origin: T) {
+        let (v6, first, last) = range(&net);
+        self.by_start.insert((v6, first), (last, net, origin));
+    }
+}
 
 impl Checker<'_> {
     pub(super) fn cidr(&mut self, lit: &Ident) -> Option<IpNet> {
@@ -41,7 +96,7 @@ impl Checker<'_> {
     pub(super) fn ip_block(&mut self, cidr: &Ident, except: &[Ident]) -> Option<IpBlock> {
         let net = self.cidr(cidr)?;
         let mut ok = true;
-        let mut excepts: Vec<(IpNet, &Ident)> = Vec::new();
+        let mut excepts: Disjoint<&Ident> = Disjoint::new();
         for ex in except {
             let Some(e) = self.cidr(ex) else {
                 ok = false;
@@ -64,10 +119,7 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            if let Some((other, other_lit)) = excepts
-                .iter()
-                .find(|(o, _)| o.contains(&e) || e.contains(o))
-            {
+            if let Some((other, other_lit)) = excepts.overlapping(&e) {
                 self.diags.push(
                     Diagnostic::error("E0303", format!("exceptions `{other}` and `{e}` overlap"))
                         .primary(ex.span, "overlaps another exception")
@@ -77,12 +129,12 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            excepts.push((e, ex));
+            excepts.insert(e, ex);
         }
         if !ok {
             return None;
         }
-        let mut except: Vec<IpNet> = excepts.into_iter().map(|(e, _)| e).collect();
+        let mut except: Vec<IpNet> = excepts.by_start.into_values().map(|(_, e, _)| e).collect();
         except.sort();
         Some(IpBlock { cidr: net, except })
     }

@@ -32,7 +32,8 @@ impl Checker<'_> {
     /// Resolves the flows declared by `this` (a service or a namespace) in `namespace`.
     fn flows_of(&mut self, flows: &[ast::Flow], this: &Peer, namespace: &str) {
         for flow in flows {
-            let mut externals: Vec<(ir::IpBlock, crate::span::Span)> = Vec::new();
+            let mut externals: super::cidrs::Disjoint<crate::span::Span> =
+                super::cidrs::Disjoint::new();
             for peer in &flow.peers {
                 let resolved = match peer {
                     ast::Peer::Host { name, .. } => self.host(name, flow.direction),
@@ -42,20 +43,18 @@ impl Checker<'_> {
                     continue;
                 };
                 for block in resolved.blocks() {
-                    if let Some((_, first)) = externals
-                        .iter()
-                        .find(|(b, _)| b.cidr.contains(&block.cidr) || block.cidr.contains(&b.cidr))
-                    {
+                    if let Some((_, first)) = externals.overlapping(&block.cidr) {
                         self.diags.push(
                             Diagnostic::error("E0304", "overlapping address blocks in one flow")
                                 .primary(peer.span(), "overlaps another peer of this flow")
-                                .secondary(*first, "this one")
+                                .secondary(first, "this one")
                                 .help(
                                     "keep one block, and use `except` to cut addresses out of it",
                                 ),
                         );
+                    } else {
+                        externals.insert(block.cidr, peer.span());
                     }
-                    externals.push((block, peer.span()));
                 }
                 self.lint_world(flow, peer);
                 let (client, server) = match flow.direction {
