@@ -87,7 +87,13 @@ pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Co
         match lower::lower(program, &sources, targets, layout)
             .and_then(|docs| validate_all(&docs).map(|()| docs))
         {
-            Ok(docs) => documents = Some(docs),
+            Ok(docs) => {
+                let too_large = validate::sizes::check(&docs);
+                if too_large.is_empty() {
+                    documents = Some(docs);
+                }
+                diagnostics.extend(too_large);
+            }
             Err(e) => diagnostics.push(
                 Diagnostic::error(
                     "E0805",

@@ -107,6 +107,7 @@ fn the_schema_check_rejects_a_broken_document() {
         text: text.to_string(),
         schema: warden::lower::Schema::NetworkPolicy,
         sources: BTreeSet::new(),
+        origin: None,
     };
     assert!(warden::validate::validate(&doc(good)).is_ok());
     for bad in [

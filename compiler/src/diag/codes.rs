@@ -80,6 +80,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0903", include_str!("../../codes/E0903.md")),
     ("E0904", include_str!("../../codes/E0904.md")),
     ("E0905", include_str!("../../codes/E0905.md")),
+    ("E0906", include_str!("../../codes/E0906.md")),
 ];
 
 /// The explanation of a code, if it exists.

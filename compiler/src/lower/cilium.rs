@@ -150,6 +150,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("cilium/policy.yaml", &view)?,
             schema: Schema::CiliumNetworkPolicy,
             sources: policy.files(cx),
+            origin: Some(policy.source),
         })
     })
     .into_iter()

@@ -103,6 +103,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("gatekeeper/template.yaml", &view)?,
             schema: Schema::GatekeeperConstraintTemplate,
             sources: sources.clone(),
+            origin: Some(adm.span),
         });
         let constraint = ConstraintView {
             kind: &kind,
@@ -121,6 +122,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("gatekeeper/constraint.yaml", &constraint)?,
             schema: Schema::GatekeeperConstraint,
             sources,
+            origin: Some(adm.span),
         });
     }
     Ok(docs)

@@ -54,6 +54,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("kyverno/clusterpolicy.yaml", &view)?,
             schema: Schema::KyvernoClusterPolicy,
             sources: BTreeSet::from([cx.file(adm.span)]),
+            origin: Some(adm.span),
         });
     }
     Ok(docs)

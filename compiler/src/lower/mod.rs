@@ -97,10 +97,12 @@ pub struct Document {
     pub schema: Schema,
     /// The source files it was generated from.
     pub sources: BTreeSet<String>,
+    /// The declaration it was generated from, for errors about the document as a whole.
+    pub origin: Option<Span>,
 }
 
 impl Document {
-    fn is_kubernetes(&self) -> bool {
+    pub fn is_kubernetes(&self) -> bool {
         !matches!(self.schema, Schema::SeccompProfile | Schema::Kustomization)
     }
 }
@@ -176,6 +178,7 @@ pub fn lower(
         text,
         schema: Schema::Kustomization,
         sources: BTreeSet::new(),
+        origin: None,
     });
     docs.sort_by(|a, b| a.path.cmp(&b.path));
     // INVARIANT: paths are unique by construction (checked names, reserved names refused); two

@@ -144,6 +144,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("netpol/networkpolicy.yaml", &view)?,
             schema: Schema::NetworkPolicy,
             sources: policy.files(cx),
+            origin: Some(policy.source),
         })
     })
     .into_iter()

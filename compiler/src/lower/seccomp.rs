@@ -223,6 +223,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("seccomp/profile.json", &view)?,
             schema: Schema::SeccompProfile,
             sources: BTreeSet::from([cx.file(policy.span)]),
+            origin: Some(policy.span),
         })
     })
     .into_iter()

@@ -135,6 +135,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("spo/seccompprofile.yaml", &spo)?,
             schema: Schema::SpoSeccompProfile,
             sources: BTreeSet::from([cx.file(policy.span)]),
+            origin: Some(policy.span),
         })
     })
     .into_iter()

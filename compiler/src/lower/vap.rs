@@ -208,6 +208,11 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         let mut validations = Vec::new();
         let mut sources = BTreeSet::new();
         let mut spans = Vec::new();
+        // The namespace's documents point at its first service with a `syscalls` block.
+        let origin = services
+            .iter()
+            .find_map(|s| s.syscalls.as_ref())
+            .map(|p| p.span);
         for svc in &services {
             let Some(policy) = &svc.syscalls else {
                 continue;
@@ -264,6 +269,7 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("vap/policy.yaml", &view)?,
             schema: Schema::ValidatingAdmissionPolicy,
             sources: sources.clone(),
+            origin,
         });
         let scope = crate::ir::AdmissionScope {
             names: Some(BTreeSet::from([namespace.to_string()])),
@@ -283,6 +289,7 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("vap/binding.yaml", &binding)?,
             schema: Schema::ValidatingAdmissionPolicyBinding,
             sources,
+            origin,
         });
     }
     Ok(docs)
@@ -293,6 +300,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     for adm in cx.program.admissions.values() {
         let source = cx.location(adm.span);
         let sources = BTreeSet::from([cx.file(adm.span)]);
+        let origin = Some(adm.span);
         let (variables, validations) = cel(adm);
         let policy = PolicyView {
             name: &adm.name,
@@ -309,6 +317,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("vap/policy.yaml", &policy)?,
             schema: Schema::ValidatingAdmissionPolicy,
             sources: sources.clone(),
+            origin,
         });
         let binding = BindingView {
             name: &adm.name,
@@ -322,6 +331,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             text: crate::render::render("vap/binding.yaml", &binding)?,
             schema: Schema::ValidatingAdmissionPolicyBinding,
             sources,
+            origin,
         });
     }
     Ok(docs)

@@ -6,6 +6,7 @@
 //! warden (a template or a missing check), so it is reported as such and nothing is written.
 
 pub mod reader;
+pub mod sizes;
 
 use crate::lower::{Document, Schema};
 use jsonschema::Validator;
