@@ -63,7 +63,7 @@ pub fn load(paths: &[PathBuf]) -> Result<SourceMap, Vec<Diagnostic>> {
     named.dedup_by(|a, b| a.0 == b.0);
     let mut sources = SourceMap::new();
     for (name, path) in named {
-        match fs::read(&path) {
+        match read(&path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => {
                     // A byte-order mark is not part of the program.
@@ -78,10 +78,21 @@ pub fn load(paths: &[PathBuf]) -> Result<SourceMap, Vec<Diagnostic>> {
                     format!("`{name}` is not UTF-8 text"),
                 )),
             },
-            Err(e) => diags.push(Diagnostic::error(
+            Err(Unreadable::Io(e)) => diags.push(Diagnostic::error(
                 "E0801",
                 format!("cannot read `{name}`: {e}"),
             )),
+            Err(Unreadable::NotAFile) => diags.push(
+                Diagnostic::error("E0801", format!("`{name}` is not a regular file"))
+                    .note("a device, a pipe or a socket could be read forever"),
+            ),
+            Err(Unreadable::TooLarge) => diags.push(
+                Diagnostic::error(
+                    "E0801",
+                    format!("`{name}` is larger than {} MiB", MAX_FILE >> 20),
+                )
+                .help("split the program into several files"),
+            ),
         }
     }
     if diags.is_empty() {
@@ -89,6 +100,36 @@ pub fn load(paths: &[PathBuf]) -> Result<SourceMap, Vec<Diagnostic>> {
     } else {
         Err(diags)
     }
+}
+
+/// The largest source file warden reads: ten times the largest program seen in practice, and a
+/// bound on what a hostile file can make warden read and hold.
+const MAX_FILE: u64 = 32 << 20;
+
+enum Unreadable {
+    Io(std::io::Error),
+    NotAFile,
+    TooLarge,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Unreadable> {
+    use std::io::Read as _;
+    // A `.warden` symlink may point at /dev/zero or a pipe: only regular files are read.
+    let meta = fs::metadata(path).map_err(Unreadable::Io)?;
+    if !meta.is_file() {
+        return Err(Unreadable::NotAFile);
+    }
+    if meta.len() > MAX_FILE {
+        return Err(Unreadable::TooLarge);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE + 1).read_to_end(&mut bytes))
+        .map_err(Unreadable::Io)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(Unreadable::TooLarge);
+    }
+    Ok(bytes)
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
