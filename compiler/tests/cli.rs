@@ -268,6 +268,115 @@ fn file_order_does_not_change_the_output() {
     assert_eq!(outs[0], outs[1]);
 }
 
+/// Byte-identical output whatever the working directory, absolute or relative paths, a path
+/// through a symlink or `..`, the program's place on disk, the locale, the time zone
+/// and the order in which files are named on the command line.
+#[test]
+fn the_output_is_the_same_from_any_directory_path_locale_time_zone_and_order() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().canonicalize().expect("canonical");
+    let program = root.join("repo/policy");
+    fs::create_dir_all(program.join("more")).expect("mkdir");
+    let src = example("online-boutique");
+    let mut names: Vec<String> = fs::read_dir(&src)
+        .expect("ls")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    // One file in a subdirectory: its name in annotations is `more/…` on every machine.
+    for (i, n) in names.iter().enumerate() {
+        let to = if i == 0 {
+            program.join("more").join(n)
+        } else {
+            program.join(n)
+        };
+        fs::copy(src.join(n), to).expect("copy");
+    }
+    let elsewhere = root.join("elsewhere/deeper");
+    fs::create_dir_all(elsewhere.join("cwd")).expect("mkdir");
+    fs::create_dir_all(elsewhere.join("policy/more")).expect("mkdir");
+    for (rel, bytes) in tree(&program) {
+        fs::write(elsewhere.join("policy").join(rel), bytes).expect("copy");
+    }
+    std::os::unix::fs::symlink(&program, root.join("link")).expect("symlink");
+    let mut files: Vec<String> = tree(&program)
+        .into_iter()
+        .map(|(rel, _)| program.join(rel).to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    files.reverse();
+
+    let targets = "netpol,cilium,seccomp,spo,vap,kyverno,gatekeeper";
+    let build = |cwd: &Path, paths: &[&str], env: &[(&str, &str)], out: &str| {
+        let out = root.join(out);
+        let mut cmd = std::process::Command::new(common::warden_bin());
+        cmd.arg("build")
+            .args(paths)
+            .arg("--out")
+            .arg(&out)
+            .args(["--target", targets])
+            .current_dir(cwd)
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let done = cmd.output().expect("warden runs");
+        assert!(
+            done.status.success(),
+            "{paths:?} from {}: {}",
+            cwd.display(),
+            String::from_utf8_lossy(&done.stderr)
+        );
+        tree(&out)
+    };
+    let reference = build(&root.join("repo"), &["policy"], &[], "out-reference");
+    assert!(reference.len() > 20, "{} files", reference.len());
+    let file_args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let variants = [
+        (
+            "an absolute path from /, LANG=C",
+            build(
+                Path::new("/"),
+                &[s(&program)],
+                &[("LANG", "C"), ("LC_ALL", "C")],
+                "out-a",
+            ),
+        ),
+        (
+            "`.` from the program, Turkish locale, UTC+5:45",
+            build(
+                &program,
+                &["."],
+                &[
+                    ("LANG", "tr_TR.UTF-8"),
+                    ("LC_ALL", "tr_TR.UTF-8"),
+                    ("TZ", "Asia/Kathmandu"),
+                ],
+                "out-b",
+            ),
+        ),
+        (
+            "every file named, in reverse order, UTC-3:30",
+            build(&root, &file_args, &[("TZ", "America/St_Johns")], "out-c"),
+        ),
+        (
+            "a copy elsewhere, through `..`",
+            build(&elsewhere.join("cwd"), &["../policy"], &[], "out-d"),
+        ),
+        (
+            "a path through a symlink",
+            build(&root, &["link"], &[("TZ", "UTC")], "out-e"),
+        ),
+    ];
+    for (how, out) in variants {
+        assert!(out == reference, "{how}: the output differs");
+    }
+    let annotated = reference
+        .iter()
+        .any(|(_, bytes)| String::from_utf8_lossy(bytes).contains("more/"));
+    assert!(annotated, "no annotation names the file in `more/`");
+}
+
 #[test]
 fn declaration_order_does_not_change_the_policies() {
     // All declarations of the example in one file, in reverse order: only the `file:line`
