@@ -355,6 +355,8 @@ pub(super) fn cel_string(s: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             c if c.is_ascii_graphic() || c == ' ' => out.push(c),
+            // `\u` takes exactly four digits: a character beyond U+FFFF needs `\U` and eight.
+            c if u32::from(c) > 0xFFFF => out.push_str(&format!("\\U{:08x}", u32::from(c))),
             c => out.push_str(&format!("\\u{:04x}", u32::from(c))),
         }
     }
