@@ -5,7 +5,7 @@
 
 use crate::span::Span;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ident {
     pub text: String,
     pub span: Span,
@@ -246,7 +246,7 @@ pub struct ArgCondition {
     pub span: Span,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Admission {
     pub name: Ident,
     pub span: Span,

@@ -674,7 +674,10 @@ pub fn valid_file(u: &mut Unstructured<'_>) -> Result<File> {
         if !u.arbitrary::<bool>()? {
             continue;
         }
-        let mut adm = empty_admission(&format!("rules-{i}"));
+        let mut adm = Admission {
+            name: spanned(format!("rules-{i}")),
+            ..Admission::default()
+        };
         adm.applies
             .push((AdmissionScope::Names(vec![spanned(*ns)]), Span::default()));
         adm.forbid = some(u, 0, 2, |u| {
@@ -688,27 +691,4 @@ pub fn valid_file(u: &mut Unstructured<'_>) -> Result<File> {
         file.admissions.push(adm);
     }
     Ok(file)
-}
-
-fn empty_admission(name: &str) -> Admission {
-    Admission {
-        name: spanned(name),
-        span: Span::default(),
-        applies: Vec::new(),
-        except: Vec::new(),
-        forbid: Vec::new(),
-        require: Vec::new(),
-        require_labels: Vec::new(),
-        require_annotations: Vec::new(),
-        images: Vec::new(),
-        modes: Vec::new(),
-        pod_security: Vec::new(),
-        exempt: Vec::new(),
-        exempt_images: Vec::new(),
-        forbid_host_paths: Vec::new(),
-        allow_capabilities: Vec::new(),
-        allow_volumes: Vec::new(),
-        ids: Vec::new(),
-        cel: Vec::new(),
-    }
 }

@@ -585,22 +585,7 @@ impl Ctx {
                 span,
             },
             span,
-            applies: Vec::new(),
-            except: Vec::new(),
-            forbid: Vec::new(),
-            require: Vec::new(),
-            require_labels: Vec::new(),
-            require_annotations: Vec::new(),
-            images: Vec::new(),
-            modes: Vec::new(),
-            pod_security: Vec::new(),
-            exempt: Vec::new(),
-            exempt_images: Vec::new(),
-            forbid_host_paths: Vec::new(),
-            allow_capabilities: Vec::new(),
-            allow_volumes: Vec::new(),
-            ids: Vec::new(),
-            cel: Vec::new(),
+            ..Admission::default()
         };
         for p in pair.into_inner() {
             let rule = p.as_rule();
