@@ -81,10 +81,19 @@ fn broken_warden(work: &Path) -> PathBuf {
         "compiler/codes",
         "grammar",
         "targets",
+        // The fuzz crate is a workspace member: the workspace does not load without it.
+        "fuzz/src",
+        "fuzz/fuzz_targets",
+        "fuzz/tests",
     ] {
         copy_dir(&repo.join(dir), &copy.join(dir));
     }
-    for file in ["Cargo.toml", "Cargo.lock", "compiler/Cargo.toml"] {
+    for file in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "compiler/Cargo.toml",
+        "fuzz/Cargo.toml",
+    ] {
         std::fs::copy(repo.join(file), copy.join(file)).unwrap();
     }
     for (template, good, bad, _, _) in BREAKS {
@@ -97,6 +106,10 @@ fn broken_warden(work: &Path) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let out = Command::new(cargo)
         .args(["build", "--offline", "--quiet", "--bin", "warden"])
+        // Unoptimised, as it built before the test profile was optimised: three times faster to
+        // build, and the broken templates fail the same.
+        .args(["--config", "profile.dev.opt-level=0"])
+        .args(["--config", "profile.dev.package.\"*\".opt-level=0"])
         .current_dir(&copy)
         .env("CARGO_TARGET_DIR", &target_dir)
         .output()
