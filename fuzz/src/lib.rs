@@ -135,9 +135,10 @@ fn compile_sources(sources: SourceMap) {
 
 /// A syntax tree's structure without its spans: generated trees have none, parsed ones do.
 fn shape(file: &warden::ast::File) -> String {
-    let debug = format!("{file:?}");
-    let span = regex::Regex::new(r"Span \{ file: \d+, start: \d+, end: \d+ \}").unwrap();
-    span.replace_all(&debug, "Span").into_owned()
+    static SPAN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let span = SPAN
+        .get_or_init(|| regex::Regex::new(r"Span \{ file: \d+, start: \d+, end: \d+ \}").unwrap());
+    span.replace_all(&format!("{file:?}"), "Span").into_owned()
 }
 
 /// The program `round_trip` builds from `data`, printed; `None` if the bytes run out first.
