@@ -9,6 +9,11 @@ use warden::diag::{self, Diagnostic};
 use warden::lower::{Layout, Target};
 use warden::span::SourceMap;
 
+// A compilation allocates many small strings, vectors and map nodes and frees most of them
+// together; mimalloc's thread-local free lists do that in a fraction of glibc malloc's time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "warden", version, about = "A compiler for security as code")]
 struct Cli {
