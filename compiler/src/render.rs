@@ -10,18 +10,6 @@ use std::sync::OnceLock;
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
-        "netpol/networkpolicy.yaml",
-        include_str!("../../targets/netpol/networkpolicy.yaml"),
-    ),
-    (
-        "netpol/peer.yaml",
-        include_str!("../../targets/netpol/peer.yaml"),
-    ),
-    (
-        "netpol/ports.yaml",
-        include_str!("../../targets/netpol/ports.yaml"),
-    ),
-    (
         "cilium/policy.yaml",
         include_str!("../../targets/cilium/policy.yaml"),
     ),
@@ -96,33 +84,62 @@ fn format_value(
             "every template must be .yaml or .json, so that values are JSON-escaped",
         ));
     }
-    // Most values are plain strings (names, labels, sources): written as they are, quoted.
-    if let Some(s) = value.as_str()
-        && s.bytes()
-            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-    {
-        out.write_str("\"").map_err(Error::from)?;
-        out.write_str(s).map_err(Error::from)?;
-        return out.write_str("\"").map_err(Error::from);
+    if let Some(s) = value.as_str() {
+        if is_plain(s) {
+            out.write_str("\"").map_err(Error::from)?;
+            out.write_str(s).map_err(Error::from)?;
+            return out.write_str("\"").map_err(Error::from);
+        }
+        let mut text = String::with_capacity(s.len() + 2);
+        push_quoted(&mut text, s, state.name().ends_with(".yaml"));
+        return out.write_str(&text).map_err(Error::from);
     }
     let json = serde_json::to_string(value)
         .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
-    let yaml = state.name().ends_with(".yaml");
     let mut escaped = String::with_capacity(json.len());
-    for c in json.chars() {
-        if c.is_ascii() && c != '\u{7f}' {
-            escaped.push(c);
-        } else if u32::from(c) <= 0xffff {
-            escaped.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else if yaml {
-            escaped.push_str(&format!("\\U{:08x}", u32::from(c)));
-        } else {
-            for unit in c.encode_utf16(&mut [0; 2]) {
-                escaped.push_str(&format!("\\u{:04x}", unit));
-            }
-        }
-    }
+    push_ascii(&mut escaped, &json, state.name().ends_with(".yaml"));
     out.write_str(&escaped).map_err(Error::from)
+}
+
+/// Appends `s` as a JSON string literal in printable ASCII, as every template value is written:
+/// the writers of documents that have no template (`lower/netpol.rs`) write their values with it.
+/// `yaml`: the document is YAML (astral characters as `\UXXXXXXXX`), else JSON.
+pub(crate) fn push_quoted(out: &mut String, s: &str, yaml: bool) {
+    if is_plain(s) {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    // A string always serializes.
+    let json = serde_json::to_string(s).unwrap_or_default();
+    push_ascii(out, &json, yaml);
+}
+
+/// Most values are plain strings (names, labels, sources): written as they are, quoted.
+fn is_plain(s: &str) -> bool {
+    s.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// Appends JSON text with every character outside printable ASCII escaped.
+fn push_ascii(out: &mut String, json: &str, yaml: bool) {
+    use std::fmt::Write;
+    for c in json.chars() {
+        // Writing to a String cannot fail.
+        let _ = if c.is_ascii() && c != '\u{7f}' {
+            out.push(c);
+            Ok(())
+        } else if u32::from(c) <= 0xffff {
+            write!(out, "\\u{:04x}", u32::from(c))
+        } else if yaml {
+            write!(out, "\\U{:08x}", u32::from(c))
+        } else {
+            c.encode_utf16(&mut [0; 2])
+                .iter()
+                .try_for_each(|unit| write!(out, "\\u{unit:04x}"))
+        };
+    }
 }
 
 /// Renders one template. An error here is a defect of a template, never of the user's program.

@@ -1,7 +1,8 @@
-//! A defect in a template must stop the build: warden is rebuilt from a copy of this source tree
-//! with templates broken on purpose — YAML structure, a field the schema does not know, a word
-//! YAML 1.1 reads as a boolean, a JSON syntax error, a wrong kind — and must refuse each target
-//! with E0805, naming the documents, and leave the previous output as it was.
+//! A defect in a template, or in the code that writes NetworkPolicies without one, must stop the
+//! build: warden is rebuilt from a copy of this source tree with both broken on purpose — YAML
+//! structure, a field the schema does not know, a word YAML 1.1 reads as a boolean, a JSON syntax
+//! error, a wrong kind — and must refuse each target with E0805, naming the documents, and leave
+//! the previous output as it was.
 //!
 //! The rebuild takes a minute or two the first time (its own target directory, kept under
 //! CARGO_TARGET_TMPDIR for the next run).
@@ -18,38 +19,38 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// (template, text, broken text, target it breaks, what the diagnostic says)
+/// (file of the repository, text, broken text, target it breaks, what the diagnostic says)
 const BREAKS: &[(&str, &str, &str, &str, &str)] = &[
     (
-        "netpol/networkpolicy.yaml",
-        "\n  policyTypes:",
-        "\n   policyTypes:",
+        "compiler/src/lower/netpol.rs",
+        "\"\\n  policyTypes:\"",
+        "\"\\n   policyTypes:\"",
         "netpol",
         "does not parse",
     ),
     (
-        "vap/binding.yaml",
+        "targets/vap/binding.yaml",
         "  validationActions:",
         "  validationAction:",
         "vap",
         "validationAction",
     ),
     (
-        "kyverno/clusterpolicy.yaml",
+        "targets/kyverno/clusterpolicy.yaml",
         "  background: true",
         "  background: yes",
         "kyverno",
         "`yes` is not a scalar warden writes",
     ),
     (
-        "seccomp/profile.json",
+        "targets/seccomp/profile.json",
         "\"defaultAction\": {{ default_action }},",
         "\"defaultAction\": {{ default_action }},,",
         "seccomp",
         "does not parse",
     ),
     (
-        "gatekeeper/template.yaml",
+        "targets/gatekeeper/template.yaml",
         "kind: ConstraintTemplate",
         "kind: ConstraintTemplates",
         "gatekeeper",
@@ -97,7 +98,7 @@ fn broken_warden(work: &Path) -> PathBuf {
         std::fs::copy(repo.join(file), copy.join(file)).unwrap();
     }
     for (template, good, bad, _, _) in BREAKS {
-        let path = copy.join("targets").join(template);
+        let path = copy.join(template);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.matches(good).count(), 1, "{template}: `{good}` once");
         std::fs::write(&path, text.replace(good, bad)).unwrap();

@@ -8,9 +8,10 @@ use super::plan::{self, Rule};
 use super::views::{IpBlockView, SelectorView, ip_block_view, selector_view};
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::{IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
-use serde::Serialize;
+use crate::render::push_quoted;
+use std::fmt::Write;
 
-#[derive(Serialize)]
+/// A NetworkPolicy as it is written; `write` turns it into YAML.
 struct PolicyView<'a> {
     name: &'a str,
     namespace: &'a str,
@@ -23,13 +24,13 @@ struct PolicyView<'a> {
     egress: Option<Vec<RuleView>>,
 }
 
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct RuleView {
     peers: Vec<PeerView>,
     ports: Vec<PortView>,
 }
 
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct PeerView {
     ip_block: Option<IpBlockView>,
     pod_selector: Option<SelectorView>,
@@ -44,16 +45,15 @@ fn namespace_named(name: &str) -> SelectorView {
     }
 }
 
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct PortView {
     protocol: &'static str,
     port: PortValue,
     end_port: Option<u16>,
 }
 
-/// A port number, or a container port's name (which the template quotes as a string).
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
-#[serde(untagged)]
+/// A port number, or a container port's name (written as a string).
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
 enum PortValue {
     Number(u16),
     Name(String),
@@ -141,7 +141,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         };
         Ok(Document {
             path: format!("netpol/{}/{}.yaml", policy.namespace, policy.name),
-            text: crate::render::render("netpol/networkpolicy.yaml", &view)?,
+            text: write(&view)?,
             schema: Schema::NetworkPolicy,
             sources: policy.files(cx),
             origin: Some(policy.source),
@@ -265,4 +265,168 @@ fn ip_block(b: &IpBlock) -> PeerView {
         pod_selector: None,
         namespace_selector: None,
     }
+}
+
+// NetworkPolicies are most of what warden writes (one per service, and a program may have tens of
+// thousands), so they are written here rather than by a template: a minijinja template took ten
+// times as long. The text is what `targets/netpol/README.md` shows, every value goes through the
+// templates' own quoting (`push_quoted`), and `validate` reads each document back against the
+// NetworkPolicy schema like any template's, so a defect here stops the build as one there does
+// (`tests/template_defects.rs` breaks this writer on purpose).
+
+/// The policy as YAML, ending with one newline.
+fn write(v: &PolicyView<'_>) -> Result<String, String> {
+    let mut out = String::with_capacity(1024);
+    let o = &mut out;
+    o.push_str("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: ");
+    q(o, v.name);
+    o.push_str("\n  namespace: ");
+    q(o, v.namespace);
+    o.push_str("\n  labels:\n    app.kubernetes.io/managed-by: warden\n  annotations:");
+    o.push_str("\n    warden.dev/source: ");
+    q(o, &v.source);
+    if !v.flows.is_empty() {
+        o.push_str("\n    warden.dev/flows: ");
+        q(o, &v.flows);
+    }
+    o.push_str("\n    warden.dev/version: ");
+    q(o, v.version);
+    o.push_str("\nspec:\n  podSelector:");
+    selector(o, &v.pod_selector, 4);
+    o.push_str("\n  policyTypes:");
+    for t in &v.policy_types {
+        o.push_str("\n  - ");
+        q(o, t);
+    }
+    rules(o, "ingress", "from", v.ingress.as_deref())?;
+    rules(o, "egress", "to", v.egress.as_deref())?;
+    o.push('\n');
+    Ok(out)
+}
+
+fn q(out: &mut String, s: &str) {
+    push_quoted(out, s, true);
+}
+
+/// A new line indented by `indent` spaces.
+fn line(out: &mut String, indent: usize) {
+    out.push('\n');
+    out.extend(std::iter::repeat_n(' ', indent));
+}
+
+/// The selector's body after its key: ` {}` when it selects everything, else its `matchLabels`
+/// and `matchExpressions` at `indent`.
+fn selector(out: &mut String, sel: &SelectorView, indent: usize) {
+    if sel.match_labels.is_empty() && sel.expressions.is_empty() {
+        out.push_str(" {}");
+        return;
+    }
+    if !sel.match_labels.is_empty() {
+        line(out, indent);
+        out.push_str("matchLabels:");
+        for (key, value) in &sel.match_labels {
+            line(out, indent + 2);
+            q(out, key);
+            out.push_str(": ");
+            q(out, value);
+        }
+    }
+    if !sel.expressions.is_empty() {
+        line(out, indent);
+        out.push_str("matchExpressions:");
+        for e in &sel.expressions {
+            line(out, indent);
+            out.push_str("- key: ");
+            q(out, &e.key);
+            line(out, indent + 2);
+            out.push_str("operator: ");
+            q(out, e.operator);
+            if !e.values.is_empty() {
+                line(out, indent + 2);
+                out.push_str("values:");
+                for value in &e.values {
+                    line(out, indent + 2);
+                    out.push_str("- ");
+                    q(out, value);
+                }
+            }
+        }
+    }
+}
+
+/// `ingress:` or `egress:` and its rules; nothing when the policy has no such type.
+fn rules(
+    out: &mut String,
+    key: &str,
+    peers_key: &str,
+    rules: Option<&[RuleView]>,
+) -> Result<(), String> {
+    let Some(rules) = rules else {
+        return Ok(());
+    };
+    line(out, 2);
+    out.push_str(key);
+    out.push(':');
+    if rules.is_empty() {
+        out.push_str(" []");
+    }
+    for rule in rules {
+        line(out, 2);
+        out.push_str("- ");
+        out.push_str(peers_key);
+        out.push(':');
+        for peer in &rule.peers {
+            match (&peer.ip_block, &peer.pod_selector) {
+                (Some(block), _) => {
+                    line(out, 4);
+                    out.push_str("- ipBlock:");
+                    line(out, 8);
+                    out.push_str("cidr: ");
+                    q(out, &block.cidr);
+                    if !block.except.is_empty() {
+                        line(out, 8);
+                        out.push_str("except:");
+                        for e in &block.except {
+                            line(out, 8);
+                            out.push_str("- ");
+                            q(out, e);
+                        }
+                    }
+                }
+                (None, Some(pods)) => {
+                    line(out, 4);
+                    out.push_str("- podSelector:");
+                    selector(out, pods, 8);
+                    if let Some(namespaces) = &peer.namespace_selector {
+                        line(out, 6);
+                        out.push_str("namespaceSelector:");
+                        selector(out, namespaces, 8);
+                    }
+                }
+                (None, None) => return Err("netpol: a peer with neither pods nor addresses".into()),
+            }
+        }
+        if !rule.ports.is_empty() {
+            line(out, 4);
+            out.push_str("ports:");
+            for p in &rule.ports {
+                line(out, 4);
+                out.push_str("- protocol: ");
+                q(out, p.protocol);
+                line(out, 6);
+                out.push_str("port: ");
+                match &p.port {
+                    PortValue::Number(n) => {
+                        let _ = write!(out, "{n}");
+                    }
+                    PortValue::Name(name) => q(out, name),
+                }
+                if let Some(end) = p.end_port {
+                    line(out, 6);
+                    let _ = write!(out, "endPort: {end}");
+                }
+            }
+        }
+    }
+    Ok(())
 }
