@@ -27,6 +27,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use warden::lower::{Layout, Target};
 
+// The allocator of the `warden` binary, so that the phases cost what they cost there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PHASES: [&str; 7] = [
     "load", "parse", "check", "lower", "validate", "plan", "write",
 ];
