@@ -10,14 +10,6 @@ use std::sync::OnceLock;
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
-        "cilium/policy.yaml",
-        include_str!("../../targets/cilium/policy.yaml"),
-    ),
-    (
-        "cilium/ports.yaml",
-        include_str!("../../targets/cilium/ports.yaml"),
-    ),
-    (
         "kyverno/clusterpolicy.yaml",
         include_str!("../../targets/kyverno/clusterpolicy.yaml"),
     ),
@@ -28,14 +20,6 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "gatekeeper/constraint.yaml",
         include_str!("../../targets/gatekeeper/constraint.yaml"),
-    ),
-    (
-        "spo/seccompprofile.yaml",
-        include_str!("../../targets/spo/seccompprofile.yaml"),
-    ),
-    (
-        "seccomp/profile.json",
-        include_str!("../../targets/seccomp/profile.json"),
     ),
     (
         "vap/policy.yaml",
@@ -114,6 +98,19 @@ pub(crate) fn push_quoted(out: &mut String, s: &str, yaml: bool) {
     // A string always serializes.
     let json = serde_json::to_string(s).unwrap_or_default();
     push_ascii(out, &json, yaml);
+}
+
+/// Appends `value` as one line of JSON in printable ASCII, as a template writes a value that is a
+/// list or a map: compact, the keys of every map in order (minijinja's maps are ordered, and so
+/// are serde_json's without its `preserve_order` feature, which nothing here enables).
+pub(crate) fn push_json(
+    out: &mut String,
+    value: &impl Serialize,
+    yaml: bool,
+) -> Result<(), String> {
+    let value = serde_json::to_value(value).map_err(|e| e.to_string())?;
+    push_ascii(out, &value.to_string(), yaml);
+    Ok(())
 }
 
 /// Most values are plain strings (names, labels, sources): written as they are, quoted.

@@ -1,8 +1,8 @@
-//! A defect in a template, or in the code that writes NetworkPolicies without one, must stop the
-//! build: warden is rebuilt from a copy of this source tree with both broken on purpose — YAML
-//! structure, a field the schema does not know, a word YAML 1.1 reads as a boolean, a JSON syntax
-//! error, a wrong kind — and must refuse each target with E0805, naming the documents, and leave
-//! the previous output as it was.
+//! A defect in a template, or in the code that writes the documents there is one of per service
+//! (NetworkPolicies, seccomp profiles and the rest), must stop the build: warden is rebuilt from a
+//! copy of this source tree with both broken on purpose — YAML structure, a field the schema does
+//! not know, a word YAML 1.1 reads as a boolean, a JSON syntax error, a wrong kind — and must
+//! refuse each target with E0805, naming the documents, and leave the previous output as it was.
 //!
 //! The rebuild takes a minute or two the first time (its own target directory, kept under
 //! CARGO_TARGET_TMPDIR for the next run).
@@ -43,9 +43,9 @@ const BREAKS: &[(&str, &str, &str, &str, &str)] = &[
         "`yes` is not a scalar warden writes",
     ),
     (
-        "targets/seccomp/profile.json",
-        "\"defaultAction\": {{ default_action }},",
-        "\"defaultAction\": {{ default_action }},,",
+        "compiler/src/lower/seccomp.rs",
+        r#""\n  ],\n  \"syscalls\": [""#,
+        r#""\n  ],,\n  \"syscalls\": [""#,
         "seccomp",
         "does not parse",
     ),

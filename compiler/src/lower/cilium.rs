@@ -12,7 +12,7 @@ use super::views::{
 };
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::{HttpRule, NamespaceScope, Peer, PortSpec, Ports, Program, Selector};
-use serde::Serialize;
+use crate::render::{push_json, push_quoted};
 use std::collections::BTreeSet;
 
 /// Cilium's labels for a pod's namespace and for the labels of that namespace.
@@ -21,7 +21,7 @@ const NAMESPACE_LABELS: &str = "k8s:io.cilium.k8s.namespace.labels.";
 /// Pod labels as Kubernetes gives them (Cilium also knows labels of other sources).
 const POD_LABELS: &str = "k8s:";
 
-#[derive(Serialize)]
+/// A CiliumNetworkPolicy as it is written; `write` turns it into YAML.
 struct PolicyView<'a> {
     name: &'a str,
     namespace: &'a str,
@@ -37,7 +37,7 @@ struct PolicyView<'a> {
 
 /// One rule; exactly one of `endpoints`, `cidrs` and `fqdns` is not empty (Cilium refuses
 /// `toFQDNs` beside other peers in one rule), or none for "every peer".
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone, Default)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Default)]
 struct RuleView {
     endpoints: Vec<K8sSelector>,
     cidrs: Vec<IpBlockView>,
@@ -47,13 +47,13 @@ struct RuleView {
     dns: bool,
 }
 
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct FqdnView {
     match_name: Option<String>,
     match_pattern: Option<String>,
 }
 
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct PortView {
     /// A number or a container port's name: Cilium takes both as a string.
     port: String,
@@ -61,7 +61,7 @@ struct PortView {
     protocol: &'static str,
 }
 
-#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct HttpView {
     method: Option<String>,
     path: Option<String>,
@@ -147,7 +147,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         };
         Ok(Document {
             path: format!("cilium/{}/{}.yaml", policy.namespace, policy.name),
-            text: crate::render::render("cilium/policy.yaml", &view)?,
+            text: write(&view)?,
             schema: Schema::CiliumNetworkPolicy,
             sources: policy.files(cx),
             origin: Some(policy.source),
@@ -315,4 +315,158 @@ fn dns_rules(cx: &Lowering<'_>, proxy: bool) -> Vec<RuleView> {
         });
     }
     out
+}
+
+// One per service, like NetworkPolicies, and written here for the same reason (see
+// `netpol::write`); `validate` checks each against Cilium's CRD schema made strict.
+
+/// The policy as YAML, ending with one newline.
+fn write(v: &PolicyView<'_>) -> Result<String, String> {
+    let mut out = String::with_capacity(1024);
+    let o = &mut out;
+    o.push_str("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: ");
+    q(o, v.name);
+    o.push_str("\n  namespace: ");
+    q(o, v.namespace);
+    o.push_str("\n  labels:\n    app.kubernetes.io/managed-by: warden\n  annotations:");
+    o.push_str("\n    warden.dev/source: ");
+    q(o, &v.source);
+    if !v.flows.is_empty() {
+        o.push_str("\n    warden.dev/flows: ");
+        q(o, &v.flows);
+    }
+    o.push_str("\n    warden.dev/version: ");
+    q(o, v.version);
+    o.push_str("\nspec:\n  endpointSelector: ");
+    push_json(o, &v.endpoint_selector, true)?;
+    o.push_str("\n  enableDefaultDeny:\n    ingress: ");
+    o.push_str(if v.default_deny_ingress {
+        "true"
+    } else {
+        "false"
+    });
+    o.push_str("\n    egress: ");
+    o.push_str(if v.default_deny_egress {
+        "true"
+    } else {
+        "false"
+    });
+    rules(o, "ingress", "from", v.ingress.as_deref())?;
+    rules(o, "egress", "to", v.egress.as_deref())?;
+    o.push('\n');
+    Ok(out)
+}
+
+fn q(out: &mut String, s: &str) {
+    push_quoted(out, s, true);
+}
+
+/// `ingress:` or `egress:` and its rules (`- {}` for none: allow nothing, isolate); nothing when
+/// the policy has no such direction.
+fn rules(o: &mut String, key: &str, dir: &str, rules: Option<&[RuleView]>) -> Result<(), String> {
+    let Some(rules) = rules else {
+        return Ok(());
+    };
+    o.push_str("\n  ");
+    o.push_str(key);
+    o.push(':');
+    if rules.is_empty() {
+        o.push_str("\n  - {}");
+    }
+    for rule in rules {
+        o.push_str("\n  - ");
+        o.push_str(dir);
+        if !rule.endpoints.is_empty() {
+            o.push_str("Endpoints:");
+            for e in &rule.endpoints {
+                o.push_str("\n    - ");
+                push_json(o, e, true)?;
+            }
+        } else if !rule.cidrs.is_empty() {
+            o.push_str("CIDRSet:");
+            for c in &rule.cidrs {
+                o.push_str("\n    - cidr: ");
+                q(o, &c.cidr);
+                if !c.except.is_empty() {
+                    o.push_str("\n      except:");
+                    for e in &c.except {
+                        o.push_str("\n      - ");
+                        q(o, e);
+                    }
+                }
+            }
+        } else if !rule.fqdns.is_empty() {
+            if dir != "to" {
+                return Err("cilium: host names in an ingress rule".to_string());
+            }
+            o.push_str("FQDNs:");
+            for f in &rule.fqdns {
+                match (&f.match_name, &f.match_pattern) {
+                    (Some(name), _) => {
+                        o.push_str("\n    - matchName: ");
+                        q(o, name);
+                    }
+                    (None, Some(pattern)) => {
+                        o.push_str("\n    - matchPattern: ");
+                        q(o, pattern);
+                    }
+                    (None, None) => {
+                        return Err("cilium: a host with neither name nor pattern".into());
+                    }
+                }
+            }
+        } else {
+            o.push_str("Entities:\n    - all");
+        }
+        ports(o, rule)?;
+    }
+    Ok(())
+}
+
+/// The rule's `toPorts`, with its HTTP and DNS rules; nothing for every port.
+fn ports(o: &mut String, rule: &RuleView) -> Result<(), String> {
+    if rule.ports.is_empty() {
+        return Ok(());
+    }
+    o.push_str("\n    toPorts:\n    - ports:");
+    for p in &rule.ports {
+        o.push_str("\n      - port: ");
+        q(o, &p.port);
+        if let Some(end) = p.end_port {
+            o.push_str("\n        endPort: ");
+            o.push_str(&end.to_string());
+        }
+        o.push_str("\n        protocol: ");
+        q(o, p.protocol);
+    }
+    if rule.http.is_empty() && !rule.dns {
+        return Ok(());
+    }
+    o.push_str("\n      rules:");
+    if !rule.http.is_empty() {
+        o.push_str("\n        http:");
+        for h in &rule.http {
+            match (&h.method, &h.path) {
+                (Some(method), Some(path)) => {
+                    o.push_str("\n        - method: ");
+                    q(o, method);
+                    o.push_str("\n          path: ");
+                    q(o, path);
+                }
+                (Some(method), None) => {
+                    o.push_str("\n        - method: ");
+                    q(o, method);
+                }
+                (None, Some(path)) => {
+                    o.push_str("\n        - path: ");
+                    q(o, path);
+                }
+                (None, None) => return Err("cilium: an HTTP rule with neither".to_string()),
+            }
+        }
+    }
+    if rule.dns {
+        o.push_str("\n        dns:\n        - matchPattern: \"*\"");
+    }
+    Ok(())
 }

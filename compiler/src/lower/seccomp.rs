@@ -9,10 +9,9 @@
 use super::{Document, Lowering, Schema, VERSION};
 use crate::catalog::{Arch, seccomp as data};
 use crate::ir::{ArgCmp, Program, SeccompAction, Service, SyscallPolicy};
-use serde::Serialize;
+use crate::render::{push_json, push_quoted};
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Serialize)]
 pub(super) struct ProfileView {
     pub default_action: &'static str,
     pub default_errno: Option<u16>,
@@ -20,13 +19,11 @@ pub(super) struct ProfileView {
     pub rules: Vec<RuleView>,
 }
 
-#[derive(Serialize)]
 pub(super) struct ArchView {
     pub architecture: String,
     pub sub: Vec<String>,
 }
 
-#[derive(Serialize)]
 pub(super) struct RuleView {
     pub names: Vec<String>,
     pub action: &'static str,
@@ -37,12 +34,11 @@ pub(super) struct RuleView {
     pub comment: String,
 }
 
-#[derive(Serialize)]
 pub(super) struct ArgView {
-    index: u8,
-    value: u64,
-    value_two: u64,
-    op: &'static str,
+    pub index: u8,
+    pub value: u64,
+    pub value_two: u64,
+    pub op: &'static str,
 }
 
 fn errno(a: SeccompAction) -> Option<u16> {
@@ -220,7 +216,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         let view = profile(policy, &comment)?;
         Ok(Document {
             path: format!("seccomp/{}/{}.json", svc.id.namespace, svc.id.name),
-            text: crate::render::render("seccomp/profile.json", &view)?,
+            text: write(&view)?,
             schema: Schema::SeccompProfile,
             sources: BTreeSet::from([cx.file(policy.span)]),
             origin: Some(policy.span),
@@ -228,4 +224,87 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     })
     .into_iter()
     .collect()
+}
+
+// Like NetworkPolicies, profiles are one per service, and each lists a hundred or more calls: they
+// are written here rather than by a template, which took most of lowering's time. The text is
+// Docker's profile layout, every string through the templates' quoting (`push_quoted`, JSON
+// escapes), and `validate` parses every profile back against its schema as before
+// (`tests/template_defects.rs` breaks this writer on purpose).
+
+/// The profile as JSON, ending with one newline.
+fn write(v: &ProfileView) -> Result<String, String> {
+    use std::fmt::Write;
+    let q = |out: &mut String, s: &str| push_quoted(out, s, false);
+    let mut o = String::with_capacity(4096);
+    o.push_str("{\n  \"defaultAction\": ");
+    q(&mut o, v.default_action);
+    o.push(',');
+    if let Some(errno) = v.default_errno {
+        let _ = write!(o, "\n  \"defaultErrnoRet\": {errno},");
+    }
+    o.push_str("\n  \"archMap\": [");
+    for (i, a) in v.arch_map.iter().enumerate() {
+        o.push_str("\n    {\n      \"architecture\": ");
+        q(&mut o, &a.architecture);
+        o.push_str(",\n      \"subArchitectures\": [");
+        for (j, sub) in a.sub.iter().enumerate() {
+            if j > 0 {
+                o.push_str(", ");
+            }
+            q(&mut o, sub);
+        }
+        o.push_str("]\n    }");
+        if i + 1 < v.arch_map.len() {
+            o.push(',');
+        }
+    }
+    o.push_str("\n  ],\n  \"syscalls\": [");
+    for (i, r) in v.rules.iter().enumerate() {
+        o.push_str("\n    {\n      \"names\": [");
+        for (j, name) in r.names.iter().enumerate() {
+            o.push_str("\n        ");
+            q(&mut o, name);
+            if j + 1 < r.names.len() {
+                o.push(',');
+            }
+        }
+        o.push_str("\n      ],\n      \"action\": ");
+        q(&mut o, r.action);
+        o.push(',');
+        if let Some(errno) = r.errno {
+            let _ = write!(o, "\n      \"errnoRet\": {errno},");
+        }
+        if !r.args.is_empty() {
+            o.push_str("\n      \"args\": [");
+            for (j, a) in r.args.iter().enumerate() {
+                let _ = write!(
+                    o,
+                    "\n        {{\"index\": {}, \"value\": {}, \"valueTwo\": {}, \"op\": ",
+                    a.index, a.value, a.value_two
+                );
+                q(&mut o, a.op);
+                o.push('}');
+                if j + 1 < r.args.len() {
+                    o.push(',');
+                }
+            }
+            o.push_str("\n      ],");
+        }
+        for (key, value) in [("includes", &r.includes), ("excludes", &r.excludes)] {
+            if let Some(value) = value {
+                let _ = write!(o, "\n      \"{key}\": ");
+                push_json(&mut o, value, false)?;
+                o.push(',');
+            }
+        }
+        o.push_str("\n      \"comment\": ");
+        q(&mut o, &r.comment);
+        o.push_str("\n    }");
+        if i + 1 < v.rules.len() {
+            o.push(',');
+        }
+    }
+    o.push_str("\n  ]\n}\n");
+    Ok(o)
 }

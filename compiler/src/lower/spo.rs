@@ -7,7 +7,7 @@
 use super::seccomp::{RuleView, confined, profile};
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::SeccompAction;
-use serde::Serialize;
+use crate::render::push_quoted;
 use std::collections::BTreeSet;
 
 /// The capabilities containerd and CRI-O give a container unless told otherwise (Docker's set).
@@ -34,7 +34,7 @@ const ARCHES: [&str; 5] = ["amd64", "x32", "386", "arm64", "arm"];
 /// The oldest kernel the resolution assumes: every `minKernel` of Docker's profile at or below it.
 const KERNEL: (u32, u32) = (4, 8);
 
-#[derive(Serialize)]
+/// A SeccompProfile as it is written; `write` turns it into YAML.
 struct View<'a> {
     name: &'a str,
     namespace: &'a str,
@@ -132,7 +132,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         };
         Ok(Document {
             path: format!("spo/{}/{}.yaml", svc.id.namespace, svc.id.name),
-            text: crate::render::render("spo/seccompprofile.yaml", &spo)?,
+            text: write(&spo),
             schema: Schema::SpoSeccompProfile,
             sources: BTreeSet::from([cx.file(policy.span)]),
             origin: Some(policy.span),
@@ -140,4 +140,58 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     })
     .into_iter()
     .collect()
+}
+
+// One per service, like the `seccomp` target's profiles, and written here for the same reason
+// (see `seccomp::write`); `validate` checks each against the operator's CRD schema.
+
+/// The SeccompProfile as YAML, ending with one newline.
+fn write(v: &View<'_>) -> String {
+    use std::fmt::Write;
+    let q = |out: &mut String, s: &str| push_quoted(out, s, true);
+    let mut o = String::with_capacity(4096);
+    o.push_str("apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile");
+    o.push_str("\nmetadata:\n  name: ");
+    q(&mut o, v.name);
+    o.push_str("\n  namespace: ");
+    q(&mut o, v.namespace);
+    o.push_str("\n  labels:\n    app.kubernetes.io/managed-by: warden\n  annotations:");
+    o.push_str("\n    warden.dev/source: ");
+    q(&mut o, &v.source);
+    o.push_str("\n    warden.dev/version: ");
+    q(&mut o, v.version);
+    o.push_str("\nspec:\n  defaultAction: ");
+    q(&mut o, v.default_action);
+    o.push_str("\n  architectures:");
+    for a in &v.architectures {
+        o.push_str("\n  - ");
+        q(&mut o, a);
+    }
+    o.push_str("\n  syscalls:");
+    for r in &v.rules {
+        o.push_str("\n  - action: ");
+        q(&mut o, r.action);
+        if let Some(errno) = r.errno {
+            let _ = write!(o, "\n    errnoRet: {errno}");
+        }
+        if !r.args.is_empty() {
+            o.push_str("\n    args:");
+            for a in &r.args {
+                let _ = write!(
+                    o,
+                    "\n    - {{\"index\": {}, \"value\": {}, \"valueTwo\": {}, \"op\": ",
+                    a.index, a.value, a.value_two
+                );
+                q(&mut o, a.op);
+                o.push('}');
+            }
+        }
+        o.push_str("\n    names:");
+        for n in &r.names {
+            o.push_str("\n    - ");
+            q(&mut o, n);
+        }
+    }
+    o.push('\n');
+    o
 }
