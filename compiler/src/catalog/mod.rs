@@ -139,8 +139,20 @@ impl Catalog {
             .collect()
     }
 
-    pub fn group(&self, name: &str) -> Option<&BTreeSet<String>> {
-        self.groups.get(name)
+    /// A group's name as the catalog holds it, and its members.
+    pub fn group(&self, name: &str) -> Option<(&str, &BTreeSet<String>)> {
+        self.groups
+            .get_key_value(name)
+            .map(|(k, members)| (k.as_str(), members))
+    }
+
+    /// `name` as the catalog holds it, if it is a system call of some architecture: a program's
+    /// profiles hold the catalog's names rather than a copy per service.
+    pub fn syscall(&self, name: &str) -> Option<&str> {
+        self.tables
+            .values()
+            .find_map(|t| t.get_key_value(name))
+            .map(|(k, _)| k.as_str())
     }
 
     pub fn group_names(&self) -> impl Iterator<Item = &str> {

@@ -87,7 +87,7 @@ struct Claim {
     /// `None`: unconditional; otherwise alternatives, each a conjunction.
     when: Option<Vec<Vec<ArgCmp>>>,
     span: Span,
-    group: Option<String>,
+    group: Option<&'static str>,
 }
 
 impl Checker<'_> {
@@ -121,7 +121,7 @@ impl Checker<'_> {
             }
         };
         let cat = catalog::get();
-        let mut claims: BTreeMap<String, Vec<Claim>> = BTreeMap::new();
+        let mut claims: BTreeMap<&'static str, Vec<Claim>> = BTreeMap::new();
         for rule in &block.rules {
             let action = self.seccomp_action(&rule.action);
             let when = self.arg_conditions(&rule.conditions);
@@ -141,14 +141,14 @@ impl Checker<'_> {
             for name in &rule.names {
                 if rule.groups {
                     match cat.group(&name.text) {
-                        Some(members) => {
+                        Some((group, members)) => {
                             for m in members {
-                                claims.entry(m.clone()).or_default().push(Claim {
+                                claims.entry(m).or_default().push(Claim {
                                     specificity: 1,
                                     action,
                                     when: when.clone(),
                                     span: name.span,
-                                    group: Some(name.text.clone()),
+                                    group: Some(group),
                                 });
                             }
                         }
@@ -174,7 +174,10 @@ impl Checker<'_> {
                 if !self.known_syscall(name) {
                     continue;
                 }
-                claims.entry(name.text.clone()).or_default().push(Claim {
+                let Some(name_in_catalog) = cat.syscall(&name.text) else {
+                    continue;
+                };
+                claims.entry(name_in_catalog).or_default().push(Claim {
                     specificity: 2,
                     action,
                     when: when.clone(),
@@ -448,7 +451,10 @@ impl Checker<'_> {
     }
 
     /// Each call's entry: the most specific claims, the most restrictive action among them.
-    fn resolve(&mut self, claims: BTreeMap<String, Vec<Claim>>) -> BTreeMap<String, SyscallEntry> {
+    fn resolve(
+        &mut self,
+        claims: BTreeMap<&'static str, Vec<Claim>>,
+    ) -> BTreeMap<&'static str, SyscallEntry> {
         let mut entries = BTreeMap::new();
         for (name, claims) in claims {
             let Some(top) = claims.iter().map(|c| c.specificity).max() else {
@@ -490,7 +496,7 @@ impl Checker<'_> {
                     action,
                     when,
                     span: first.span,
-                    group: first.group.clone(),
+                    group: first.group,
                 },
             );
         }
@@ -502,7 +508,7 @@ impl Checker<'_> {
         block: &ast::Syscalls,
         docker_base: bool,
         default: SeccompAction,
-        entries: &BTreeMap<String, SyscallEntry>,
+        entries: &BTreeMap<&'static str, SyscallEntry>,
     ) {
         let runs = |name: &str| match entries.get(name) {
             Some(e) => e.action.runs(),

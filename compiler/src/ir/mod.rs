@@ -576,7 +576,7 @@ pub struct SyscallEntry {
     /// The rule that decided it.
     pub span: Span,
     /// The group that brought it in, if not named.
-    pub group: Option<String>,
+    pub group: Option<&'static str>,
 }
 
 /// warden's own reading of a profile: what it does with one call, the way the kernel decides.
@@ -608,8 +608,9 @@ pub struct SyscallPolicy {
     /// `base docker-default`: Docker's profile, less the calls the block decides itself.
     pub docker_base: bool,
     pub default: SeccompAction,
-    /// What the block itself decides, by system call name.
-    pub entries: BTreeMap<String, SyscallEntry>,
+    /// What the block itself decides, by system call name (the catalog's: a profile lists a
+    /// hundred calls or more, and a program may have thousands of profiles).
+    pub entries: BTreeMap<&'static str, SyscallEntry>,
     pub span: Span,
 }
 
