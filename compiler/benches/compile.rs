@@ -74,7 +74,7 @@ fn phases(dir: &Path, out: &Path, targets: &[Target], layout: Layout) -> ([Durat
     lap(4);
     let planned = warden::emit::plan(docs, layout);
     lap(5);
-    warden::emit::build(out, &planned, &mut |_| Ok(())).expect("writes");
+    warden::emit::build(out, &planned, &|_| Ok(())).expect("writes");
     lap(6);
     (t, planned.len())
 }

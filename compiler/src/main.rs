@@ -197,7 +197,7 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
     };
     let files = warden::emit::plan(docs, args.layout);
     let outcome = if write {
-        warden::emit::build(&args.out, &files, &mut |_| Ok(()))
+        warden::emit::build(&args.out, &files, &|_| Ok(()))
     } else {
         let stale = warden::emit::check(&args.out, &files);
         if stale.is_empty() { Ok(()) } else { Err(stale) }

@@ -438,17 +438,16 @@ fn an_injected_failure_half_way_leaves_the_old_output_intact() {
         common::compile_ok(&[example("minimal")]),
         warden::lower::Layout::Tree,
     );
-    warden::emit::build(&out, &old, &mut |_| Ok(())).expect("first build");
+    warden::emit::build(&out, &old, &|_| Ok(())).expect("first build");
     let before = tree(&out);
     let new = warden::emit::plan(
         common::compile_ok(&[example("online-boutique")]),
         warden::lower::Layout::Tree,
     );
     for fail_at in [0, 1, new.len() / 2, new.len() - 1] {
-        let mut n = 0;
-        let result = warden::emit::build(&out, &new, &mut |_| {
-            n += 1;
-            if n > fail_at {
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        let result = warden::emit::build(&out, &new, &|_| {
+            if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= fail_at {
                 Err(std::io::Error::other("injected"))
             } else {
                 Ok(())
@@ -460,7 +459,7 @@ fn an_injected_failure_half_way_leaves_the_old_output_intact() {
         let entries: Vec<_> = fs::read_dir(tmp.path()).expect("ls").collect();
         assert_eq!(entries.len(), 1, "no staging directory left behind");
     }
-    warden::emit::build(&out, &new, &mut |_| Ok(())).expect("then it succeeds");
+    warden::emit::build(&out, &new, &|_| Ok(())).expect("then it succeeds");
     assert_eq!(tree(&out), {
         let mut t: Vec<(String, Vec<u8>)> = new.clone();
         t.sort();

@@ -35,7 +35,7 @@ fn built(example: &std::path::Path) -> tempfile::TempDir {
     warden::emit::build(
         &tmp.path().join("out"),
         &warden::emit::plan(docs, warden::lower::Layout::Tree),
-        &mut |_| Ok(()),
+        &|_| Ok(()),
     )
     .expect("build");
     tmp
