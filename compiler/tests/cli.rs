@@ -461,7 +461,10 @@ fn an_injected_failure_half_way_leaves_the_old_output_intact() {
     }
     warden::emit::build(&out, &new, &|_| Ok(())).expect("then it succeeds");
     assert_eq!(tree(&out), {
-        let mut t: Vec<(String, Vec<u8>)> = new.clone();
+        let mut t: Vec<(String, Vec<u8>)> = new
+            .iter()
+            .map(|(path, content)| (path.clone(), content.to_bytes()))
+            .collect();
         t.sort();
         t
     });

@@ -36,7 +36,10 @@ fn examples_generate() {
         let docs = common::compile_ok(std::slice::from_ref(&dir));
         let mut text = String::new();
         for (path, bytes) in warden::emit::plan(docs, warden::lower::Layout::Tree) {
-            text.push_str(&format!("=== {path}\n{}", String::from_utf8_lossy(&bytes)));
+            text.push_str(&format!(
+                "=== {path}\n{}",
+                String::from_utf8_lossy(&bytes.to_bytes())
+            ));
         }
         settings().bind(|| insta::assert_snapshot!(format!("example-{name}"), text));
     }
