@@ -1,4 +1,6 @@
-//! Rendering: the templates of `targets/` filled with the views `lower` builds.
+//! Rendering: the templates of `targets/` filled with the views `lower` builds, and the quoting
+//! that both they and the targets written without a template (one document per service: `netpol`,
+//! `cilium`, `seccomp`, `spo`) use for every value.
 //!
 //! Every template is `.yaml` or `.json`, so minijinja's JSON auto-escape turns every value into a
 //! JSON scalar, list or map: no name, label or message can add a key, a list item or a document.

@@ -1,8 +1,9 @@
 //! Lowering: the IR to one set of documents per target.
 //!
 //! Each target module builds plain views of the IR (no AST, no policy decisions: those were made
-//! in `check` and live in the IR) and renders them with the target's templates. The documents are
-//! then validated (`validate`) and written (`emit`).
+//! in `check` and live in the IR) and renders them with the target's templates, or, for the
+//! targets of one document per service (`netpol`, `cilium`, `seccomp`, `spo`), writes them itself.
+//! The documents are then validated (`validate`) and written (`emit`).
 
 mod cilium;
 mod gatekeeper;
@@ -142,7 +143,7 @@ pub fn limits(program: &Program, targets: &[Target]) -> Vec<crate::diag::Diagnos
 }
 
 /// Lowers and renders the program for `targets`, plus a `kustomization.yaml` listing every
-/// Kubernetes document. Errors are template defects, reported as compiler bugs.
+/// Kubernetes document. Errors are defects of a template or writer, reported as compiler bugs.
 pub fn lower(
     program: &Program,
     sources: &SourceMap,
