@@ -102,6 +102,33 @@ pub(crate) fn push_quoted(out: &mut String, s: &str, yaml: bool) {
     push_ascii(out, &json, yaml);
 }
 
+/// Appends what every object written without a template starts with: `apiVersion` and `kind` (as
+/// `head` writes them), then the metadata — name, namespace, warden's label and the annotations
+/// saying where the object came from (`flows` left out when empty). No newline after it.
+pub(crate) fn push_object_head(
+    out: &mut String,
+    head: &str,
+    name: &str,
+    namespace: &str,
+    source: &str,
+    flows: &str,
+) {
+    out.push_str(head);
+    out.push_str("\nmetadata:\n  name: ");
+    push_quoted(out, name, true);
+    out.push_str("\n  namespace: ");
+    push_quoted(out, namespace, true);
+    out.push_str("\n  labels:\n    app.kubernetes.io/managed-by: warden\n  annotations:");
+    out.push_str("\n    warden.dev/source: ");
+    push_quoted(out, source, true);
+    if !flows.is_empty() {
+        out.push_str("\n    warden.dev/flows: ");
+        push_quoted(out, flows, true);
+    }
+    out.push_str("\n    warden.dev/version: ");
+    push_quoted(out, crate::lower::VERSION, true);
+}
+
 /// Appends `value` as one line of JSON in printable ASCII, as a template writes a value that is a
 /// list or a map: compact, the keys of every map in order (minijinja's maps are ordered, and so
 /// are serde_json's without its `preserve_order` feature, which nothing here enables).

@@ -10,9 +10,9 @@ use super::plan::{self, Rule};
 use super::views::{
     ExpressionView, IpBlockView, K8sSelector, SelectorView, ip_block_view, selector_view,
 };
-use super::{Document, Lowering, Schema, VERSION};
+use super::{Document, Lowering, Schema};
 use crate::ir::{HttpRule, NamespaceScope, Peer, PortSpec, Ports, Program, Selector};
-use crate::render::{push_json, push_quoted};
+use crate::render::{push_json, push_object_head, push_quoted};
 use std::collections::BTreeSet;
 
 /// Cilium's labels for a pod's namespace and for the labels of that namespace.
@@ -27,7 +27,6 @@ struct PolicyView<'a> {
     namespace: &'a str,
     source: String,
     flows: String,
-    version: &'static str,
     endpoint_selector: K8sSelector,
     default_deny_ingress: bool,
     default_deny_egress: bool,
@@ -133,7 +132,6 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             namespace: policy.namespace,
             source: cx.location(policy.source),
             flows: plan::locations(cx, &policy.flows),
-            version: VERSION,
             endpoint_selector: K8sSelector(
                 policy
                     .pods
@@ -324,19 +322,14 @@ fn dns_rules(cx: &Lowering<'_>, proxy: bool) -> Vec<RuleView> {
 fn write(v: &PolicyView<'_>) -> Result<String, String> {
     let mut out = String::with_capacity(1024);
     let o = &mut out;
-    o.push_str("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: ");
-    q(o, v.name);
-    o.push_str("\n  namespace: ");
-    q(o, v.namespace);
-    o.push_str("\n  labels:\n    app.kubernetes.io/managed-by: warden\n  annotations:");
-    o.push_str("\n    warden.dev/source: ");
-    q(o, &v.source);
-    if !v.flows.is_empty() {
-        o.push_str("\n    warden.dev/flows: ");
-        q(o, &v.flows);
-    }
-    o.push_str("\n    warden.dev/version: ");
-    q(o, v.version);
+    push_object_head(
+        o,
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy",
+        v.name,
+        v.namespace,
+        &v.source,
+        &v.flows,
+    );
     o.push_str("\nspec:\n  endpointSelector: ");
     push_json(o, &v.endpoint_selector, true)?;
     o.push_str("\n  enableDefaultDeny:\n    ingress: ");

@@ -6,9 +6,9 @@
 
 use super::plan::{self, Rule};
 use super::views::{IpBlockView, SelectorView, ip_block_view, selector_view};
-use super::{Document, Lowering, Schema, VERSION};
+use super::{Document, Lowering, Schema};
 use crate::ir::{IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
-use crate::render::push_quoted;
+use crate::render::{push_object_head, push_quoted};
 use std::fmt::Write;
 
 /// A NetworkPolicy as it is written; `write` turns it into YAML.
@@ -17,7 +17,6 @@ struct PolicyView<'a> {
     namespace: &'a str,
     source: String,
     flows: String,
-    version: &'static str,
     pod_selector: SelectorView,
     policy_types: Vec<&'static str>,
     ingress: Option<Vec<RuleView>>,
@@ -130,7 +129,6 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             namespace: policy.namespace,
             source: cx.location(policy.source),
             flows: plan::locations(cx, &policy.flows),
-            version: VERSION,
             pod_selector: policy
                 .pods
                 .map(|p| selector_view(p, ""))
@@ -278,19 +276,14 @@ fn ip_block(b: &IpBlock) -> PeerView {
 fn write(v: &PolicyView<'_>) -> Result<String, String> {
     let mut out = String::with_capacity(1024);
     let o = &mut out;
-    o.push_str("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: ");
-    q(o, v.name);
-    o.push_str("\n  namespace: ");
-    q(o, v.namespace);
-    o.push_str("\n  labels:\n    app.kubernetes.io/managed-by: warden\n  annotations:");
-    o.push_str("\n    warden.dev/source: ");
-    q(o, &v.source);
-    if !v.flows.is_empty() {
-        o.push_str("\n    warden.dev/flows: ");
-        q(o, &v.flows);
-    }
-    o.push_str("\n    warden.dev/version: ");
-    q(o, v.version);
+    push_object_head(
+        o,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy",
+        v.name,
+        v.namespace,
+        &v.source,
+        &v.flows,
+    );
     o.push_str("\nspec:\n  podSelector:");
     selector(o, &v.pod_selector, 4);
     o.push_str("\n  policyTypes:");

@@ -5,9 +5,9 @@
 //! kernel of 4.8 or newer.
 
 use super::seccomp::{RuleView, confined, profile};
-use super::{Document, Lowering, Schema, VERSION};
+use super::{Document, Lowering, Schema};
 use crate::ir::SeccompAction;
-use crate::render::push_quoted;
+use crate::render::{push_object_head, push_quoted};
 use std::collections::BTreeSet;
 
 /// The capabilities containerd and CRI-O give a container unless told otherwise (Docker's set).
@@ -39,7 +39,6 @@ struct View<'a> {
     name: &'a str,
     namespace: &'a str,
     source: String,
-    version: &'static str,
     default_action: &'static str,
     architectures: Vec<String>,
     rules: Vec<RuleView>,
@@ -125,7 +124,6 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             name: &svc.id.name,
             namespace: &svc.id.namespace,
             source: cx.location(policy.span),
-            version: VERSION,
             default_action: view.default_action,
             architectures,
             rules,
@@ -150,16 +148,14 @@ fn write(v: &View<'_>) -> String {
     use std::fmt::Write;
     let q = |out: &mut String, s: &str| push_quoted(out, s, true);
     let mut o = String::with_capacity(4096);
-    o.push_str("apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile");
-    o.push_str("\nmetadata:\n  name: ");
-    q(&mut o, v.name);
-    o.push_str("\n  namespace: ");
-    q(&mut o, v.namespace);
-    o.push_str("\n  labels:\n    app.kubernetes.io/managed-by: warden\n  annotations:");
-    o.push_str("\n    warden.dev/source: ");
-    q(&mut o, &v.source);
-    o.push_str("\n    warden.dev/version: ");
-    q(&mut o, v.version);
+    push_object_head(
+        &mut o,
+        "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile",
+        v.name,
+        v.namespace,
+        &v.source,
+        "",
+    );
     o.push_str("\nspec:\n  defaultAction: ");
     q(&mut o, v.default_action);
     o.push_str("\n  architectures:");
