@@ -1,4 +1,4 @@
-//! Parsing: source text to AST. The only module that loads `grammar/warden.pest`.
+//! Parsing: source text to AST, by recursive descent over `grammar/warden.pest` (descent.rs).
 //!
 //! Accepts any text that matches the grammar; rejects the rest with one `E0001` diagnostic per file
 //! pointing at where the parse stopped and naming what could come there.
@@ -8,54 +8,43 @@
 //! service cart shop { }                          // E0001: expected `in`
 //! ```
 
-mod pairs_to_ast;
+mod descent;
+#[cfg(test)]
+mod oracle;
 
 use crate::ast;
 use crate::diag::Diagnostic;
 use crate::span::{FileId, Span};
-use pest::Parser;
-
-#[derive(pest_derive::Parser)]
-#[grammar = "../../grammar/warden.pest"]
-pub(crate) struct WardenParser;
+use descent::Rule;
 
 /// Parses one file. On a syntax error the file contributes nothing to the program and one
 /// diagnostic explains the error; other files are still parsed and checked.
 pub fn parse_file(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
-    match WardenParser::parse(Rule::program, text) {
-        Ok(pairs) => pairs_to_ast::file(file, pairs),
-        Err(err) => (ast::File::default(), vec![syntax_error(file, text, err)]),
+    match descent::file(file, text) {
+        Ok(parsed) => parsed,
+        Err(failure) => (
+            ast::File::default(),
+            vec![syntax_error(file, text, failure.pos, &failure.expected)],
+        ),
     }
 }
 
-fn syntax_error(file: FileId, text: &str, err: pest::error::Error<Rule>) -> Diagnostic {
-    use pest::error::{ErrorVariant, InputLocation};
-    let (start, end) = match err.location {
-        InputLocation::Pos(p) => (p, p),
-        InputLocation::Span((s, e)) => (s, e),
-    };
+fn syntax_error(file: FileId, text: &str, start: usize, expected: &[Rule]) -> Diagnostic {
     // Underline the token where parsing stopped, not an empty point.
-    let end = if end > start {
-        end
-    } else {
-        let rest = text.get(start..).unwrap_or("");
-        let len = rest
-            .char_indices()
-            .find(|&(i, c)| c.is_whitespace() || (i > 0 && !is_word(c)))
-            .map(|(i, _)| i)
-            .unwrap_or(rest.len());
-        start + len.max(rest.chars().next().map(char::len_utf8).unwrap_or(0))
-    };
+    let rest = text.get(start..).unwrap_or("");
+    let len = rest
+        .char_indices()
+        .find(|&(i, c)| c.is_whitespace() || (i > 0 && !is_word(c)))
+        .map(|(i, _)| i)
+        .unwrap_or(rest.len());
+    let end = start + len.max(rest.chars().next().map(char::len_utf8).unwrap_or(0));
     let span = Span::new(file, start, end);
     let found = text
         .get(start..end)
         .filter(|s| !s.is_empty())
         .map(|s| format!("`{}`", s.escape_debug()))
         .unwrap_or_else(|| "end of file".to_string());
-    let expected = match &err.variant {
-        ErrorVariant::ParsingError { positives, .. } => describe(positives),
-        ErrorVariant::CustomError { message } => message.clone(),
-    };
+    let expected = describe(expected);
     Diagnostic::error("E0001", format!("expected {expected}, found {found}"))
         .primary(span, format!("expected {expected}"))
 }
@@ -78,6 +67,7 @@ fn describe(rules: &[Rule]) -> String {
 
 fn rule_name(rule: Rule) -> String {
     let fixed = match rule {
+        Rule::Kw(word) => return format!("`{word}`"),
         Rule::EOI | Rule::program => {
             "a declaration (`namespace`, `service`, `admission`, `expect`)"
         }
@@ -91,7 +81,7 @@ fn rule_name(rule: Rule) -> String {
         Rule::equals => "`=`",
         Rule::ident | Rule::service_ref => "a name",
         Rule::number | Rule::port_number | Rule::end_number => "a port number",
-        Rule::string | Rule::string_inner => "a quoted string",
+        Rule::string => "a quoted string",
         Rule::cidr_lit => "a CIDR such as `10.0.0.0/8`",
         Rule::label_key | Rule::label | Rule::selector | Rule::present => {
             "a label `key = \"value\"`"
@@ -101,9 +91,6 @@ fn rule_name(rule: Rule) -> String {
         Rule::namespace_labels => "`labels`",
         Rule::protocol => "a protocol (`tcp`, `udp`, `sctp`)",
         Rule::isolate => "`isolate`",
-        Rule::service_item => {
-            "a service item (`pods`, `port`, `to`, `from`, `syscalls`, `isolate`)"
-        }
         Rule::direction => "`ingress` or `egress`",
         Rule::allow_dns => "`allow dns`",
         Rule::pods => "`pods`",
@@ -151,14 +138,18 @@ fn rule_name(rule: Rule) -> String {
         Rule::images => "`images from`",
         Rule::mode => "`mode`",
         Rule::verdict => "`allowed` or `denied`",
-        other => {
-            // Keyword rules are named `kw_<word>`.
-            let name = format!("{other:?}");
-            return match name.strip_prefix("kw_") {
-                Some(word) => format!("`{}`", word.replace('_', "-")),
-                None => "something else".to_string(),
-            };
-        }
+        Rule::dns_decl => "`dns`",
+        Rule::dns_namespace => "`namespace`",
+        Rule::dns_pods => "`pods`",
+        Rule::dns_nodelocal => "`nodelocal`",
+        Rule::ip_lit => "an IP address",
+        Rule::host => "`host`",
+        Rule::http_rules => "`only`",
+        Rule::http_rule => "an HTTP method or a quoted path",
+        Rule::http_method => "an HTTP method such as `GET`",
+        Rule::all_ports => "`all ports`",
+        Rule::pod_security => "`pod-security`",
+        Rule::version_lit => "a version such as `v1.36`",
     };
     fixed.to_string()
 }

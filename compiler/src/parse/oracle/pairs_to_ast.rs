@@ -1,9 +1,10 @@
-//! pest pairs to AST. The grammar guarantees the shape of each pair; where the code still has to
-//! choose (a child that should always be there), it degrades to an empty node rather than panic.
+//! pest pairs to AST: how warden built its syntax tree while pest was its parser, kept so that the
+//! oracle can hold the hand-written parser to the grammar.
 
 use super::Rule;
 use crate::ast::*;
 use crate::diag::Diagnostic;
+use crate::parse::descent::trim_trailing;
 use crate::span::{FileId, Span};
 use pest::iterators::{Pair, Pairs};
 
@@ -723,23 +724,6 @@ impl Ctx {
             }
             _ => Endpoint::Service(self.service_ref(inner)),
         })
-    }
-}
-
-fn trim_trailing(mut text: &str) -> &str {
-    loop {
-        let t = text.trim_end();
-        // A trailing `// comment` inside the span ends at a line break that was just trimmed.
-        let t = match t.rfind("//") {
-            Some(i) if t.len() < text.len() && !t.get(i..).unwrap_or("").contains('"') => {
-                t.get(..i).unwrap_or(t).trim_end()
-            }
-            _ => t,
-        };
-        if t.len() == text.len() {
-            return text;
-        }
-        text = t;
     }
 }
 
