@@ -135,8 +135,13 @@ impl<'a> Reader<'a> {
                     _ => return Err(format!("line {number}: key `{key}` has no value")),
                 }
             };
-            if map.insert(key.clone(), value).is_some() {
-                return Err(format!("line {number}: duplicate key `{key}`"));
+            match map.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                serde_json::map::Entry::Occupied(slot) => {
+                    return Err(format!("line {number}: duplicate key `{}`", slot.key()));
+                }
             }
         }
         Ok(Value::Object(map))
