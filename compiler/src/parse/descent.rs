@@ -455,34 +455,7 @@ impl<'a> Parser<'a> {
     fn unescape(&mut self, start: usize) -> Ident {
         let span = self.span(start);
         let raw = self.text.get(start..self.pos).unwrap_or("");
-        let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
-        let mut text = String::with_capacity(inner.len());
-        let mut chars = inner.char_indices();
-        while let Some((i, c)) = chars.next() {
-            if c != '\\' {
-                text.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some((_, '"')) => text.push('"'),
-                Some((_, '\\')) => text.push('\\'),
-                Some((_, 'n')) => text.push('\n'),
-                Some((_, 't')) => text.push('\t'),
-                other => {
-                    let len = 1 + other.map(|(_, c)| c.len_utf8()).unwrap_or(0);
-                    let at = span.start + 1 + i;
-                    self.diags.push(
-                        Diagnostic::error("E0002", "unknown escape in string")
-                            .primary(
-                                Span::new(self.file, at, at + len),
-                                "not an escape warden knows",
-                            )
-                            .help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
-                    );
-                }
-            }
-        }
-        Ident { text, span }
+        unescape(span, raw, &mut self.diags)
     }
 
     /// `label_value = _{ string | ident | number }`.
@@ -1580,6 +1553,39 @@ impl<'a> Parser<'a> {
             p.service_ref().map(Endpoint::Service)
         })
     }
+}
+
+/// The string literal `raw` (quotes included) at `span`, unescaped; an unknown escape is an E0002
+/// in `diags`.
+pub(super) fn unescape(span: Span, raw: &str, diags: &mut Vec<Diagnostic>) -> Ident {
+    let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
+    let mut text = String::with_capacity(inner.len());
+    let mut chars = inner.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            text.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some((_, '"')) => text.push('"'),
+            Some((_, '\\')) => text.push('\\'),
+            Some((_, 'n')) => text.push('\n'),
+            Some((_, 't')) => text.push('\t'),
+            other => {
+                let len = 1 + other.map(|(_, c)| c.len_utf8()).unwrap_or(0);
+                let at = span.start + 1 + i;
+                diags.push(
+                    Diagnostic::error("E0002", "unknown escape in string")
+                        .primary(
+                            Span::new(span.file, at, at + len),
+                            "not an escape warden knows",
+                        )
+                        .help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
+                );
+            }
+        }
+    }
+    Ident { text, span }
 }
 
 /// `text` without the whitespace and `//` comments at its end.

@@ -4,7 +4,7 @@
 use super::Rule;
 use crate::ast::*;
 use crate::diag::Diagnostic;
-use crate::parse::descent::trim_trailing;
+use crate::parse::descent::{trim_trailing, unescape};
 use crate::span::{FileId, Span};
 use pest::iterators::{Pair, Pairs};
 
@@ -56,36 +56,7 @@ impl Ctx {
         if pair.as_rule() != Rule::string {
             return self.ident(pair);
         }
-        let span = self.span(pair);
-        let raw = pair.as_str();
-        let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
-        let mut text = String::with_capacity(inner.len());
-        let mut chars = inner.char_indices();
-        while let Some((i, c)) = chars.next() {
-            if c != '\\' {
-                text.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some((_, '"')) => text.push('"'),
-                Some((_, '\\')) => text.push('\\'),
-                Some((_, 'n')) => text.push('\n'),
-                Some((_, 't')) => text.push('\t'),
-                other => {
-                    let len = 1 + other.map(|(_, c)| c.len_utf8()).unwrap_or(0);
-                    let at = span.start + 1 + i;
-                    self.diags.push(
-                        Diagnostic::error("E0002", "unknown escape in string")
-                            .primary(
-                                Span::new(self.file, at, at + len),
-                                "not an escape warden knows",
-                            )
-                            .help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`"),
-                    );
-                }
-            }
-        }
-        Ident { text, span }
+        unescape(self.span(pair), pair.as_str(), &mut self.diags)
     }
 
     /// `isolate [ingress|egress]`: the direction, `None` for both.
