@@ -5,7 +5,7 @@
 //! a sequence, and between the repetitions of `x*`, but not inside `@{…}` and `${…}` rules. The
 //! spans and the syntax errors are therefore pest's: a failed rule is recorded the way pest's
 //! `ParserState::track` records it, so the error names what pest would name at the same place. The
-//! unit test `oracle` (parse/oracle.rs) holds this to the grammar itself, run by pest.
+//! unit tests of `parse/oracle/` hold this to the grammar itself, run by pest.
 
 use crate::ast::*;
 use crate::diag::Diagnostic;
@@ -513,7 +513,7 @@ impl<'a> Parser<'a> {
         Some(())
     }
 
-    /// `NAME ~ open ~ item* ~ close`, the body of every block.
+    /// `open ~ item* ~ close`, the body of every block.
     fn block(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.punct(Rule::open, "{")?;
         self.skip();
