@@ -13,7 +13,8 @@
 //! renders), validate, plan (bundling and the manifest's hashes) and write, each the median of 3
 //! runs. End to end is `warden build --layout bundle` and `--layout tree` as a user runs them,
 //! timed by GNU time (wall and peak RSS, median of 3), the output written and synced each time
-//! (the tree layout up to 10,000 services only).
+//! (the tree layout up to 10,000 services only): fresh, into an empty directory, and as a rebuild
+//! over the unchanged output of the same build.
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
@@ -101,14 +102,14 @@ fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
 /// The child: phases of one (program, N), median of 3, in bundle layout.
 fn child(program: &str, dir: &Path) {
     let tmp = tempfile::tempdir_in(dir.parent().unwrap()).expect("tmp");
+    let out = tmp.path().join("out");
     let runs: Vec<([Duration; 7], usize)> = (0..3)
         .map(|_| {
-            phases(
-                dir,
-                &tmp.path().join("out"),
-                &targets(program),
-                Layout::Bundle,
-            )
+            // Each run writes a fresh tree, as the first build of a repository does.
+            if out.exists() {
+                std::fs::remove_dir_all(&out).expect("empties the output");
+            }
+            phases(dir, &out, &targets(program), Layout::Bundle)
         })
         .collect();
     let mut line = String::new();
@@ -125,30 +126,45 @@ fn child(program: &str, dir: &Path) {
     );
 }
 
-/// `warden build` as a process: median wall time and peak RSS of 3 runs, by GNU time.
-fn end_to_end(program: &str, dir: &Path, layout: &str) -> Option<(f64, f64)> {
+/// `warden build` as a process: median wall time and peak RSS of 3 runs, by GNU time. `fresh`:
+/// into an empty output directory each time; otherwise over the output of the same build, as a
+/// rebuild that changes nothing (`emit` then links every file instead of writing it).
+fn end_to_end(program: &str, dir: &Path, layout: &str, fresh: bool) -> Option<(f64, f64)> {
     let warden = env!("CARGO_BIN_EXE_warden");
     let tmp = tempfile::tempdir_in(dir.parent().unwrap()).expect("tmp");
-    let mut walls = Vec::new();
-    let mut peaks = Vec::new();
-    for _ in 0..3 {
-        let out = Command::new("/usr/bin/time")
+    let out = tmp.path().join("out");
+    let build = || {
+        let run = Command::new("/usr/bin/time")
             .args(["-f", "%e %M", warden, "build"])
             .arg(dir)
             .arg("--out")
-            .arg(tmp.path().join("out"))
+            .arg(&out)
             .args(["--target", target_arg(program), "--layout", layout])
             .output()
             .ok()?;
         assert!(
-            out.status.success(),
+            run.status.success(),
             "{}",
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&run.stderr)
         );
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = String::from_utf8_lossy(&run.stderr);
         let mut last = stderr.lines().last()?.split_whitespace();
-        walls.push(last.next()?.parse::<f64>().ok()?);
-        peaks.push(last.next()?.parse::<f64>().ok()? / 1024.0);
+        let wall = last.next()?.parse::<f64>().ok()?;
+        let peak = last.next()?.parse::<f64>().ok()? / 1024.0;
+        Some((wall, peak))
+    };
+    if !fresh {
+        build()?;
+    }
+    let mut walls = Vec::new();
+    let mut peaks = Vec::new();
+    for _ in 0..3 {
+        if fresh && out.exists() {
+            std::fs::remove_dir_all(&out).expect("empties the output");
+        }
+        let (wall, peak) = build()?;
+        walls.push(wall);
+        peaks.push(peak);
     }
     Some((median(walls), median(peaks)))
 }
@@ -198,14 +214,16 @@ fn main() {
                     println!("    warden build --layout tree: not run above 10,000 services");
                     continue;
                 }
-                match end_to_end(program, &dir, layout) {
-                    Some((wall, peak)) => println!(
-                        "    warden build --layout {layout}: {:.3} s wall, {peak:.1} MiB peak",
-                        wall
-                    ),
-                    None => println!(
-                        "    warden build --layout {layout}: /usr/bin/time (GNU time) is needed"
-                    ),
+                for (fresh, what) in [(true, "fresh"), (false, "rebuild")] {
+                    match end_to_end(program, &dir, layout, fresh) {
+                        Some((wall, peak)) => println!(
+                            "    warden build --layout {layout} ({what}): {wall:.3} s wall, \
+                             {peak:.1} MiB peak"
+                        ),
+                        None => println!(
+                            "    warden build --layout {layout}: /usr/bin/time (GNU time) is needed"
+                        ),
+                    }
                 }
             }
         }

@@ -83,6 +83,11 @@ impl Content {
         out.flush()
     }
 
+    /// The file's length in bytes.
+    fn len(&self) -> u64 {
+        self.pieces().map(|p| p.len() as u64).sum()
+    }
+
     /// Whether `bytes` are this content, compared piece by piece.
     fn is(&self, mut bytes: &[u8]) -> bool {
         for piece in self.pieces() {
@@ -332,7 +337,8 @@ pub fn build(
     };
     remove_abandoned_staging(&parent, &base);
     let _ = fs::remove_dir_all(&staging);
-    let written = write_tree(&staging, files, before_write);
+    let previous = existing.is_some().then_some(out);
+    let written = write_tree(&staging, files, previous, before_write);
     if let Err(e) = written {
         let _ = fs::remove_dir_all(&staging);
         return Err(fail(e, "writing the new tree"));
@@ -378,11 +384,15 @@ fn remove_abandoned_staging(parent: &Path, base: &str) {
     }
 }
 
+/// Writes the new tree under `root`. A file of the `previous` output that already holds exactly
+/// what it should is linked into the new tree rather than written again (see `reuse`).
 fn write_tree(
     root: &Path,
     files: &[(String, Content)],
+    previous: Option<&Path>,
     before_write: &BeforeWrite<'_>,
 ) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
     fs::create_dir_all(root)?;
     let dirs: BTreeSet<&Path> = files
         .iter()
@@ -391,11 +401,21 @@ fn write_tree(
     for dir in dirs {
         fs::create_dir_all(root.join(dir))?;
     }
+    // A new file is created with the directory's permissions less execute, both under the umask.
+    let made = fs::metadata(root)?;
+    let fresh = Fresh {
+        uid: made.uid(),
+        mode: made.mode() & 0o666,
+    };
     // Creating a file waits on the file system's journal, not on the processor, and two creations
     // at a time finish sooner: 5,000 seccomp profiles on ext4, 1.4 times.
     let written = crate::parallel::map(files, |(rel, content)| {
         before_write(rel)?;
-        content.write_to(fs::File::create(root.join(rel))?)
+        let path = root.join(rel);
+        if previous.is_some_and(|old| reuse(&old.join(rel), content, &path, fresh)) {
+            return Ok(());
+        }
+        content.write_to(fs::File::create(path)?)
     });
     written.into_iter().collect::<io::Result<()>>()?;
     // One syncfs makes every file of the new tree durable before the swap; it costs one flush of
@@ -403,6 +423,54 @@ fn write_tree(
     let dir = fs::File::open(root)?;
     rustix::fs::syncfs(&dir)?;
     Ok(())
+}
+
+/// The owner and permissions a file created now would have.
+#[derive(Clone, Copy)]
+struct Fresh {
+    uid: u32,
+    mode: u32,
+}
+
+/// Links the previous output's file at `old` to `new` if it holds exactly `content` and looks as a
+/// file created now would (a regular file, owner, permissions, no other link); says whether it
+/// did. Creating a file costs the file system a new inode, linking one does not: on this project's
+/// test machine 1.1 ms against 0.02 ms, so a rebuild that changes a few of 5,000 seccomp profiles
+/// creates only those. The link is made from the very file that was compared, through its
+/// descriptor, so a file swapped in between is never linked. An unchanged file keeps its
+/// modification time.
+fn reuse(old: &Path, content: &Content, new: &Path, fresh: Fresh) -> bool {
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+    use std::io::Read as _;
+    use std::os::unix::fs::MetadataExt;
+    // No following a symlink, and no waiting on a FIFO put there.
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let Ok(fd) = rustix::fs::open(old, flags, Mode::empty()) else {
+        return false;
+    };
+    let descriptor = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+    let file = fs::File::from(fd);
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    if !meta.is_file()
+        || meta.nlink() != 1
+        || meta.uid() != fresh.uid
+        || meta.mode() & 0o7777 != fresh.mode
+        || meta.len() != content.len()
+    {
+        return false;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    if (&file)
+        .take(meta.len() + 1)
+        .read_to_end(&mut bytes)
+        .is_err()
+        || !content.is(&bytes)
+    {
+        return false;
+    }
+    rustix::fs::linkat(CWD, descriptor.as_str(), CWD, new, AtFlags::SYMLINK_FOLLOW).is_ok()
 }
 
 /// Removes a tree warden wrote (a staging directory, or the previous output after the exchange),

@@ -176,6 +176,57 @@ fn build_removes_files_it_no_longer_generates() {
 }
 
 #[test]
+fn a_rebuild_links_the_files_that_did_not_change_and_writes_the_rest() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("out");
+    let prog = example("minimal");
+    assert_eq!(run(&["build", s(&prog), "--out", s(&out)], &repo()).0, 0);
+    let built = tree(&out);
+    let inode = |rel: &str| fs::metadata(out.join(rel)).expect("stat").ino();
+    let before: Vec<u64> = built.iter().map(|(p, _)| inode(p)).collect();
+
+    // Three files a rebuild must write afresh: one edited by hand, one with a second link from
+    // outside the output, one whose permissions were changed.
+    let edited = "netpol/shop/db.yaml";
+    let mut bytes = fs::read(out.join(edited)).expect("read");
+    bytes.extend_from_slice(b"# edited\n");
+    fs::write(out.join(edited), bytes).expect("write");
+    let linked = "netpol/shop/web.yaml";
+    let elsewhere = tmp.path().join("elsewhere.yaml");
+    fs::hard_link(out.join(linked), &elsewhere).expect("link");
+    let chmodded = "kustomization.yaml";
+    fs::set_permissions(out.join(chmodded), fs::Permissions::from_mode(0o600)).expect("chmod");
+
+    assert_eq!(run(&["build", s(&prog), "--out", s(&out)], &repo()).0, 0);
+    assert_eq!(
+        tree(&out),
+        built,
+        "the same tree, whichever way each file got there"
+    );
+    let fresh = [edited, linked, chmodded];
+    for ((rel, _), old) in built.iter().zip(before) {
+        let same = inode(rel) == old;
+        assert_eq!(
+            same,
+            !fresh.contains(&rel.as_str()),
+            "{rel}: inode kept: {same}"
+        );
+    }
+    let modes: Vec<u32> = built
+        .iter()
+        .map(|(p, _)| fs::metadata(out.join(p)).expect("stat").mode() & 0o777)
+        .collect();
+    assert!(modes.iter().all(|m| *m == modes[0]), "{modes:?}");
+    let outside = fs::metadata(&elsewhere).expect("stat");
+    assert_eq!(outside.nlink(), 1, "the old output's link is gone");
+    assert_eq!(
+        fs::read(&elsewhere).expect("read"),
+        built[built.iter().position(|(p, _)| p == linked).expect("web")].1
+    );
+}
+
+#[test]
 fn a_failed_build_leaves_the_previous_output_intact() {
     let tmp = tempfile::tempdir().expect("tmp");
     let prog = tmp.path().join("prog");
