@@ -108,8 +108,7 @@ pub(super) fn limits(program: &Program) -> Vec<crate::diag::Diagnostic> {
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let resolving = namespaces_resolving_hosts(cx.program);
-    let policies = plan::policies(cx);
-    crate::parallel::map(&policies, |policy| {
+    crate::parallel::map(cx.policies(), |policy| {
         // Whether a pod of this namespace looks names up for a `host` flow: then its DNS goes
         // through Cilium's DNS proxy, which is how `toFQDNs` learns the addresses.
         let resolves_hosts = resolving.contains(policy.namespace);

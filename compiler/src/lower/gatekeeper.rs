@@ -84,8 +84,9 @@ pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnosti
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    let mut docs = Vec::new();
-    for adm in cx.program.admissions.values() {
+    let admissions: Vec<&crate::ir::Admission> = cx.program.admissions.values().collect();
+    super::each(&admissions, |adm| {
+        let mut docs = Vec::new();
         let kind = kind(&adm.name);
         // Gatekeeper requires the template's name to be its kind in lowercase.
         let template = kind.to_lowercase();
@@ -124,6 +125,6 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             sources,
             origin: Some(adm.span),
         });
-    }
-    Ok(docs)
+        Ok(docs)
+    })
 }

@@ -23,13 +23,13 @@ struct PolicyView<'a> {
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    let mut docs = Vec::new();
-    for adm in cx.program.admissions.values() {
+    let admissions: Vec<&crate::ir::Admission> = cx.program.admissions.values().collect();
+    super::each(&admissions, |adm| {
         let (variables, validations) = cel(adm);
         // A block without rules admits everything (W0507 says so); Kyverno requires at least one
         // expression, so it gets no policy rather than an invalid one.
         if validations.is_empty() {
-            continue;
+            return Ok(Vec::new());
         }
         // deny blocks; warn admits with a warning to the client; audit admits and reports.
         let (failure_action, emit_warning) = match adm.mode {
@@ -49,13 +49,12 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             variables,
             validations,
         };
-        docs.push(Document {
+        Ok(vec![Document {
             path: format!("kyverno/{}.yaml", adm.name),
             text: crate::render::render("kyverno/clusterpolicy.yaml", &view)?,
             schema: Schema::KyvernoClusterPolicy,
             sources: BTreeSet::from([cx.file(adm.span)]),
             origin: Some(adm.span),
-        });
-    }
-    Ok(docs)
+        }])
+    })
 }

@@ -111,9 +111,15 @@ impl Document {
 pub(crate) struct Lowering<'a> {
     pub program: &'a Program,
     pub sources: &'a SourceMap,
+    /// The network policies, planned once for `netpol` and `cilium` alike.
+    policies: std::sync::OnceLock<Vec<plan::Policy<'a>>>,
 }
 
-impl Lowering<'_> {
+impl<'a> Lowering<'a> {
+    fn policies(&self) -> &[plan::Policy<'a>] {
+        self.policies.get_or_init(|| plan::policies(self))
+    }
+
     pub fn location(&self, span: Span) -> String {
         self.sources.location(span)
     }
@@ -125,6 +131,19 @@ impl Lowering<'_> {
 
 /// What `targets` cannot say of the program, as errors naming the declaration, the target and
 /// the way out. A program with none of them lowers to documents that mean what it says.
+/// The documents `f` makes of each item, on every core, in the items' order; the first error in
+/// that order is the result.
+fn each<T: Sync>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<Vec<Document>, String> + Sync,
+) -> Result<Vec<Document>, String> {
+    let mut docs = Vec::new();
+    for part in crate::parallel::map(items, f) {
+        docs.extend(part?);
+    }
+    Ok(docs)
+}
+
 pub fn limits(program: &Program, targets: &[Target]) -> Vec<crate::diag::Diagnostic> {
     let mut out = Vec::new();
     if targets.contains(&Target::Netpol) {
@@ -150,7 +169,11 @@ pub fn lower(
     targets: &[Target],
     layout: Layout,
 ) -> Result<Vec<Document>, String> {
-    let cx = Lowering { program, sources };
+    let cx = Lowering {
+        program,
+        sources,
+        policies: std::sync::OnceLock::new(),
+    };
     let mut docs = Vec::new();
     for target in targets {
         match target {

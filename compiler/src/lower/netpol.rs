@@ -101,8 +101,7 @@ fn types(ingress: bool, egress: bool) -> Vec<&'static str> {
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    let policies = plan::policies(cx);
-    crate::parallel::map(&policies, |policy| {
+    crate::parallel::map(cx.policies(), |policy| {
         let rules = |rules: &Option<Vec<Rule<'_>>>| -> Result<Option<Vec<RuleView>>, String> {
             let Some(rules) = rules else {
                 return Ok(None);

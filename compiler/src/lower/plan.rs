@@ -8,7 +8,7 @@
 //! the service is isolated (plus the DNS rule where only the service isolates egress).
 
 use super::Lowering;
-use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, ServiceId};
+use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, Service, ServiceId};
 use crate::span::Span;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -215,42 +215,53 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
             });
         }
     }
-    for svc in program.services.values() {
-        let isolate_ingress = program.isolates(&svc.id, false);
-        let isolate_egress = program.isolates(&svc.id, true);
-        if !isolate_ingress && !isolate_egress {
-            continue;
-        }
-        let mut flows = BTreeSet::new();
-        let mut ingress = Vec::new();
-        let mut egress = Vec::new();
-        if isolate_ingress {
-            for flow in index.serving.get(&svc.id).into_iter().flatten() {
-                ingress.push((*flow, &flow.client));
-                flows.insert(flow.span);
-            }
-        }
-        if isolate_egress {
-            for flow in index.opening.get(&svc.id).into_iter().flatten() {
-                egress.push((*flow, &flow.server));
-                flows.insert(flow.span);
-            }
-        }
-        // `allow dns` where the namespace does not isolate egress but the service does: the
-        // namespace-wide `allow-dns` does not exist, so the service's policy holds the DNS rule.
-        let ns = program.namespaces.get(&svc.id.namespace);
-        let dns = isolate_egress && ns.is_some_and(|n| n.allow_dns && !n.isolate_egress);
-        out.push(Policy {
-            namespace: &svc.id.namespace,
-            name: &svc.id.name,
-            pods: Some(&svc.selector),
-            ingress: isolate_ingress.then(|| rules(&ingress, false)),
-            egress: isolate_egress.then(|| rules(&egress, dns)),
-            source: svc.span,
-            flows,
-        });
-    }
+    // Each service's policy depends on nothing but the index: planned on every core.
+    let services: Vec<&Service> = program.services.values().collect();
+    let planned = crate::parallel::map(&services, |svc| service_policy(cx, &index, svc));
+    out.extend(planned.into_iter().flatten());
     out
+}
+
+/// The policy of one service, if it or its namespace isolates it.
+fn service_policy<'a>(
+    cx: &Lowering<'a>,
+    index: &FlowIndex<'a>,
+    svc: &'a Service,
+) -> Option<Policy<'a>> {
+    let program = cx.program;
+    let isolate_ingress = program.isolates(&svc.id, false);
+    let isolate_egress = program.isolates(&svc.id, true);
+    if !isolate_ingress && !isolate_egress {
+        return None;
+    }
+    let mut flows = BTreeSet::new();
+    let mut ingress = Vec::new();
+    let mut egress = Vec::new();
+    if isolate_ingress {
+        for flow in index.serving.get(&svc.id).into_iter().flatten() {
+            ingress.push((*flow, &flow.client));
+            flows.insert(flow.span);
+        }
+    }
+    if isolate_egress {
+        for flow in index.opening.get(&svc.id).into_iter().flatten() {
+            egress.push((*flow, &flow.server));
+            flows.insert(flow.span);
+        }
+    }
+    // `allow dns` where the namespace does not isolate egress but the service does: the
+    // namespace-wide `allow-dns` does not exist, so the service's policy holds the DNS rule.
+    let ns = program.namespaces.get(&svc.id.namespace);
+    let dns = isolate_egress && ns.is_some_and(|n| n.allow_dns && !n.isolate_egress);
+    Some(Policy {
+        namespace: &svc.id.namespace,
+        name: &svc.id.name,
+        pods: Some(&svc.selector),
+        ingress: isolate_ingress.then(|| rules(&ingress, false)),
+        egress: isolate_egress.then(|| rules(&egress, dns)),
+        source: svc.span,
+        flows,
+    })
 }
 
 /// `file:line` of each span, in source order, each once.

@@ -201,8 +201,9 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             by_namespace.entry(&svc.id.namespace).or_default().push(svc);
         }
     }
-    let mut docs = Vec::new();
-    for (namespace, services) in by_namespace {
+    let by_namespace: Vec<(&str, Vec<&crate::ir::Service>)> = by_namespace.into_iter().collect();
+    super::each(&by_namespace, |(namespace, services)| {
+        let mut docs = Vec::new();
         // Dots keep these names apart from every admission block's (DNS labels, no dots).
         let name = format!("warden-seccomp.{namespace}");
         let mut validations = Vec::new();
@@ -213,7 +214,7 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             .iter()
             .find_map(|s| s.syscalls.as_ref())
             .map(|p| p.span);
-        for svc in &services {
+        for svc in services {
             let Some(policy) = &svc.syscalls else {
                 continue;
             };
@@ -291,13 +292,15 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             sources,
             origin,
         });
-    }
-    Ok(docs)
+        Ok(docs)
+    })
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let mut docs = seccomp_wiring(cx)?;
-    for adm in cx.program.admissions.values() {
+    let admissions: Vec<&Admission> = cx.program.admissions.values().collect();
+    docs.extend(super::each(&admissions, |adm| {
+        let mut docs = Vec::new();
         let source = cx.location(adm.span);
         let sources = BTreeSet::from([cx.file(adm.span)]);
         let origin = Some(adm.span);
@@ -333,7 +336,8 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             sources,
             origin,
         });
-    }
+        Ok(docs)
+    })?);
     Ok(docs)
 }
 
