@@ -106,7 +106,7 @@ fn the_schema_check_rejects_a_broken_document() {
         path: "netpol/x/x.yaml".to_string(),
         text: text.to_string(),
         schema: warden::lower::Schema::NetworkPolicy,
-        sources: BTreeSet::new(),
+        sources: Vec::new(),
         origin: None,
     };
     assert!(warden::validate::validate(&doc(good)).is_ok());

@@ -36,7 +36,7 @@ impl Checker<'_> {
             None => server
                 .as_ref()
                 .and_then(|id| self.services.get(id))
-                .map(|s| s.ports.values().cloned().collect())
+                .map(|s| s.ports.iter().map(|(_, p)| p.clone()).collect())
                 .unwrap_or_default(),
         };
         let text = self

@@ -16,8 +16,8 @@ use crate::ir::{NamedPort, PortRange, PortSpec, Protocol, ServiceId};
 use std::collections::BTreeMap;
 
 impl Checker<'_> {
-    pub(super) fn port_decls(&mut self, svc: &ast::Service) -> BTreeMap<String, PortSpec> {
-        let mut ports: BTreeMap<String, PortSpec> = BTreeMap::new();
+    pub(super) fn port_decls(&mut self, svc: &ast::Service) -> Vec<(String, PortSpec)> {
+        let mut ports: Vec<(String, PortSpec)> = Vec::with_capacity(svc.ports.len());
         let mut spans: BTreeMap<String, crate::span::Span> = BTreeMap::new();
         let mut declared: Vec<(PortRange, crate::span::Span)> = Vec::new();
         for decl in &svc.ports {
@@ -92,8 +92,10 @@ impl Checker<'_> {
                 declared.push((*range, decl.span));
             }
             spans.insert(decl.name.text.clone(), decl.name.span);
-            ports.insert(decl.name.text.clone(), port);
+            ports.push((decl.name.text.clone(), port));
         }
+        // Names are unique: a second declaration of one is E0205 above.
+        ports.sort();
         ports
     }
 
@@ -183,12 +185,9 @@ impl Checker<'_> {
         r: &ast::PortRef,
         server: Option<&ServiceId>,
     ) -> Option<PortSpec> {
-        let declared = server
-            .and_then(|id| self.services.get(id))
-            .map(|s| s.ports.clone());
         match r {
             ast::PortRef::Named(name) => {
-                let Some(ports) = declared else {
+                let Some(ports) = declared_ports(&self.services, server) else {
                     self.diags.push(
                         Diagnostic::error(
                             "E0206",
@@ -202,7 +201,7 @@ impl Checker<'_> {
                     );
                     return None;
                 };
-                if let Some(port) = ports.get(&name.text) {
+                if let Some((_, port)) = ports.iter().find(|(n, _)| *n == name.text) {
                     return Some(port.clone());
                 }
                 let server = server.map(|s| s.to_string()).unwrap_or_default();
@@ -211,12 +210,13 @@ impl Checker<'_> {
                     format!("service `{server}` has no port `{}`", name.text),
                 )
                 .primary(name.span, "unknown port");
-                if let Some(hint) = did_you_mean(&name.text, ports.keys().map(String::as_str)) {
+                if let Some(hint) = did_you_mean(&name.text, ports.iter().map(|(n, _)| n.as_str()))
+                {
                     d = d.help(hint);
                 } else if ports.is_empty() {
                     d = d.note(format!("`{server}` declares no ports"));
                 } else {
-                    let names: Vec<String> = ports.keys().map(|k| format!("`{k}`")).collect();
+                    let names: Vec<String> = ports.iter().map(|(k, _)| format!("`{k}`")).collect();
                     d = d.note(format!("`{server}` declares {}", names.join(", ")));
                 }
                 self.diags.push(d);
@@ -229,7 +229,7 @@ impl Checker<'_> {
                 span,
             } => {
                 let port = self.port_number(number, end.as_ref(), protocol.as_ref())?;
-                if let Some(ports) = &declared
+                if let Some(ports) = declared_ports(&self.services, server)
                     && !served(ports, &port)
                 {
                     let server = server.map(|s| s.to_string()).unwrap_or_default();
@@ -264,10 +264,10 @@ impl Checker<'_> {
 /// Whether every port of `port` is one the server declares with a number (a range may span
 /// several declared ports). A named container port's number is the pod's to say, so a number
 /// never refers to it: the flow names it.
-fn served(ports: &BTreeMap<String, PortSpec>, port: &PortRange) -> bool {
+fn served(ports: &[(String, PortSpec)], port: &PortRange) -> bool {
     let mut ranges: Vec<&PortRange> = ports
-        .values()
-        .filter_map(|p| match p {
+        .iter()
+        .filter_map(|(_, p)| match p {
             PortSpec::Range(r) if r.protocol == port.protocol => Some(r),
             _ => None,
         })
@@ -298,4 +298,15 @@ fn container_port_name(name: &str) -> Result<(), &'static str> {
         return Err("no `-` at either end and no `--`");
     }
     Ok(())
+}
+
+/// The ports `server` declares, borrowed from the services rather than copied for every
+/// reference to them (the checker pushes diagnostics beside the borrow).
+fn declared_ports<'s>(
+    services: &'s BTreeMap<ServiceId, crate::ir::Service>,
+    server: Option<&ServiceId>,
+) -> Option<&'s [(String, PortSpec)]> {
+    server
+        .and_then(|id| services.get(id))
+        .map(|s| s.ports.as_slice())
 }

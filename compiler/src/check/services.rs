@@ -95,7 +95,10 @@ impl Checker<'_> {
     /// Resolves a label selector, one requirement per key. `key in (v)` with a single value is the
     /// same as `key = v` and becomes it, so that selectors meaning the same compile the same.
     pub(super) fn label_selector(&mut self, sel: &ast::Selector) -> ir::Selector {
-        let mut out = ir::Selector::default();
+        let mut out = ir::Selector {
+            match_labels: Vec::with_capacity(sel.requirements.len()),
+            expressions: Vec::new(),
+        };
         let mut spans = BTreeMap::new();
         let mut expressions = Vec::new();
         for req in &sel.requirements {
@@ -114,7 +117,7 @@ impl Checker<'_> {
                 ast::Requirement::Equals(label) => {
                     self.check_label(label);
                     out.match_labels
-                        .insert(key.text.clone(), label.value.text.clone());
+                        .push((key.text.clone(), label.value.text.clone()));
                     continue;
                 }
                 ast::Requirement::In { values, .. } => (ir::Operator::In, values.as_slice()),
@@ -131,7 +134,7 @@ impl Checker<'_> {
             if operator == ir::Operator::In
                 && let [only] = values.as_slice()
             {
-                out.match_labels.insert(key.text.clone(), only.clone());
+                out.match_labels.push((key.text.clone(), only.clone()));
                 continue;
             }
             expressions.push(ir::Expression {
@@ -142,6 +145,8 @@ impl Checker<'_> {
         }
         expressions.sort();
         out.expressions = expressions;
+        // Keys are unique (a second requirement on a key is E0111 above).
+        out.match_labels.sort();
         out
     }
 

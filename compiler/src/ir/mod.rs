@@ -63,7 +63,10 @@ impl Namespace {
 /// A label selector: every pod whose labels satisfy all of it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Selector {
-    pub match_labels: BTreeMap<String, String>,
+    /// INVARIANT: sorted by key, one per key. A vector rather than a map: almost every selector
+    /// has one or two labels, and a map's smallest node is eleven entries wide (at 10,000
+    /// services, 5 MiB of the peak). Sorted, it compares and orders as the map did.
+    pub match_labels: Vec<(String, String)>,
     /// INVARIANT: sorted by key, one per key, no key also in `match_labels`; `key in (v)` with one
     /// value is kept in `match_labels`, so that selectors meaning the same compare equal.
     pub expressions: Vec<Expression>,
@@ -120,7 +123,7 @@ impl Selector {
     /// The labels of a pod this selector matches, with as few labels as it takes: the pod that
     /// stands for a service's pods when a question names the service.
     pub fn example(&self) -> BTreeMap<String, String> {
-        let mut labels = self.match_labels.clone();
+        let mut labels: BTreeMap<String, String> = self.match_labels.iter().cloned().collect();
         for e in &self.expressions {
             match e.operator {
                 Operator::In => {
@@ -144,7 +147,9 @@ pub struct Service {
     /// The pods of the service: every pod of its namespace its selector matches.
     /// INVARIANT: never empty (check rejects a service without `pods`).
     pub selector: Selector,
-    pub ports: BTreeMap<String, PortSpec>,
+    /// The declared ports by name. INVARIANT: sorted by name, one per name (a vector for the
+    /// reason `Selector::match_labels` is one).
+    pub ports: Vec<(String, PortSpec)>,
     /// The service's own `isolate`, besides its namespace's.
     pub isolate_ingress: bool,
     pub isolate_egress: bool,

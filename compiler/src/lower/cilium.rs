@@ -71,7 +71,8 @@ struct HttpView {
 pub(super) fn limits(program: &Program) -> Vec<crate::diag::Diagnostic> {
     let reserved = |sel: &Selector| {
         sel.match_labels
-            .keys()
+            .iter()
+            .map(|(k, _)| k)
             .chain(sel.expressions.iter().map(|e| &e.key))
             .find(|k| k.starts_with("io.cilium.") || k.starts_with("io.kubernetes.pod."))
             .cloned()
@@ -346,6 +347,8 @@ fn write(v: &PolicyView<'_>) -> Result<String, String> {
     rules(o, "ingress", "from", v.ingress.as_deref())?;
     rules(o, "egress", "to", v.egress.as_deref())?;
     o.push('\n');
+    // As in `netpol::write`: the documents are held until written, without the buffer's slack.
+    out.shrink_to_fit();
     Ok(out)
 }
 

@@ -5,7 +5,6 @@ use super::vap::exemptions;
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::Mode;
 use serde::Serialize;
-use std::collections::BTreeSet;
 
 #[derive(Serialize)]
 struct TemplateView<'a> {
@@ -90,7 +89,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         let kind = kind(&adm.name);
         // Gatekeeper requires the template's name to be its kind in lowercase.
         let template = kind.to_lowercase();
-        let sources = BTreeSet::from([cx.file(adm.span)]);
+        let sources = vec![cx.file(adm.span)];
         let view = TemplateView {
             template: template.clone(),
             kind: &kind,

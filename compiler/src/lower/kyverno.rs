@@ -6,7 +6,6 @@ use super::vap::{MatchCondition, Validation, Variable, cel, exemptions, match_co
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::Mode;
 use serde::Serialize;
-use std::collections::BTreeSet;
 
 #[derive(Serialize)]
 struct PolicyView<'a> {
@@ -53,7 +52,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             path: format!("kyverno/{}.yaml", adm.name),
             text: crate::render::render("kyverno/clusterpolicy.yaml", &view)?,
             schema: Schema::KyvernoClusterPolicy,
-            sources: BTreeSet::from([cx.file(adm.span)]),
+            sources: vec![cx.file(adm.span)],
             origin: Some(adm.span),
         }])
     })

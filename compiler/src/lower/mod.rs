@@ -19,7 +19,6 @@ mod views;
 
 use crate::ir::Program;
 use crate::span::{SourceMap, Span};
-use std::collections::BTreeSet;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -97,7 +96,8 @@ pub struct Document {
     pub text: String,
     pub schema: Schema,
     /// The source files it was generated from.
-    pub sources: BTreeSet<String>,
+    /// The program's files it comes from, sorted, each once.
+    pub sources: Vec<String>,
     /// The declaration it was generated from, for errors about the document as a whole.
     pub origin: Option<Span>,
 }
@@ -201,7 +201,7 @@ pub fn lower(
         path: "kustomization.yaml".to_string(),
         text,
         schema: Schema::Kustomization,
-        sources: BTreeSet::new(),
+        sources: Vec::new(),
         origin: None,
     });
     docs.sort_by(|a, b| a.path.cmp(&b.path));

@@ -10,7 +10,7 @@
 use super::Lowering;
 use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, Service, ServiceId};
 use crate::span::Span;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// One policy to write.
 pub(super) struct Policy<'a> {
@@ -21,9 +21,9 @@ pub(super) struct Policy<'a> {
     /// The rules of each direction; `None` where this policy does not isolate that direction.
     pub ingress: Option<Vec<Rule<'a>>>,
     pub egress: Option<Vec<Rule<'a>>>,
-    /// The declaration it comes from, and the flows its rules come from.
+    /// The declaration it comes from, and the flows its rules come from (sorted, each once).
     pub source: Span,
-    pub flows: BTreeSet<Span>,
+    pub flows: Vec<Span>,
 }
 
 /// One rule of a policy.
@@ -107,12 +107,15 @@ fn union(ports: Ports) -> Ports {
 }
 
 impl Policy<'_> {
-    /// The source files of the policy: its declaration's and its flows'.
-    pub fn files(&self, cx: &Lowering<'_>) -> BTreeSet<String> {
-        std::iter::once(self.source)
+    /// The source files of the policy, its declaration's and its flows', sorted, each once.
+    pub fn files(&self, cx: &Lowering<'_>) -> Vec<String> {
+        let mut files: Vec<String> = std::iter::once(self.source)
             .chain(self.flows.iter().copied())
             .map(|s| cx.file(s))
-            .collect()
+            .collect();
+        files.sort();
+        files.dedup();
+        files
     }
 }
 
@@ -164,7 +167,7 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
             ingress: ns.isolate_ingress.then(Vec::new),
             egress: ns.isolate_egress.then(Vec::new),
             source: ns.span,
-            flows: BTreeSet::new(),
+            flows: Vec::new(),
         });
         if ns.allow_dns && ns.isolate_egress {
             out.push(Policy {
@@ -174,13 +177,13 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
                 ingress: None,
                 egress: Some(vec![Rule::Dns]),
                 source: ns.span,
-                flows: BTreeSet::new(),
+                flows: Vec::new(),
             });
         }
         // The namespace's own flows: every pod of it is their client or server.
         let mut ingress = Vec::new();
         let mut egress = Vec::new();
-        let mut flows = BTreeSet::new();
+        let mut flows = Vec::new();
         if ns.isolate_ingress {
             for flow in index
                 .namespace_serving
@@ -189,7 +192,7 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
                 .flatten()
             {
                 ingress.push((*flow, &flow.client));
-                flows.insert(flow.span);
+                flows.push(flow.span);
             }
         }
         if ns.isolate_egress {
@@ -200,9 +203,11 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
                 .flatten()
             {
                 egress.push((*flow, &flow.server));
-                flows.insert(flow.span);
+                flows.push(flow.span);
             }
         }
+        flows.sort();
+        flows.dedup();
         if !flows.is_empty() {
             out.push(Policy {
                 namespace: &ns.name,
@@ -234,23 +239,25 @@ fn service_policy<'a>(
     if !isolate_ingress && !isolate_egress {
         return None;
     }
-    let mut flows = BTreeSet::new();
+    let mut flows = Vec::new();
     let mut ingress = Vec::new();
     let mut egress = Vec::new();
     if isolate_ingress {
         for flow in index.serving.get(&svc.id).into_iter().flatten() {
             ingress.push((*flow, &flow.client));
-            flows.insert(flow.span);
+            flows.push(flow.span);
         }
     }
     if isolate_egress {
         for flow in index.opening.get(&svc.id).into_iter().flatten() {
             egress.push((*flow, &flow.server));
-            flows.insert(flow.span);
+            flows.push(flow.span);
         }
     }
     // `allow dns` where the namespace does not isolate egress but the service does: the
     // namespace-wide `allow-dns` does not exist, so the service's policy holds the DNS rule.
+    flows.sort();
+    flows.dedup();
     let ns = program.namespaces.get(&svc.id.namespace);
     let dns = isolate_egress && ns.is_some_and(|n| n.allow_dns && !n.isolate_egress);
     Some(Policy {
@@ -265,7 +272,7 @@ fn service_policy<'a>(
 }
 
 /// `file:line` of each span, in source order, each once.
-pub(super) fn locations(cx: &Lowering<'_>, spans: &BTreeSet<Span>) -> String {
+pub(super) fn locations(cx: &Lowering<'_>, spans: &[Span]) -> String {
     let mut out: Vec<String> = spans.iter().map(|s| cx.location(*s)).collect();
     out.dedup();
     out.join(", ")

@@ -218,7 +218,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             path: format!("seccomp/{}/{}.json", svc.id.namespace, svc.id.name),
             text: write(&view)?,
             schema: Schema::SeccompProfile,
-            sources: BTreeSet::from([cx.file(policy.span)]),
+            sources: vec![cx.file(policy.span)],
             origin: Some(policy.span),
         })
     })

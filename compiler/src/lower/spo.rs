@@ -8,7 +8,6 @@ use super::seccomp::{RuleView, confined, profile};
 use super::{Document, Lowering, Schema};
 use crate::ir::SeccompAction;
 use crate::render::{push_object_head, push_quoted};
-use std::collections::BTreeSet;
 
 /// The capabilities containerd and CRI-O give a container unless told otherwise (Docker's set).
 const DEFAULT_CAPS: [&str; 14] = [
@@ -132,7 +131,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             path: format!("spo/{}/{}.yaml", svc.id.namespace, svc.id.name),
             text: write(&spo),
             schema: Schema::SpoSeccompProfile,
-            sources: BTreeSet::from([cx.file(policy.span)]),
+            sources: vec![cx.file(policy.span)],
             origin: Some(policy.span),
         })
     })

@@ -243,6 +243,7 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             });
         }
         let source = spans.join(", ");
+        let sources: Vec<String> = sources.into_iter().collect();
         let view = PolicyView {
             name: &name,
             source: source.clone(),
@@ -302,7 +303,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     docs.extend(super::each(&admissions, |adm| {
         let mut docs = Vec::new();
         let source = cx.location(adm.span);
-        let sources = BTreeSet::from([cx.file(adm.span)]);
+        let sources = vec![cx.file(adm.span)];
         let origin = Some(adm.span);
         let (variables, validations) = cel(adm);
         let policy = PolicyView {

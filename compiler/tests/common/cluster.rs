@@ -69,7 +69,7 @@ pub fn pods(program: &Program) -> Vec<Pod> {
 pub fn probe_ports(program: &Program, pods: &[Pod]) -> BTreeSet<u16> {
     let mut ports: BTreeSet<u16> = [1, 53, 65535].into();
     for s in program.services.values() {
-        ports.extend(s.ports.values().flat_map(range_probes));
+        ports.extend(s.ports.iter().flat_map(|(_, p)| range_probes(p)));
     }
     for p in pods {
         ports.extend(p.named_ports.values().map(|p| p.number));
