@@ -88,6 +88,39 @@ impl Content {
         self.pieces().map(|p| p.len() as u64).sum()
     }
 
+    /// Whether `reader` yields exactly this content. Read in blocks, not whole: a bundle is tens
+    /// of MiB, and a rebuild compares every file on both cores.
+    fn same_as(&self, mut reader: impl io::Read) -> io::Result<bool> {
+        let mut block = vec![0u8; 1 << 16];
+        let mut pieces = self.pieces();
+        let mut expected: &[u8] = &[];
+        loop {
+            let n = match reader.read(&mut block) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let mut got = block.get(..n).unwrap_or_default();
+            while !got.is_empty() {
+                while expected.is_empty() {
+                    match pieces.next() {
+                        Some(piece) => expected = piece,
+                        None => return Ok(false),
+                    }
+                }
+                let k = got.len().min(expected.len());
+                let (a, rest) = got.split_at(k);
+                let (b, more) = expected.split_at(k);
+                if a != b {
+                    return Ok(false);
+                }
+                (got, expected) = (rest, more);
+            }
+        }
+        Ok(expected.is_empty() && pieces.all(<[u8]>::is_empty))
+    }
+
     /// Whether `bytes` are this content, compared piece by piece.
     fn is(&self, mut bytes: &[u8]) -> bool {
         for piece in self.pieces() {
@@ -441,7 +474,6 @@ struct Fresh {
 /// modification time.
 fn reuse(old: &Path, content: &Content, new: &Path, fresh: Fresh) -> bool {
     use rustix::fs::{AtFlags, CWD, Mode, OFlags};
-    use std::io::Read as _;
     use std::os::unix::fs::MetadataExt;
     // No following a symlink, and no waiting on a FIFO put there.
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
@@ -461,13 +493,7 @@ fn reuse(old: &Path, content: &Content, new: &Path, fresh: Fresh) -> bool {
     {
         return false;
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    if (&file)
-        .take(meta.len() + 1)
-        .read_to_end(&mut bytes)
-        .is_err()
-        || !content.is(&bytes)
-    {
+    if !content.same_as(&file).unwrap_or(false) {
         return false;
     }
     rustix::fs::linkat(CWD, descriptor.as_str(), CWD, new, AtFlags::SYMLINK_FOLLOW).is_ok()
@@ -577,4 +603,67 @@ pub fn check(out: &Path, files: &[(String, Content)]) -> Vec<Diagnostic> {
         );
     }
     diags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Content;
+    use std::io::Read;
+
+    /// A reader that hands out at most `step` bytes a call, so blocks end inside pieces.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.bytes.len());
+            let (now, rest) = self.bytes.split_at(n);
+            buf.get_mut(..n).unwrap_or_default().copy_from_slice(now);
+            self.bytes = rest;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_file_is_the_content_only_byte_for_byte() {
+        let bundle = Content {
+            parts: vec!["a: 1\n".into(), String::new(), "b: 2\n".into()],
+            bundle: true,
+        };
+        let exact = bundle.to_bytes();
+        let mut changed = exact.clone();
+        if let Some(last) = changed.last_mut() {
+            *last = b'x';
+        }
+        let mut longer = exact.clone();
+        longer.push(b'\n');
+        let shorter = exact.get(..exact.len() - 1).unwrap_or_default().to_vec();
+        for step in [1, 3, 7, 1 << 20] {
+            let same = |bytes: &[u8]| bundle.same_as(Trickle { bytes, step }).unwrap_or(false);
+            assert!(same(&exact), "step {step}");
+            assert!(!same(&changed), "step {step}");
+            assert!(!same(&longer), "step {step}");
+            assert!(!same(&shorter), "step {step}");
+            assert!(!same(b""), "step {step}");
+        }
+        let empty = Content::one(String::new());
+        assert!(
+            empty
+                .same_as(Trickle {
+                    bytes: b"",
+                    step: 1
+                })
+                .unwrap_or(false)
+        );
+        assert!(
+            !empty
+                .same_as(Trickle {
+                    bytes: b"-",
+                    step: 1
+                })
+                .unwrap_or(true)
+        );
+    }
 }
