@@ -95,8 +95,7 @@ pub struct Document {
     pub path: String,
     pub text: String,
     pub schema: Schema,
-    /// The source files it was generated from.
-    /// The program's files it comes from, sorted, each once.
+    /// The source files it was generated from, sorted, each once.
     pub sources: Vec<String>,
     /// The declaration it was generated from, for errors about the document as a whole.
     pub origin: Option<Span>,
@@ -129,8 +128,6 @@ impl<'a> Lowering<'a> {
     }
 }
 
-/// What `targets` cannot say of the program, as errors naming the declaration, the target and
-/// the way out. A program with none of them lowers to documents that mean what it says.
 /// The documents `f` makes of each item, on every core, in the items' order; the first error in
 /// that order is the result.
 fn each<T: Sync>(
@@ -144,6 +141,8 @@ fn each<T: Sync>(
     Ok(docs)
 }
 
+/// What `targets` cannot say of the program, as errors naming the declaration, the target and
+/// the way out. A program with none of them lowers to documents that mean what it says.
 pub fn limits(program: &Program, targets: &[Target]) -> Vec<crate::diag::Diagnostic> {
     let mut out = Vec::new();
     if targets.contains(&Target::Netpol) {
