@@ -89,9 +89,11 @@ impl Content {
     }
 
     /// Whether `reader` yields exactly this content. Read in blocks, not whole: a bundle is tens
-    /// of MiB, and a rebuild compares every file on both cores.
+    /// of MiB, and a rebuild or `warden check` compares every file, on both cores for a rebuild.
+    /// A block is no larger than the content and one byte more, which shows a longer file.
     fn same_as(&self, mut reader: impl io::Read) -> io::Result<bool> {
-        let mut block = vec![0u8; 1 << 16];
+        let size = self.len().saturating_add(1).min(1 << 16);
+        let mut block = vec![0u8; usize::try_from(size).unwrap_or(1 << 16)];
         let mut pieces = self.pieces();
         let mut expected: &[u8] = &[];
         loop {
@@ -119,17 +121,6 @@ impl Content {
             }
         }
         Ok(expected.is_empty() && pieces.all(<[u8]>::is_empty))
-    }
-
-    /// Whether `bytes` are this content, compared piece by piece.
-    fn is(&self, mut bytes: &[u8]) -> bool {
-        for piece in self.pieces() {
-            match bytes.strip_prefix(piece) {
-                Some(rest) => bytes = rest,
-                None => return false,
-            }
-        }
-        bytes.is_empty()
     }
 }
 
@@ -573,9 +564,9 @@ pub fn check(out: &Path, files: &[(String, Content)]) -> Vec<Diagnostic> {
     let expected: BTreeSet<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
     for (rel, content) in files {
         let path = out.join(rel);
-        match fs::read(&path) {
-            Ok(current) if content.is(&current) => {}
-            Ok(_) => diags.push(
+        match fs::File::open(&path).and_then(|f| content.same_as(f)) {
+            Ok(true) => {}
+            Ok(false) => diags.push(
                 error("E0803", format!("`{}` is stale", path.display()))
                     .note("it differs from what the program generates now"),
             ),

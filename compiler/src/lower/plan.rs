@@ -254,10 +254,10 @@ fn service_policy<'a>(
             flows.push(flow.span);
         }
     }
-    // `allow dns` where the namespace does not isolate egress but the service does: the
-    // namespace-wide `allow-dns` does not exist, so the service's policy holds the DNS rule.
     flows.sort();
     flows.dedup();
+    // `allow dns` where the namespace does not isolate egress but the service does: the
+    // namespace-wide `allow-dns` does not exist, so the service's policy holds the DNS rule.
     let ns = program.namespaces.get(&svc.id.namespace);
     let dns = isolate_egress && ns.is_some_and(|n| n.allow_dns && !n.isolate_egress);
     Some(Policy {
