@@ -1592,16 +1592,59 @@ pub(super) fn unescape(span: Span, raw: &str, diags: &mut Vec<Diagnostic>) -> Id
 pub(super) fn trim_trailing(mut text: &str) -> &str {
     loop {
         let t = text.trim_end();
-        // A trailing `// comment` inside the span ends at a line break that was just trimmed.
-        let t = match t.rfind("//") {
-            Some(i) if t.len() < text.len() && !t.get(i..).unwrap_or("").contains('"') => {
-                t.get(..i).unwrap_or(t).trim_end()
-            }
-            _ => t,
-        };
-        if t.len() == text.len() {
-            return text;
+        // A trailing `// comment` ends at a line break that was just trimmed, so it is on the
+        // last line: an earlier line's comment is followed by more of the span (and searching the
+        // whole span for one made each span cost its length).
+        let broke = text
+            .get(t.len()..)
+            .is_some_and(|gap| gap.bytes().any(|b| b == b'\n'));
+        let line = t.rfind('\n').map_or(0, |i| i + 1);
+        match broke.then(|| comment_start(t.get(line..).unwrap_or(""))) {
+            // What is left may end with another comment on the line before.
+            Some(Some(i)) => text = t.get(..line + i).unwrap_or(""),
+            _ => return t,
         }
-        text = t;
+    }
+}
+
+/// Where the `//` comment of `line` starts, if it has one outside a string (a string never spans
+/// lines, so the line starts outside one).
+fn comment_start(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'/' if !in_string && b.get(i + 1) == Some(&b'/') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim_trailing;
+
+    #[test]
+    fn only_comments_that_end_the_span_are_trimmed() {
+        let cases = [
+            ("deny ptrace // c\n  ", "deny ptrace"),
+            (
+                "deny ptrace, // c\n  mount, bpf\n  ",
+                "deny ptrace, // c\n  mount, bpf",
+            ),
+            ("x // one\n  // two\n", "x"),
+            ("images from \"a//b\"\n", "images from \"a//b\""),
+            ("x \"a\\\"//\" // c \"\n", "x \"a\\\"//\""),
+            ("x // say \"hi\"\n", "x"),
+            ("x  \t", "x"),
+        ];
+        for (text, trimmed) in cases {
+            assert_eq!(trim_trailing(text), trimmed, "{text:?}");
+        }
     }
 }
