@@ -7,11 +7,14 @@
 
 pub mod reader;
 pub mod sizes;
+pub mod tree;
 
 use crate::lower::{Document, Schema};
 use jsonschema::Validator;
+use jsonschema::json::Json;
 use serde_json::Value;
 use std::sync::OnceLock;
+use tree::{Item, Tree};
 
 fn schema_text(schema: Schema) -> &'static str {
     match schema {
@@ -77,12 +80,17 @@ fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// The validator of one schema, built the first time a document needs it: a run that writes no
-/// CiliumNetworkPolicy never compiles Cilium's large schema.
-fn validator(schema: Schema) -> Result<&'static Validator, String> {
-    const SCHEMAS: usize = 10;
-    static VALIDATORS: [OnceLock<Result<Validator, String>>; SCHEMAS] =
-        [const { OnceLock::new() }; SCHEMAS];
+const SCHEMAS: usize = 10;
+
+/// A validator per schema for the representation `F`, each built the first time a document
+/// needs it: a run that writes no CiliumNetworkPolicy never compiles Cilium's large schema.
+type Validators<F> = [OnceLock<Result<Validator<F>, String>>; SCHEMAS];
+
+/// The validator of one schema for documents read as `F`.
+fn validator<F: Json>(
+    validators: &'static Validators<F>,
+    schema: Schema,
+) -> Result<&'static Validator<F>, String> {
     let slot = match schema {
         Schema::NetworkPolicy => 0,
         Schema::CiliumNetworkPolicy => 1,
@@ -95,13 +103,15 @@ fn validator(schema: Schema) -> Result<&'static Validator, String> {
         Schema::GatekeeperConstraint => 8,
         Schema::SpoSeccompProfile => 9,
     };
-    VALIDATORS
+    validators
         .get(slot)
         .ok_or_else(|| format!("schema {schema:?}: no slot"))?
         .get_or_init(|| {
             let json: Value = serde_json::from_str(schema_text(schema))
                 .map_err(|e| format!("schema {schema:?}: {e}"))?;
-            jsonschema::validator_for(&json).map_err(|e| format!("schema {schema:?}: {e}"))
+            jsonschema::options_for::<F>()
+                .build(&json)
+                .map_err(|e| format!("schema {schema:?}: {e}"))
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -115,29 +125,190 @@ pub fn parse(doc: &Document) -> Result<Value, String> {
     reader::read(&doc.text)
 }
 
+static JSON: Validators<jsonschema::json::SerdeJson> = [const { OnceLock::new() }; SCHEMAS];
+static YAML: Validators<Tree> = [const { OnceLock::new() }; SCHEMAS];
+
 /// Checks one document; the error names the document and every violation.
 pub fn validate(doc: &Document) -> Result<(), String> {
-    let value = parse(doc).map_err(|e| format!("{}: does not parse: {e}", doc.path))?;
-    let validator = validator(doc.schema)?;
-    // `is_valid` stops at the first violation and builds no error: the common case, and the
-    // cheaper one; only a document that fails is walked again for every violation.
-    let mut problems: Vec<String> = if validator.is_valid(&value) {
-        Vec::new()
+    let parsed = |e: String| format!("{}: does not parse: {e}", doc.path);
+    let problems = if doc.schema == Schema::SeccompProfile {
+        let value: Value = serde_json::from_str(&doc.text).map_err(|e| parsed(e.to_string()))?;
+        let field = |key| value.get(key).and_then(Value::as_str);
+        let kind = (field("apiVersion"), field("kind"));
+        problems(validator(&JSON, doc.schema)?, &value, doc.schema, kind)
     } else {
-        validator
-            .iter_errors(&value)
-            .map(|e| format!("{} at `{}`", e, e.instance_path()))
-            .collect()
+        let item = reader::tree(&doc.text).map_err(parsed)?;
+        let field = |key| item.get(key).and_then(Item::as_str);
+        let kind = (field("apiVersion"), field("kind"));
+        problems(validator(&YAML, doc.schema)?, &item, doc.schema, kind)
     };
-    if let Some((api, kind)) = kind(doc.schema)
-        && (value.get("apiVersion").and_then(Value::as_str) != Some(api)
-            || value.get("kind").and_then(Value::as_str) != Some(kind))
-    {
-        problems.push(format!("expected apiVersion `{api}` and kind `{kind}`"));
-    }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(format!("{}: {}", doc.path, problems.join("; ")))
+    }
+}
+
+/// Every violation of the schema by `document`, and a wrong `apiVersion` or `kind` (as the
+/// document declares them).
+fn problems<'d, F: Json>(
+    validator: &'d Validator<F>,
+    document: F::Node<'d>,
+    schema: Schema,
+    declared: (Option<&str>, Option<&str>),
+) -> Vec<String> {
+    // `is_valid` stops at the first violation and builds no error: the common case, and the
+    // cheaper one; only a document that fails is walked again for every violation.
+    let mut problems: Vec<String> = if validator.is_valid(document.clone()) {
+        Vec::new()
+    } else {
+        validator
+            .iter_errors(document)
+            .map(|e| format!("{} at `{}`", e, e.instance_path()))
+            .collect()
+    };
+    if let Some((api, kind)) = kind(schema)
+        && declared != (Some(api), Some(kind))
+    {
+        problems.push(format!("expected apiVersion `{api}` and kind `{kind}`"));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lower::Target;
+    use jsonschema::json::SerdeJson;
+
+    /// Every YAML document warden writes for the examples, with every target that compiles them.
+    fn documents() -> Vec<Document> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let mut dirs = Vec::new();
+        let mut todo = vec![root];
+        while let Some(dir) = todo.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            entries.sort();
+            if entries
+                .iter()
+                .any(|p| p.extension().is_some_and(|e| e == "warden"))
+            {
+                dirs.push(dir);
+            } else {
+                todo.extend(entries.into_iter().filter(|p| p.is_dir()));
+            }
+        }
+        let all_but = |t: Target| Target::ALL.into_iter().filter(move |&x| x != t).collect();
+        let mut docs = Vec::new();
+        for dir in dirs {
+            for targets in [all_but(Target::Cilium), all_but(Target::Netpol)] {
+                let Ok(sources) = crate::load::load(std::slice::from_ref(&dir)) else {
+                    continue;
+                };
+                let targets: Vec<Target> = targets;
+                if let Some(d) = crate::compile(sources, &targets).documents {
+                    docs.extend(d.into_iter().filter(|d| d.schema != Schema::SeccompProfile));
+                }
+            }
+        }
+        docs
+    }
+
+    /// What checking the document's text as a `serde_json::Value` finds: the representation the
+    /// schema check used before the tree.
+    fn problems_of_value(doc: &Document) -> Option<Vec<String>> {
+        static VALUES: Validators<SerdeJson> = [const { OnceLock::new() }; SCHEMAS];
+        let value = reader::read(&doc.text).ok()?;
+        let field = |key| value.get(key).and_then(Value::as_str);
+        let declared = (field("apiVersion"), field("kind"));
+        let validator = validator(&VALUES, doc.schema).ok()?;
+        Some(problems(validator, &value, doc.schema, declared))
+    }
+
+    fn problems_of_tree(doc: &Document) -> Vec<String> {
+        let item = reader::tree(&doc.text).expect("the value was read");
+        let field = |key| item.get(key).and_then(Item::as_str);
+        let declared = (field("apiVersion"), field("kind"));
+        let validator = validator(&YAML, doc.schema).expect("compiles");
+        problems(validator, &item, doc.schema, declared)
+    }
+
+    /// The tree and `serde_json`'s value are two representations of one document: the schema
+    /// check must find the same problems in both, in every document warden writes and in each
+    /// of them with a value replaced by one of another type, range or spelling, or a line gone.
+    #[test]
+    fn the_tree_is_checked_as_its_value_would_be() {
+        const VALUES: [&str; 12] = [
+            "\"x\"",
+            "\"\"",
+            "0",
+            "-1",
+            "65536",
+            "true",
+            "[]",
+            "{}",
+            "[\"x\"]",
+            "\"TCP\"",
+            "\"Ingress\"",
+            "\"10.0.0.0/8\"",
+        ];
+        let docs = documents();
+        assert!(docs.len() > 50, "only {} documents", docs.len());
+        let (mut checked, mut invalid) = (0, 0);
+        for (n, doc) in docs.iter().enumerate() {
+            let lines: Vec<&str> = doc.text.lines().collect();
+            let mut variants = vec![doc.text.clone()];
+            for (i, line) in lines.iter().enumerate() {
+                let mut edited = lines.clone();
+                edited.remove(i);
+                variants.push(edited.join("\n") + "\n");
+                if let Some((key, _)) = line.split_once(": ") {
+                    // One replacement a line, in turn, keeps the test quick.
+                    let value = VALUES[(n + i) % VALUES.len()];
+                    let mut edited = lines.clone();
+                    let replaced = format!("{key}: {value}");
+                    edited[i] = &replaced;
+                    variants.push(edited.join("\n") + "\n");
+                }
+            }
+            for text in variants {
+                let variant = Document {
+                    text,
+                    ..doc.clone()
+                };
+                let Some(expected) = problems_of_value(&variant) else {
+                    continue;
+                };
+                let found = problems_of_tree(&variant);
+                // Where each problem is: a message may list property names in another order (the
+                // tree keeps the document's, a `Value` sorts them).
+                let at = |problems: &[String]| -> Vec<String> {
+                    problems
+                        .iter()
+                        .map(|p| {
+                            p.rsplit_once(" at `")
+                                .map_or(p.as_str(), |(_, at)| at)
+                                .to_string()
+                        })
+                        .collect()
+                };
+                assert_eq!(
+                    at(&found),
+                    at(&expected),
+                    "{}:\n{}",
+                    variant.path,
+                    variant.text
+                );
+                assert_eq!(validate(&variant).is_ok(), found.is_empty());
+                checked += 1;
+                invalid += usize::from(!found.is_empty());
+            }
+        }
+        // A good share of the edits must break the schema, or the comparison would say little
+        // (the rest remove or retype what the schema leaves free, such as labels).
+        assert!(invalid * 3 > checked, "{invalid} invalid of {checked}");
     }
 }

@@ -18,7 +18,10 @@
 //! example's output and on random documents); it is a single pass over the lines, an order of
 //! magnitude faster than a general YAML parser, which was the largest cost of a build.
 
-use serde_json::{Map, Value};
+use super::tree::Item;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::HashSet;
 
 struct Line<'a> {
     number: usize,
@@ -28,9 +31,16 @@ struct Line<'a> {
 
 /// Parses one document of the subset; the error names the line.
 pub fn read(text: &str) -> Result<Value, String> {
-    if let Some(bad) = text
-        .bytes()
-        .position(|b| b != b'\n' && !(b' '..=b'~').contains(&b))
+    tree(text).map(|t| t.to_value())
+}
+
+/// `read`, as a tree borrowing `text`: what the schema check walks.
+pub fn tree(text: &str) -> Result<Item<'_>, String> {
+    let printable = |b: u8| b == b'\n' || (b' '..=b'~').contains(&b);
+    // Without an early exit the test runs on many bytes at a time: a byte-by-byte search was a
+    // sixth of the schema check. Only a document that fails it is searched for the byte.
+    if !text.bytes().fold(true, |all, b| all & printable(b))
+        && let Some(bad) = text.bytes().position(|b| !printable(b))
     {
         return Err(format!("byte {bad}: a character outside printable ASCII"));
     }
@@ -73,7 +83,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The node that starts at the current line, which must be indented by `indent`.
-    fn node(&mut self, indent: usize) -> Result<Value, String> {
+    fn node(&mut self, indent: usize) -> Result<Item<'a>, String> {
         let Some(line) = self.current() else {
             return Err("unexpected end of document".to_string());
         };
@@ -92,7 +102,7 @@ impl<'a> Reader<'a> {
         Ok(value)
     }
 
-    fn sequence(&mut self, indent: usize) -> Result<Value, String> {
+    fn sequence(&mut self, indent: usize) -> Result<Item<'a>, String> {
         let mut items = Vec::new();
         while let Some(line) = self.lines.get_mut(self.pos) {
             if line.indent != indent || !is_item(line.text) {
@@ -107,11 +117,14 @@ impl<'a> Reader<'a> {
             }
             items.push(self.node(indent + 2)?);
         }
-        Ok(Value::Array(items))
+        Ok(Item::Array(items))
     }
 
-    fn mapping(&mut self, indent: usize) -> Result<Value, String> {
-        let mut map = Map::new();
+    fn mapping(&mut self, indent: usize) -> Result<Item<'a>, String> {
+        // Keys are compared with those before them; past a few, through a set.
+        const SCAN: usize = 16;
+        let mut members: Vec<(Cow<'a, str>, Item<'a>)> = Vec::new();
+        let mut seen: HashSet<Cow<'a, str>> = HashSet::new();
         while let Some(line) = self.current() {
             if line.indent != indent || is_item(line.text) {
                 break;
@@ -135,16 +148,20 @@ impl<'a> Reader<'a> {
                     _ => return Err(format!("line {number}: key `{key}` has no value")),
                 }
             };
-            match map.entry(key) {
-                serde_json::map::Entry::Vacant(slot) => {
-                    slot.insert(value);
+            let duplicate = if members.len() < SCAN {
+                members.iter().any(|(k, _)| *k == key)
+            } else {
+                if seen.is_empty() {
+                    seen.extend(members.iter().map(|(k, _)| k.clone()));
                 }
-                serde_json::map::Entry::Occupied(slot) => {
-                    return Err(format!("line {number}: duplicate key `{}`", slot.key()));
-                }
+                !seen.insert(key.clone())
+            };
+            if duplicate {
+                return Err(format!("line {number}: duplicate key `{key}`"));
             }
+            members.push((key, value));
         }
-        Ok(Value::Object(map))
+        Ok(Item::Object(members))
     }
 }
 
@@ -161,9 +178,12 @@ fn is_key(text: &str) -> bool {
     }
 }
 
+/// A line's key and the text of its value, if the value is on the line.
+type KeyLine<'a> = (Cow<'a, str>, Option<&'a str>);
+
 /// `key: value` or `key:` → the key and the value's text, if on the line; a line that is not a
 /// key → `None`.
-fn split_key(text: &str, number: usize) -> Result<Option<(String, Option<&str>)>, String> {
+fn split_key(text: &str, number: usize) -> Result<Option<KeyLine<'_>>, String> {
     if text.starts_with(['[', '{']) {
         return Ok(None);
     }
@@ -174,7 +194,7 @@ fn split_key(text: &str, number: usize) -> Result<Option<(String, Option<&str>)>
             return Ok(None);
         }
         match json(quoted, number)? {
-            Value::String(s) => (s, rest),
+            Item::Str(s) => (s, rest),
             _ => return Err(format!("line {number}: a key must be a string")),
         }
     } else {
@@ -188,7 +208,7 @@ fn split_key(text: &str, number: usize) -> Result<Option<(String, Option<&str>)>
                 "line {number}: `{word}` is not a plain key warden writes"
             ));
         }
-        (word.to_string(), rest)
+        (Cow::Borrowed(word), rest)
     };
     match rest {
         ":" => Ok(Some((key, None))),
@@ -215,7 +235,7 @@ fn quoted_end(text: &str) -> Option<usize> {
     None
 }
 
-fn scalar(text: &str, number: usize) -> Result<Value, String> {
+fn scalar(text: &str, number: usize) -> Result<Item<'_>, String> {
     if text.starts_with(['"', '[', '{']) {
         return json(text, number);
     }
@@ -223,10 +243,10 @@ fn scalar(text: &str, number: usize) -> Result<Value, String> {
         .iter()
         .find_map(|(word, b)| (text == *word).then_some(*b))
     {
-        return Ok(Value::Bool(b));
+        return Ok(Item::Bool(b));
     }
     if is_plain_word(text) {
-        return Ok(Value::String(text.to_string()));
+        return Ok(Item::Str(Cow::Borrowed(text)));
     }
     if is_plain_integer(text) {
         return json(text, number);
@@ -260,12 +280,12 @@ fn is_plain_integer(text: &str) -> bool {
 /// A JSON value as YAML reads it: the same, except that YAML writes an astral character as
 /// `\UXXXXXXXX`, which `render` does in YAML documents. Numbers must be integers: YAML and JSON
 /// disagree on the rest.
-fn json(text: &str, number: usize) -> Result<Value, String> {
+fn json(text: &str, number: usize) -> Result<Item<'_>, String> {
     // Most values are strings without escapes: no JSON parser needed for them.
     if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
         && !inner.contains(['"', '\\'])
     {
-        return Ok(Value::String(inner.to_string()));
+        return Ok(Item::Str(Cow::Borrowed(inner)));
     }
     let translated;
     let source = if text.contains("\\U") {
@@ -279,7 +299,7 @@ fn json(text: &str, number: usize) -> Result<Value, String> {
     if has_fraction(&value) {
         return Err(format!("line {number}: only integers are written"));
     }
-    Ok(value)
+    Ok(Item::from(value))
 }
 
 fn has_fraction(value: &Value) -> bool {

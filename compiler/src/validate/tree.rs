@@ -1,0 +1,209 @@
+//! A document read back as a tree that borrows its text, for the schema check to walk.
+//!
+//! `serde_json::Value` owns every key and string and keeps each object in a B-tree node: building
+//! one per document was most of the schema check's time. This tree keeps keys and strings as
+//! slices of the document wherever they need no unescaping, and an object as its members in
+//! order; `jsonschema` validates it directly through its `Json` representation traits, so the
+//! same schema, compiled for this representation, checks the same document.
+
+use jsonschema::json::{Array, Json, Node, NodeIdentity, Object, cmp};
+use jsonschema::types::JsonType;
+use serde_json::{Number, Value};
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item<'t> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    Str(Cow<'t, str>),
+    Array(Vec<Item<'t>>),
+    /// Members in document order, each key once (the reader refuses duplicates).
+    Object(Vec<(Cow<'t, str>, Item<'t>)>),
+}
+
+impl Item<'_> {
+    /// The same document as a `serde_json::Value`: for error messages and tests, not the check.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Item::Null => Value::Null,
+            Item::Bool(b) => Value::Bool(*b),
+            Item::Number(n) => Value::Number(n.clone()),
+            Item::Str(s) => Value::String(s.to_string()),
+            Item::Array(items) => Value::Array(items.iter().map(Item::to_value).collect()),
+            Item::Object(members) => Value::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The value of member `key`, if this is an object that has one.
+    pub fn get(&self, key: &str) -> Option<&Self> {
+        match self {
+            Item::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Item::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl From<Value> for Item<'_> {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Null => Item::Null,
+            Value::Bool(b) => Item::Bool(b),
+            Value::Number(n) => Item::Number(n),
+            Value::String(s) => Item::Str(Cow::Owned(s)),
+            Value::Array(items) => Item::Array(items.into_iter().map(Item::from).collect()),
+            Value::Object(map) => Item::Object(
+                map.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k), Item::from(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// The representation marker `jsonschema` compiles a validator for.
+pub struct Tree;
+
+impl Json for Tree {
+    type Node<'a> = &'a Item<'a>;
+    type PreparedKey = String;
+    type StringBuffer = ();
+    const ACYCLIC: bool = true;
+
+    fn prepare_key(key: &str) -> String {
+        key.to_owned()
+    }
+
+    fn with_string_node<T>((): &mut (), string: &str, f: impl FnOnce(Self::Node<'_>) -> T) -> T {
+        f(&Item::Str(Cow::Borrowed(string)))
+    }
+}
+
+impl<'a> Node<'a, Tree> for &'a Item<'a> {
+    type Object = &'a [(Cow<'a, str>, Item<'a>)];
+    type Array = &'a [Item<'a>];
+    type Number = &'a Number;
+
+    fn as_object(&self) -> Option<Self::Object> {
+        match self {
+            Item::Object(members) => Some(members),
+            _ => None,
+        }
+    }
+
+    fn as_array(&self) -> Option<Self::Array> {
+        match self {
+            Item::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn as_string(&self) -> Option<Cow<'a, str>> {
+        match self {
+            Item::Str(s) => Some(Cow::Borrowed(s.as_ref())),
+            _ => None,
+        }
+    }
+
+    fn as_number(&self) -> Option<&'a Number> {
+        match self {
+            Item::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    fn as_boolean(&self) -> Option<bool> {
+        match self {
+            Item::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self, Item::Null)
+    }
+
+    fn json_type(&self) -> JsonType {
+        match self {
+            Item::Null => JsonType::Null,
+            Item::Bool(_) => JsonType::Boolean,
+            Item::Number(_) => JsonType::Number,
+            Item::Str(_) => JsonType::String,
+            Item::Array(_) => JsonType::Array,
+            Item::Object(_) => JsonType::Object,
+        }
+    }
+
+    // `enum` and `const` compare through this: scalars without building a `Value`.
+    fn equals_value(&self, expected: &Value) -> bool {
+        match (self, expected) {
+            (Item::Str(s), Value::String(e)) => s == e,
+            (Item::Str(_), _) => false,
+            (Item::Bool(b), Value::Bool(e)) => b == e,
+            _ => cmp::equal(&self.to_value(), expected),
+        }
+    }
+
+    fn to_value(&self) -> Cow<'a, Value> {
+        Cow::Owned(Item::to_value(self))
+    }
+
+    fn identity(&self) -> Option<NodeIdentity> {
+        Some(NodeIdentity::new(
+            std::ptr::from_ref::<Item<'a>>(self) as usize
+        ))
+    }
+}
+
+impl<'a> Object<'a, Tree> for &'a [(Cow<'a, str>, Item<'a>)] {
+    type Node = &'a Item<'a>;
+    type MemberName = &'a str;
+    type MembersIter = Members<'a>;
+
+    fn len(&self) -> usize {
+        <[_]>::len(self)
+    }
+
+    fn get(&self, key: &String) -> Option<&'a Item<'a>> {
+        self.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn members(&self) -> Members<'a> {
+        Members(self.iter())
+    }
+}
+
+pub struct Members<'a>(std::slice::Iter<'a, (Cow<'a, str>, Item<'a>)>);
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (&'a str, &'a Item<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (k.as_ref(), v))
+    }
+}
+
+impl<'a> Array<'a, Tree> for &'a [Item<'a>] {
+    type Node = &'a Item<'a>;
+    type ElementsIter = std::slice::Iter<'a, Item<'a>>;
+
+    fn len(&self) -> usize {
+        <[_]>::len(self)
+    }
+
+    fn elements(&self) -> Self::ElementsIter {
+        self.iter()
+    }
+}
