@@ -23,7 +23,8 @@ pub enum Item<'t> {
 }
 
 impl Item<'_> {
-    /// The same document as a `serde_json::Value`: for error messages and tests, not the check.
+    /// The same document as a `serde_json::Value`: for `validate::parse` (the size check of large
+    /// objects) and tests, not the schema check.
     pub fn to_value(&self) -> Value {
         match self {
             Item::Null => Value::Null,
