@@ -133,20 +133,29 @@ pub fn validate(doc: &Document) -> Result<(), String> {
     let parsed = |e: String| format!("{}: does not parse: {e}", doc.path);
     let problems = if doc.schema == Schema::SeccompProfile {
         let value: Value = serde_json::from_str(&doc.text).map_err(|e| parsed(e.to_string()))?;
-        let field = |key| value.get(key).and_then(Value::as_str);
-        let kind = (field("apiVersion"), field("kind"));
-        problems(validator(&JSON, doc.schema)?, &value, doc.schema, kind)
+        value_problems(&value, doc.schema)?
     } else {
-        let item = reader::tree(&doc.text).map_err(parsed)?;
-        let field = |key| item.get(key).and_then(Item::as_str);
-        let kind = (field("apiVersion"), field("kind"));
-        problems(validator(&YAML, doc.schema)?, &item, doc.schema, kind)
+        tree_problems(&reader::tree(&doc.text).map_err(parsed)?, doc.schema)?
     };
     if problems.is_empty() {
         Ok(())
     } else {
         Err(format!("{}: {}", doc.path, problems.join("; ")))
     }
+}
+
+/// `problems` of a document read as a `serde_json::Value`.
+fn value_problems(value: &Value, schema: Schema) -> Result<Vec<String>, String> {
+    let field = |key| value.get(key).and_then(Value::as_str);
+    let declared = (field("apiVersion"), field("kind"));
+    Ok(problems(validator(&JSON, schema)?, value, schema, declared))
+}
+
+/// `problems` of a document read as a tree.
+fn tree_problems(item: &Item<'_>, schema: Schema) -> Result<Vec<String>, String> {
+    let field = |key| item.get(key).and_then(Item::as_str);
+    let declared = (field("apiVersion"), field("kind"));
+    Ok(problems(validator(&YAML, schema)?, item, schema, declared))
 }
 
 /// Every violation of the schema by `document`, and a wrong `apiVersion` or `kind` (as the
@@ -179,7 +188,6 @@ fn problems<'d, F: Json>(
 mod tests {
     use super::*;
     use crate::lower::Target;
-    use jsonschema::json::SerdeJson;
 
     /// Every YAML document warden writes for the examples, with every target that compiles them.
     fn documents() -> Vec<Document> {
@@ -219,23 +227,16 @@ mod tests {
         docs
     }
 
-    /// What checking the document's text as a `serde_json::Value` finds: the representation the
-    /// schema check used before the tree.
+    /// What checking the document's text as a `serde_json::Value` finds (the representation the
+    /// schema check used before the tree); `None` if the reader refuses the text.
     fn problems_of_value(doc: &Document) -> Option<Vec<String>> {
-        static VALUES: Validators<SerdeJson> = [const { OnceLock::new() }; SCHEMAS];
         let value = reader::read(&doc.text).ok()?;
-        let field = |key| value.get(key).and_then(Value::as_str);
-        let declared = (field("apiVersion"), field("kind"));
-        let validator = validator(&VALUES, doc.schema).ok()?;
-        Some(problems(validator, &value, doc.schema, declared))
+        Some(value_problems(&value, doc.schema).expect("the schema compiles"))
     }
 
     fn problems_of_tree(doc: &Document) -> Vec<String> {
         let item = reader::tree(&doc.text).expect("the value was read");
-        let field = |key| item.get(key).and_then(Item::as_str);
-        let declared = (field("apiVersion"), field("kind"));
-        let validator = validator(&YAML, doc.schema).expect("compiles");
-        problems(validator, &item, doc.schema, declared)
+        tree_problems(&item, doc.schema).expect("the schema compiles")
     }
 
     /// The tree and `serde_json`'s value are two representations of one document: the schema
