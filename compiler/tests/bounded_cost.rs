@@ -115,6 +115,26 @@ fn declarations(n: usize) -> Vec<(String, String)> {
     vec![("p.warden".to_string(), text)]
 }
 
+/// `n` services in namespaces of ten, each reaching a service of the next namespace by its name
+/// alone, in namespaces that allow DNS without isolating egress (a warning about each namespace's
+/// services): resolving a name, and that warning, must not scan every service.
+fn unqualified_references(n: usize) -> Vec<(String, String)> {
+    let mut text = String::new();
+    for ns in 0..n.div_ceil(10) {
+        writeln!(text, "namespace ns-{ns} {{ isolate ingress  allow dns }}").unwrap();
+    }
+    for i in 0..n {
+        writeln!(
+            text,
+            "service svc-{i} in ns-{} {{ pods app = \"svc-{i}\"  port http 8080/tcp  to svc-{} on http }}",
+            i / 10,
+            (i + 10) % n
+        )
+        .unwrap();
+    }
+    vec![("p.warden".to_string(), text)]
+}
+
 const HEADER: &str = "namespace shop { isolate  allow dns }\n";
 
 /// One flow to a /8 less `n` /24s.
@@ -177,8 +197,9 @@ fn megabytes(mib: usize) -> Vec<(String, String)> {
 fn cost_grows_at_most_linearly() {
     let tmp = tempfile::tempdir().unwrap();
     type Case = (&'static str, fn(usize) -> Vec<(String, String)>, usize);
-    let cases: [Case; 5] = [
+    let cases: [Case; 6] = [
         ("declarations", declarations, 10_000),
+        ("unqualified references", unqualified_references, 2_000),
         ("except list", except_list, 5_000),
         ("peers in one flow", peer_list, 5_000),
         ("overlapping selectors", overlapping_selectors, 500),

@@ -36,6 +36,9 @@ pub(crate) struct Checker<'a> {
     diags: Vec<Diagnostic>,
     namespaces: BTreeMap<String, ir::Namespace>,
     services: BTreeMap<ServiceId, ir::Service>,
+    /// Every service by its name alone, for references without a namespace; made on the first
+    /// such reference that is not to the referrer's own namespace, once all are declared.
+    by_name: Option<BTreeMap<String, Vec<ServiceId>>>,
     program: ir::Program,
 }
 
@@ -46,6 +49,7 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
         diags: Vec::new(),
         namespaces: BTreeMap::new(),
         services: BTreeMap::new(),
+        by_name: None,
         program: ir::Program::default(),
     };
     for file in files {

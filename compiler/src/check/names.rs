@@ -10,6 +10,7 @@ use super::Checker;
 use crate::ast::{Ident, ServiceRef};
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::ir::ServiceId;
+use std::collections::BTreeMap;
 
 /// A DNS-1123 label: what Kubernetes requires of namespace names and what warden requires of
 /// every name that becomes part of an object name or a file name.
@@ -117,12 +118,17 @@ impl Checker<'_> {
                 return Some(id);
             }
         }
-        let found: Vec<ServiceId> = self
-            .services
-            .keys()
-            .filter(|id| id.name == r.name.text)
-            .cloned()
-            .collect();
+        // An index, not a pass over every service: a program whose services name others
+        // without their namespace would otherwise take time growing with the square of its size.
+        let services = &self.services;
+        let by_name = self.by_name.get_or_insert_with(|| {
+            let mut index: BTreeMap<String, Vec<ServiceId>> = BTreeMap::new();
+            for id in services.keys() {
+                index.entry(id.name.clone()).or_default().push(id.clone());
+            }
+            index
+        });
+        let found = by_name.get(&r.name.text).cloned().unwrap_or_default();
         match found.as_slice() {
             [one] => Some(one.clone()),
             [] => {
