@@ -133,33 +133,26 @@ impl Content {
 /// It takes the documents by value: each text moves into its file rather than being copied, which
 /// keeps a large program's output in memory once, not twice.
 pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Content)> {
-    let mut by_file: BTreeMap<String, Vec<Document>> = BTreeMap::new();
+    // Each file's texts, moved in as they come, and its sources; and whether its first document
+    // is at the file's own path.
+    let mut by_file: BTreeMap<String, (Vec<String>, BTreeSet<String>, bool)> = BTreeMap::new();
     for d in docs {
-        by_file
-            .entry(layout.file_of(&d.path, d.schema).into_owned())
-            .or_default()
-            .push(d);
+        let file = layout.file_of(&d.path, d.schema).into_owned();
+        let own_path = d.path == file;
+        let (parts, sources, first_at_own_path) = by_file.entry(file).or_default();
+        if parts.is_empty() {
+            *first_at_own_path = own_path;
+        }
+        parts.push(d.text);
+        sources.extend(d.sources);
     }
     let grouped: BTreeMap<String, (Content, BTreeSet<String>)> = by_file
         .into_iter()
-        .map(|(file, docs)| {
-            let sources = docs
-                .iter()
-                .flat_map(|d| d.sources.iter().cloned())
-                .collect();
-            let content = match <[Document; 1]>::try_from(docs) {
-                // A document alone at its own path: the tree layout, or a seccomp profile.
-                Ok([d]) if d.path == file => Content::one(d.text),
-                Ok(one) => Content {
-                    parts: one.into_iter().map(|d| d.text).collect(),
-                    bundle: true,
-                },
-                Err(many) => Content {
-                    parts: many.into_iter().map(|d| d.text).collect(),
-                    bundle: true,
-                },
-            };
-            (file, (content, sources))
+        .map(|(file, (parts, sources, first_at_own_path))| {
+            // A document alone at its own path (the tree layout, or a seccomp profile) is the
+            // file; anything else is a bundle of documents.
+            let bundle = !(first_at_own_path && parts.len() == 1);
+            (file, (Content { parts, bundle }, sources))
         })
         .collect();
     let hashes = crate::parallel::map(&grouped.iter().collect::<Vec<_>>(), |(_, (content, _))| {
