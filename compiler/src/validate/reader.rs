@@ -223,12 +223,13 @@ fn split_key(text: &str, number: usize) -> Result<Option<KeyLine<'_>>, String> {
 
 /// The byte just past the closing quote of the JSON string `text` starts with.
 fn quoted_end(text: &str) -> Option<usize> {
+    // Bytes: neither `\\` nor `"` occurs inside the UTF-8 encoding of another character.
     let mut escaped = false;
-    for (i, c) in text.char_indices().skip(1) {
-        match (escaped, c) {
+    for (i, b) in text.bytes().enumerate().skip(1) {
+        match (escaped, b) {
             (true, _) => escaped = false,
-            (false, '\\') => escaped = true,
-            (false, '"') => return Some(i + 1),
+            (false, b'\\') => escaped = true,
+            (false, b'"') => return Some(i + 1),
             _ => {}
         }
     }
@@ -263,11 +264,13 @@ fn is_plain_word(word: &str) -> bool {
         "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
         "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL",
     ];
-    word.starts_with(|c: char| c.is_ascii_alphabetic())
+    // Bytes, not chars: a byte outside ASCII is no letter, digit or mark either way, and most
+    // words are keys, read once per line of every document. No special word is over 5 bytes.
+    word.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
         && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-'))
-        && !SPECIAL.contains(&word)
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'))
+        && (word.len() > 5 || !SPECIAL.contains(&word))
 }
 
 fn is_plain_integer(text: &str) -> bool {
@@ -283,7 +286,7 @@ fn is_plain_integer(text: &str) -> bool {
 fn json(text: &str, number: usize) -> Result<Item<'_>, String> {
     // Most values are strings without escapes: no JSON parser needed for them.
     if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
-        && !inner.contains(['"', '\\'])
+        && !inner.bytes().any(|b| b == b'"' || b == b'\\')
     {
         return Ok(Item::Str(Cow::Borrowed(inner)));
     }
