@@ -29,27 +29,45 @@ use crate::ast;
 use crate::diag::Diagnostic;
 use crate::ir::{self, ServiceId};
 use crate::span::SourceMap;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 pub(crate) struct Checker<'a> {
     sources: &'a SourceMap,
     diags: Vec<Diagnostic>,
-    namespaces: BTreeMap<String, ir::Namespace>,
-    services: BTreeMap<ServiceId, ir::Service>,
+    /// Owned while declarations are gathered; borrowed by the checkers that resolve services'
+    /// flows and system calls on every core afterwards, which only read them.
+    namespaces: Cow<'a, BTreeMap<String, ir::Namespace>>,
+    services: Cow<'a, BTreeMap<ServiceId, ir::Service>>,
     /// Every service by its name alone, for references without a namespace; made on the first
     /// such reference that is not to the referrer's own namespace, once all are declared.
-    by_name: Option<BTreeMap<String, Vec<ServiceId>>>,
+    by_name: &'a OnceLock<BTreeMap<String, Vec<ServiceId>>>,
     program: ir::Program,
+}
+
+/// Runs of services whose flows and system calls one checker resolves: enough for
+/// `parallel::map` to share them among cores, few enough to keep each checker's allocations
+/// together.
+const RUNS: usize = 64;
+
+/// What checking a run of services' flows and system calls adds to the program.
+struct Resolved {
+    diags: Vec<Diagnostic>,
+    flows: Vec<ir::Flow>,
+    /// Each service's seccomp policy, in the run's order.
+    syscalls: Vec<Option<ir::SyscallPolicy>>,
 }
 
 /// Checks the program made of `files` (in file-name order). Returns the IR when there is no error.
 pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, Vec<Diagnostic>) {
+    let by_name = OnceLock::new();
     let mut cx = Checker {
         sources,
         diags: Vec::new(),
-        namespaces: BTreeMap::new(),
-        services: BTreeMap::new(),
-        by_name: None,
+        namespaces: Cow::Owned(BTreeMap::new()),
+        services: Cow::Owned(BTreeMap::new()),
+        by_name: &by_name,
         program: ir::Program::default(),
     };
     for file in files {
@@ -86,9 +104,47 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
             cx.check_namespace_flows(ns);
         }
     }
-    for (svc, id) in &declared {
-        cx.check_flows(svc, id);
-        cx.check_syscalls(svc, id);
+    // Each service's flows and system calls only read the declarations: resolved on every core,
+    // a checker of its own per run of services, and merged in declaration order, so the result
+    // is the same as one checker's going through them in turn. A checker per run of services,
+    // not per service: one vector of flows and of diagnostics per run.
+    let run = declared.len().div_ceil(RUNS).max(1);
+    let runs: Vec<&[(&ast::Service, ServiceId)]> = declared.chunks(run).collect();
+    let resolved = crate::parallel::map(&runs, |run| {
+        let mut one = Checker {
+            sources,
+            diags: Vec::new(),
+            namespaces: Cow::Borrowed(&*cx.namespaces),
+            services: Cow::Borrowed(&*cx.services),
+            by_name: &by_name,
+            program: ir::Program::default(),
+        };
+        one.program
+            .flows
+            .reserve(run.iter().map(|(svc, _)| peers(&svc.flows)).sum());
+        let syscalls: Vec<Option<ir::SyscallPolicy>> = run
+            .iter()
+            .map(|(svc, id)| {
+                one.check_flows(svc, id);
+                one.check_syscalls(svc)
+            })
+            .collect();
+        Resolved {
+            diags: one.diags,
+            flows: one.program.flows,
+            syscalls,
+        }
+    });
+    for (run, one) in runs.iter().zip(resolved) {
+        cx.diags.extend(one.diags);
+        cx.program.flows.extend(one.flows);
+        for ((_, id), policy) in run.iter().zip(one.syscalls) {
+            if let Some(policy) = policy
+                && let Some(s) = cx.services.to_mut().get_mut(id)
+            {
+                s.syscalls = Some(policy);
+            }
+        }
     }
     let dns: Vec<&ast::Dns> = files.iter().flat_map(|f| f.dns.iter()).collect();
     cx.check_dns(&dns);
@@ -106,8 +162,8 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
         }
     }
 
-    cx.program.namespaces = std::mem::take(&mut cx.namespaces);
-    cx.program.services = std::mem::take(&mut cx.services);
+    cx.program.namespaces = std::mem::take(&mut cx.namespaces).into_owned();
+    cx.program.services = std::mem::take(&mut cx.services).into_owned();
     cx.program.normalize();
     if cx.diags.iter().any(Diagnostic::is_error) {
         return (None, cx.diags);

@@ -120,10 +120,9 @@ impl Checker<'_> {
         }
         // An index, not a pass over every service: a program whose services name others
         // without their namespace would otherwise take time growing with the square of its size.
-        let services = &self.services;
-        let by_name = self.by_name.get_or_insert_with(|| {
+        let by_name = self.by_name.get_or_init(|| {
             let mut index: BTreeMap<String, Vec<ServiceId>> = BTreeMap::new();
-            for id in services.keys() {
+            for id in self.services.keys() {
                 index.entry(id.name.clone()).or_default().push(id.clone());
             }
             index

@@ -82,7 +82,7 @@ impl Checker<'_> {
                 .help("add `allow dns`, unless these pods never look a name up"),
             );
         }
-        self.namespaces.insert(ns.name.text.clone(), out);
+        self.namespaces.to_mut().insert(ns.name.text.clone(), out);
     }
 
     /// `allow dns` only matters where some pod of the namespace is isolated for egress, by the

@@ -41,7 +41,7 @@ impl Checker<'_> {
         }
         let selector = self.selector(svc);
         let ports = self.port_decls(svc);
-        self.services.insert(
+        self.services.to_mut().insert(
             id.clone(),
             ir::Service {
                 id: id.clone(),

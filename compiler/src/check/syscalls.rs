@@ -16,7 +16,7 @@ use super::Checker;
 use crate::ast;
 use crate::catalog::{self, Arch, seccomp as data};
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::ir::{ArgCmp, CmpOp, SeccompAction, ServiceId, SyscallEntry, SyscallPolicy};
+use crate::ir::{ArgCmp, CmpOp, SeccompAction, SyscallEntry, SyscallPolicy};
 use crate::span::Span;
 use std::collections::BTreeMap;
 
@@ -91,10 +91,9 @@ struct Claim {
 }
 
 impl Checker<'_> {
-    pub(super) fn check_syscalls(&mut self, svc: &ast::Service, id: &ServiceId) {
-        let Some(block) = svc.syscalls.first() else {
-            return;
-        };
+    /// The service's seccomp policy, if it has a `syscalls` block and the block's default is sound.
+    pub(super) fn check_syscalls(&mut self, svc: &ast::Service) -> Option<SyscallPolicy> {
+        let block = svc.syscalls.first()?;
         for again in svc.syscalls.iter().skip(1) {
             self.diags.push(
                 Diagnostic::error(
@@ -196,18 +195,14 @@ impl Checker<'_> {
             }
         }
         let entries = self.resolve(claims);
-        let Some(default) = default else {
-            return;
-        };
+        let default = default?;
         self.syscall_lints(block, docker_base, default, &entries);
-        if let Some(s) = self.services.get_mut(id) {
-            s.syscalls = Some(SyscallPolicy {
-                docker_base,
-                default,
-                entries,
-                span: block.span,
-            });
-        }
+        Some(SyscallPolicy {
+            docker_base,
+            default,
+            entries,
+            span: block.span,
+        })
     }
 
     /// `base docker-default` (the one base there is), once.
