@@ -93,46 +93,47 @@ fn write(dir: &Path, files: &[(String, String)]) {
     }
 }
 
-/// `n` services in namespaces of ten, each reaching the next: `n` declarations and flows.
-fn declarations(n: usize) -> Vec<(String, String)> {
+/// `n` services in namespaces of ten, each namespace declared with `namespace`, service `i` with
+/// the flow line `flow(i)`.
+fn services_in_tens(
+    n: usize,
+    namespace: &str,
+    flow: impl Fn(usize) -> String,
+) -> Vec<(String, String)> {
     let mut text = String::new();
     for ns in 0..n.div_ceil(10) {
-        writeln!(text, "namespace ns-{ns} {{ isolate ingress }}").unwrap();
+        writeln!(text, "namespace ns-{ns} {{ {namespace} }}").unwrap();
     }
     for i in 0..n {
         writeln!(
             text,
             "service svc-{i} in ns-{} {{ pods app = \"svc-{i}\"  port http 8080/tcp{} }}",
             i / 10,
-            if i > 0 {
-                format!("  from ns-{}/svc-{} on http", (i - 1) / 10, i - 1)
-            } else {
-                String::new()
-            }
+            flow(i)
         )
         .unwrap();
     }
     vec![("p.warden".to_string(), text)]
 }
 
+/// `n` services in namespaces of ten, each reaching the next: `n` declarations and flows.
+fn declarations(n: usize) -> Vec<(String, String)> {
+    services_in_tens(n, "isolate ingress", |i| {
+        if i > 0 {
+            format!("  from ns-{}/svc-{} on http", (i - 1) / 10, i - 1)
+        } else {
+            String::new()
+        }
+    })
+}
+
 /// `n` services in namespaces of ten, each reaching a service of the next namespace by its name
 /// alone, in namespaces that allow DNS without isolating egress (a warning about each namespace's
 /// services): resolving a name, and that warning, must not scan every service.
 fn unqualified_references(n: usize) -> Vec<(String, String)> {
-    let mut text = String::new();
-    for ns in 0..n.div_ceil(10) {
-        writeln!(text, "namespace ns-{ns} {{ isolate ingress  allow dns }}").unwrap();
-    }
-    for i in 0..n {
-        writeln!(
-            text,
-            "service svc-{i} in ns-{} {{ pods app = \"svc-{i}\"  port http 8080/tcp  to svc-{} on http }}",
-            i / 10,
-            (i + 10) % n
-        )
-        .unwrap();
-    }
-    vec![("p.warden".to_string(), text)]
+    services_in_tens(n, "isolate ingress  allow dns", |i| {
+        format!("  to svc-{} on http", (i + 10) % n)
+    })
 }
 
 const HEADER: &str = "namespace shop { isolate  allow dns }\n";

@@ -223,7 +223,7 @@ fn split_key(text: &str, number: usize) -> Result<Option<KeyLine<'_>>, String> {
 
 /// The byte just past the closing quote of the JSON string `text` starts with.
 fn quoted_end(text: &str) -> Option<usize> {
-    // Bytes: neither `\\` nor `"` occurs inside the UTF-8 encoding of another character.
+    // Bytes: neither a backslash nor a quote occurs inside the UTF-8 encoding of another character.
     let mut escaped = false;
     for (i, b) in text.bytes().enumerate().skip(1) {
         match (escaped, b) {
