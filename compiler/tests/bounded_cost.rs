@@ -264,6 +264,44 @@ fn cost_grows_at_most_linearly() {
     eprintln!("{report}");
 }
 
+/// A program whose every service names an unknown one fails with an error for each, in time
+/// growing linearly: a suggestion compares a name with every declared one, so only a few errors
+/// may get one.
+#[test]
+fn unknown_names_cost_grows_at_most_linearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for n in [2_000, 20_000] {
+        let dir = tmp.path().join(format!("unknown-{n}"));
+        write(
+            &dir,
+            &services_in_tens(n, "isolate ingress", |i| format!("  to nosuch-{i} on http")),
+        );
+        let run = best_of_two(&dir);
+        let unknown = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error[E0102]"))
+            .count();
+        assert!(
+            run.code == 1 && unknown == n,
+            "{n}: exit {}, {unknown} E0102",
+            run.code
+        );
+        eprintln!(
+            "unknown names {n:>7}: {:>8.3} s {:>8} KiB",
+            run.elapsed.as_secs_f64(),
+            run.peak_kib
+        );
+        runs.push(run);
+    }
+    let time = runs[1].elapsed.as_secs_f64() / runs[0].elapsed.as_secs_f64();
+    assert!(
+        time <= MAX_GROWTH,
+        "ten times the unknown names took ×{time:.1} the time"
+    );
+}
+
 /// Inputs no program needs fail at once with an error that says what is wrong.
 #[test]
 fn hostile_sizes_and_nesting_fail_fast_with_a_clear_error() {

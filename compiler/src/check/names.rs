@@ -158,15 +158,17 @@ impl Checker<'_> {
             Some(ns) => format!("{}/{}", ns.text, r.name.text),
             None => r.name.text.clone(),
         };
-        let candidates: Vec<String> = self
-            .services
-            .keys()
-            .flat_map(|id| [id.name.clone(), id.to_string()])
-            .collect();
         let mut d = Diagnostic::error("E0102", format!("unknown service `{written}`"))
             .primary(r.span, "no service has this name");
-        if let Some(hint) = did_you_mean(&written, candidates.iter().map(String::as_str)) {
-            d = d.help(hint);
+        if self.may_suggest() {
+            let candidates: Vec<String> = self
+                .services
+                .keys()
+                .flat_map(|id| [id.name.clone(), id.to_string()])
+                .collect();
+            if let Some(hint) = did_you_mean(&written, candidates.iter().map(String::as_str)) {
+                d = d.help(hint);
+            }
         }
         self.diags.push(d);
     }

@@ -128,8 +128,12 @@ impl Checker<'_> {
         }
         let mut d = Diagnostic::error("E0101", format!("unknown namespace `{}`", name.text))
             .primary(name.span, "no namespace has this name");
-        d = match crate::diag::did_you_mean(&name.text, self.namespaces.keys().map(String::as_str))
-        {
+        let hint = if self.may_suggest() {
+            crate::diag::did_you_mean(&name.text, self.namespaces.keys().map(String::as_str))
+        } else {
+            None
+        };
+        d = match hint {
             Some(hint) => d.help(hint),
             None => d.help(format!(
                 "declare it: `namespace {} {{ isolate }}`",
