@@ -121,15 +121,7 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
     let run = declared.len().div_ceil(RUNS).max(1);
     let runs: Vec<&[(&ast::Service, ServiceId)]> = declared.chunks(run).collect();
     let resolved = crate::parallel::map(&runs, |run| {
-        let mut one = Checker {
-            sources,
-            diags: Vec::new(),
-            namespaces: Cow::Borrowed(&*cx.namespaces),
-            services: Cow::Borrowed(&*cx.services),
-            by_name: &by_name,
-            suggestions: SUGGESTIONS,
-            program: ir::Program::default(),
-        };
+        let mut one = cx.reading();
         one.program
             .flows
             .reserve(run.iter().map(|(svc, _)| peers(&svc.flows)).sum());
@@ -186,6 +178,20 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
 }
 
 impl Checker<'_> {
+    /// A checker that reads this one's declarations and has found nothing yet: one per run of
+    /// services, once every declaration is in.
+    fn reading(&self) -> Checker<'_> {
+        Checker {
+            sources: self.sources,
+            diags: Vec::new(),
+            namespaces: Cow::Borrowed(&*self.namespaces),
+            services: Cow::Borrowed(&*self.services),
+            by_name: self.by_name,
+            suggestions: SUGGESTIONS,
+            program: ir::Program::default(),
+        }
+    }
+
     /// Whether a suggestion may still be computed for an unknown name; takes one from the budget.
     fn may_suggest(&mut self) -> bool {
         let left = self.suggestions > 0;
