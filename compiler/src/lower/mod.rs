@@ -175,14 +175,21 @@ pub fn lower(
     };
     let mut docs = Vec::new();
     for target in targets {
-        match target {
-            Target::Netpol => docs.extend(netpol::lower(&cx)?),
-            Target::Cilium => docs.extend(cilium::lower(&cx)?),
-            Target::Seccomp => docs.extend(seccomp::lower(&cx)?),
-            Target::Vap => docs.extend(vap::lower(&cx)?),
-            Target::Kyverno => docs.extend(kyverno::lower(&cx)?),
-            Target::Gatekeeper => docs.extend(gatekeeper::lower(&cx)?),
-            Target::Spo => docs.extend(spo::lower(&cx)?),
+        let lowered = match target {
+            Target::Netpol => netpol::lower(&cx)?,
+            Target::Cilium => cilium::lower(&cx)?,
+            Target::Seccomp => seccomp::lower(&cx)?,
+            Target::Vap => vap::lower(&cx)?,
+            Target::Kyverno => kyverno::lower(&cx)?,
+            Target::Gatekeeper => gatekeeper::lower(&cx)?,
+            Target::Spo => spo::lower(&cx)?,
+        };
+        // The first target's documents are kept, not copied into a new vector (one target, as in
+        // a pre-commit hook for NetworkPolicies, is the common case).
+        if docs.is_empty() {
+            docs = lowered;
+        } else {
+            docs.extend(lowered);
         }
     }
     docs.sort_by(|a, b| a.path.cmp(&b.path));

@@ -10,7 +10,7 @@
 use super::Lowering;
 use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, Service, ServiceId};
 use crate::span::Span;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One policy to write.
 pub(super) struct Policy<'a> {
@@ -120,24 +120,26 @@ impl Policy<'_> {
 }
 
 /// The flows of each service and of each namespace's own pods, found once rather than by a scan
-/// per policy.
+/// per policy. Hashed, not ordered: the index is only looked up, and each list keeps the flows'
+/// order; an ordered map's lookups compared ~14 ids each (at 10,000 services, a tenth of the
+/// planning).
 struct FlowIndex<'a> {
     /// Flows whose server is the service.
-    serving: BTreeMap<&'a ServiceId, Vec<&'a Flow>>,
+    serving: HashMap<&'a ServiceId, Vec<&'a Flow>>,
     /// Flows whose client is the service.
-    opening: BTreeMap<&'a ServiceId, Vec<&'a Flow>>,
+    opening: HashMap<&'a ServiceId, Vec<&'a Flow>>,
     /// Flows whose server, or client, is every pod of the namespace.
-    namespace_serving: BTreeMap<&'a str, Vec<&'a Flow>>,
-    namespace_opening: BTreeMap<&'a str, Vec<&'a Flow>>,
+    namespace_serving: HashMap<&'a str, Vec<&'a Flow>>,
+    namespace_opening: HashMap<&'a str, Vec<&'a Flow>>,
 }
 
 impl<'a> FlowIndex<'a> {
     fn new(flows: &'a [Flow]) -> Self {
         let mut index = FlowIndex {
-            serving: BTreeMap::new(),
-            opening: BTreeMap::new(),
-            namespace_serving: BTreeMap::new(),
-            namespace_opening: BTreeMap::new(),
+            serving: HashMap::new(),
+            opening: HashMap::new(),
+            namespace_serving: HashMap::new(),
+            namespace_opening: HashMap::new(),
         };
         for flow in flows {
             match &flow.server {
@@ -234,8 +236,9 @@ fn service_policy<'a>(
     svc: &'a Service,
 ) -> Option<Policy<'a>> {
     let program = cx.program;
-    let isolate_ingress = program.isolates(&svc.id, false);
-    let isolate_egress = program.isolates(&svc.id, true);
+    let ns = program.namespaces.get(&svc.id.namespace);
+    let isolate_ingress = svc.isolates_itself(false) || ns.is_some_and(|n| n.isolates(false));
+    let isolate_egress = svc.isolates_itself(true) || ns.is_some_and(|n| n.isolates(true));
     if !isolate_ingress && !isolate_egress {
         return None;
     }
@@ -258,7 +261,6 @@ fn service_policy<'a>(
     flows.dedup();
     // `allow dns` where the namespace does not isolate egress but the service does: the
     // namespace-wide `allow-dns` does not exist, so the service's policy holds the DNS rule.
-    let ns = program.namespaces.get(&svc.id.namespace);
     let dns = isolate_egress && ns.is_some_and(|n| n.allow_dns && !n.isolate_egress);
     Some(Policy {
         namespace: &svc.id.namespace,
