@@ -220,7 +220,7 @@ fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap,
                 None => "decided here".to_string(),
             };
             let mut d = Diagnostic::note_of("N0001", format!("{id} syscall {name}: {}", describe(e.action)))
-                .primary(e.span, by);
+                .primary(policy.rule_span(e), by);
             if !e.when.is_empty() {
                 let alts: Vec<String> = e
                     .when

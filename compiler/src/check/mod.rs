@@ -30,8 +30,8 @@ use crate::diag::Diagnostic;
 use crate::ir::{self, ServiceId};
 use crate::span::SourceMap;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
 
 pub(crate) struct Checker<'a> {
     sources: &'a SourceMap,
@@ -43,6 +43,8 @@ pub(crate) struct Checker<'a> {
     /// Every service by its name alone, for references without a namespace; made on the first
     /// such reference that is not to the referrer's own namespace, once all are declared.
     by_name: &'a OnceLock<BTreeMap<String, Vec<ServiceId>>>,
+    /// `syscalls` blocks resolved so far without a finding, by their text; one for every checker.
+    resolved_blocks: &'a Mutex<HashMap<String, syscalls::Resolution>>,
     /// Suggestions for unknown names this checker may still compute (see `may_suggest`).
     suggestions: usize,
     program: ir::Program,
@@ -71,12 +73,14 @@ struct Resolved {
 /// Checks the program made of `files` (in file-name order). Returns the IR when there is no error.
 pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, Vec<Diagnostic>) {
     let by_name = OnceLock::new();
+    let resolved_blocks = Mutex::new(HashMap::new());
     let mut cx = Checker {
         sources,
         diags: Vec::new(),
         namespaces: Cow::Owned(BTreeMap::new()),
         services: Cow::Owned(BTreeMap::new()),
         by_name: &by_name,
+        resolved_blocks: &resolved_blocks,
         suggestions: SUGGESTIONS,
         program: ir::Program::default(),
     };
@@ -187,6 +191,7 @@ impl Checker<'_> {
             namespaces: Cow::Borrowed(&*self.namespaces),
             services: Cow::Borrowed(&*self.services),
             by_name: self.by_name,
+            resolved_blocks: self.resolved_blocks,
             suggestions: SUGGESTIONS,
             program: ir::Program::default(),
         }

@@ -10,6 +10,7 @@ use crate::span::Span;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceId {
@@ -578,14 +579,31 @@ impl CmpOp {
 pub struct SyscallEntry {
     pub action: SeccompAction,
     pub when: Vec<Vec<ArgCmp>>,
-    /// The rule that decided it.
-    pub span: Span,
+    /// The rule that decided it, as bytes from the start of its block (`SyscallPolicy::rule_span`
+    /// makes it a span): relative, so that blocks of the same text share one set of entries.
+    pub rule: BlockOffset,
     /// The group that brought it in, if not named.
     pub group: Option<&'static str>,
 }
 
+/// A byte range inside a `syscalls` block, from the block's first byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockOffset {
+    pub start: usize,
+    pub end: usize,
+}
+
 /// warden's own reading of a profile: what it does with one call, the way the kernel decides.
 impl SyscallPolicy {
+    /// The span of the rule that decided `entry`, one of this policy's.
+    pub fn rule_span(&self, entry: &SyscallEntry) -> Span {
+        Span::new(
+            self.span.file,
+            self.span.start + entry.rule.start,
+            self.span.start + entry.rule.end,
+        )
+    }
+
     /// The action for `name` with `args`; `None` where Docker's base decides (its rules depend on
     /// the container's capabilities and the kernel, which only a runtime knows).
     pub fn action(&self, name: &str, args: &[u64; 6]) -> Option<SeccompAction> {
@@ -614,8 +632,10 @@ pub struct SyscallPolicy {
     pub docker_base: bool,
     pub default: SeccompAction,
     /// What the block itself decides, by system call name (the catalog's: a profile lists a
-    /// hundred calls or more, and a program may have thousands of profiles).
-    pub entries: BTreeMap<&'static str, SyscallEntry>,
+    /// hundred calls or more, and a program may have thousands of profiles). Shared by the
+    /// policies of blocks of the same text: thousands of services with one block hold one map,
+    /// not a hundred entries each.
+    pub entries: Arc<BTreeMap<&'static str, SyscallEntry>>,
     pub span: Span,
 }
 

@@ -152,7 +152,7 @@ fn docker_rules(policy: &SyscallPolicy) -> Result<(Vec<ArchView>, Vec<RuleView>)
 /// The block's own rules: one per action and condition set, names sorted.
 fn own_rules(policy: &SyscallPolicy, comment: &str) -> Vec<RuleView> {
     let mut by: BTreeMap<(SeccompAction, Vec<ArgCmp>), BTreeSet<&str>> = BTreeMap::new();
-    for (name, e) in &policy.entries {
+    for (name, e) in policy.entries.iter() {
         if e.when.is_empty() {
             by.entry((e.action, Vec::new())).or_default().insert(name);
         }
