@@ -108,7 +108,8 @@ pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Co
     }
     diag::sort(&mut diagnostics);
     diagnostics.dedup();
-    // A thread that could not be started dropped the tree in `spawn`; a started one is done by now.
+    // A thread that could not be started dropped the tree in `spawn`; a started one is waited
+    // for, so that the tree is freed when this returns.
     if let Ok(handle) = dropped {
         let _ = handle.join();
     }
