@@ -44,7 +44,8 @@ pub(crate) struct Checker<'a> {
     /// such reference that is not to the referrer's own namespace, once all are declared.
     by_name: &'a OnceLock<BTreeMap<String, Vec<ServiceId>>>,
     /// `syscalls` blocks resolved so far without a finding, by their text; one for every checker.
-    resolved_blocks: &'a Mutex<HashMap<String, syscalls::Resolution>>,
+    /// (A policy's `entries` is shared, so a clone of one costs a reference count.)
+    resolved_blocks: &'a Mutex<HashMap<String, ir::SyscallPolicy>>,
     /// Suggestions for unknown names this checker may still compute (see `may_suggest`).
     suggestions: usize,
     program: ir::Program,

@@ -127,8 +127,8 @@ impl Checker<'_> {
             }
             index
         });
-        let found = by_name.get(&r.name.text).cloned().unwrap_or_default();
-        match found.as_slice() {
+        let found = by_name.get(&r.name.text).map_or(&[][..], Vec::as_slice);
+        match found {
             [one] => Some(one.clone()),
             [] => {
                 self.unknown_service(r);

@@ -91,13 +91,6 @@ struct Claim {
     group: Option<&'static str>,
 }
 
-/// A block resolved without a finding: what another block of the same text resolves to.
-pub(super) struct Resolution {
-    docker_base: bool,
-    default: SeccompAction,
-    entries: Arc<BTreeMap<&'static str, SyscallEntry>>,
-}
-
 impl Checker<'_> {
     /// The service's seccomp policy, if it has a `syscalls` block and the block's default is sound.
     pub(super) fn check_syscalls(&mut self, svc: &ast::Service) -> Option<SyscallPolicy> {
@@ -123,10 +116,8 @@ impl Checker<'_> {
         let known = |text: &str| {
             let blocks = self.resolved_blocks.lock().ok()?;
             blocks.get(text).map(|known| SyscallPolicy {
-                docker_base: known.docker_base,
-                default: known.default,
-                entries: Arc::clone(&known.entries),
                 span: block.span,
+                ..known.clone()
             })
         };
         if let Some(policy) = text.and_then(known) {
@@ -138,14 +129,7 @@ impl Checker<'_> {
             && let Some(text) = text
             && let Ok(mut blocks) = self.resolved_blocks.lock()
         {
-            blocks.insert(
-                text.to_string(),
-                Resolution {
-                    docker_base: policy.docker_base,
-                    default: policy.default,
-                    entries: Arc::clone(&policy.entries),
-                },
-            );
+            blocks.insert(text.to_string(), policy.clone());
         }
         Some(policy)
     }
