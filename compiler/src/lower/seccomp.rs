@@ -11,6 +11,7 @@ use crate::catalog::{Arch, seccomp as data};
 use crate::ir::{ArgCmp, Program, SeccompAction, Service, SyscallPolicy};
 use crate::render::{push_json, push_quoted};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 pub(super) struct ProfileView {
     pub default_action: &'static str,
@@ -31,7 +32,9 @@ pub(super) struct RuleView {
     pub args: Vec<ArgView>,
     pub includes: Option<serde_json::Value>,
     pub excludes: Option<serde_json::Value>,
-    pub comment: String,
+    /// `None` for the block's own rules: their comment names the service, which `write` is given,
+    /// so that services with one policy share one view.
+    pub comment: Option<String>,
 }
 
 pub(super) struct ArgView {
@@ -140,17 +143,17 @@ fn docker_rules(policy: &SyscallPolicy) -> Result<(Vec<ArchView>, Vec<RuleView>)
             args,
             includes: non_empty(&r["includes"]),
             excludes: non_empty(&r["excludes"]),
-            comment: match r["comment"].as_str() {
+            comment: Some(match r["comment"].as_str() {
                 Some(c) if !c.is_empty() => format!("base docker-default: {c}"),
                 _ => "base docker-default".to_string(),
-            },
+            }),
         });
     }
     Ok((arch_map, out))
 }
 
 /// The block's own rules: one per action and condition set, names sorted.
-fn own_rules(policy: &SyscallPolicy, comment: &str) -> Vec<RuleView> {
+fn own_rules(policy: &SyscallPolicy) -> Vec<RuleView> {
     let mut by: BTreeMap<(SeccompAction, Vec<ArgCmp>), BTreeSet<&str>> = BTreeMap::new();
     for (name, e) in policy.entries.iter() {
         if e.when.is_empty() {
@@ -168,13 +171,13 @@ fn own_rules(policy: &SyscallPolicy, comment: &str) -> Vec<RuleView> {
             args: args.iter().map(arg_view).collect(),
             includes: None,
             excludes: None,
-            comment: comment.to_string(),
+            comment: None,
         })
         .collect()
 }
 
-/// The profile of one service, as the `localhost/` format holds it.
-pub(super) fn profile(policy: &SyscallPolicy, comment: &str) -> Result<ProfileView, String> {
+/// The profile of a policy, as the `localhost/` format holds it.
+fn profile(policy: &SyscallPolicy) -> Result<ProfileView, String> {
     let (arch_map, mut rules) = if policy.docker_base {
         docker_rules(policy)?
     } else {
@@ -187,7 +190,7 @@ pub(super) fn profile(policy: &SyscallPolicy, comment: &str) -> Result<ProfileVi
             .collect();
         (arch_map, Vec::new())
     };
-    rules.extend(own_rules(policy, comment));
+    rules.extend(own_rules(policy));
     Ok(ProfileView {
         default_action: policy.default.scmp(),
         default_errno: errno(policy.default),
@@ -206,17 +209,48 @@ pub(super) fn confined(program: &Program) -> Vec<(&Service, &SyscallPolicy)> {
         .collect()
 }
 
+/// The profile of each of `confined`'s services, in order. Blocks of one text share their entries
+/// (`SyscallPolicy::entries`), so a profile is built once for all of them: building it, Docker's
+/// rules above all, was most of this target's time.
+pub(super) fn profiles(
+    confined: &[(&Service, &SyscallPolicy)],
+) -> Result<Vec<Arc<ProfileView>>, String> {
+    // The entries' address: blocks of one text share the map (the program outlives this).
+    type Key = (usize, bool, SeccompAction);
+    let key = |p: &SyscallPolicy| (Arc::as_ptr(&p.entries).addr(), p.docker_base, p.default);
+    let mut distinct: BTreeMap<Key, &SyscallPolicy> = BTreeMap::new();
+    for &(_, policy) in confined {
+        distinct.entry(key(policy)).or_insert(policy);
+    }
+    let distinct: Vec<_> = distinct.into_iter().collect();
+    let built = crate::parallel::map(&distinct, |&(k, policy)| {
+        Ok((k, Arc::new(profile(policy)?)))
+    });
+    let built: BTreeMap<Key, Arc<ProfileView>> =
+        built.into_iter().collect::<Result<_, String>>()?;
+    confined
+        .iter()
+        .map(|&(_, policy)| {
+            let view = built
+                .get(&key(policy))
+                .ok_or("a policy without its profile")?;
+            Ok(Arc::clone(view))
+        })
+        .collect()
+}
+
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    crate::parallel::map(&confined(cx.program), |&(svc, policy)| {
+    let confined = confined(cx.program);
+    let services: Vec<_> = confined.iter().zip(profiles(&confined)?).collect();
+    crate::parallel::map(&services, |&(&(svc, policy), ref view)| {
         let comment = format!(
             "warden {VERSION}: system calls of service {} from {}",
             svc.id,
             cx.location(policy.span)
         );
-        let view = profile(policy, &comment)?;
         Ok(Document {
             path: format!("seccomp/{}/{}.json", svc.id.namespace, svc.id.name),
-            text: write(&view)?,
+            text: write(view, &comment)?,
             schema: Schema::SeccompProfile,
             sources: vec![cx.file(policy.span)],
             origin: Some(policy.span),
@@ -232,8 +266,8 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
 // escapes), and `validate` parses every profile back against its schema as before
 // (`tests/template_defects.rs` breaks this writer on purpose).
 
-/// The profile as JSON, ending with one newline.
-fn write(v: &ProfileView) -> Result<String, String> {
+/// The profile as JSON, ending with one newline; `comment` is the own rules' comment.
+fn write(v: &ProfileView, comment: &str) -> Result<String, String> {
     use std::fmt::Write;
     let q = |out: &mut String, s: &str| push_quoted(out, s, false);
     let mut o = String::with_capacity(4096);
@@ -299,7 +333,7 @@ fn write(v: &ProfileView) -> Result<String, String> {
             }
         }
         o.push_str("\n      \"comment\": ");
-        q(&mut o, &r.comment);
+        q(&mut o, r.comment.as_deref().unwrap_or(comment));
         o.push_str("\n    }");
         if i + 1 < v.rules.len() {
             o.push(',');

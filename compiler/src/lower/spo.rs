@@ -4,7 +4,7 @@
 //! profile's conditional rules are resolved here for containerd's default capabilities on a
 //! kernel of 4.8 or newer.
 
-use super::seccomp::{RuleView, confined, profile};
+use super::seccomp::{RuleView, confined, profiles};
 use super::{Document, Lowering, Schema};
 use crate::ir::SeccompAction;
 use crate::render::{push_object_head, push_quoted};
@@ -39,8 +39,8 @@ struct View<'a> {
     namespace: &'a str,
     source: String,
     default_action: &'static str,
-    architectures: Vec<String>,
-    rules: Vec<RuleView>,
+    architectures: Vec<&'a str>,
+    rules: Vec<&'a RuleView>,
 }
 
 /// Whether a Docker `includes` (all must hold) or `excludes` (any excludes) condition holds for
@@ -99,25 +99,23 @@ pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnosti
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    crate::parallel::map(&confined(cx.program), |&(svc, policy)| {
-        let view = profile(policy, "")?;
-        let mut architectures: Vec<String> = view
+    let confined = confined(cx.program);
+    let services: Vec<_> = confined.iter().zip(profiles(&confined)?).collect();
+    crate::parallel::map(&services, |&(&(svc, policy), ref view)| {
+        let mut architectures: Vec<&str> = view
             .arch_map
             .iter()
-            .flat_map(|a| std::iter::once(a.architecture.clone()).chain(a.sub.iter().cloned()))
+            .flat_map(|a| std::iter::once(&a.architecture).chain(&a.sub))
+            .map(String::as_str)
             .collect();
         architectures.sort();
         architectures.dedup();
+        // The operator's form has no conditions: each conditional rule is in or out here.
         let rules = view
             .rules
-            .into_iter()
+            .iter()
             .filter(|r| r.includes.as_ref().is_none_or(|c| holds(c, true)))
             .filter(|r| r.excludes.as_ref().is_none_or(|c| !holds(c, false)))
-            .map(|r| RuleView {
-                includes: None,
-                excludes: None,
-                ..r
-            })
             .collect();
         let spo = View {
             name: &svc.id.name,
