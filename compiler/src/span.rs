@@ -80,9 +80,14 @@ impl SourceMap {
         (line + 1, col)
     }
 
-    /// `file:line` of a span, as written into the annotations of generated objects.
+    /// `file:line` of a span, as written into the annotations of generated objects: the column is
+    /// not written, so its characters are not counted (every generated object has annotations).
     pub fn location(&self, span: Span) -> String {
-        let (line, _) = self.line_col(span.file, span.start);
+        use codespan_reporting::files::Files;
+        let line = self
+            .files
+            .line_index(span.file, span.start)
+            .map_or(1, |l| l + 1);
         format!("{}:{}", self.name(span.file), line)
     }
 }
