@@ -24,7 +24,7 @@ struct PolicyView<'a> {
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let admissions: Vec<&crate::ir::Admission> = cx.program.admissions.values().collect();
     super::each(&admissions, |adm| {
-        let (variables, validations) = cel(adm);
+        let (variables, validations) = cel(cx, adm);
         // A block without rules admits everything (W0507 says so); Kyverno requires at least one
         // expression, so it gets no policy rather than an invalid one.
         if validations.is_empty() {

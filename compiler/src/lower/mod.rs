@@ -112,6 +112,9 @@ pub(crate) struct Lowering<'a> {
     pub sources: &'a SourceMap,
     /// The network policies, planned once for `netpol` and `cilium` alike.
     policies: std::sync::OnceLock<Vec<plan::Policy<'a>>>,
+    /// The CEL of each Pod Security rule, made once for every block that asks for it and for
+    /// `vap` and `kyverno` alike (see `vap::cel`).
+    pod_security: vap::PodSecurityCel,
 }
 
 impl<'a> Lowering<'a> {
@@ -172,6 +175,7 @@ pub fn lower(
         program,
         sources,
         policies: std::sync::OnceLock::new(),
+        pod_security: Default::default(),
     };
     let mut docs = Vec::new();
     for target in targets {

@@ -9,7 +9,8 @@ use super::pss_cel::Cel;
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::{Admission, AdmissionRule, IdField, Mode};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, PoisonError};
 
 #[derive(Serialize)]
 pub(super) struct Variable {
@@ -17,7 +18,7 @@ pub(super) struct Variable {
     expression: String,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub(super) struct Validation {
     expression: String,
     message: String,
@@ -52,9 +53,13 @@ pub(super) fn match_conditions() -> Vec<MatchCondition> {
     }]
 }
 
+/// The validations of Pod Security rules already made, by rule. A program's blocks mostly ask for
+/// one level, and its few dozen checks were most of the time `vap` and `kyverno` spent on a block.
+pub(super) type PodSecurityCel = Mutex<BTreeMap<AdmissionRule, Vec<Validation>>>;
+
 /// The CEL of an admission block: the variables, then one validation per rule (per check for
 /// Pod Security). `kyverno` writes the same CEL into a ClusterPolicy.
-pub(super) fn cel(adm: &Admission) -> (Vec<Variable>, Vec<Validation>) {
+pub(super) fn cel(cx: &Lowering<'_>, adm: &Admission) -> (Vec<Variable>, Vec<Validation>) {
     // Containers whose image the block exempts are left out of every container rule.
     let exempt: Vec<String> = adm
         .exempt_images
@@ -78,7 +83,14 @@ pub(super) fn cel(adm: &Admission) -> (Vec<Variable>, Vec<Validation>) {
             expression: unless_exempt(CONTAINERS),
         },
     ];
-    let validations: Vec<Validation> = adm.rules.iter().flat_map(|(r, _)| validations(r)).collect();
+    let validations: Vec<Validation> = adm
+        .rules
+        .iter()
+        .flat_map(|(r, _)| match r {
+            AdmissionRule::PodSecurity { .. } => pod_security(cx, r),
+            _ => validations(r),
+        })
+        .collect();
     let uses = |name: &str| {
         validations.iter().any(|v| {
             v.expression.contains(name)
@@ -305,7 +317,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         let source = cx.location(adm.span);
         let sources = vec![cx.file(adm.span)];
         let origin = Some(adm.span);
-        let (variables, validations) = cel(adm);
+        let (variables, validations) = cel(cx, adm);
         let policy = PolicyView {
             name: &adm.name,
             source: source.clone(),
@@ -460,6 +472,24 @@ pub(super) fn ranges_text(ranges: &[(u64, u64)]) -> String {
         })
         .collect();
     parts.join(", ")
+}
+
+/// `validations` of a Pod Security rule, made once per rule (see `PodSecurityCel`).
+fn pod_security(cx: &Lowering<'_>, rule: &AdmissionRule) -> Vec<Validation> {
+    let made = |cache: &PodSecurityCel| {
+        let cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.get(rule).cloned()
+    };
+    if let Some(found) = made(&cx.pod_security) {
+        return found;
+    }
+    let new = validations(rule);
+    let mut cache = cx
+        .pod_security
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    cache.entry(rule.clone()).or_insert_with(|| new.clone());
+    new
 }
 
 fn validations(rule: &AdmissionRule) -> Vec<Validation> {
