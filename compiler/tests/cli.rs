@@ -767,7 +767,38 @@ fn syscall_blocks_of_one_text_share_their_entries_but_not_their_places() {
     );
     let mut sources = warden::span::SourceMap::new();
     sources.add("p.warden".to_string(), text.clone());
-    let compiled = warden::compile(sources, &[warden::lower::Target::Seccomp]);
+    let compiled = warden::compile(
+        sources,
+        &[warden::lower::Target::Seccomp, warden::lower::Target::Spo],
+    );
+    // Profiles of one resolution are built once, and each names its own service and block.
+    let documents = compiled.documents.expect("lowers");
+    let text_of = |path: &str| {
+        documents
+            .iter()
+            .find(|d| d.path == path)
+            .map(|d| d.text.clone())
+            .unwrap_or_else(|| panic!("no {path}"))
+    };
+    let (pa, pb) = (
+        text_of("seccomp/shop/a.json"),
+        text_of("seccomp/shop/b.json"),
+    );
+    assert!(
+        pa.contains("system calls of service shop/a from p.warden:7\""),
+        "{pa}"
+    );
+    assert!(
+        pb.contains("system calls of service shop/b from p.warden:12\""),
+        "{pb}"
+    );
+    assert_eq!(
+        pa.replace("shop/a from p.warden:7", "shop/b from p.warden:12"),
+        pb
+    );
+    let (sa, sb) = (text_of("spo/shop/a.yaml"), text_of("spo/shop/b.yaml"));
+    assert!(sa.contains("name: \"a\""), "{sa}");
+    assert!(sb.contains("name: \"b\""), "{sb}");
     let program = compiled.program.expect("compiles");
     let policy = |name: &str| {
         program
