@@ -160,7 +160,13 @@ fn write(v: &View<'_>) -> String {
         o.push_str("\n  - ");
         q(&mut o, a);
     }
-    o.push_str("\n  syscalls:");
+    // A block may decide nothing itself (`default kill-process` alone): an empty list, not a key
+    // without a value.
+    o.push_str(if v.rules.is_empty() {
+        "\n  syscalls: []"
+    } else {
+        "\n  syscalls:"
+    });
     for r in &v.rules {
         o.push_str("\n  - action: ");
         q(&mut o, r.action);
