@@ -174,7 +174,12 @@ fn string(u: &mut Unstructured<'_>, pool: &[&str]) -> Result<Ident> {
 
 fn label_key(u: &mut Unstructured<'_>) -> Result<Ident> {
     if u.ratio(1, 6)? {
-        Ok(spanned(word(u, KEY, KEY)?))
+        let mut key = word(u, KEY, KEY)?;
+        // `//` where a token starts opens a comment: no key the grammar reads starts with it.
+        if key.starts_with("//") {
+            key.insert(0, 'k');
+        }
+        Ok(spanned(key))
     } else {
         pick(u, LABEL_KEYS)
     }
