@@ -853,6 +853,35 @@ fn syscall_blocks_of_one_text_share_their_entries_but_not_their_places() {
     );
 }
 
+/// A tree of more files than the process may hold open is written whole: each file is closed once
+/// written (only a tree of a few files keeps its files open, to sync them together).
+#[test]
+fn a_tree_of_more_files_than_may_be_open_is_written() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let program = tmp.path().join("program");
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_bench-gen"))
+        .args(["realistic", "100"])
+        .arg(&program)
+        .output()
+        .expect("bench-gen runs");
+    assert!(made.status.success());
+    let out = tmp.path().join("out");
+    // The shell lowers the limit for warden alone: 64 descriptors, stdio included.
+    let script = r#"ulimit -n 64 && exec "$0" build "$1" --target netpol,seccomp,vap --out "$2""#;
+    let built = std::process::Command::new("sh")
+        .args(["-c", script, common::warden_bin(), s(&program), s(&out)])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("sh runs");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let files = tree(&out).len();
+    assert!(files > 100, "{files} files");
+}
+
 /// `bench-gen` writes programs warden compiles to every target, the same each time.
 #[test]
 fn bench_gen_programs_compile_to_every_target() {
