@@ -51,12 +51,12 @@ fn target_arg(program: &str) -> &'static str {
 }
 
 /// One compile, phase by phase, as `warden::compile_for` and `warden build` do it.
-fn phases(dir: &Path, out: &Path, targets: &[Target], layout: Layout) -> ([Duration; 7], usize) {
-    let mut t = [Duration::ZERO; 7];
-    let mut clock = Instant::now();
+fn phases(dir: &Path, out: &Path, targets: &[Target], layout: Layout) -> (Laps, usize) {
+    let mut t = [(Duration::ZERO, Duration::ZERO); 7];
+    let mut clock = (Instant::now(), cpu_time());
     let mut lap = |i: usize| {
-        let now = Instant::now();
-        t[i] = now - clock;
+        let now = (Instant::now(), cpu_time());
+        t[i] = (now.0 - clock.0, now.1.saturating_sub(clock.1));
         clock = now;
     };
     let sources = warden::load::load(&[dir.to_path_buf()]).expect("loads");
@@ -78,6 +78,24 @@ fn phases(dir: &Path, out: &Path, targets: &[Target], layout: Layout) -> ([Durat
     warden::emit::build(out, &planned, &|_| Ok(())).expect("writes");
     lap(6);
     (t, planned.len())
+}
+
+/// Each phase's wall time and the CPU time the process (every thread) spent in it.
+type Laps = [(Duration, Duration); 7];
+
+/// The CPU time (user and system) of this process so far, threads that have ended included:
+/// `/proc/self/stat`'s `utime` and `stime`, in the kernel's 100 ticks a second.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 fn peak_rss_mib() -> f64 {
@@ -103,7 +121,7 @@ fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
 fn child(program: &str, dir: &Path) {
     let tmp = tempfile::tempdir_in(dir.parent().unwrap()).expect("tmp");
     let out = tmp.path().join("out");
-    let runs: Vec<([Duration; 7], usize)> = (0..3)
+    let runs: Vec<(Laps, usize)> = (0..3)
         .map(|_| {
             // Each run writes a fresh tree, as the first build of a repository does.
             if out.exists() {
@@ -113,16 +131,32 @@ fn child(program: &str, dir: &Path) {
         })
         .collect();
     let mut line = String::new();
+    let mut cpu = String::new();
     for (i, name) in PHASES.iter().enumerate() {
-        let m = median(runs.iter().map(|r| r.0[i]).collect());
+        let m = median(runs.iter().map(|r| r.0[i].0).collect());
         line.push_str(&format!(" {name} {:.1}", ms(m)));
+        let c = median(runs.iter().map(|r| r.0[i].1).collect());
+        cpu.push_str(&format!(" {name} {:.0}", ms(c)));
     }
-    let total = median(runs.iter().map(|r| r.0.iter().sum::<Duration>()).collect());
+    let total = median(
+        runs.iter()
+            .map(|r| r.0.iter().map(|l| l.0).sum::<Duration>())
+            .collect(),
+    );
+    let total_cpu = median(
+        runs.iter()
+            .map(|r| r.0.iter().map(|l| l.1).sum::<Duration>())
+            .collect(),
+    );
     println!(
         "    in process (ms):{line}; total {:.1}; {} files; peak RSS {:.1} MiB",
         ms(total),
         runs[0].1,
         peak_rss_mib()
+    );
+    println!(
+        "    CPU, every thread (ms, 10 ms ticks):{cpu}; total {:.0}",
+        ms(total_cpu)
     );
 }
 
