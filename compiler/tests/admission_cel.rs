@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::admission::{Rego, Request, rego, rego_violations as rego_review};
+use common::admission::{Rego, Request, rego, rego_violations as rego_review, vap_policy};
 
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -40,7 +40,8 @@ fn policy() -> Policy {
 }
 
 /// The variables and validations of the policy at `path` generated from `program`: a
-/// ValidatingAdmissionPolicy (`vap/…`) or a Kyverno ClusterPolicy (`kyverno/…`, its rule's CEL).
+/// ValidatingAdmissionPolicy (`vap/BLOCK.policy.yaml`: with the Pod Security policy the block
+/// shares, as `vap_policy` joins them) or a Kyverno ClusterPolicy (`kyverno/…`, its rule's CEL).
 fn policy_of(program: &str, path: &str) -> Policy {
     let mut sources = SourceMap::new();
     sources.add("p.warden".to_string(), program.to_string());
@@ -51,6 +52,24 @@ fn policy_of(program: &str, path: &str) -> Policy {
             warden::diag::render::human(&c.sources, &c.diagnostics)
         )
     });
+    if let Some(block) = path
+        .strip_prefix("vap/")
+        .and_then(|p| p.strip_suffix(".policy.yaml"))
+    {
+        let docs = docs
+            .iter()
+            .map(|d| (d.path.clone(), common::parse(d)))
+            .collect();
+        let p = vap_policy(&docs, block);
+        return Policy {
+            variables: p.variables,
+            validations: p
+                .validations
+                .into_iter()
+                .map(|v| (v.expression, v.message))
+                .collect(),
+        };
+    }
     let doc = docs.iter().find(|d| d.path == path).expect("policy");
     let v = common::parse(doc);
     let (spec, validations) = if path.starts_with("kyverno/") {

@@ -14,7 +14,9 @@
 
 mod common;
 
-use common::admission::{CelPolicy, Request, cel_policy, cel_violations, rego, rego_violations};
+use common::admission::{
+    CelPolicy, Request, cel_policy, cel_violations, rego, rego_violations, vap_policy,
+};
 use serde_json::{Value, json};
 use warden::lower::Target;
 
@@ -51,7 +53,7 @@ fn engines() -> Engines {
     let cel_docs = common::parsed_program(&with_cel, &[Target::Vap, Target::Kyverno]);
     let rego_docs = common::parsed_program(&without, &[Target::Gatekeeper]);
     Engines {
-        vap: cel_policy(&cel_docs["vap/podspec.policy.yaml"]),
+        vap: vap_policy(&cel_docs, "podspec"),
         kyverno: cel_policy(&cel_docs["kyverno/podspec.yaml"]),
         gatekeeper: rego(&rego_docs["gatekeeper/podspec.template.yaml"]),
     }

@@ -16,6 +16,8 @@ mod common;
 
 use common::Rng;
 use common::admission::{Labels, applies_in};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use warden::lower::Target;
 use warden::span::SourceMap;
 
@@ -126,7 +128,8 @@ impl Scope {
         }
     }
 
-    fn warden(&self, name: &str) -> String {
+    /// The block `name` with this scope and `rules`.
+    fn warden(&self, name: &str, rules: &str) -> String {
         let applies = match &self.include {
             Include::Names(n) => format!("namespace {}", n.join(", ")),
             Include::Labels(reqs) => format!(
@@ -146,7 +149,8 @@ impl Scope {
         for r in &self.except_labels {
             out.push_str(&format!("  except namespaces({})\n", r.warden()));
         }
-        out.push_str("  forbid privileged\n}\n");
+        out.push_str(rules);
+        out.push_str("}\n");
         out
     }
 
@@ -166,6 +170,17 @@ impl Scope {
 /// The namespaces the programs declare (those an `applies to … namespace` line may name).
 fn declared_names() -> Vec<&'static str> {
     vec!["shop", "payments", "dev"]
+}
+
+/// The rules of the `i`th block: with a policy of its own, with that and the Pod Security policy
+/// it shares with others, or with only the shared one (each binding must apply where the block
+/// does).
+fn rules(i: usize) -> &'static str {
+    match i % 3 {
+        0 => "  forbid privileged\n",
+        1 => "  forbid privileged\n  pod-security baseline\n",
+        _ => "  pod-security baseline\n",
+    }
 }
 
 #[test]
@@ -191,7 +206,7 @@ fn every_engine_applies_a_block_where_the_program_says() {
         let mut text =
             String::from("namespace shop { }\nnamespace payments { }\nnamespace dev { }\n");
         for (i, s) in scopes.iter().enumerate() {
-            text.push_str(&s.warden(&format!("block-{i}")));
+            text.push_str(&s.warden(&format!("block-{i}"), rules(i)));
         }
         let docs =
             common::parsed_program(&text, &[Target::Vap, Target::Kyverno, Target::Gatekeeper]);
@@ -204,7 +219,7 @@ fn every_engine_applies_a_block_where_the_program_says() {
                     got,
                     [want; 3],
                     "round {round}, block-{i} in {name} {labels:?} (want {want}; [vap, kyverno, gatekeeper]):\n{}",
-                    scope.warden("b")
+                    scope.warden("b", rules(i))
                 );
                 decisions += 1;
                 applying += usize::from(want);
@@ -233,5 +248,77 @@ fn an_exclusion_takes_one_requirement() {
     assert!(
         text.contains("error[E0510]: an exclusion takes one label requirement"),
         "{text}"
+    );
+}
+
+#[test]
+fn blocks_that_check_the_same_share_one_pod_security_policy() {
+    let block = |name: &str, namespace: &str, rules: &str| {
+        format!("admission {name} {{\n  applies to workloads in namespace {namespace}\n{rules}}}\n")
+    };
+    let program = |reason: &str| {
+        let mut text = String::from("namespace shop { }\nnamespace dev { }\nnamespace ops { }\n");
+        text += &block("a", "shop", "  pod-security restricted\n  mode deny\n");
+        text += &block(
+            "b",
+            "dev",
+            "  pod-security restricted\n  forbid privileged\n  mode warn\n",
+        );
+        text += &block(
+            "c",
+            "ops",
+            &format!("  pod-security restricted\n  exempt runAsUser \"{reason}\"\n"),
+        );
+        text += &block("d", "ops", "  pod-security baseline\n  mode audit\n");
+        common::parsed_program(&text, &[Target::Vap])
+    };
+    let docs = program("the vendor image drops root itself (ticket 1)");
+    let binding = |docs: &'_ BTreeMap<String, Value>, block: &str| -> Value {
+        docs[&format!("vap/{block}.pod-security.binding.yaml")].clone()
+    };
+    let policy = |docs: &BTreeMap<String, Value>, block: &str| {
+        binding(docs, block)["spec"]["policyName"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let shared: Vec<&String> = docs
+        .keys()
+        .filter(|p| p.starts_with("vap/pod-security/"))
+        .collect();
+    assert_eq!(shared.len(), 3, "{shared:?}");
+    assert_eq!(policy(&docs, "a"), "warden-pod-security.restricted.v1.37");
+    assert_eq!(policy(&docs, "b"), policy(&docs, "a"));
+    assert_ne!(policy(&docs, "c"), policy(&docs, "a"));
+    assert_eq!(policy(&docs, "d"), "warden-pod-security.baseline.v1.37");
+    for (block, action) in [("a", "Deny"), ("b", "Warn"), ("c", "Deny"), ("d", "Audit")] {
+        assert_eq!(
+            binding(&docs, block)["spec"]["validationActions"],
+            serde_json::json!([action]),
+            "{block}"
+        );
+    }
+    // Only a block with rules besides Pod Security has a policy of its own.
+    let own: Vec<&str> = ["a", "b", "c", "d"]
+        .into_iter()
+        .filter(|b| docs.contains_key(&format!("vap/{b}.policy.yaml")))
+        .collect();
+    assert_eq!(own, ["b"]);
+    // What is exempted is the policy's; why, the block's binding says. A new reason renames nothing.
+    let exemptions = |doc: &Value| doc["metadata"]["annotations"]["warden.dev/exemptions"].clone();
+    let c_policy = docs
+        .values()
+        .find(|d| d["metadata"]["name"] == policy(&docs, "c").as_str())
+        .unwrap();
+    assert_eq!(exemptions(c_policy), "runAsUser");
+    assert_eq!(
+        exemptions(&binding(&docs, "c")),
+        "runAsUser: the vendor image drops root itself (ticket 1)"
+    );
+    let renamed = program("another reason");
+    assert_eq!(policy(&renamed, "c"), policy(&docs, "c"));
+    assert_eq!(
+        exemptions(&binding(&renamed, "c")),
+        "runAsUser: another reason"
     );
 }

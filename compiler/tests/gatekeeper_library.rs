@@ -16,7 +16,7 @@
 mod common;
 
 use common::admission::{
-    Labels, Request, applies_in, cel_policy, cel_violations, rego, rego_violations,
+    Labels, Request, applies_in, cel_policy, cel_violations, rego, rego_violations, vap_policy,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -111,7 +111,7 @@ fn every_suite_case_agrees_on_every_engine() {
                 [true; 3],
                 "{block} must apply in default"
             );
-            let vap = cel_policy(&docs[&format!("vap/{block}.policy.yaml")]);
+            let vap = vap_policy(&docs, block);
             let kyverno = cel_policy(&docs[&format!("kyverno/{block}.yaml")]);
             let mut gatekeeper = rego(&docs[&format!("gatekeeper/{block}.template.yaml")]);
             for case in test["cases"].as_array().unwrap() {

@@ -7,6 +7,7 @@
 
 use super::pss_cel::Cel;
 use super::{Document, Lowering, Schema, VERSION};
+use crate::catalog::pod_security::{Level, Version};
 use crate::ir::{Admission, AdmissionRule, IdField, Mode};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,12 +62,17 @@ pub(super) type PodSecurityCel = Mutex<BTreeMap<AdmissionRule, Vec<Validation>>>
 /// The CEL of an admission block: the variables, then one validation per rule (per check for
 /// Pod Security). `kyverno` writes the same CEL into a ClusterPolicy.
 pub(super) fn cel(cx: &Lowering<'_>, adm: &Admission) -> (Vec<Variable>, Vec<Validation>) {
+    cel_of(cx, &adm.exempt_images, adm.rules.iter().map(|(r, _)| r))
+}
+
+/// The variables and validations of `rules`, with the containers of `exempt_images` left out.
+fn cel_of<'r>(
+    cx: &Lowering<'_>,
+    exempt_images: &[(String, String)],
+    rules: impl Iterator<Item = &'r AdmissionRule>,
+) -> (Vec<Variable>, Vec<Validation>) {
     // Containers whose image the block exempts are left out of every container rule.
-    let exempt: Vec<String> = adm
-        .exempt_images
-        .iter()
-        .map(|(p, _)| image_match(p))
-        .collect();
+    let exempt: Vec<String> = exempt_images.iter().map(|(p, _)| image_match(p)).collect();
     let unless_exempt = |list: &str| {
         if exempt.is_empty() {
             list.to_string()
@@ -84,10 +90,8 @@ pub(super) fn cel(cx: &Lowering<'_>, adm: &Admission) -> (Vec<Variable>, Vec<Val
             expression: unless_exempt(CONTAINERS),
         },
     ];
-    let validations: Vec<Validation> = adm
-        .rules
-        .iter()
-        .flat_map(|(r, _)| match r {
+    let validations: Vec<Validation> = rules
+        .flat_map(|r| match r {
             AdmissionRule::PodSecurity { .. } => pod_security(cx, r),
             _ => validations(r),
         })
@@ -118,17 +122,22 @@ pub(super) fn cel(cx: &Lowering<'_>, adm: &Admission) -> (Vec<Variable>, Vec<Val
 
 /// The exempted Pod Security checks and images and why, as one annotation value.
 pub(super) fn exemptions(adm: &Admission) -> String {
-    let checks = adm
-        .rules
-        .iter()
-        .filter_map(|(r, _)| match r {
+    exemptions_of(adm.rules.iter().map(|(r, _)| r), &adm.exempt_images)
+}
+
+/// `exemptions` of the Pod Security checks `rules` exempt and of `images`.
+fn exemptions_of<'r>(
+    rules: impl Iterator<Item = &'r AdmissionRule>,
+    images: &[(String, String)],
+) -> String {
+    let checks = rules
+        .filter_map(|r| match r {
             AdmissionRule::PodSecurity { exempt, .. } => Some(exempt),
             _ => None,
         })
         .flatten()
         .map(|(check, reason)| format!("{check}: {reason}"));
-    let images = adm
-        .exempt_images
+    let images = images
         .iter()
         .map(|(pattern, reason)| format!("image {pattern}: {reason}"));
     checks.chain(images).collect::<Vec<_>>().join("; ")
@@ -149,6 +158,10 @@ struct PolicyView<'a> {
 #[derive(Serialize)]
 struct BindingView<'a> {
     name: &'a str,
+    /// The policy bound: the block's own, or the Pod Security policy it shares.
+    policy: &'a str,
+    /// Why the block exempts what the shared policy leaves out.
+    exemptions: String,
     source: String,
     version: &'static str,
     actions: Vec<&'static str>,
@@ -294,6 +307,8 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         };
         let binding = BindingView {
             name: &name,
+            policy: &name,
+            exemptions: String::new(),
             source,
             version: VERSION,
             actions: vec!["Deny"],
@@ -310,46 +325,209 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     })
 }
 
+/// What a shared Pod Security policy checks: a level at a version, less the exempted checks and
+/// the containers of the exempted images (as written; the reasons are each block's, on its
+/// binding).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct SharedKey<'a> {
+    level: Level,
+    version: Version,
+    checks: Vec<&'a str>,
+    images: Vec<&'a str>,
+}
+
+impl<'a> SharedKey<'a> {
+    fn of(adm: &'a Admission) -> Option<(SharedKey<'a>, &'a AdmissionRule)> {
+        let rule = adm
+            .rules
+            .iter()
+            .map(|(r, _)| r)
+            .find(|r| matches!(r, AdmissionRule::PodSecurity { .. }))?;
+        let AdmissionRule::PodSecurity {
+            level,
+            version,
+            exempt,
+        } = rule
+        else {
+            return None;
+        };
+        let key = SharedKey {
+            level: *level,
+            version: *version,
+            checks: exempt.iter().map(|(c, _)| c.as_str()).collect(),
+            images: adm.exempt_images.iter().map(|(p, _)| p.as_str()).collect(),
+        };
+        Some((key, rule))
+    }
+
+    /// The policy's name, and its path below `vap/pod-security/`: `warden-pod-security.LEVEL.VERSION`,
+    /// plus a digest of the exemptions when there are any, so that the name changes only with what
+    /// the policy checks. Dots keep it apart from every admission block's name (DNS labels).
+    fn name(&self) -> (String, String) {
+        use sha2::Digest;
+        let mut file = format!("{}.{}", self.level.name(), self.version);
+        if !self.checks.is_empty() || !self.images.is_empty() {
+            // JSON, not joined text: no pattern can pass for a check in it.
+            let key = serde_json::to_string(&(&self.checks, &self.images)).unwrap_or_default();
+            let digest = sha2::Sha256::digest(key.as_bytes());
+            let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            file.push('.');
+            file.push_str(&hex);
+        }
+        (format!("warden-pod-security.{file}"), file)
+    }
+
+    /// What the policy leaves out, for whoever audits it (why: on each block's binding).
+    fn exemptions(&self) -> String {
+        let images = self.images.iter().map(|p| format!("image {p}"));
+        self.checks
+            .iter()
+            .map(|c| c.to_string())
+            .chain(images)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// A shared Pod Security policy: what it checks, the rule of its first block (the CEL depends on
+/// the key alone) and the blocks that bind it.
+type Shared<'a> = (SharedKey<'a>, &'a AdmissionRule, Vec<&'a Admission>);
+
+/// The Pod Security policies the program's blocks share, in the order of their keys.
+fn shared_pod_security<'a>(admissions: &[&'a Admission]) -> Vec<Shared<'a>> {
+    let mut shared: BTreeMap<SharedKey<'a>, (&'a AdmissionRule, Vec<&'a Admission>)> =
+        BTreeMap::new();
+    for adm in admissions {
+        if let Some((key, rule)) = SharedKey::of(adm) {
+            shared.entry(key).or_insert((rule, Vec::new())).1.push(adm);
+        }
+    }
+    shared
+        .into_iter()
+        .map(|(key, (rule, users))| (key, rule, users))
+        .collect()
+}
+
+/// Where a shared policy comes from: the `pod-security` lines of the first blocks that ask for it
+/// and how many more do (each binding names its own block; a list of thousands would pass the API
+/// server's limit on annotations).
+fn shared_source(cx: &Lowering<'_>, users: &[&Admission]) -> String {
+    const LISTED: usize = 3;
+    let lines: Vec<String> = users
+        .iter()
+        .take(LISTED)
+        .filter_map(|adm| {
+            adm.rules
+                .iter()
+                .find(|(r, _)| matches!(r, AdmissionRule::PodSecurity { .. }))
+                .map(|(_, span)| cx.location(*span))
+        })
+        .collect();
+    let mut source = lines.join(", ");
+    if users.len() > LISTED {
+        source.push_str(&format!(" and {} more", users.len() - LISTED));
+    }
+    source
+}
+
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let mut docs = seccomp_wiring(cx)?;
     let admissions: Vec<&Admission> = cx.program.admissions.values().collect();
-    docs.extend(super::each(&admissions, |adm| {
-        let mut docs = Vec::new();
-        let source = cx.location(adm.span);
-        let sources = vec![cx.file(adm.span)];
-        let origin = Some(adm.span);
-        let (variables, validations) = cel(cx, adm);
+    let shared = shared_pod_security(&admissions);
+    docs.extend(super::each(&shared, |(key, rule, users)| {
+        let (name, file) = key.name();
+        let sources: BTreeSet<String> = users.iter().map(|adm| cx.file(adm.span)).collect();
+        let origin = users
+            .first()
+            .and_then(|adm| adm.rules.iter().find(|(r, _)| r == *rule))
+            .map(|(_, span)| *span);
+        let images = users.first().map_or(&[][..], |adm| &adm.exempt_images);
+        let (variables, validations) = cel_of(cx, images, std::iter::once(*rule));
         let policy = PolicyView {
-            name: &adm.name,
-            source: source.clone(),
-            exemptions: exemptions(adm),
+            name: &name,
+            source: shared_source(cx, users),
+            exemptions: key.exemptions(),
             version: VERSION,
             match_conditions: match_conditions(),
             variables,
             validations,
         };
-        docs.push(Document {
-            // Names are DNS labels, without dots, so these two paths cannot collide with another block's.
-            path: format!("vap/{}.policy.yaml", adm.name),
+        Ok(vec![Document {
+            path: format!("vap/pod-security/{file}.policy.yaml"),
             text: crate::render::render("vap/policy.yaml", &policy)?,
             schema: Schema::ValidatingAdmissionPolicy,
-            sources: sources.clone(),
+            sources: sources.into_iter().collect(),
             origin,
-        });
-        let binding = BindingView {
-            name: &adm.name,
-            source,
-            version: VERSION,
-            actions: actions(adm),
-            scope: super::views::scope_view(&adm.scope),
-        };
-        docs.push(Document {
-            path: format!("vap/{}.binding.yaml", adm.name),
-            text: crate::render::render("vap/binding.yaml", &binding)?,
-            schema: Schema::ValidatingAdmissionPolicyBinding,
-            sources,
-            origin,
-        });
+        }])
+    })?);
+    docs.extend(super::each(&admissions, |adm| {
+        let mut docs = Vec::new();
+        let source = cx.location(adm.span);
+        let sources = vec![cx.file(adm.span)];
+        let origin = Some(adm.span);
+        let own = adm
+            .rules
+            .iter()
+            .map(|(r, _)| r)
+            .filter(|r| !matches!(r, AdmissionRule::PodSecurity { .. }));
+        // A block with nothing but `pod-security` has only the shared policy's binding.
+        if own.clone().next().is_some() {
+            let (variables, validations) = cel_of(cx, &adm.exempt_images, own);
+            let policy = PolicyView {
+                name: &adm.name,
+                source: source.clone(),
+                exemptions: exemptions_of(std::iter::empty(), &adm.exempt_images),
+                version: VERSION,
+                match_conditions: match_conditions(),
+                variables,
+                validations,
+            };
+            docs.push(Document {
+                // Names are DNS labels, without dots, so these paths cannot collide with another
+                // block's.
+                path: format!("vap/{}.policy.yaml", adm.name),
+                text: crate::render::render("vap/policy.yaml", &policy)?,
+                schema: Schema::ValidatingAdmissionPolicy,
+                sources: sources.clone(),
+                origin,
+            });
+            let binding = BindingView {
+                name: &adm.name,
+                policy: &adm.name,
+                exemptions: String::new(),
+                source: source.clone(),
+                version: VERSION,
+                actions: actions(adm),
+                scope: super::views::scope_view(&adm.scope),
+            };
+            docs.push(Document {
+                path: format!("vap/{}.binding.yaml", adm.name),
+                text: crate::render::render("vap/binding.yaml", &binding)?,
+                schema: Schema::ValidatingAdmissionPolicyBinding,
+                sources: sources.clone(),
+                origin,
+            });
+        }
+        if let Some((key, rule)) = SharedKey::of(adm) {
+            let (policy, _) = key.name();
+            let name = format!("{}.pod-security", adm.name);
+            let binding = BindingView {
+                name: &name,
+                policy: &policy,
+                exemptions: exemptions_of(std::iter::once(rule), &adm.exempt_images),
+                source,
+                version: VERSION,
+                actions: actions(adm),
+                scope: super::views::scope_view(&adm.scope),
+            };
+            docs.push(Document {
+                path: format!("vap/{name}.binding.yaml"),
+                text: crate::render::render("vap/binding.yaml", &binding)?,
+                schema: Schema::ValidatingAdmissionPolicyBinding,
+                sources,
+                origin,
+            });
+        }
         Ok(docs)
     })?);
     Ok(docs)

@@ -64,11 +64,21 @@ pub fn applies_in(
     name: &str,
     labels: &Labels,
 ) -> [bool; 3] {
-    let binding = &docs[&format!("vap/{block}.binding.yaml")];
-    let vap = match &binding["spec"]["matchResources"]["namespaceSelector"] {
-        Value::Null => true,
-        sel => selects(sel, labels),
-    };
+    let bindings: Vec<bool> = vap_bound(docs, block)
+        .iter()
+        .map(
+            |(binding, _)| match &binding["spec"]["matchResources"]["namespaceSelector"] {
+                Value::Null => true,
+                sel => selects(sel, labels),
+            },
+        )
+        .collect();
+    // A block's bindings apply where the block does, every one of them.
+    assert!(
+        bindings.windows(2).all(|w| w[0] == w[1]),
+        "{block}: {bindings:?}"
+    );
+    let vap = bindings[0];
 
     let policy = &docs[&format!("kyverno/{block}.yaml")];
     let rule = &policy["spec"]["rules"][0];
@@ -170,6 +180,69 @@ pub fn cel_policy(doc: &Value) -> CelPolicy {
             })
             .collect(),
     }
+}
+
+/// The bindings of block `block` (its own policy's, `vap/BLOCK.binding.yaml`, and the Pod Security
+/// policy's it shares, `vap/BLOCK.pod-security.binding.yaml`) with the policy each names by
+/// `policyName`, found among `docs` as the API server finds it: by name.
+pub fn vap_bound<'a>(
+    docs: &'a BTreeMap<String, Value>,
+    block: &str,
+) -> Vec<(&'a Value, &'a Value)> {
+    let bound: Vec<(&Value, &Value)> = [
+        format!("vap/{block}.binding.yaml"),
+        format!("vap/{block}.pod-security.binding.yaml"),
+    ]
+    .iter()
+    .filter_map(|path| docs.get(path))
+    .map(|binding| {
+        let name = &binding["spec"]["policyName"];
+        let policies: Vec<&Value> = docs
+            .values()
+            .filter(|d| d["kind"] == "ValidatingAdmissionPolicy" && d["metadata"]["name"] == *name)
+            .collect();
+        assert_eq!(
+            policies.len(),
+            1,
+            "{block}: policy {name} is generated once"
+        );
+        (binding, policies[0])
+    })
+    .collect();
+    assert!(!bound.is_empty(), "block {block} has no binding");
+    bound
+}
+
+/// The CEL of every policy bound to block `block`, as one policy: their match conditions and
+/// variables must be the same (then evaluating them apart and together says the same), their
+/// validations follow each other, the block's own first, as the rules' order puts Pod Security
+/// last in Kyverno's rule.
+pub fn vap_policy(docs: &BTreeMap<String, Value>, block: &str) -> CelPolicy {
+    let mut merged: Option<CelPolicy> = None;
+    for (binding, policy) in vap_bound(docs, block) {
+        let mut p = cel_policy(policy);
+        let Some(m) = &mut merged else {
+            merged = Some(p);
+            continue;
+        };
+        assert_eq!(
+            m.match_conditions, p.match_conditions,
+            "{block}: match conditions"
+        );
+        assert_eq!(
+            binding["spec"]["validationActions"],
+            docs[&format!("vap/{block}.binding.yaml")]["spec"]["validationActions"],
+            "{block}: both bindings act alike"
+        );
+        for v in &p.variables {
+            match m.variables.iter().find(|(name, _)| *name == v.0) {
+                Some(same) => assert_eq!(same, v, "{block}: variable {}", v.0),
+                None => m.variables.push(v.clone()),
+            }
+        }
+        m.validations.append(&mut p.validations);
+    }
+    merged.expect("a bound policy")
 }
 
 fn eval(
