@@ -375,6 +375,13 @@ fn a_service_s_pods_must_use_its_seccomp_profile() {
             None,
         ),
         (json!({"type": "RuntimeDefault"}), None),
+        // Localhost without a path, on the pod or overriding it.
+        (json!({"type": "Localhost"}), None),
+        (ours.clone(), Some(json!({"type": "Localhost"}))),
+        (
+            ours.clone(),
+            Some(json!({"type": "Localhost", "localhostProfile": "apps/other.json"})),
+        ),
     ] {
         for object in kinds(&pod(app.clone(), pod_profile.clone(), web.clone())) {
             let got = cel_violations(&policy, &Request::create(object.clone()));
@@ -386,6 +393,21 @@ fn a_service_s_pods_must_use_its_seccomp_profile() {
             );
         }
     }
+    // The container's own profile where the pod has none; no profile anywhere.
+    let mut own = pod(app.clone(), json!(null), Some(ours.clone()));
+    own["spec"]["containers"][1]["securityContext"] = json!({"seccompProfile": ours});
+    own["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("securityContext");
+    assert!(cel_violations(&policy, &Request::create(own.clone())).is_empty());
+    own["spec"]["containers"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("securityContext");
+    let got = cel_violations(&policy, &Request::create(own));
+    assert_eq!(got.len(), 1);
+    assert!(got[0].ends_with("(container sidecar)"), "{got:?}");
     // Another service's pods are not this profile's business.
     let other = pod(
         json!({"app": "other"}),

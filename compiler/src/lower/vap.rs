@@ -175,6 +175,10 @@ const POD_META: &str = "object.kind == 'Pod' ? object.metadata : (object.kind ==
 const WORKLOAD_CONTAINERS: &str = "(has(variables.podSpec.containers) ? variables.podSpec.containers : []) + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])";
 const CONTAINERS: &str = "(has(variables.podSpec.containers) ? variables.podSpec.containers : []) + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])";
 
+/// Each container's name and the `localhost/` profile it runs with: its own seccomp profile's, else
+/// the pod's; `''` where that profile is not `Localhost` with a path (no service's path is empty).
+const SECCOMP_PROFILES: &str = "variables.containers.map(c, {'name': c.name, 'profile': has(c.securityContext) && has(c.securityContext.seccompProfile) ? (c.securityContext.seccompProfile.type == 'Localhost' && has(c.securityContext.seccompProfile.localhostProfile) ? c.securityContext.seccompProfile.localhostProfile : '') : (has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seccompProfile) && variables.podSpec.securityContext.seccompProfile.type == 'Localhost' && has(variables.podSpec.securityContext.seccompProfile.localhostProfile) ? variables.podSpec.securityContext.seccompProfile.localhostProfile : '')})";
+
 /// The kubelet `localhost/` path of a service's profile: below the kubelet's seccomp root, where
 /// the output's `seccomp/` directory is copied (`targets/seccomp/README.md`).
 pub(super) fn localhost_profile(id: &crate::ir::ServiceId) -> String {
@@ -246,25 +250,24 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             };
             sources.insert(cx.file(policy.span));
             spans.push(cx.location(policy.span));
-            let profile = localhost_profile(&svc.id);
+            let profile = cel_string(&localhost_profile(&svc.id));
             let sel = selector_cel(&svc.selector);
-            let each = format!(
-                "has(c.securityContext) && has(c.securityContext.seccompProfile) ? (c.securityContext.seccompProfile.type == 'Localhost' && has(c.securityContext.seccompProfile.localhostProfile) && c.securityContext.seccompProfile.localhostProfile == {p}) : (has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seccompProfile) && variables.podSpec.securityContext.seccompProfile.type == 'Localhost' && has(variables.podSpec.securityContext.seccompProfile.localhostProfile) && variables.podSpec.securityContext.seccompProfile.localhostProfile == {p})",
-                p = cel_string(&profile)
-            );
-            let check = Cel {
-                pod: Vec::new(),
-                each: Some(each),
-                workload_only: false,
-            };
             let message = format!(
-                "pods of service {} must run every container with its seccomp profile: securityContext.seccompProfile {{type: Localhost, localhostProfile: {profile}}}",
-                svc.id
+                "pods of service {} must run every container with its seccomp profile: securityContext.seccompProfile {{type: Localhost, localhostProfile: {}}}",
+                svc.id,
+                localhost_profile(&svc.id)
             );
+            let wrong = format!("p.profile != {profile}");
             // Only the service's own pods: others are not its to constrain.
             validations.push(Validation {
-                expression: format!("!({sel}) || ({})", check.expression()),
-                message_expression: check.message_expression(&message),
+                expression: format!(
+                    "!({sel}) || variables.seccompProfiles.all(p, p.profile == {profile})"
+                ),
+                message_expression: Some(format!(
+                    "variables.seccompProfiles.exists(p, {wrong}) ? {} + variables.seccompProfiles.filter(p, {wrong})[0].name + ')' : {}",
+                    cel_string(&format!("{message} (container ")),
+                    cel_string(&message)
+                )),
                 message,
             });
         }
@@ -288,6 +291,11 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 Variable {
                     name: "podMeta",
                     expression: POD_META.to_string(),
+                },
+                // Worked out once for the namespace's services: each validation only compares.
+                Variable {
+                    name: "seccompProfiles",
+                    expression: SECCOMP_PROFILES.to_string(),
                 },
             ],
             validations,
