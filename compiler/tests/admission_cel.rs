@@ -11,7 +11,9 @@
 
 mod common;
 
-use common::admission::{Rego, Request, rego, rego_violations as rego_review, vap_policy};
+use common::admission::{
+    Rego, Request, gatekeeper_rego, rego_violations as rego_review, vap_policy,
+};
 
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -115,15 +117,12 @@ fn eval(
         .map_err(|e| format!("{expr} on {object}: {e:?}"))
 }
 
-/// The Gatekeeper template at `path` generated from `program`, loaded into regorus as Gatekeeper
-/// runs it (`common::admission`).
-fn rego_of(program: &str, path: &str) -> Rego {
-    let mut sources = SourceMap::new();
-    sources.add("p.warden".to_string(), program.to_string());
-    let c = warden::compile(sources, &[Target::Gatekeeper]);
-    let docs = c.documents.expect("compiles");
-    let doc = docs.iter().find(|d| d.path == path).expect("template");
-    rego(&common::parse(doc))
+/// The Gatekeeper templates block `block` of `program` is constrained by (its own and the Pod
+/// Security template it shares), loaded into regorus as Gatekeeper runs them
+/// (`common::admission`).
+fn rego_of(program: &str, block: &str) -> Rego {
+    let docs = common::parsed_program(program, &[Target::Gatekeeper]);
+    gatekeeper_rego(&docs, block)
 }
 
 /// The messages of the violations Gatekeeper would report for creating `object`, sorted.
@@ -224,7 +223,7 @@ fn set(pod: &mut Value, path: &[&str], value: Value) {
 #[test]
 fn a_compliant_pod_is_admitted_in_every_kind() {
     let p = policy();
-    let mut g = rego_of(PROGRAM, "gatekeeper/hardened.template.yaml");
+    let mut g = rego_of(PROGRAM, "hardened");
     assert_eq!(p.validations.len(), 8);
     for object in kinds(&good_pod()) {
         assert_eq!(violations(&p, &object), Vec::<String>::new(), "{object}");
@@ -239,7 +238,7 @@ fn a_compliant_pod_is_admitted_in_every_kind() {
 #[test]
 fn each_violation_is_caught_by_its_rule_alone_in_every_kind() {
     let p = policy();
-    let mut g = rego_of(PROGRAM, "gatekeeper/hardened.template.yaml");
+    let mut g = rego_of(PROGRAM, "hardened");
     type Edit = (&'static str, fn(&mut Value));
     let cases: Vec<Edit> = vec![
         ("privileged", |pod| {
@@ -440,7 +439,7 @@ fn pod_security_classifies_every_conformance_fixture() {
             );
             let vap = policy_of(&program, "vap/pss.policy.yaml");
             let kyverno = policy_of(&program, "kyverno/pss.yaml");
-            let mut gatekeeper = rego_of(&program, "gatekeeper/pss.template.yaml");
+            let mut gatekeeper = rego_of(&program, "pss");
             let p = &vap;
             // Every check of the catalog has an implementation (an unknown one would be `false`).
             assert!(
@@ -555,7 +554,7 @@ fn pinned_pod() -> Value {
 #[test]
 fn image_and_resource_rules_agree_in_cel_and_rego() {
     let p = policy_of(SUPPLY, "vap/supply.policy.yaml");
-    let mut g = rego_of(SUPPLY, "gatekeeper/supply.template.yaml");
+    let mut g = rego_of(SUPPLY, "supply");
     for object in kinds(&pinned_pod()) {
         assert_eq!(violations(&p, &object), Vec::<String>::new(), "{object}");
         assert_eq!(

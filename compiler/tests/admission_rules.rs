@@ -15,7 +15,7 @@
 mod common;
 
 use common::admission::{
-    CelPolicy, Request, cel_policy, cel_violations, rego, rego_violations, vap_policy,
+    CelPolicy, Request, cel_policy, cel_violations, gatekeeper_rego, rego_violations, vap_policy,
 };
 use serde_json::{Value, json};
 use warden::lower::Target;
@@ -55,7 +55,7 @@ fn engines() -> Engines {
     Engines {
         vap: vap_policy(&cel_docs, "podspec"),
         kyverno: cel_policy(&cel_docs["kyverno/podspec.yaml"]),
-        gatekeeper: rego(&rego_docs["gatekeeper/podspec.template.yaml"]),
+        gatekeeper: gatekeeper_rego(&rego_docs, "podspec"),
     }
 }
 

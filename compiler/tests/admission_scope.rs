@@ -270,7 +270,7 @@ fn blocks_that_check_the_same_share_one_pod_security_policy() {
             &format!("  pod-security restricted\n  exempt runAsUser \"{reason}\"\n"),
         );
         text += &block("d", "ops", "  pod-security baseline\n  mode audit\n");
-        common::parsed_program(&text, &[Target::Vap])
+        common::parsed_program(&text, &[Target::Vap, Target::Gatekeeper])
     };
     let docs = program("the vendor image drops root itself (ticket 1)");
     let binding = |docs: &'_ BTreeMap<String, Value>, block: &str| -> Value {
@@ -321,4 +321,42 @@ fn blocks_that_check_the_same_share_one_pod_security_policy() {
         exemptions(&binding(&renamed, "c")),
         "runAsUser: another reason"
     );
+
+    // Gatekeeper likewise: one template per what it checks, a constraint of its kind per block.
+    let constraint = |docs: &'_ BTreeMap<String, Value>, block: &str| -> Value {
+        docs[&format!("gatekeeper/{block}.pod-security.constraint.yaml")].clone()
+    };
+    let kind = |docs: &BTreeMap<String, Value>, block: &str| {
+        constraint(docs, block)["kind"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let templates: Vec<&String> = docs
+        .keys()
+        .filter(|p| p.starts_with("gatekeeper/pod-security/"))
+        .collect();
+    assert_eq!(templates.len(), 3, "{templates:?}");
+    assert_eq!(kind(&docs, "a"), "WardenPodSecurityRestrictedV1Dot37");
+    assert_eq!(kind(&docs, "b"), kind(&docs, "a"));
+    assert_ne!(kind(&docs, "c"), kind(&docs, "a"));
+    assert_eq!(kind(&docs, "d"), "WardenPodSecurityBaselineV1Dot37");
+    for (block, action) in [("a", "deny"), ("b", "warn"), ("c", "deny"), ("d", "dryrun")] {
+        assert_eq!(
+            constraint(&docs, block)["spec"]["enforcementAction"],
+            action,
+            "{block}"
+        );
+        assert_eq!(constraint(&docs, block)["metadata"]["name"], block);
+    }
+    let own: Vec<&str> = ["a", "b", "c", "d"]
+        .into_iter()
+        .filter(|b| docs.contains_key(&format!("gatekeeper/{b}.template.yaml")))
+        .collect();
+    assert_eq!(own, ["b"]);
+    assert_eq!(
+        exemptions(&constraint(&docs, "c")),
+        "runAsUser: the vendor image drops root itself (ticket 1)"
+    );
+    assert_eq!(kind(&renamed, "c"), kind(&docs, "c"));
 }

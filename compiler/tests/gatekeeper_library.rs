@@ -16,7 +16,8 @@
 mod common;
 
 use common::admission::{
-    Labels, Request, applies_in, cel_policy, cel_violations, rego, rego_violations, vap_policy,
+    Labels, Request, applies_in, cel_policy, cel_violations, gatekeeper_rego, rego_violations,
+    vap_policy,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -113,7 +114,7 @@ fn every_suite_case_agrees_on_every_engine() {
             );
             let vap = vap_policy(&docs, block);
             let kyverno = cel_policy(&docs[&format!("kyverno/{block}.yaml")]);
-            let mut gatekeeper = rego(&docs[&format!("gatekeeper/{block}.template.yaml")]);
+            let mut gatekeeper = gatekeeper_rego(&docs, block);
             for case in test["cases"].as_array().unwrap() {
                 let name = case["name"].as_str().unwrap();
                 let req = request(yaml(&base.join(case["object"].as_str().unwrap())));

@@ -7,7 +7,7 @@
 //! wrong when it is there.
 
 use crate::catalog::pod_security::{self, Implementation};
-use crate::ir::{Admission, AdmissionRule};
+use crate::ir::AdmissionRule;
 
 /// The helper rules every template starts with: the pod spec and metadata wherever the kind
 /// keeps them, every container, and the relaxations.
@@ -717,14 +717,18 @@ fn allowed_line(ranges: &[(u64, u64)], var: &str) -> String {
     format!("{} == 0", sets.join(" + "))
 }
 
-/// The Rego module of an admission block, in package `package`.
-pub(super) fn module(package: &str, adm: &Admission) -> String {
+/// The Rego module of `rules`, in package `package`, leaving out the containers of
+/// `exempt_images`.
+pub(super) fn module<'r>(
+    package: &str,
+    exempt_images: &[(String, String)],
+    rules: impl Iterator<Item = &'r AdmissionRule>,
+) -> String {
     let mut out = format!("package {package}\n\n{PRELUDE}");
-    if adm.exempt_images.is_empty() {
+    if exempt_images.is_empty() {
         out.push_str(&container_sets(""));
     } else {
-        let regexes: Vec<String> = adm
-            .exempt_images
+        let regexes: Vec<String> = exempt_images
             .iter()
             .map(|(p, _)| super::vap::glob_regex(p))
             .collect();
@@ -734,7 +738,7 @@ pub(super) fn module(package: &str, adm: &Admission) -> String {
             array(&regexes)
         ));
     }
-    for (label, violation) in adm.rules.iter().flat_map(|(r, _)| rule(r)) {
+    for (label, violation) in rules.flat_map(rule) {
         out.push_str("\nviolation[{\"msg\": msg}] {\n  not unchanged_pod_update\n");
         // A rule about containers names the container and its kind (`initContainer x`).
         let mut per_container = false;

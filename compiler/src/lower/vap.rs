@@ -126,7 +126,7 @@ pub(super) fn exemptions(adm: &Admission) -> String {
 }
 
 /// `exemptions` of the Pod Security checks `rules` exempt and of `images`.
-fn exemptions_of<'r>(
+pub(super) fn exemptions_of<'r>(
     rules: impl Iterator<Item = &'r AdmissionRule>,
     images: &[(String, String)],
 ) -> String {
@@ -336,16 +336,18 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
 /// What a shared Pod Security policy checks: a level at a version, less the exempted checks and
 /// the containers of the exempted images (as written; the reasons are each block's, on its
 /// binding).
+/// `gatekeeper` shares a template the same way.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct SharedKey<'a> {
-    level: Level,
-    version: Version,
+pub(super) struct SharedKey<'a> {
+    pub level: Level,
+    pub version: Version,
     checks: Vec<&'a str>,
     images: Vec<&'a str>,
 }
 
 impl<'a> SharedKey<'a> {
-    fn of(adm: &'a Admission) -> Option<(SharedKey<'a>, &'a AdmissionRule)> {
+    /// The key of the block's Pod Security rule, and the rule; `None` for a block without one.
+    pub(super) fn of(adm: &'a Admission) -> Option<(SharedKey<'a>, &'a AdmissionRule)> {
         let rule = adm
             .rules
             .iter()
@@ -368,25 +370,34 @@ impl<'a> SharedKey<'a> {
         Some((key, rule))
     }
 
-    /// The policy's name, and its path below `vap/pod-security/`: `warden-pod-security.LEVEL.VERSION`,
-    /// plus a digest of the exemptions when there are any, so that the name changes only with what
-    /// the policy checks. Dots keep it apart from every admission block's name (DNS labels).
-    fn name(&self) -> (String, String) {
+    /// A digest of what is exempted, when anything is: 16 hex digits of the SHA-256 of the
+    /// checks and images as JSON (not joined text: no pattern can pass for a check in it).
+    pub(super) fn digest(&self) -> Option<String> {
         use sha2::Digest;
+        if self.checks.is_empty() && self.images.is_empty() {
+            return None;
+        }
+        let key = serde_json::to_string(&(&self.checks, &self.images)).unwrap_or_default();
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        Some(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// The policy's name and its path's file name (below `vap/pod-security/`, and
+    /// `gatekeeper/pod-security/` for the template): `LEVEL.VERSION`, plus `.DIGEST` when
+    /// anything is exempted, so that both change only with what the policy checks; the name is
+    /// `warden-pod-security.` and that. Dots keep it apart from every admission block's name (DNS
+    /// labels).
+    pub(super) fn name(&self) -> (String, String) {
         let mut file = format!("{}.{}", self.level.name(), self.version);
-        if !self.checks.is_empty() || !self.images.is_empty() {
-            // JSON, not joined text: no pattern can pass for a check in it.
-            let key = serde_json::to_string(&(&self.checks, &self.images)).unwrap_or_default();
-            let digest = sha2::Sha256::digest(key.as_bytes());
-            let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        if let Some(digest) = self.digest() {
             file.push('.');
-            file.push_str(&hex);
+            file.push_str(&digest);
         }
         (format!("warden-pod-security.{file}"), file)
     }
 
     /// What the policy leaves out, for whoever audits it (why: on each block's binding).
-    fn exemptions(&self) -> String {
+    pub(super) fn exemptions(&self) -> String {
         let images = self.images.iter().map(|p| format!("image {p}"));
         self.checks
             .iter()
@@ -399,10 +410,10 @@ impl<'a> SharedKey<'a> {
 
 /// A shared Pod Security policy: what it checks, the rule of its first block (the CEL depends on
 /// the key alone) and the blocks that bind it.
-type Shared<'a> = (SharedKey<'a>, &'a AdmissionRule, Vec<&'a Admission>);
+pub(super) type Shared<'a> = (SharedKey<'a>, &'a AdmissionRule, Vec<&'a Admission>);
 
 /// The Pod Security policies the program's blocks share, in the order of their keys.
-fn shared_pod_security<'a>(admissions: &[&'a Admission]) -> Vec<Shared<'a>> {
+pub(super) fn shared_pod_security<'a>(admissions: &[&'a Admission]) -> Vec<Shared<'a>> {
     let mut shared: BTreeMap<SharedKey<'a>, (&'a AdmissionRule, Vec<&'a Admission>)> =
         BTreeMap::new();
     for adm in admissions {
@@ -419,7 +430,7 @@ fn shared_pod_security<'a>(admissions: &[&'a Admission]) -> Vec<Shared<'a>> {
 /// Where a shared policy comes from: the `pod-security` lines of the first blocks that ask for it
 /// and how many more do (each binding names its own block; a list of thousands would pass the API
 /// server's limit on annotations).
-fn shared_source(cx: &Lowering<'_>, users: &[&Admission]) -> String {
+pub(super) fn shared_source(cx: &Lowering<'_>, users: &[&Admission]) -> String {
     const LISTED: usize = 3;
     let lines: Vec<String> = users
         .iter()

@@ -99,13 +99,21 @@ pub fn applies_in(
         .any(filter_holds);
     let kyverno = matched && !excluded;
 
-    let constraint = &docs[&format!("gatekeeper/{block}.constraint.yaml")];
-    let m = &constraint["spec"]["match"];
-    let gatekeeper = names(&m["namespaces"])
-        .is_none_or(|n| n.iter().any(|p| name_pattern(p, name)))
-        && !names(&m["excludedNamespaces"])
-            .is_some_and(|n| n.iter().any(|p| name_pattern(p, name)))
-        && (m["namespaceSelector"].is_null() || selects(&m["namespaceSelector"], labels));
+    let constraints: Vec<bool> = gatekeeper_bound(docs, block)
+        .iter()
+        .map(|(constraint, _)| {
+            let m = &constraint["spec"]["match"];
+            names(&m["namespaces"]).is_none_or(|n| n.iter().any(|p| name_pattern(p, name)))
+                && !names(&m["excludedNamespaces"])
+                    .is_some_and(|n| n.iter().any(|p| name_pattern(p, name)))
+                && (m["namespaceSelector"].is_null() || selects(&m["namespaceSelector"], labels))
+        })
+        .collect();
+    assert!(
+        constraints.windows(2).all(|w| w[0] == w[1]),
+        "{block}: {constraints:?}"
+    );
+    let gatekeeper = constraints[0];
     [vap, kyverno, gatekeeper]
 }
 
@@ -301,11 +309,10 @@ pub fn cel_violations(p: &CelPolicy, req: &Request) -> Vec<String> {
     failed
 }
 
-/// A Gatekeeper template's Rego, loaded into regorus the way Gatekeeper runs it: Rego v0,
-/// `input.review`, `input.parameters`, the `violation` set.
+/// Gatekeeper templates' Rego, loaded into regorus the way Gatekeeper runs it: Rego v0,
+/// `input.review`, `input.parameters`, the `violation` set; one engine per template.
 pub struct Rego {
-    engine: regorus::Engine,
-    rule: String,
+    parts: Vec<(regorus::Engine, String)>,
 }
 
 pub fn rego(template: &Value) -> Rego {
@@ -325,8 +332,67 @@ pub fn rego(template: &Value) -> Rego {
         .add_policy("template.rego".to_string(), rego.clone())
         .unwrap_or_else(|e| panic!("the Rego does not compile: {e}\n{rego}"));
     Rego {
-        engine,
-        rule: format!("data.{package}.violation"),
+        parts: vec![(engine, format!("data.{package}.violation"))],
+    }
+}
+
+/// The constraints of block `block` (its own template's, `gatekeeper/BLOCK.constraint.yaml`,
+/// and the shared Pod Security template's, `gatekeeper/BLOCK.pod-security.constraint.yaml`)
+/// with the template each is of, found among `docs` as Gatekeeper finds it: by kind.
+pub fn gatekeeper_bound<'a>(
+    docs: &'a BTreeMap<String, Value>,
+    block: &str,
+) -> Vec<(&'a Value, &'a Value)> {
+    let bound: Vec<(&Value, &Value)> = [
+        format!("gatekeeper/{block}.constraint.yaml"),
+        format!("gatekeeper/{block}.pod-security.constraint.yaml"),
+    ]
+    .iter()
+    .filter_map(|path| docs.get(path))
+    .map(|constraint| {
+        let kind = &constraint["kind"];
+        let templates: Vec<&Value> = docs
+            .values()
+            .filter(|d| {
+                d["kind"] == "ConstraintTemplate"
+                    && d["spec"]["crd"]["spec"]["names"]["kind"] == *kind
+            })
+            .collect();
+        assert_eq!(
+            templates.len(),
+            1,
+            "{block}: template of kind {kind} is generated once"
+        );
+        // Gatekeeper requires the template's name to be its kind in lowercase.
+        assert_eq!(
+            templates[0]["metadata"]["name"].as_str().unwrap(),
+            kind.as_str().unwrap().to_lowercase()
+        );
+        assert_eq!(constraint["metadata"]["name"].as_str().unwrap(), block);
+        (constraint, templates[0])
+    })
+    .collect();
+    assert!(!bound.is_empty(), "block {block} has no constraint");
+    bound
+}
+
+/// The Rego of every template block `block`'s constraints are of: Gatekeeper reports the
+/// violations of each (the constraints must act alike).
+pub fn gatekeeper_rego(docs: &BTreeMap<String, Value>, block: &str) -> Rego {
+    let bound = gatekeeper_bound(docs, block);
+    let actions: Vec<&Value> = bound
+        .iter()
+        .map(|(c, _)| &c["spec"]["enforcementAction"])
+        .collect();
+    assert!(
+        actions.windows(2).all(|w| w[0] == w[1]),
+        "{block}: {actions:?}"
+    );
+    Rego {
+        parts: bound
+            .into_iter()
+            .flat_map(|(_, template)| rego(template).parts)
+            .collect(),
     }
 }
 
@@ -337,21 +403,25 @@ pub fn rego_violations(r: &mut Rego, req: &Request) -> Vec<String> {
         review["oldObject"] = old.clone();
     }
     let input = json!({"review": review, "parameters": {}});
-    r.engine
-        .set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
-    let result = r
-        .engine
-        .eval_rule(r.rule.clone())
-        .unwrap_or_else(|e| panic!("{} on {}: {e}", r.rule, req.object));
+    let mut out = Vec::new();
+    for (engine, rule) in &mut r.parts {
+        engine.set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
+        let result = engine
+            .eval_rule(rule.clone())
+            .unwrap_or_else(|e| panic!("{rule} on {}: {e}", req.object));
+        out.extend(messages(&result));
+    }
+    out.sort();
+    out
+}
+
+fn messages(result: &regorus::Value) -> Vec<String> {
     let json: Value = serde_json::from_str(&result.to_json_str().unwrap()).unwrap();
-    let mut out: Vec<String> = json
-        .as_array()
+    json.as_array()
         .map(|a| {
             a.iter()
                 .map(|v| v["msg"].as_str().unwrap().to_string())
                 .collect()
         })
-        .unwrap_or_default();
-    out.sort();
-    out
+        .unwrap_or_default()
 }
