@@ -360,3 +360,30 @@ fn blocks_that_check_the_same_share_one_pod_security_policy() {
     );
     assert_eq!(kind(&renamed, "c"), kind(&docs, "c"));
 }
+
+#[test]
+fn blocks_with_only_pod_security_have_no_template_to_name_alike() {
+    // `pod-limits` and `podlimits` would need one template (E0903) if each had one of its own;
+    // with only `pod-security`, each is a constraint of the shared template, named after it.
+    let docs = common::parsed_program(
+        "namespace apps { }\nadmission pod-limits {\n  applies to workloads in namespace apps\n  pod-security baseline\n}\nadmission podlimits {\n  applies to workloads in namespace apps\n  pod-security baseline\n}\n",
+        &[Target::Gatekeeper],
+    );
+    let constraints: Vec<(&str, &str)> = docs
+        .values()
+        .filter(|d| d["apiVersion"] == "constraints.gatekeeper.sh/v1beta1")
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        constraints,
+        [
+            ("WardenPodSecurityBaselineV1Dot37", "pod-limits"),
+            ("WardenPodSecurityBaselineV1Dot37", "podlimits")
+        ]
+    );
+}

@@ -1,5 +1,6 @@
 //! Target `gatekeeper`: a ConstraintTemplate (Rego, from `rego`) and its Constraint per
-//! `admission` block (see `targets/gatekeeper/README.md`).
+//! `admission` block, and one template per Pod Security level, version and exemptions that the
+//! blocks asking for it constrain (see `targets/gatekeeper/README.md`).
 
 use super::vap::{SharedKey, exemptions_of, shared_pod_security, shared_source};
 use super::{Document, Lowering, Schema, VERSION};
@@ -42,8 +43,16 @@ pub fn kind(name: &str) -> String {
     out
 }
 
-/// Why a program cannot be said as Gatekeeper constraints: two admission blocks whose names give
-/// the same template name (`a-b` is `WardenAB` and `ab` is `WardenAb`: both `wardenab`).
+/// Whether the block has rules besides `pod-security`, which make a template of its own.
+fn has_own_rules(adm: &crate::ir::Admission) -> bool {
+    adm.rules
+        .iter()
+        .any(|(r, _)| !matches!(r, AdmissionRule::PodSecurity { .. }))
+}
+
+/// Why a program cannot be said as Gatekeeper constraints: a raw CEL rule; two admission blocks
+/// whose names give the same template name (`a-b` is `WardenAB` and `ab` is `WardenAb`: both
+/// `wardenab`), or a block's template the name of a shared Pod Security template.
 pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnostic> {
     let mut seen: std::collections::BTreeMap<String, &crate::ir::Admission> =
         std::collections::BTreeMap::new();
@@ -61,6 +70,10 @@ pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnosti
                     .help("build this block for `vap` or `kyverno`, or state the rule with warden's own rules"),
                 );
             }
+        }
+        // A block with only `pod-security` has no template of its own, only a constraint.
+        if !has_own_rules(adm) {
+            continue;
         }
         let template = kind(&adm.name).to_lowercase();
         if let Some(first) = seen.get(&template) {
@@ -174,13 +187,13 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         // Gatekeeper requires the template's name to be its kind in lowercase.
         let template = kind.to_lowercase();
         let sources = vec![cx.file(adm.span)];
-        let own = adm
-            .rules
-            .iter()
-            .map(|(r, _)| r)
-            .filter(|r| !matches!(r, AdmissionRule::PodSecurity { .. }));
         // A block with nothing but `pod-security` has only the shared template's constraint.
-        if own.clone().next().is_some() {
+        if has_own_rules(adm) {
+            let own = adm
+                .rules
+                .iter()
+                .map(|(r, _)| r)
+                .filter(|r| !matches!(r, AdmissionRule::PodSecurity { .. }));
             let view = TemplateView {
                 template: template.clone(),
                 kind: &kind,

@@ -1,4 +1,5 @@
-//! Target `vap`: a ValidatingAdmissionPolicy and its binding per `admission` block (see
+//! Target `vap`: a ValidatingAdmissionPolicy and its binding per `admission` block, and one
+//! policy per Pod Security level, version and exemptions that the blocks asking for it bind (see
 //! `targets/vap/README.md`).
 //!
 //! The policy matches Pods and the workload kinds that carry a pod template; variables find the pod
@@ -335,12 +336,11 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
 
 /// What a shared Pod Security policy checks: a level at a version, less the exempted checks and
 /// the containers of the exempted images (as written; the reasons are each block's, on its
-/// binding).
-/// `gatekeeper` shares a template the same way.
+/// binding). `gatekeeper` shares a template the same way.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct SharedKey<'a> {
-    pub level: Level,
-    pub version: Version,
+    pub(super) level: Level,
+    pub(super) version: Version,
     checks: Vec<&'a str>,
     images: Vec<&'a str>,
 }
