@@ -2,9 +2,9 @@
 //! `admission` block, and one template per Pod Security level, version and exemptions that the
 //! blocks asking for it constrain (see `targets/gatekeeper/README.md`).
 
-use super::vap::{SharedKey, exemptions_of, shared_pod_security, shared_source};
+use super::vap::{SharedKey, exemptions_of, own_rules, shared_pod_security};
 use super::{Document, Lowering, Schema, VERSION};
-use crate::ir::{AdmissionRule, Mode};
+use crate::ir::Mode;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -43,13 +43,6 @@ pub fn kind(name: &str) -> String {
     out
 }
 
-/// Whether the block has rules besides `pod-security`, which make a template of its own.
-fn has_own_rules(adm: &crate::ir::Admission) -> bool {
-    adm.rules
-        .iter()
-        .any(|(r, _)| !matches!(r, AdmissionRule::PodSecurity { .. }))
-}
-
 /// Why a program cannot be said as Gatekeeper constraints: a raw CEL rule; two admission blocks
 /// whose names give the same template name (`a-b` is `WardenAB` and `ab` is `WardenAb`: both
 /// `wardenab`), or a block's template the name of a shared Pod Security template.
@@ -72,7 +65,7 @@ pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnosti
             }
         }
         // A block with only `pod-security` has no template of its own, only a constraint.
-        if !has_own_rules(adm) {
+        if own_rules(adm).next().is_none() {
             continue;
         }
         let template = kind(&adm.name).to_lowercase();
@@ -97,7 +90,7 @@ pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnosti
     // A shared Pod Security template's name is a `warden…` name too: a block could be named so.
     let mut shared = std::collections::BTreeSet::new();
     for adm in program.admissions.values() {
-        let Some((key, _)) = SharedKey::of(adm) else {
+        let Some((key, _, _)) = SharedKey::of(adm) else {
             continue;
         };
         let template = shared_kind(&key).to_lowercase();
@@ -148,52 +141,70 @@ fn action(mode: Mode) -> &'static str {
     }
 }
 
+/// The Constraint of block `adm` of kind `kind`, at `path`, with the block's scope and mode.
+/// Constraints are named within their kind: the block's name is unique there.
+fn constraint(
+    cx: &Lowering<'_>,
+    adm: &crate::ir::Admission,
+    kind: &str,
+    path: String,
+    exemptions: String,
+) -> Result<Document, String> {
+    let view = ConstraintView {
+        kind,
+        name: &adm.name,
+        source: cx.location(adm.span),
+        exemptions,
+        version: VERSION,
+        action: action(adm.mode),
+        scope: super::views::scope_view(&adm.scope),
+    };
+    Ok(Document {
+        path,
+        text: crate::render::render("gatekeeper/constraint.yaml", &view)?,
+        schema: Schema::GatekeeperConstraint,
+        sources: vec![cx.file(adm.span)],
+        origin: Some(adm.span),
+    })
+}
+
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let admissions: Vec<&crate::ir::Admission> = cx.program.admissions.values().collect();
     let shared = shared_pod_security(&admissions);
-    let mut docs = super::each(&shared, |(key, rule, users)| {
-        let kind = shared_kind(key);
+    let mut docs = super::each(&shared, |shared| {
+        let kind = shared_kind(&shared.key);
         let template = kind.to_lowercase();
-        let images = users.first().map_or(&[][..], |adm| &adm.exempt_images);
-        let origin = users
-            .first()
-            .and_then(|adm| adm.rules.iter().find(|(r, _)| r == *rule))
-            .map(|(_, span)| *span);
-        let sources: std::collections::BTreeSet<String> =
-            users.iter().map(|adm| cx.file(adm.span)).collect();
         let view = TemplateView {
             template: template.clone(),
             kind: &kind,
-            source: shared_source(cx, users),
-            exemptions: key.exemptions(),
+            source: shared.source(cx),
+            exemptions: shared.key.exemptions(),
             version: VERSION,
             rego: super::rego::module(
                 &format!("warden.{template}"),
-                images,
-                std::iter::once(*rule),
+                shared.exempt_images(),
+                std::iter::once(shared.rule),
             ),
         };
         Ok(vec![Document {
-            path: format!("gatekeeper/pod-security/{}.template.yaml", key.name().1),
+            path: format!(
+                "gatekeeper/pod-security/{}.template.yaml",
+                shared.key.name().1
+            ),
             text: crate::render::render("gatekeeper/template.yaml", &view)?,
             schema: Schema::GatekeeperConstraintTemplate,
-            sources: sources.into_iter().collect(),
-            origin,
+            sources: shared.sources(cx),
+            origin: shared.origin(),
         }])
     })?;
     docs.extend(super::each(&admissions, |adm| {
         let mut docs = Vec::new();
-        let kind = kind(&adm.name);
-        // Gatekeeper requires the template's name to be its kind in lowercase.
-        let template = kind.to_lowercase();
-        let sources = vec![cx.file(adm.span)];
+        let own = own_rules(adm);
         // A block with nothing but `pod-security` has only the shared template's constraint.
-        if has_own_rules(adm) {
-            let own = adm
-                .rules
-                .iter()
-                .map(|(r, _)| r)
-                .filter(|r| !matches!(r, AdmissionRule::PodSecurity { .. }));
+        if own.clone().next().is_some() {
+            let kind = kind(&adm.name);
+            // Gatekeeper requires the template's name to be its kind in lowercase.
+            let template = kind.to_lowercase();
             let view = TemplateView {
                 template: template.clone(),
                 kind: &kind,
@@ -206,45 +217,16 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 path: format!("gatekeeper/{}.template.yaml", adm.name),
                 text: crate::render::render("gatekeeper/template.yaml", &view)?,
                 schema: Schema::GatekeeperConstraintTemplate,
-                sources: sources.clone(),
+                sources: vec![cx.file(adm.span)],
                 origin: Some(adm.span),
             });
-            let constraint = ConstraintView {
-                kind: &kind,
-                name: &adm.name,
-                source: cx.location(adm.span),
-                exemptions: String::new(),
-                version: VERSION,
-                action: action(adm.mode),
-                scope: super::views::scope_view(&adm.scope),
-            };
-            docs.push(Document {
-                path: format!("gatekeeper/{}.constraint.yaml", adm.name),
-                text: crate::render::render("gatekeeper/constraint.yaml", &constraint)?,
-                schema: Schema::GatekeeperConstraint,
-                sources: sources.clone(),
-                origin: Some(adm.span),
-            });
+            let path = format!("gatekeeper/{}.constraint.yaml", adm.name);
+            docs.push(constraint(cx, adm, &kind, path, String::new())?);
         }
-        if let Some((key, rule)) = SharedKey::of(adm) {
-            // Constraints are named within their kind: the block's name is unique there.
-            let kind = shared_kind(&key);
-            let constraint = ConstraintView {
-                kind: &kind,
-                name: &adm.name,
-                source: cx.location(adm.span),
-                exemptions: exemptions_of(std::iter::once(rule), &adm.exempt_images),
-                version: VERSION,
-                action: action(adm.mode),
-                scope: super::views::scope_view(&adm.scope),
-            };
-            docs.push(Document {
-                path: format!("gatekeeper/{}.pod-security.constraint.yaml", adm.name),
-                text: crate::render::render("gatekeeper/constraint.yaml", &constraint)?,
-                schema: Schema::GatekeeperConstraint,
-                sources,
-                origin: Some(adm.span),
-            });
+        if let Some((key, rule, _)) = SharedKey::of(adm) {
+            let path = format!("gatekeeper/{}.pod-security.constraint.yaml", adm.name);
+            let exemptions = exemptions_of(std::iter::once(rule), &adm.exempt_images);
+            docs.push(constraint(cx, adm, &shared_kind(&key), path, exemptions)?);
         }
         Ok(docs)
     })?);

@@ -10,6 +10,7 @@ use super::pss_cel::Cel;
 use super::{Document, Lowering, Schema, VERSION};
 use crate::catalog::pod_security::{Level, Version};
 use crate::ir::{Admission, AdmissionRule, IdField, Mode};
+use crate::span::Span;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
@@ -337,7 +338,7 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
 /// What a shared Pod Security policy checks: a level at a version, less the exempted checks and
 /// the containers of the exempted images (as written; the reasons are each block's, on its
 /// binding). `gatekeeper` shares a template the same way.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct SharedKey<'a> {
     pub(super) level: Level,
     pub(super) version: Version,
@@ -346,13 +347,13 @@ pub(super) struct SharedKey<'a> {
 }
 
 impl<'a> SharedKey<'a> {
-    /// The key of the block's Pod Security rule, and the rule; `None` for a block without one.
-    pub(super) fn of(adm: &'a Admission) -> Option<(SharedKey<'a>, &'a AdmissionRule)> {
-        let rule = adm
+    /// The key of the block's Pod Security rule, the rule and where it is written; `None` for a
+    /// block without one.
+    pub(super) fn of(adm: &'a Admission) -> Option<(SharedKey<'a>, &'a AdmissionRule, Span)> {
+        let (rule, span) = adm
             .rules
             .iter()
-            .map(|(r, _)| r)
-            .find(|r| matches!(r, AdmissionRule::PodSecurity { .. }))?;
+            .find(|(r, _)| matches!(r, AdmissionRule::PodSecurity { .. }))?;
         let AdmissionRule::PodSecurity {
             level,
             version,
@@ -367,7 +368,7 @@ impl<'a> SharedKey<'a> {
             checks: exempt.iter().map(|(c, _)| c.as_str()).collect(),
             images: adm.exempt_images.iter().map(|(p, _)| p.as_str()).collect(),
         };
-        Some((key, rule))
+        Some((key, rule, *span))
     }
 
     /// A digest of what is exempted, when anything is: 16 hex digits of the SHA-256 of the
@@ -409,63 +410,121 @@ impl<'a> SharedKey<'a> {
 }
 
 /// A shared Pod Security policy: what it checks, the rule of its first block (the CEL depends on
-/// the key alone) and the blocks that bind it.
-pub(super) type Shared<'a> = (SharedKey<'a>, &'a AdmissionRule, Vec<&'a Admission>);
+/// the key alone) and the blocks that bind it, each with the place of its `pod-security` line.
+pub(super) struct Shared<'a> {
+    pub(super) key: SharedKey<'a>,
+    pub(super) rule: &'a AdmissionRule,
+    users: Vec<(&'a Admission, Span)>,
+}
+
+impl Shared<'_> {
+    /// The images the policy exempts, with the first block's reasons (the CEL and Rego read only
+    /// the patterns, which every block of the key shares).
+    pub(super) fn exempt_images(&self) -> &[(String, String)] {
+        self.users
+            .first()
+            .map_or(&[][..], |(adm, _)| &adm.exempt_images)
+    }
+
+    /// The first block's `pod-security` line: what an error about the policy points at.
+    pub(super) fn origin(&self) -> Option<Span> {
+        self.users.first().map(|(_, span)| *span)
+    }
+
+    /// The files of the blocks that bind it, sorted, each once.
+    pub(super) fn sources(&self, cx: &Lowering<'_>) -> Vec<String> {
+        let files: BTreeSet<String> = self
+            .users
+            .iter()
+            .map(|(adm, _)| cx.file(adm.span))
+            .collect();
+        files.into_iter().collect()
+    }
+
+    /// Where it comes from: the `pod-security` lines of the first blocks that ask for it and how
+    /// many more do (each binding names its own block; a list of thousands would pass the API
+    /// server's limit on annotations).
+    pub(super) fn source(&self, cx: &Lowering<'_>) -> String {
+        const LISTED: usize = 3;
+        let lines: Vec<String> = self
+            .users
+            .iter()
+            .take(LISTED)
+            .map(|(_, span)| cx.location(*span))
+            .collect();
+        let mut source = lines.join(", ");
+        if self.users.len() > LISTED {
+            source.push_str(&format!(" and {} more", self.users.len() - LISTED));
+        }
+        source
+    }
+}
 
 /// The Pod Security policies the program's blocks share, in the order of their keys.
 pub(super) fn shared_pod_security<'a>(admissions: &[&'a Admission]) -> Vec<Shared<'a>> {
-    let mut shared: BTreeMap<SharedKey<'a>, (&'a AdmissionRule, Vec<&'a Admission>)> =
-        BTreeMap::new();
+    let mut shared: BTreeMap<SharedKey<'a>, Shared<'a>> = BTreeMap::new();
     for adm in admissions {
-        if let Some((key, rule)) = SharedKey::of(adm) {
-            shared.entry(key).or_insert((rule, Vec::new())).1.push(adm);
+        if let Some((key, rule, span)) = SharedKey::of(adm) {
+            shared
+                .entry(key)
+                .or_insert_with_key(|key| Shared {
+                    key: key.clone(),
+                    rule,
+                    users: Vec::new(),
+                })
+                .users
+                .push((adm, span));
         }
     }
-    shared
-        .into_iter()
-        .map(|(key, (rule, users))| (key, rule, users))
-        .collect()
+    shared.into_values().collect()
 }
 
-/// Where a shared policy comes from: the `pod-security` lines of the first blocks that ask for it
-/// and how many more do (each binding names its own block; a list of thousands would pass the API
-/// server's limit on annotations).
-pub(super) fn shared_source(cx: &Lowering<'_>, users: &[&Admission]) -> String {
-    const LISTED: usize = 3;
-    let lines: Vec<String> = users
+/// The block's rules besides `pod-security`: what its own policy (or template) holds.
+pub(super) fn own_rules(adm: &Admission) -> impl Iterator<Item = &AdmissionRule> + Clone {
+    adm.rules
         .iter()
-        .take(LISTED)
-        .filter_map(|adm| {
-            adm.rules
-                .iter()
-                .find(|(r, _)| matches!(r, AdmissionRule::PodSecurity { .. }))
-                .map(|(_, span)| cx.location(*span))
-        })
-        .collect();
-    let mut source = lines.join(", ");
-    if users.len() > LISTED {
-        source.push_str(&format!(" and {} more", users.len() - LISTED));
-    }
-    source
+        .map(|(r, _)| r)
+        .filter(|r| !matches!(r, AdmissionRule::PodSecurity { .. }))
+}
+
+/// The binding of block `adm` named `name` to `policy`, with the block's scope and mode.
+fn binding(
+    cx: &Lowering<'_>,
+    adm: &Admission,
+    name: &str,
+    policy: &str,
+    exemptions: String,
+) -> Result<Document, String> {
+    let view = BindingView {
+        name,
+        policy,
+        exemptions,
+        source: cx.location(adm.span),
+        version: VERSION,
+        actions: actions(adm),
+        scope: super::views::scope_view(&adm.scope),
+    };
+    Ok(Document {
+        path: format!("vap/{name}.binding.yaml"),
+        text: crate::render::render("vap/binding.yaml", &view)?,
+        schema: Schema::ValidatingAdmissionPolicyBinding,
+        sources: vec![cx.file(adm.span)],
+        origin: Some(adm.span),
+    })
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let mut docs = seccomp_wiring(cx)?;
     let admissions: Vec<&Admission> = cx.program.admissions.values().collect();
     let shared = shared_pod_security(&admissions);
-    docs.extend(super::each(&shared, |(key, rule, users)| {
-        let (name, file) = key.name();
-        let sources: BTreeSet<String> = users.iter().map(|adm| cx.file(adm.span)).collect();
-        let origin = users
-            .first()
-            .and_then(|adm| adm.rules.iter().find(|(r, _)| r == *rule))
-            .map(|(_, span)| *span);
-        let images = users.first().map_or(&[][..], |adm| &adm.exempt_images);
-        let (variables, validations) = cel_of(cx, images, std::iter::once(*rule));
+    docs.extend(super::each(&shared, |shared| {
+        let (name, file) = shared.key.name();
+        let (variables, validations) =
+            cel_of(cx, shared.exempt_images(), std::iter::once(shared.rule));
         let policy = PolicyView {
             name: &name,
-            source: shared_source(cx, users),
-            exemptions: key.exemptions(),
+            source: shared.source(cx),
+            exemptions: shared.key.exemptions(),
             version: VERSION,
             match_conditions: match_conditions(),
             variables,
@@ -475,26 +534,19 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             path: format!("vap/pod-security/{file}.policy.yaml"),
             text: crate::render::render("vap/policy.yaml", &policy)?,
             schema: Schema::ValidatingAdmissionPolicy,
-            sources: sources.into_iter().collect(),
-            origin,
+            sources: shared.sources(cx),
+            origin: shared.origin(),
         }])
     })?);
     docs.extend(super::each(&admissions, |adm| {
         let mut docs = Vec::new();
-        let source = cx.location(adm.span);
-        let sources = vec![cx.file(adm.span)];
-        let origin = Some(adm.span);
-        let own = adm
-            .rules
-            .iter()
-            .map(|(r, _)| r)
-            .filter(|r| !matches!(r, AdmissionRule::PodSecurity { .. }));
+        let own = own_rules(adm);
         // A block with nothing but `pod-security` has only the shared policy's binding.
         if own.clone().next().is_some() {
             let (variables, validations) = cel_of(cx, &adm.exempt_images, own);
             let policy = PolicyView {
                 name: &adm.name,
-                source: source.clone(),
+                source: cx.location(adm.span),
                 exemptions: exemptions_of(std::iter::empty(), &adm.exempt_images),
                 version: VERSION,
                 match_conditions: match_conditions(),
@@ -507,45 +559,15 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 path: format!("vap/{}.policy.yaml", adm.name),
                 text: crate::render::render("vap/policy.yaml", &policy)?,
                 schema: Schema::ValidatingAdmissionPolicy,
-                sources: sources.clone(),
-                origin,
+                sources: vec![cx.file(adm.span)],
+                origin: Some(adm.span),
             });
-            let binding = BindingView {
-                name: &adm.name,
-                policy: &adm.name,
-                exemptions: String::new(),
-                source: source.clone(),
-                version: VERSION,
-                actions: actions(adm),
-                scope: super::views::scope_view(&adm.scope),
-            };
-            docs.push(Document {
-                path: format!("vap/{}.binding.yaml", adm.name),
-                text: crate::render::render("vap/binding.yaml", &binding)?,
-                schema: Schema::ValidatingAdmissionPolicyBinding,
-                sources: sources.clone(),
-                origin,
-            });
+            docs.push(binding(cx, adm, &adm.name, &adm.name, String::new())?);
         }
-        if let Some((key, rule)) = SharedKey::of(adm) {
-            let (policy, _) = key.name();
+        if let Some((key, rule, _)) = SharedKey::of(adm) {
             let name = format!("{}.pod-security", adm.name);
-            let binding = BindingView {
-                name: &name,
-                policy: &policy,
-                exemptions: exemptions_of(std::iter::once(rule), &adm.exempt_images),
-                source,
-                version: VERSION,
-                actions: actions(adm),
-                scope: super::views::scope_view(&adm.scope),
-            };
-            docs.push(Document {
-                path: format!("vap/{name}.binding.yaml"),
-                text: crate::render::render("vap/binding.yaml", &binding)?,
-                schema: Schema::ValidatingAdmissionPolicyBinding,
-                sources,
-                origin,
-            });
+            let exemptions = exemptions_of(std::iter::once(rule), &adm.exempt_images);
+            docs.push(binding(cx, adm, &name, &key.name().0, exemptions)?);
         }
         Ok(docs)
     })?);
