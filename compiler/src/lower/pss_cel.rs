@@ -62,7 +62,7 @@ fn not_set_to(base: &str, fields: &[&str], value: &str) -> String {
 
 /// A rule as CEL: conditions on the pod, and one that every container (`c`) must meet, kept apart
 /// so that a message can name the first container that does not.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct Cel {
     pub pod: Vec<String>,
     pub each: Option<String>,
@@ -97,13 +97,22 @@ impl Cel {
         if self.workload_only { W } else { C }
     }
 
-    pub fn expression(&self) -> String {
+    /// The containers that fail `each`, as a list: a policy keeps it in a variable, so that the
+    /// expression and the message each read it rather than repeat the condition (which for some
+    /// checks is over a kilobyte, and a policy has dozens).
+    pub fn failing(&self) -> Option<String> {
+        let each = self.each.as_ref()?;
+        Some(format!("{}.filter(c, !({each}))", self.list()))
+    }
+
+    /// The rule, with `failing` (the variable holding `failing()`, if there is one) for `each`.
+    pub fn expression(&self, failing: &str) -> String {
         if let ([only], None) = (self.pod.as_slice(), &self.each) {
             return only.clone();
         }
         let mut parts: Vec<String> = self.pod.iter().map(|p| format!("({p})")).collect();
-        if let Some(each) = &self.each {
-            parts.push(format!("{}.all(c, {each})", self.list()));
+        if self.each.is_some() {
+            parts.push(format!("size({failing}) == 0"));
         }
         if parts.is_empty() {
             return "true".to_string();
@@ -113,15 +122,19 @@ impl Cel {
 
     /// The message, naming the first container that fails `each` when one does (a
     /// messageExpression: the API server evaluates it only for a failed validation).
-    pub fn message_expression(&self, message: &str) -> Option<String> {
-        let each = self.each.as_ref()?;
-        let list = self.list();
-        let text = super::vap::cel_string(message);
-        let named = super::vap::cel_string(&format!("{message} (container "));
-        Some(format!(
-            "{list}.exists(c, !({each})) ? {named} + {list}.filter(c, !({each}))[0].name + ')' : {text}"
-        ))
+    pub fn message_expression(&self, message: &str, failing: &str) -> Option<String> {
+        self.each.as_ref()?;
+        Some(name_first(message, failing, "name"))
     }
+}
+
+/// `message`, then the field `field` of the first item of the list `failing` in brackets if it
+/// has one, as a CEL string.
+pub(super) fn name_first(message: &str, failing: &str, field: &str) -> String {
+    format!(
+        "{} + (size({failing}) > 0 ? ' (container ' + {failing}[0].{field} + ')' : '')",
+        super::vap::cel_string(message)
+    )
 }
 
 /// One check as CEL, for its implementation `imp`. `vap` writes `forbid privileged`,

@@ -6,18 +6,19 @@
 //! spec wherever the kind keeps it, so every validation is written once over `variables.podSpec`
 //! and `variables.containers` (init, regular and ephemeral containers).
 
-use super::pss_cel::Cel;
+use super::pss_cel::{Cel, name_first};
 use super::{Document, Lowering, Schema, VERSION};
 use crate::catalog::pod_security::{Level, Version};
 use crate::ir::{Admission, AdmissionRule, IdField, Mode};
 use crate::span::Span;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
 
 #[derive(Serialize)]
 pub(super) struct Variable {
-    name: &'static str,
+    name: Cow<'static, str>,
     expression: String,
 }
 
@@ -27,6 +28,38 @@ pub(super) struct Validation {
     message: String,
     /// Names the first failing container, where the rule is about containers.
     message_expression: Option<String>,
+}
+
+/// A rule's validation before its place in a policy is known: a rule about containers lists the
+/// ones that fail it in a variable, which takes its name from that place.
+#[derive(Clone)]
+pub(super) struct Check {
+    cel: Cel,
+    /// Where the rule does not apply at all (Windows pods, user namespaces).
+    relaxed: Option<String>,
+    message: String,
+}
+
+impl Check {
+    /// The validation at position `n` (from 1) of a policy, and the variable it reads.
+    fn validation(&self, n: usize) -> (Validation, Option<Variable>) {
+        let name = format!("failing{n}");
+        let failing = format!("variables.{name}");
+        let rule = self.cel.expression(&failing);
+        let validation = Validation {
+            expression: match &self.relaxed {
+                None => rule,
+                Some(r) => format!("{r} || ({rule})"),
+            },
+            message_expression: self.cel.message_expression(&self.message, &failing),
+            message: self.message.clone(),
+        };
+        let variable = self.cel.failing().map(|expression| Variable {
+            name: Cow::Owned(name),
+            expression,
+        });
+        (validation, variable)
+    }
 }
 
 /// The condition under which a policy looks at a request at all: not a Pod update that leaves
@@ -59,7 +92,7 @@ pub(super) fn match_conditions() -> Vec<MatchCondition> {
 /// The validations of Pod Security rules already made, by rule. A program's blocks mostly ask for
 /// one level, and making its few dozen checks again for every block was about half of what `vap`
 /// spent on a block.
-pub(super) type PodSecurityCel = Mutex<BTreeMap<AdmissionRule, Vec<Validation>>>;
+pub(super) type PodSecurityCel = Mutex<BTreeMap<AdmissionRule, Vec<Check>>>;
 
 /// The CEL of an admission block: the variables, then one validation per rule (per check for
 /// Pod Security). `kyverno` writes the same CEL into a ClusterPolicy.
@@ -84,41 +117,50 @@ fn cel_of<'r>(
     };
     let mut variables = vec![
         Variable {
-            name: "podSpec",
+            name: Cow::Borrowed("podSpec"),
             expression: POD_SPEC.to_string(),
         },
         Variable {
-            name: "containers",
+            name: Cow::Borrowed("containers"),
             expression: unless_exempt(CONTAINERS),
         },
     ];
-    let validations: Vec<Validation> = rules
+    let checks: Vec<Check> = rules
         .flat_map(|r| match r {
             AdmissionRule::PodSecurity { .. } => pod_security(cx, r),
-            _ => validations(r),
+            _ => checks(r),
         })
         .collect();
+    let (validations, failing): (Vec<Validation>, Vec<Option<Variable>>) = checks
+        .iter()
+        .enumerate()
+        .map(|(i, check)| check.validation(i + 1))
+        .unzip();
+    let failing: Vec<Variable> = failing.into_iter().flatten().collect();
     let uses = |name: &str| {
-        validations.iter().any(|v| {
-            v.expression.contains(name)
-                || v.message_expression
-                    .as_ref()
-                    .is_some_and(|m| m.contains(name))
-        })
+        failing.iter().any(|v| v.expression.contains(name))
+            || validations.iter().any(|v| {
+                v.expression.contains(name)
+                    || v.message_expression
+                        .as_ref()
+                        .is_some_and(|m| m.contains(name))
+            })
     };
     if uses("variables.workloadContainers") {
         variables.push(Variable {
-            name: "workloadContainers",
+            name: Cow::Borrowed("workloadContainers"),
             expression: unless_exempt(WORKLOAD_CONTAINERS),
         });
     }
     // Labels and the AppArmor annotations are in the pod's metadata.
     if uses("variables.podMeta") {
         variables.push(Variable {
-            name: "podMeta",
+            name: Cow::Borrowed("podMeta"),
             expression: POD_META.to_string(),
         });
     }
+    // After the variables they read: a variable may refer only to those before it.
+    variables.extend(failing);
     (variables, validations)
 }
 
@@ -259,16 +301,15 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 svc.id,
                 localhost_profile(&svc.id)
             );
-            let wrong = format!("p.profile != {profile}");
             // Only the service's own pods: others are not its to constrain.
             validations.push(Validation {
                 expression: format!(
                     "!({sel}) || variables.seccompProfiles.all(p, p.profile == {profile})"
                 ),
-                message_expression: Some(format!(
-                    "variables.seccompProfiles.exists(p, {wrong}) ? {} + variables.seccompProfiles.filter(p, {wrong})[0].name + ')' : {}",
-                    cel_string(&format!("{message} (container ")),
-                    cel_string(&message)
+                message_expression: Some(name_first(
+                    &message,
+                    &format!("variables.seccompProfiles.filter(p, p.profile != {profile})"),
+                    "name",
                 )),
                 message,
             });
@@ -283,20 +324,20 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             match_conditions: match_conditions(),
             variables: vec![
                 Variable {
-                    name: "podSpec",
+                    name: Cow::Borrowed("podSpec"),
                     expression: POD_SPEC.to_string(),
                 },
                 Variable {
-                    name: "containers",
+                    name: Cow::Borrowed("containers"),
                     expression: CONTAINERS.to_string(),
                 },
                 Variable {
-                    name: "podMeta",
+                    name: Cow::Borrowed("podMeta"),
                     expression: POD_META.to_string(),
                 },
                 // Worked out once for the namespace's services: each validation only compares.
                 Variable {
-                    name: "seccompProfiles",
+                    name: Cow::Borrowed("seccompProfiles"),
                     expression: SECCOMP_PROFILES.to_string(),
                 },
             ],
@@ -653,18 +694,6 @@ fn each(each: String) -> Cel {
     }
 }
 
-fn validation(cel: &Cel, relaxed: Option<&str>, message: String) -> Validation {
-    let expression = match relaxed {
-        None => cel.expression(),
-        Some(r) => format!("{r} || ({})", cel.expression()),
-    };
-    Validation {
-        expression,
-        message_expression: cel.message_expression(&message),
-        message,
-    }
-}
-
 /// `ranges` as a CEL condition on the id `v`.
 fn in_ranges(v: &str, ranges: &[(u64, u64)]) -> String {
     let parts: Vec<String> = ranges
@@ -695,7 +724,7 @@ pub(super) fn ranges_text(ranges: &[(u64, u64)]) -> String {
 }
 
 /// `validations` of a Pod Security rule, made once per rule (see `PodSecurityCel`).
-fn pod_security(cx: &Lowering<'_>, rule: &AdmissionRule) -> Vec<Validation> {
+fn pod_security(cx: &Lowering<'_>, rule: &AdmissionRule) -> Vec<Check> {
     let made = |cache: &PodSecurityCel| {
         let cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.get(rule).cloned()
@@ -703,7 +732,7 @@ fn pod_security(cx: &Lowering<'_>, rule: &AdmissionRule) -> Vec<Validation> {
     if let Some(found) = made(&cx.pod_security) {
         return found;
     }
-    let new = validations(rule);
+    let new = checks(rule);
     let mut cache = cx
         .pod_security
         .lock()
@@ -712,7 +741,7 @@ fn pod_security(cx: &Lowering<'_>, rule: &AdmissionRule) -> Vec<Validation> {
     new
 }
 
-fn validations(rule: &AdmissionRule) -> Vec<Validation> {
+fn checks(rule: &AdmissionRule) -> Vec<Check> {
     let (cel, message) = match rule {
         AdmissionRule::PodSecurity {
             level,
@@ -721,15 +750,13 @@ fn validations(rule: &AdmissionRule) -> Vec<Validation> {
         } => {
             return super::pss_cel::validations(*level, *version, exempt)
                 .into_iter()
-                .map(|(id, cel, relaxed, fields)| {
-                    validation(
-                        &cel,
-                        relaxed.as_deref(),
-                        format!(
-                            "Pod Security {} {version}: check {id} fails ({fields})",
-                            level.name()
-                        ),
-                    )
+                .map(|(id, cel, relaxed, fields)| Check {
+                    cel,
+                    relaxed,
+                    message: format!(
+                        "Pod Security {} {version}: check {id} fails ({fields})",
+                        level.name()
+                    ),
                 })
                 .collect();
         }
@@ -941,5 +968,9 @@ fn validations(rule: &AdmissionRule) -> Vec<Validation> {
             message.clone(),
         ),
     };
-    vec![validation(&cel, None, message)]
+    vec![Check {
+        cel,
+        relaxed: None,
+        message,
+    }]
 }
