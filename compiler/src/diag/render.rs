@@ -37,20 +37,19 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
 /// Renders for a terminal, without colour (for snapshots, pipes and files).
 pub fn human(sources: &SourceMap, diags: &[Diagnostic]) -> String {
     let config = term::Config::default();
-    let mut out = String::new();
-    for d in diags {
-        match term::emit_into_string(&config, sources.files(), &to_codespan(d)) {
-            Ok(s) => out.push_str(&s),
+    // Each on its own, on every core: the realistic program's 7,400 warnings took 20 ms on one.
+    crate::parallel::map(diags, |d| {
+        term::emit_into_string(&config, sources.files(), &to_codespan(d)).unwrap_or_else(|_| {
             // A span outside its file would be a compiler bug; still say what went wrong.
-            Err(_) => out.push_str(&format!(
+            format!(
                 "{}[{}]: {}\n\n",
                 severity_word(d.severity),
                 d.code,
                 d.message
-            )),
-        }
-    }
-    out
+            )
+        })
+    })
+    .concat()
 }
 
 /// Renders to standard error, in colour when `color` is set.
