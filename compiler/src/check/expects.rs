@@ -73,50 +73,61 @@ impl Checker<'_> {
             return;
         }
         let evaluator = Evaluator::new(&self.program);
-        for x in expects {
-            let mut diag: Option<Diagnostic> = None;
-            for port in x.probes() {
-                let verdict = evaluator.evaluate(&x.from, &x.to, port.as_ref());
-                let on = port.map(|p| format!(" on {p}")).unwrap_or_default();
-                let d = diag.get_or_insert_with(|| {
-                    Diagnostic::error("E0601", format!("expectation does not hold: `{}`", x.text))
-                        .primary(
-                            x.span,
-                            if x.allowed {
-                                "expected to be allowed"
-                            } else {
-                                "expected to be denied"
-                            },
-                        )
-                });
-                match (x.allowed, verdict) {
-                    (true, Verdict::Allowed { .. }) | (false, Verdict::Denied { .. }) => {}
-                    (true, Verdict::Denied { reason }) => {
-                        d.notes.push(format!("denied{on}: {reason}"));
-                    }
-                    (true, Verdict::Partial { reason, .. }) => {
-                        d.notes.push(format!("allowed only in part{on}: {reason}"));
-                    }
-                    (false, Verdict::Allowed { by }) | (false, Verdict::Partial { by, .. }) => {
-                        if by.is_empty() {
-                            d.notes
-                                .push(format!("allowed{on}: nothing is isolated on either side"));
-                        }
-                        for span in by {
-                            d.labels.push(crate::diag::Label {
-                                span,
-                                message: format!("this flow allows it{on}"),
-                                primary: false,
-                            });
-                        }
-                    }
-                }
+        // Each expectation only reads the program: answered on every core, reported in order.
+        let unmet = crate::parallel::map(expects, |x| unmet(&evaluator, x));
+        self.diags.extend(unmet.into_iter().flatten());
+    }
+}
+
+/// E0601 for an expectation that does not hold, naming why for each port it probes.
+fn unmet(evaluator: &Evaluator<'_>, x: &ir::Expect) -> Option<Diagnostic> {
+    let mut notes = Vec::new();
+    let mut labels = Vec::new();
+    for port in x.probes() {
+        let verdict = evaluator.evaluate(&x.from, &x.to, port.as_ref());
+        let on = || {
+            port.as_ref()
+                .map(|p| format!(" on {p}"))
+                .unwrap_or_default()
+        };
+        match (x.allowed, verdict) {
+            (true, Verdict::Allowed { .. }) | (false, Verdict::Denied { .. }) => {}
+            (true, Verdict::Denied { reason }) => {
+                notes.push(format!("denied{}: {reason}", on()));
             }
-            if let Some(d) = diag
-                && (!d.notes.is_empty() || d.labels.len() > 1)
-            {
-                self.diags.push(d);
+            (true, Verdict::Partial { reason, .. }) => {
+                notes.push(format!("allowed only in part{}: {reason}", on()));
+            }
+            (false, Verdict::Allowed { by }) | (false, Verdict::Partial { by, .. }) => {
+                if by.is_empty() {
+                    notes.push(format!(
+                        "allowed{}: nothing is isolated on either side",
+                        on()
+                    ));
+                }
+                for span in by {
+                    labels.push(crate::diag::Label {
+                        span,
+                        message: format!("this flow allows it{}", on()),
+                        primary: false,
+                    });
+                }
             }
         }
     }
+    if notes.is_empty() && labels.is_empty() {
+        return None;
+    }
+    let mut d = Diagnostic::error("E0601", format!("expectation does not hold: `{}`", x.text))
+        .primary(
+            x.span,
+            if x.allowed {
+                "expected to be allowed"
+            } else {
+                "expected to be denied"
+            },
+        );
+    d.notes = notes;
+    d.labels.extend(labels);
+    Some(d)
 }
