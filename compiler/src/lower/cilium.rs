@@ -6,7 +6,7 @@
 //! with an empty rule list does not isolate anything, where a NetworkPolicy with a policy type
 //! and no rules does.
 
-use super::plan::{self, Rule};
+use super::plan::Rule;
 use super::views::{
     ExpressionView, IpBlockView, K8sSelector, SelectorView, ip_block_view, selector_view,
 };
@@ -25,8 +25,8 @@ const POD_LABELS: &str = "k8s:";
 struct PolicyView<'a> {
     name: &'a str,
     namespace: &'a str,
-    source: String,
-    flows: String,
+    source: &'a str,
+    flows: &'a str,
     endpoint_selector: K8sSelector,
     default_deny_ingress: bool,
     default_deny_egress: bool,
@@ -130,8 +130,8 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         let view = PolicyView {
             name: policy.name,
             namespace: policy.namespace,
-            source: cx.location(policy.source),
-            flows: plan::locations(cx, &policy.flows),
+            source: &policy.described(cx).source,
+            flows: &policy.described(cx).flows,
             endpoint_selector: K8sSelector(
                 policy
                     .pods
@@ -147,7 +147,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             path: format!("cilium/{}/{}.yaml", policy.namespace, policy.name),
             text: write(&view)?,
             schema: Schema::CiliumNetworkPolicy,
-            sources: policy.files(cx),
+            sources: policy.described(cx).files.clone(),
             origin: Some(policy.source),
         })
     })
@@ -327,8 +327,8 @@ fn write(v: &PolicyView<'_>) -> Result<String, String> {
         "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy",
         v.name,
         v.namespace,
-        &v.source,
-        &v.flows,
+        v.source,
+        v.flows,
     );
     o.push_str("\nspec:\n  endpointSelector: ");
     push_json(o, &v.endpoint_selector, true)?;

@@ -4,7 +4,7 @@
 //! this module writes each as a NetworkPolicy. Host names and HTTP rules have no NetworkPolicy
 //! form: `limits` refuses them before lowering.
 
-use super::plan::{self, Rule};
+use super::plan::Rule;
 use super::views::{IpBlockView, SelectorView, ip_block_view, selector_view};
 use super::{Document, Lowering, Schema};
 use crate::ir::{IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
@@ -15,8 +15,8 @@ use std::fmt::Write;
 struct PolicyView<'a> {
     name: &'a str,
     namespace: &'a str,
-    source: String,
-    flows: String,
+    source: &'a str,
+    flows: &'a str,
     pod_selector: SelectorView,
     policy_types: Vec<&'static str>,
     ingress: Option<Vec<RuleView>>,
@@ -126,8 +126,8 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         let view = PolicyView {
             name: policy.name,
             namespace: policy.namespace,
-            source: cx.location(policy.source),
-            flows: plan::locations(cx, &policy.flows),
+            source: &policy.described(cx).source,
+            flows: &policy.described(cx).flows,
             pod_selector: policy
                 .pods
                 .map(|p| selector_view(p, ""))
@@ -140,7 +140,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             path: format!("netpol/{}/{}.yaml", policy.namespace, policy.name),
             text: write(&view)?,
             schema: Schema::NetworkPolicy,
-            sources: policy.files(cx),
+            sources: policy.described(cx).files.clone(),
             origin: Some(policy.source),
         })
     })
@@ -280,8 +280,8 @@ fn write(v: &PolicyView<'_>) -> Result<String, String> {
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy",
         v.name,
         v.namespace,
-        &v.source,
-        &v.flows,
+        v.source,
+        v.flows,
     );
     o.push_str("\nspec:\n  podSelector:");
     selector(o, &v.pod_selector, 4);

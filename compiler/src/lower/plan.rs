@@ -11,6 +11,7 @@ use super::Lowering;
 use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, Service, ServiceId};
 use crate::span::Span;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 /// One policy to write.
 pub(super) struct Policy<'a> {
@@ -24,6 +25,18 @@ pub(super) struct Policy<'a> {
     /// The declaration it comes from, and the flows its rules come from (sorted, each once).
     pub source: Span,
     pub flows: Vec<Span>,
+    /// `described`, worked out by the first target that writes the policy.
+    described: OnceLock<Described>,
+}
+
+/// Where a policy comes from, as its documents say it: the same for `netpol` and `cilium`.
+pub(super) struct Described {
+    /// `file:line` of the declaration.
+    pub source: String,
+    /// `file:line` of each flow, in source order, each once.
+    pub flows: String,
+    /// The source files, the declaration's and the flows', sorted, each once.
+    pub files: Vec<String>,
 }
 
 /// One rule of a policy.
@@ -107,15 +120,22 @@ fn union(ports: Ports) -> Ports {
 }
 
 impl Policy<'_> {
-    /// The source files of the policy, its declaration's and its flows', sorted, each once.
-    pub fn files(&self, cx: &Lowering<'_>) -> Vec<String> {
-        let mut files: Vec<String> = std::iter::once(self.source)
-            .chain(self.flows.iter().copied())
-            .map(|s| cx.file(s))
-            .collect();
-        files.sort();
-        files.dedup();
-        files
+    /// Where the policy comes from: `netpol` and `cilium` write the same, and working it out
+    /// (a line lookup per flow) was a tenth of each.
+    pub fn described(&self, cx: &Lowering<'_>) -> &Described {
+        self.described.get_or_init(|| {
+            let mut files: Vec<String> = std::iter::once(self.source)
+                .chain(self.flows.iter().copied())
+                .map(|s| cx.file(s))
+                .collect();
+            files.sort();
+            files.dedup();
+            Described {
+                source: cx.location(self.source),
+                flows: locations(cx, &self.flows),
+                files,
+            }
+        })
     }
 }
 
@@ -170,6 +190,7 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
             egress: ns.isolate_egress.then(Vec::new),
             source: ns.span,
             flows: Vec::new(),
+            described: OnceLock::new(),
         });
         if ns.allow_dns && ns.isolate_egress {
             out.push(Policy {
@@ -180,6 +201,7 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
                 egress: Some(vec![Rule::Dns]),
                 source: ns.span,
                 flows: Vec::new(),
+                described: OnceLock::new(),
             });
         }
         // The namespace's own flows: every pod of it is their client or server.
@@ -219,6 +241,7 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
                 egress: ns.isolate_egress.then(|| rules(&egress, false)),
                 source: ns.span,
                 flows,
+                described: OnceLock::new(),
             });
         }
     }
@@ -270,11 +293,12 @@ fn service_policy<'a>(
         egress: isolate_egress.then(|| rules(&egress, dns)),
         source: svc.span,
         flows,
+        described: OnceLock::new(),
     })
 }
 
 /// `file:line` of each span, in source order, each once.
-pub(super) fn locations(cx: &Lowering<'_>, spans: &[Span]) -> String {
+fn locations(cx: &Lowering<'_>, spans: &[Span]) -> String {
     let mut out: Vec<String> = spans.iter().map(|s| cx.location(*s)).collect();
     out.dedup();
     out.join(", ")
