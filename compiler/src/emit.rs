@@ -155,9 +155,10 @@ pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Content)> {
             (file, (Content { parts, bundle }, sources))
         })
         .collect();
-    let hashes = crate::parallel::map(&grouped.iter().collect::<Vec<_>>(), |(_, (content, _))| {
-        content.sha256_hex()
-    });
+    let hashes =
+        crate::parallel::map_each(&grouped.iter().collect::<Vec<_>>(), |(_, (content, _))| {
+            content.sha256_hex()
+        });
     let manifest = Manifest {
         generator: format!("warden {VERSION}"),
         files: grouped
@@ -431,7 +432,7 @@ fn write_tree(
     let each = files.len() <= SYNC_EACH_MAX;
     // Creating a file waits on the file system's journal, not on the processor, and two creations
     // at a time finish sooner: 5,000 seccomp profiles on ext4, 1.4 times.
-    let written = crate::parallel::map(files, |(rel, content)| {
+    let written = crate::parallel::map_each(files, |(rel, content)| {
         before_write(rel)?;
         let path = root.join(rel);
         if previous.is_some_and(|old| reuse(&old.join(rel), content, &path, fresh)) {

@@ -21,12 +21,32 @@ const STACK: usize = 8 << 20;
 
 /// `f` applied to every item, in order, on up to as many threads as the machine has cores.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    in_blocks(
+        items,
+        |threads| items.len() / (threads * BLOCKS_PER_THREAD),
+        f,
+    )
+}
+
+/// `map` for items whose costs differ by orders of magnitude, such as output files (a bundle of
+/// megabytes among thousands of seccomp profiles): each item is a block of its own, so the
+/// large ones do not end up in one thread's block.
+pub fn map_each<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    in_blocks(items, |_| 1, f)
+}
+
+/// `f` applied to every item, in order, threads drawing blocks of `block(threads)` items.
+fn in_blocks<T: Sync, R: Send>(
+    items: &[T],
+    block: impl Fn(usize) -> usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let threads = cores.min(items.len() / MIN_PER_THREAD).max(1);
     if threads == 1 {
         return items.iter().map(f).collect();
     }
-    let block = (items.len() / (threads * BLOCKS_PER_THREAD)).max(1);
+    let block = block(threads).max(1);
     let next = AtomicUsize::new(0);
     // The blocks one thread drew, each with the index of its first item.
     let draw = || {
@@ -72,7 +92,7 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 
 #[cfg(test)]
 mod tests {
-    use super::map;
+    use super::{map, map_each};
 
     /// Every seventh item costs two thousand times the others, so threads draw unevenly.
     fn uneven(i: u64) -> u64 {
@@ -88,6 +108,7 @@ mod tests {
             let items: Vec<u64> = (0..n).collect();
             let want: Vec<u64> = items.iter().map(|&i| uneven(i)).collect();
             assert_eq!(map(&items, |&i| uneven(i)), want, "{n} items");
+            assert_eq!(map_each(&items, |&i| uneven(i)), want, "{n} items, each");
         }
     }
 
