@@ -134,8 +134,10 @@ impl Content {
 /// keeps a large program's output in memory once, not twice.
 pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Content)> {
     // Each file's texts, moved in as they come, and its sources; and whether its first document
-    // is at the file's own path.
-    let mut by_file: BTreeMap<String, (Vec<String>, BTreeSet<String>, bool)> = BTreeMap::new();
+    // is at the file's own path. Sources are only gathered here and put in order per file on
+    // every core below: a set kept in order as they came was a third of this function, on one
+    // thread.
+    let mut by_file: BTreeMap<String, (Vec<String>, Vec<String>, bool)> = BTreeMap::new();
     for d in docs {
         let file = layout.file_of(&d.path, d.schema).into_owned();
         let own_path = d.path == file;
@@ -146,38 +148,35 @@ pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Content)> {
         parts.push(d.text);
         sources.extend(d.sources);
     }
-    let grouped: BTreeMap<String, (Content, BTreeSet<String>)> = by_file
+    let grouped: Vec<(String, Content, Vec<String>)> = by_file
         .into_iter()
         .map(|(file, (parts, sources, first_at_own_path))| {
             // A document alone at its own path (the tree layout, or a seccomp profile) is the
             // file; anything else is a bundle of documents.
             let bundle = !(first_at_own_path && parts.len() == 1);
-            (file, (Content { parts, bundle }, sources))
+            (file, Content { parts, bundle }, sources)
         })
         .collect();
-    let hashes =
-        crate::parallel::map_each(&grouped.iter().collect::<Vec<_>>(), |(_, (content, _))| {
-            content.sha256_hex()
-        });
+    let entries = crate::parallel::map_each(&grouped, |(_, content, sources)| {
+        let mut names: Vec<&str> = sources.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        ManifestEntry {
+            sha256: content.sha256_hex(),
+            sources: names.into_iter().map(str::to_string).collect(),
+        }
+    });
     let manifest = Manifest {
         generator: format!("warden {VERSION}"),
         files: grouped
             .iter()
-            .zip(hashes)
-            .map(|((path, (_, sources)), sha256)| {
-                (
-                    path.clone(),
-                    ManifestEntry {
-                        sha256,
-                        sources: sources.iter().cloned().collect(),
-                    },
-                )
-            })
+            .zip(entries)
+            .map(|((path, _, _), entry)| (path.clone(), entry))
             .collect(),
     };
     let mut files: Vec<(String, Content)> = grouped
         .into_iter()
-        .map(|(path, (content, _))| (path, content))
+        .map(|(path, content, _)| (path, content))
         .collect();
     let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     text.push('\n');
