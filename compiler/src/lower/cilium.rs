@@ -191,7 +191,7 @@ fn rule(cx: &Lowering<'_>, peers: &[&Peer], ports: &Ports, http: &[HttpRule]) ->
     for peer in peers {
         match peer {
             Peer::Service(id) => {
-                endpoints.extend(cx.program.services.get(id).map(|s| {
+                endpoints.extend(cx.service(id).map(|s| {
                     selector_view(&s.selector, POD_LABELS).and(in_namespace(&id.namespace))
                 }))
             }

@@ -17,7 +17,7 @@ mod spo;
 mod vap;
 mod views;
 
-use crate::ir::Program;
+use crate::ir::{Program, Service, ServiceId};
 use crate::span::{SourceMap, Span};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -112,6 +112,9 @@ pub(crate) struct Lowering<'a> {
     pub sources: &'a SourceMap,
     /// The network policies, planned once for `netpol` and `cilium` alike.
     policies: std::sync::OnceLock<Vec<plan::Policy<'a>>>,
+    /// The services by id, hashed: a peer's selector is looked up for every rule that names it,
+    /// and comparing ids down the program's ordered map was a twentieth of `netpol` and `cilium`.
+    services: std::sync::OnceLock<std::collections::HashMap<&'a ServiceId, &'a Service>>,
     /// The CEL of each Pod Security rule, made once for every block that asks for it and for
     /// `vap` and `kyverno` alike (see `vap::cel`).
     pod_security: vap::PodSecurityCel,
@@ -120,6 +123,15 @@ pub(crate) struct Lowering<'a> {
 impl<'a> Lowering<'a> {
     fn policies(&self) -> &[plan::Policy<'a>] {
         self.policies.get_or_init(|| plan::policies(self))
+    }
+
+    /// The service `id` names.
+    fn service(&self, id: &ServiceId) -> Option<&'a Service> {
+        let program: &'a Program = self.program;
+        self.services
+            .get_or_init(|| program.services.iter().collect())
+            .get(id)
+            .copied()
     }
 
     pub fn location(&self, span: Span) -> String {
@@ -175,6 +187,7 @@ pub fn lower(
         program,
         sources,
         policies: std::sync::OnceLock::new(),
+        services: std::sync::OnceLock::new(),
         pod_security: Default::default(),
     };
     let mut docs = Vec::new();

@@ -224,9 +224,7 @@ fn peer_views(
     Ok(match peer {
         Peer::Service(id) => {
             let selector = cx
-                .program
-                .services
-                .get(id)
+                .service(id)
                 .map(|s| selector_view(&s.selector, ""))
                 .unwrap_or_default();
             vec![PeerView {
