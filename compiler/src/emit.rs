@@ -430,8 +430,10 @@ fn write_tree(
     // system: beside a busy writer, the chain's three files waited 230 ms in it.
     let each = files.len() <= SYNC_EACH_MAX;
     // Creating a file waits on the file system's journal, not on the processor, and two creations
-    // at a time finish sooner: 5,000 seccomp profiles on ext4, 1.4 times.
-    let written = crate::parallel::map_each(files, |(rel, content)| {
+    // at a time finish sooner: 5,000 seccomp profiles on ext4, 1.4 times. In blocks of
+    // neighbouring files, not one file at a time: two threads creating files in the same
+    // directory at once made a fresh tree of 10,000 files on ext4 take 6.0 s instead of 3.5.
+    let written = crate::parallel::map(files, |(rel, content)| {
         before_write(rel)?;
         let path = root.join(rel);
         if previous.is_some_and(|old| reuse(&old.join(rel), content, &path, fresh)) {
