@@ -146,7 +146,12 @@ pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Content)> {
             *first_at_own_path = own_path;
         }
         parts.push(d.text);
-        sources.extend(d.sources);
+        // Neighbouring documents mostly come from one source file: kept once, not once each.
+        for source in d.sources {
+            if sources.last() != Some(&source) {
+                sources.push(source);
+            }
+        }
     }
     let grouped: Vec<(String, Content, Vec<String>)> = by_file
         .into_iter()

@@ -6,7 +6,7 @@
 //! with an empty rule list does not isolate anything, where a NetworkPolicy with a policy type
 //! and no rules does.
 
-use super::plan::Rule;
+use super::plan::{Described, Rule};
 use super::views::{
     ExpressionView, IpBlockView, K8sSelector, SelectorView, ip_block_view, selector_view,
 };
@@ -127,11 +127,12 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             views.dedup();
             Some(views)
         };
+        let described = policy.described(cx);
         let view = PolicyView {
             name: policy.name,
             namespace: policy.namespace,
-            source: &policy.described(cx).source,
-            flows: &policy.described(cx).flows,
+            source: &described.source,
+            flows: &described.flows,
             endpoint_selector: K8sSelector(
                 policy
                     .pods
@@ -143,11 +144,12 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             ingress: rules(&policy.ingress),
             egress: rules(&policy.egress),
         };
+        let text = write(&view)?;
         Ok(Document {
             path: format!("cilium/{}/{}.yaml", policy.namespace, policy.name),
-            text: write(&view)?,
+            text,
             schema: Schema::CiliumNetworkPolicy,
-            sources: policy.described(cx).files.clone(),
+            sources: Described::into_files(described),
             origin: Some(policy.source),
         })
     })

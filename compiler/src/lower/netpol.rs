@@ -4,7 +4,7 @@
 //! this module writes each as a NetworkPolicy. Host names and HTTP rules have no NetworkPolicy
 //! form: `limits` refuses them before lowering.
 
-use super::plan::Rule;
+use super::plan::{Described, Rule};
 use super::views::{IpBlockView, SelectorView, ip_block_view, selector_view};
 use super::{Document, Lowering, Schema};
 use crate::ir::{IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
@@ -123,11 +123,12 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             views.dedup();
             Ok(Some(views))
         };
+        let described = policy.described(cx);
         let view = PolicyView {
             name: policy.name,
             namespace: policy.namespace,
-            source: &policy.described(cx).source,
-            flows: &policy.described(cx).flows,
+            source: &described.source,
+            flows: &described.flows,
             pod_selector: policy
                 .pods
                 .map(|p| selector_view(p, ""))
@@ -136,11 +137,12 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             ingress: rules(&policy.ingress)?,
             egress: rules(&policy.egress)?,
         };
+        let text = write(&view)?;
         Ok(Document {
             path: format!("netpol/{}/{}.yaml", policy.namespace, policy.name),
-            text: write(&view)?,
+            text,
             schema: Schema::NetworkPolicy,
-            sources: policy.described(cx).files.clone(),
+            sources: Described::into_files(described),
             origin: Some(policy.source),
         })
     })
