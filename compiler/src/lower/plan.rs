@@ -26,7 +26,7 @@ pub(super) struct Policy<'a> {
     /// The declaration it comes from, and the flows its rules come from (sorted, each once).
     pub source: Span,
     pub flows: Vec<Span>,
-    /// `described`, worked out by the first target that writes the policy.
+    /// `described`, kept by the first of `netpol` and `cilium` for the other when both are built.
     described: OnceLock<Described>,
 }
 
@@ -149,7 +149,8 @@ impl Policy<'_> {
 }
 
 impl Described {
-    /// The source files: moved out of a description made for one document, copied from a shared one.
+    /// The source files: moved out of a description made for one document, copied from a
+    /// shared one.
     pub fn into_files(this: Cow<'_, Described>) -> Vec<String> {
         match this {
             Cow::Borrowed(d) => d.files.clone(),
