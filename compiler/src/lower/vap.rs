@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub(super) struct Variable {
     name: Cow<'static, str>,
     expression: String,
@@ -32,8 +32,7 @@ pub(super) struct Validation {
 
 /// A rule's validation before its place in a policy is known: a rule about containers lists the
 /// ones that fail it in a variable, which takes its name from that place.
-#[derive(Clone)]
-pub(super) struct Check {
+struct Check {
     cel: Cel,
     /// Where the rule does not apply at all (Windows pods, user namespaces).
     relaxed: Option<String>,
@@ -89,10 +88,23 @@ pub(super) fn match_conditions() -> Vec<MatchCondition> {
     }]
 }
 
-/// The validations of Pod Security rules already made, by rule. A program's blocks mostly ask for
-/// one level, and making its few dozen checks again for every block was about half of what `vap`
-/// spent on a block.
-pub(super) type PodSecurityCel = Mutex<BTreeMap<AdmissionRule, Vec<Check>>>;
+/// The validations of Pod Security rules already made, by rule and by the position of their first
+/// validation in the policy (which names their variables). A program's blocks mostly ask for one
+/// level at one place, and making its few dozen checks again for every block was about half of
+/// what `vap` and `kyverno` spent on a block.
+pub(super) type PodSecurityCel = Mutex<BTreeMap<AdmissionRule, BTreeMap<usize, Vec<Placed>>>>;
+
+/// A validation at its place in a policy, and the variable it reads.
+pub(super) type Placed = (Validation, Option<Variable>);
+
+/// The validations of `checks`, the first at position `first` of the policy.
+fn placed(checks: &[Check], first: usize) -> Vec<Placed> {
+    checks
+        .iter()
+        .enumerate()
+        .map(|(i, check)| check.validation(first + i))
+        .collect()
+}
 
 /// The CEL of an admission block: the variables, then one validation per rule (per check for
 /// Pod Security). `kyverno` writes the same CEL into a ClusterPolicy.
@@ -125,18 +137,19 @@ fn cel_of<'r>(
             expression: unless_exempt(CONTAINERS),
         },
     ];
-    let checks: Vec<Check> = rules
-        .flat_map(|r| match r {
-            AdmissionRule::PodSecurity { .. } => pod_security(cx, r),
-            _ => checks(r),
-        })
-        .collect();
-    let (validations, failing): (Vec<Validation>, Vec<Option<Variable>>) = checks
-        .iter()
-        .enumerate()
-        .map(|(i, check)| check.validation(i + 1))
-        .unzip();
-    let failing: Vec<Variable> = failing.into_iter().flatten().collect();
+    let mut validations = Vec::new();
+    let mut failing = Vec::new();
+    for rule in rules {
+        let first = validations.len() + 1;
+        let made = match rule {
+            AdmissionRule::PodSecurity { .. } => pod_security(cx, rule, first),
+            _ => placed(&checks(rule), first),
+        };
+        for (validation, variable) in made {
+            validations.push(validation);
+            failing.extend(variable);
+        }
+    }
     let uses = |name: &str| {
         failing.iter().any(|v| v.expression.contains(name))
             || validations.iter().any(|v| {
@@ -723,21 +736,26 @@ pub(super) fn ranges_text(ranges: &[(u64, u64)]) -> String {
     parts.join(", ")
 }
 
-/// `validations` of a Pod Security rule, made once per rule (see `PodSecurityCel`).
-fn pod_security(cx: &Lowering<'_>, rule: &AdmissionRule) -> Vec<Check> {
+/// The validations of a Pod Security rule from position `first` on, made once per rule and
+/// position (see `PodSecurityCel`).
+fn pod_security(cx: &Lowering<'_>, rule: &AdmissionRule, first: usize) -> Vec<Placed> {
     let made = |cache: &PodSecurityCel| {
         let cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.get(rule).cloned()
+        cache.get(rule).and_then(|at| at.get(&first)).cloned()
     };
     if let Some(found) = made(&cx.pod_security) {
         return found;
     }
-    let new = checks(rule);
+    let new = placed(&checks(rule), first);
     let mut cache = cx
         .pod_security
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    cache.entry(rule.clone()).or_insert_with(|| new.clone());
+    cache
+        .entry(rule.clone())
+        .or_default()
+        .entry(first)
+        .or_insert_with(|| new.clone());
     new
 }
 
