@@ -305,3 +305,26 @@ fn whatever_the_reader_accepts_libyaml_reads_the_same() {
         "{accepted} / {refused}"
     );
 }
+
+/// A flow value is read straight into the tree, not through `serde_json::Value`, which keeps the
+/// last of two equal keys and reads fractions: the reader must still refuse both, as it does in
+/// block mappings, and read escaped keys and strings as libyaml does.
+#[test]
+fn flow_values_are_read_as_strictly_as_block_ones() {
+    for text in [
+        "labels: {\"app\": \"a\", \"app\": \"b\"}\n",
+        "labels: {\"app\": {\"x\": 1, \"x\": 1}}\n",
+        "ports: [1.5]\n",
+        "ports: [{\"port\": 1e3}]\n",
+    ] {
+        assert!(reader::read(text).is_err(), "accepted:\n{text}");
+    }
+    assert!(libyaml("labels: {\"app\": \"a\", \"app\": \"b\"}\n").is_err());
+    for text in [
+        "labels: {\"a\\\"b\": \"c\\\\d\", \"e\": [\"\\u00e9\", 1, -2, true, null, {}]}\n",
+        "name: [\"\\U0001F600\", {\"\\U0001F600\": \"x\"}]\n",
+    ] {
+        let ours = reader::read(text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+        assert_eq!(ours, libyaml(text).unwrap(), "{text}");
+    }
+}

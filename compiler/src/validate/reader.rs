@@ -302,28 +302,15 @@ fn json(text: &str, number: usize) -> Result<Item<'_>, String> {
     {
         return Ok(Item::Str(Cow::Borrowed(inner)));
     }
-    let translated;
-    let source = if text.contains("\\U") {
-        translated =
-            long_escapes(text).ok_or_else(|| format!("line {number}: bad `\\U` escape"))?;
-        translated.as_str()
-    } else {
-        text
-    };
-    let value: Value = serde_json::from_str(source).map_err(|e| format!("line {number}: {e}"))?;
-    if has_fraction(&value) {
-        return Err(format!("line {number}: only integers are written"));
+    let error = |e: serde_json::Error| format!("line {number}: {e}");
+    if !text.contains("\\U") {
+        return serde_json::from_str(text).map_err(error);
     }
-    Ok(Item::from(value))
-}
-
-fn has_fraction(value: &Value) -> bool {
-    match value {
-        Value::Number(n) => n.is_f64(),
-        Value::Array(items) => items.iter().any(has_fraction),
-        Value::Object(map) => map.values().any(has_fraction),
-        _ => false,
-    }
+    let translated =
+        long_escapes(text).ok_or_else(|| format!("line {number}: bad `\\U` escape"))?;
+    // The translated text is this function's: what the tree keeps of it is owned.
+    let item: Item<'_> = serde_json::from_str(&translated).map_err(error)?;
+    Ok(item.into_owned())
 }
 
 /// Replaces each `\UXXXXXXXX` inside a string by its character, JSON-escaped; `None` if one does

@@ -41,6 +41,24 @@ impl Item<'_> {
         }
     }
 
+    /// The same tree, owning every key and string.
+    pub fn into_owned(self) -> Item<'static> {
+        let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
+        match self {
+            Item::Null => Item::Null,
+            Item::Bool(b) => Item::Bool(b),
+            Item::Number(n) => Item::Number(n),
+            Item::Str(s) => Item::Str(owned(s)),
+            Item::Array(items) => Item::Array(items.into_iter().map(Item::into_owned).collect()),
+            Item::Object(members) => Item::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (owned(k), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// The value of member `key`, if this is an object that has one.
     pub fn get(&self, key: &str) -> Option<&Self> {
         match self {
@@ -70,6 +88,89 @@ impl From<Value> for Item<'_> {
                     .map(|(k, v)| (Cow::Owned(k), Item::from(v)))
                     .collect(),
             ),
+        }
+    }
+}
+
+/// A JSON value read straight into a tree, its strings borrowed from the text where they have no
+/// escape: the reader's flow values (`{"app": "x"}`), without a `serde_json::Value` between.
+/// Numbers must be integers, and a key may not occur twice in an object, as in the reader's block
+/// mappings: YAML and JSON readers disagree on both.
+impl<'de> serde::Deserialize<'de> for Item<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ItemVisitor {
+    type Value = Item<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Item<'de>, E> {
+        Ok(Item::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Item<'de>, E> {
+        Ok(Item::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Item<'de>, E> {
+        Ok(Item::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Item<'de>, E> {
+        Ok(Item::Number(n.into()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Item<'de>, E> {
+        Err(E::custom("only integers are written"))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Item<'de>, E> {
+        Ok(Item::Str(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Item<'de>, E> {
+        Ok(Item::Str(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Item<'de>, E> {
+        Ok(Item::Str(Cow::Owned(s)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Item<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Item::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Item<'de>, A::Error> {
+        let mut members: Vec<(Cow<'de, str>, Item<'de>)> = Vec::new();
+        while let Some(Key(key)) = map.next_key()? {
+            if members.iter().any(|(k, _)| *k == key) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            members.push((key, map.next_value()?));
+        }
+        Ok(Item::Object(members))
+    }
+}
+
+/// An object's key, borrowed from the text where it has no escape.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Item::deserialize(deserializer)? {
+            Item::Str(s) => Ok(Key(s)),
+            _ => Err(serde::de::Error::custom("a key must be a string")),
         }
     }
 }
