@@ -13,7 +13,7 @@ use super::{
 };
 use crate::span::Span;
 use ipnet::IpNet;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// Whether connections are allowed, and which declarations say so.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,16 +39,18 @@ pub struct Evaluator<'a> {
     /// By namespace: the flows whose client (`egress`) or server (`ingress`) is a service of the
     /// namespace or the namespace itself, in program order. Only such a side can have rules for a
     /// pod of the namespace (`rules_for`).
-    egress: BTreeMap<&'a str, Vec<&'a Flow>>,
-    ingress: BTreeMap<&'a str, Vec<&'a Flow>>,
+    /// Hashed, not ordered: nothing walks them, and an ordered map's lookups compare strings
+    /// (indexing took 6 ms at 10,000 services and 114 ms at 100,000; hashed, 2 and 55 ms).
+    egress: HashMap<&'a str, Vec<&'a Flow>>,
+    ingress: HashMap<&'a str, Vec<&'a Flow>>,
 }
 
 impl<'a> Evaluator<'a> {
     pub fn new(program: &'a Program) -> Self {
         let mut ev = Evaluator {
             program,
-            egress: BTreeMap::new(),
-            ingress: BTreeMap::new(),
+            egress: HashMap::new(),
+            ingress: HashMap::new(),
         };
         for flow in &program.flows {
             for (side, peer) in [
