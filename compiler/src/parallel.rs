@@ -23,6 +23,7 @@ const STACK: usize = 8 << 20;
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     in_blocks(
         items,
+        MIN_PER_THREAD,
         |threads| items.len() / (threads * BLOCKS_PER_THREAD),
         f,
     )
@@ -32,17 +33,24 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 /// megabytes among thousands of seccomp profiles): each item is a block of its own, so the
 /// large ones do not end up in one thread's block.
 pub fn map_each<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    in_blocks(items, |_| 1, f)
+    in_blocks(items, MIN_PER_THREAD, |_| 1, f)
 }
 
-/// `f` applied to every item, in order, threads drawing blocks of `block(threads)` items.
+/// `map` for a few items each worth a thread, such as the halves of one pass over every flow.
+pub fn map_apart<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    in_blocks(items, 1, |_| 1, f)
+}
+
+/// `f` applied to every item, in order, on threads of at least `min_per_thread` items each,
+/// drawing blocks of `block(threads)` items.
 fn in_blocks<T: Sync, R: Send>(
     items: &[T],
+    min_per_thread: usize,
     block: impl Fn(usize) -> usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    let threads = cores.min(items.len() / MIN_PER_THREAD).max(1);
+    let threads = cores.min(items.len() / min_per_thread).max(1);
     if threads == 1 {
         return items.iter().map(f).collect();
     }
@@ -92,7 +100,7 @@ fn in_blocks<T: Sync, R: Send>(
 
 #[cfg(test)]
 mod tests {
-    use super::{map, map_each};
+    use super::{map, map_apart, map_each};
 
     /// Every seventh item costs two thousand times the others, so threads draw unevenly.
     fn uneven(i: u64) -> u64 {
@@ -109,6 +117,7 @@ mod tests {
             let want: Vec<u64> = items.iter().map(|&i| uneven(i)).collect();
             assert_eq!(map(&items, |&i| uneven(i)), want, "{n} items");
             assert_eq!(map_each(&items, |&i| uneven(i)), want, "{n} items, each");
+            assert_eq!(map_apart(&items, |&i| uneven(i)), want, "{n} items, apart");
         }
     }
 
