@@ -11,6 +11,7 @@ use super::Lowering;
 use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, Service, ServiceId};
 use crate::span::Span;
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
@@ -193,7 +194,7 @@ impl<'a> FlowIndex<'a> {
                         Some((service, run)) if *service == id => run.push(flow),
                         _ => {
                             if let Some((service, run)) = run.replace((id, vec![flow])) {
-                                by_service.entry(service).or_default().extend(run);
+                                add_run(&mut by_service, service, run);
                             }
                         }
                     },
@@ -202,7 +203,7 @@ impl<'a> FlowIndex<'a> {
                 }
             }
             if let Some((service, run)) = run {
-                by_service.entry(service).or_default().extend(run);
+                add_run(&mut by_service, service, run);
             }
             (by_service, by_namespace)
         })
@@ -215,6 +216,20 @@ impl<'a> FlowIndex<'a> {
             namespace_serving,
             namespace_opening,
         }
+    }
+}
+
+/// A client's run of flows: its list, unless flows out of order began one before.
+fn add_run<'a>(
+    index: &mut HashMap<&'a ServiceId, Vec<&'a Flow>>,
+    service: &'a ServiceId,
+    run: Vec<&'a Flow>,
+) {
+    match index.entry(service) {
+        Entry::Vacant(slot) => {
+            slot.insert(run);
+        }
+        Entry::Occupied(mut list) => list.get_mut().extend(run),
     }
 }
 
