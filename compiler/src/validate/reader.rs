@@ -18,7 +18,7 @@
 //! example's output and on random documents); it is a single pass over the lines, an order of
 //! magnitude faster than a general YAML parser, which was the largest cost of a build.
 
-use super::tree::Item;
+use super::tree::{Item, repeated};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -133,10 +133,8 @@ impl<'a> Reader<'a> {
     }
 
     fn mapping(&mut self, indent: usize) -> Result<Item<'a>, String> {
-        // Keys are compared with those before them; past a few, through a set.
-        const SCAN: usize = 16;
         let mut members: Vec<(Cow<'a, str>, Item<'a>)> = Vec::new();
-        let mut seen: HashSet<Cow<'a, str>> = HashSet::new();
+        let mut seen = HashSet::new();
         while let Some(line) = self.current() {
             if line.indent != indent || is_item(line.text) {
                 break;
@@ -160,15 +158,7 @@ impl<'a> Reader<'a> {
                     _ => return Err(format!("line {number}: key `{key}` has no value")),
                 }
             };
-            let duplicate = if members.len() < SCAN {
-                members.iter().any(|(k, _)| *k == key)
-            } else {
-                if seen.is_empty() {
-                    seen.extend(members.iter().map(|(k, _)| k.clone()));
-                }
-                !seen.insert(key.clone())
-            };
-            if duplicate {
+            if repeated(&members, &mut seen, key.clone()) {
                 return Err(format!("line {number}: duplicate key `{key}`"));
             }
             members.push((key, value));

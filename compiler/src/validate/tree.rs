@@ -10,6 +10,7 @@ use jsonschema::json::{Array, Json, Node, NodeIdentity, Object, cmp};
 use jsonschema::types::JsonType;
 use serde_json::{Number, Value};
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item<'t> {
@@ -153,14 +154,33 @@ impl<'de> serde::de::Visitor<'de> for ItemVisitor {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Item<'de>, A::Error> {
         let mut members: Vec<(Cow<'de, str>, Item<'de>)> = Vec::new();
+        let mut seen = HashSet::new();
         while let Some(Key(key)) = map.next_key()? {
-            if members.iter().any(|(k, _)| *k == key) {
+            if repeated(&members, &mut seen, key.clone()) {
                 return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
             }
             members.push((key, map.next_value()?));
         }
         Ok(Item::Object(members))
     }
+}
+
+/// Whether `key` is one of an object's `members` so far. They are compared in turn while few, and
+/// past that through `seen`, a set of them that starts empty: an object of thousands of keys (a
+/// selector's labels come from the program) would otherwise cost the square of its size.
+pub(super) fn repeated<'t, V>(
+    members: &[(Cow<'t, str>, V)],
+    seen: &mut HashSet<Cow<'t, str>>,
+    key: Cow<'t, str>,
+) -> bool {
+    const SCAN: usize = 16;
+    if members.len() < SCAN {
+        return members.iter().any(|(k, _)| *k == key);
+    }
+    if seen.is_empty() {
+        seen.extend(members.iter().map(|(k, _)| k.clone()));
+    }
+    !seen.insert(key)
 }
 
 /// An object's key, borrowed from the text where it has no escape.
