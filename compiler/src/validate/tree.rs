@@ -76,23 +76,6 @@ impl Item<'_> {
     }
 }
 
-impl From<Value> for Item<'_> {
-    fn from(value: Value) -> Self {
-        match value {
-            Value::Null => Item::Null,
-            Value::Bool(b) => Item::Bool(b),
-            Value::Number(n) => Item::Number(n),
-            Value::String(s) => Item::Str(Cow::Owned(s)),
-            Value::Array(items) => Item::Array(items.into_iter().map(Item::from).collect()),
-            Value::Object(map) => Item::Object(
-                map.into_iter()
-                    .map(|(k, v)| (Cow::Owned(k), Item::from(v)))
-                    .collect(),
-            ),
-        }
-    }
-}
-
 /// A JSON value read straight into a tree, its strings borrowed from the text where they have no
 /// escape: the reader's flow values (`{"app": "x"}`), without a `serde_json::Value` between.
 /// Numbers must be integers, and a key may not occur twice in an object, as in the reader's block
