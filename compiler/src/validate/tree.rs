@@ -12,7 +12,12 @@ use serde_json::{Number, Value};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
+// A whole word for the tag, so that every variant's data starts 8 bytes in. With the compiler's
+// own layout `Bool` sat at byte 1, and each `Result<Item, _>` the reader passed up was copied as
+// bytes 1 to 32 by two overlapping unaligned loads, which the processor cannot forward from the
+// stores that had just written them: reading netpol's documents took 15% longer.
 #[derive(Debug, Clone, PartialEq)]
+#[repr(u64)]
 pub enum Item<'t> {
     Null,
     Bool(bool),
