@@ -171,19 +171,27 @@ fn color(args: &CompileArgs) -> bool {
 }
 
 fn report(sources: &SourceMap, diags: &[Diagnostic], args: &CompileArgs) {
-    match args.format {
-        Format::Json => print!("{}", diag::render::json_lines(sources, diags)),
-        Format::Human => diag::render::to_stderr(sources, diags, color(args)),
+    match rendered(sources, diags, args) {
+        Some(text) => print_rendered(&text, args),
+        None => diag::render::to_stderr_in_color(sources, diags),
     }
 }
 
-/// What `report` would print for `diags`, as text to print later; `None` in colour, which is
-/// written as it is rendered.
+/// What `report` prints for `diags`, as text; `None` in colour, which is written as it is
+/// rendered.
 fn rendered(sources: &SourceMap, diags: &[Diagnostic], args: &CompileArgs) -> Option<String> {
     match args.format {
         Format::Json => Some(diag::render::json_lines(sources, diags)),
         Format::Human if !color(args) => Some(diag::render::human(sources, diags)),
         Format::Human => None,
+    }
+}
+
+/// Prints what `rendered` made: JSON lines on standard output, text on standard error.
+fn print_rendered(text: &str, args: &CompileArgs) {
+    match args.format {
+        Format::Json => print!("{text}"),
+        Format::Human => eprint!("{text}"),
     }
 }
 
@@ -231,10 +239,7 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
     let late = outcome.err().unwrap_or_default();
     match early {
         Some(text) => {
-            match args.format {
-                Format::Json => print!("{text}"),
-                Format::Human => eprint!("{text}"),
-            }
+            print_rendered(&text, args);
             report(&compiled.sources, &late, args);
         }
         None => {

@@ -52,13 +52,10 @@ pub fn human(sources: &SourceMap, diags: &[Diagnostic]) -> String {
     .concat()
 }
 
-/// Renders to standard error, in colour when `color` is set.
-pub fn to_stderr(sources: &SourceMap, diags: &[Diagnostic], color: bool) {
+/// Renders to standard error in colour, each diagnostic as it is rendered. (Without colour,
+/// `human` renders the text, to be printed as the caller sees fit.)
+pub fn to_stderr_in_color(sources: &SourceMap, diags: &[Diagnostic]) {
     use term::termcolor::{ColorChoice, StandardStream};
-    if !color {
-        eprint!("{}", human(sources, diags));
-        return;
-    }
     let stream = StandardStream::stderr(ColorChoice::Always);
     let mut lock = stream.lock();
     let config = term::Config::default();
