@@ -236,18 +236,12 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
         (files, outcome, early)
     });
     let failed = outcome.is_err();
-    let late = outcome.err().unwrap_or_default();
+    // Each diagnostic is rendered on its own, so two reports in a row read as one.
     match early {
-        Some(text) => {
-            print_rendered(&text, args);
-            report(&compiled.sources, &late, args);
-        }
-        None => {
-            let mut diags = compiled.diagnostics.clone();
-            diags.extend(late);
-            report(&compiled.sources, &diags, args);
-        }
+        Some(text) => print_rendered(&text, args),
+        None => report(&compiled.sources, &compiled.diagnostics, args),
     }
+    report(&compiled.sources, &outcome.err().unwrap_or_default(), args);
     if failed {
         return ExitCode::from(1);
     }

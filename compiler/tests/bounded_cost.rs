@@ -80,11 +80,6 @@ fn check_for(dir: &Path, target: &str) -> Run {
     }
 }
 
-/// `check_for` the netpol target.
-fn check(dir: &Path) -> Run {
-    check_for(dir, "netpol")
-}
-
 /// Held by each test for its whole run. The harness runs tests in parallel, and on a 2-core
 /// machine one test's large case sharing the cores with another's made a tenfold input look
 /// twentyfold slower (CI, 2026-11-28: 50,000 peers at ×22.8 of 5,000).
@@ -402,7 +397,7 @@ fn hostile_sizes_and_nesting_fail_fast_with_a_clear_error() {
     for (name, text, expected) in cases {
         let dir = tmp.path().join(name.replace(' ', "-"));
         write(&dir, &[("p.warden".to_string(), text)]);
-        let run = check(&dir);
+        let run = check_for(&dir, "netpol");
         assert!(run.code == 1 || run.code == 2, "{name}: exit {}", run.code);
         assert!(
             run.stderr.contains(expected),
