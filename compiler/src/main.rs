@@ -220,11 +220,16 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
     // that leaves of the cores (the realistic program's 6,800 warnings took 11 ms after it); the
     // writing's own are rendered after it, and printed after them, as one report.
     let (files, outcome, early) = std::thread::scope(|scope| {
-        let early = std::thread::Builder::new()
-            .spawn_scoped(scope, || {
-                rendered(&compiled.sources, &compiled.diagnostics, args)
-            })
-            .ok();
+        // No thread for nothing to render: a clean program, the pre-commit case.
+        let early = if compiled.diagnostics.is_empty() {
+            None
+        } else {
+            std::thread::Builder::new()
+                .spawn_scoped(scope, || {
+                    rendered(&compiled.sources, &compiled.diagnostics, args)
+                })
+                .ok()
+        };
         let files = warden::emit::plan(docs, args.layout);
         let outcome = if write {
             warden::emit::build(&args.out, &files, &|_| Ok(()))
