@@ -83,11 +83,24 @@ impl SourceMap {
     /// `file:line` of a span, as written into the annotations of generated objects: the column is
     /// not written, so its characters are not counted (every generated object has annotations).
     pub fn location(&self, span: Span) -> String {
+        let mut out = String::new();
+        self.push_location(&mut out, span);
+        out
+    }
+
+    /// One-based line of a span's start.
+    pub fn line(&self, span: Span) -> usize {
         use codespan_reporting::files::Files;
-        let line = self
-            .files
+        self.files
             .line_index(span.file, span.start)
-            .map_or(1, |l| l + 1);
-        format!("{}:{}", self.name(span.file), line)
+            .map_or(1, |l| l + 1)
+    }
+
+    /// Appends `location(span)`: every policy writes one per flow it holds, and formatting each
+    /// into a string of its own was most of the time spent describing where policies come from.
+    pub fn push_location(&self, out: &mut String, span: Span) {
+        out.push_str(self.name(span.file));
+        out.push(':');
+        out.push_str(itoa::Buffer::new().format(self.line(span)));
     }
 }

@@ -450,8 +450,11 @@ impl Peer {
     }
 }
 
+/// `world`'s address blocks, as `IpNet` writes them.
+pub const WORLD: [&str; 2] = ["0.0.0.0/0", "::/0"];
+
 pub fn world_blocks() -> Vec<IpBlock> {
-    ["0.0.0.0/0", "::/0"]
+    WORLD
         .iter()
         .filter_map(|s| s.parse().ok())
         .map(|cidr| IpBlock {

@@ -7,12 +7,11 @@
 //! and no rules does.
 
 use super::plan::{Described, Rule};
-use super::views::{
-    ExpressionView, IpBlockView, K8sSelector, SelectorView, ip_block_view, selector_view,
-};
+use super::views::{ExpressionView, IpBlockView, Key, SelectorView, selector_view};
 use super::{Document, Lowering, Schema};
 use crate::ir::{HttpRule, NamespaceScope, Peer, PortSpec, Ports, Program, Selector};
-use crate::render::{push_json, push_object_head, push_quoted};
+use crate::render::{push_object_head, push_quoted};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// Cilium's labels for a pod's namespace and for the labels of that namespace.
@@ -27,43 +26,44 @@ struct PolicyView<'a> {
     namespace: &'a str,
     source: &'a str,
     flows: &'a str,
-    endpoint_selector: K8sSelector,
+    endpoint_selector: SelectorView<'a>,
     default_deny_ingress: bool,
     default_deny_egress: bool,
-    ingress: Option<Vec<RuleView>>,
-    egress: Option<Vec<RuleView>>,
+    ingress: Option<Vec<RuleView<'a>>>,
+    egress: Option<Vec<RuleView<'a>>>,
 }
 
 /// One rule; exactly one of `endpoints`, `cidrs` and `fqdns` is not empty (Cilium refuses
 /// `toFQDNs` beside other peers in one rule), or none for "every peer".
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Default)]
-struct RuleView {
-    endpoints: Vec<K8sSelector>,
-    cidrs: Vec<IpBlockView>,
-    fqdns: Vec<FqdnView>,
-    ports: Vec<PortView>,
-    http: Vec<HttpView>,
+struct RuleView<'a> {
+    endpoints: Vec<SelectorView<'a>>,
+    cidrs: Vec<IpBlockView<'a>>,
+    fqdns: Vec<FqdnView<'a>>,
+    ports: Vec<PortView<'a>>,
+    http: Vec<HttpView<'a>>,
     dns: bool,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
-struct FqdnView {
-    match_name: Option<String>,
-    match_pattern: Option<String>,
+struct FqdnView<'a> {
+    match_name: Option<&'a str>,
+    match_pattern: Option<&'a str>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
-struct PortView {
-    /// A number or a container port's name: Cilium takes both as a string.
-    port: String,
+struct PortView<'a> {
+    /// A number or a container port's name: Cilium takes both as a string (and rules are
+    /// ordered by it as a string).
+    port: Cow<'a, str>,
     end_port: Option<u16>,
     protocol: &'static str,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
-struct HttpView {
-    method: Option<String>,
-    path: Option<String>,
+struct HttpView<'a> {
+    method: Option<&'a str>,
+    path: Option<&'a str>,
 }
 
 /// Why a program cannot be said as CiliumNetworkPolicies: label keys that Cilium reads as its
@@ -113,32 +113,17 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         // Whether a pod of this namespace looks names up for a `host` flow: then its DNS goes
         // through Cilium's DNS proxy, which is how `toFQDNs` learns the addresses.
         let resolves_hosts = resolving.contains(policy.namespace);
-        let rules = |rules: &Option<Vec<Rule<'_>>>| -> Option<Vec<RuleView>> {
-            let rules = rules.as_ref()?;
-            let mut views: Vec<RuleView> = rules
-                .iter()
-                .flat_map(|r| match r {
-                    Rule::Allow { peers, ports } => rule(cx, peers, ports, &[]),
-                    Rule::Http { flow, peer } => rule(cx, &[*peer], &flow.ports, &flow.http),
-                    Rule::Dns => dns_rules(cx, resolves_hosts),
-                })
-                .collect();
-            views.sort();
-            views.dedup();
-            Some(views)
-        };
+        let rules = |rules| rule_views(cx, rules, resolves_hosts);
         let described = policy.described(cx);
         let view = PolicyView {
             name: policy.name,
             namespace: policy.namespace,
             source: &described.source,
             flows: &described.flows,
-            endpoint_selector: K8sSelector(
-                policy
-                    .pods
-                    .map(|p| selector_view(p, POD_LABELS))
-                    .unwrap_or_default(),
-            ),
+            endpoint_selector: policy
+                .pods
+                .map(|p| selector_view(p, POD_LABELS))
+                .unwrap_or_default(),
             default_deny_ingress: policy.ingress.is_some(),
             default_deny_egress: policy.egress.is_some(),
             ingress: rules(&policy.ingress),
@@ -155,6 +140,27 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     })
     .into_iter()
     .collect()
+}
+
+/// The rules of one direction of a policy, sorted, each once; `None` where the policy does not
+/// isolate that direction. `resolves_hosts`: the DNS rule sends lookups through Cilium's proxy.
+fn rule_views<'c>(
+    cx: &'c Lowering<'_>,
+    rules: &'c Option<Vec<Rule<'_>>>,
+    resolves_hosts: bool,
+) -> Option<Vec<RuleView<'c>>> {
+    let rules = rules.as_ref()?;
+    let mut views: Vec<RuleView<'c>> = rules
+        .iter()
+        .flat_map(|r| match r {
+            Rule::Allow { peers, ports } => rule(cx, peers, ports, &[]),
+            Rule::Http { flow, peer } => rule(cx, &[*peer], &flow.ports, &flow.http),
+            Rule::Dns => dns_rules(cx, resolves_hosts),
+        })
+        .collect();
+    views.sort();
+    views.dedup();
+    Some(views)
 }
 
 /// The namespaces some pod of which has a flow to a host, so that their `allow-dns` (or a
@@ -175,14 +181,19 @@ fn namespaces_resolving_hosts(program: &Program) -> BTreeSet<&str> {
 /// The rules allowing `peers` on `ports` (with `http` requests only, if any): one per kind of
 /// peer, as Cilium keeps `toFQDNs` apart from other peers. Selectors always name the namespace,
 /// so none relies on Cilium adding the policy's own.
-fn rule(cx: &Lowering<'_>, peers: &[&Peer], ports: &Ports, http: &[HttpRule]) -> Vec<RuleView> {
+fn rule<'c>(
+    cx: &'c Lowering<'_>,
+    peers: &[&'c Peer],
+    ports: &'c Ports,
+    http: &'c [HttpRule],
+) -> Vec<RuleView<'c>> {
     let base = RuleView {
         ports: port_views(ports),
         http: http
             .iter()
             .map(|h| HttpView {
-                method: h.method.clone(),
-                path: h.path.clone(),
+                method: h.method.as_deref(),
+                path: h.path.as_deref(),
             })
             .collect(),
         ..RuleView::default()
@@ -209,27 +220,26 @@ fn rule(cx: &Lowering<'_>, peers: &[&Peer], ports: &Ports, http: &[HttpRule]) ->
                         .and(SelectorView {
                             match_labels: Vec::new(),
                             expressions: vec![ExpressionView {
-                                key: NAMESPACE.to_string(),
+                                key: Key::plain(NAMESPACE),
                                 operator: "Exists",
-                                values: Vec::new(),
+                                values: Cow::Borrowed(&[]),
                             }],
                         }),
                 });
             }
-            Peer::World | Peer::Ip(_) => cidrs.extend(peer.blocks().iter().map(ip_block_view)),
+            Peer::World | Peer::Ip(_) => cidrs.extend(cx.ip_blocks(peer)),
             Peer::Host(name) if name.contains('*') => fqdns.push(FqdnView {
                 match_name: None,
-                match_pattern: Some(name.clone()),
+                match_pattern: Some(name),
             }),
             Peer::Host(name) => fqdns.push(FqdnView {
-                match_name: Some(name.clone()),
+                match_name: Some(name),
                 match_pattern: None,
             }),
         }
     }
     let mut out = Vec::new();
     if !endpoints.is_empty() {
-        let mut endpoints: Vec<K8sSelector> = endpoints.into_iter().map(K8sSelector).collect();
         endpoints.sort();
         endpoints.dedup();
         out.push(RuleView {
@@ -254,26 +264,26 @@ fn rule(cx: &Lowering<'_>, peers: &[&Peer], ports: &Ports, http: &[HttpRule]) ->
 }
 
 /// The pods of namespace `n`, by Cilium's label for a pod's namespace.
-fn in_namespace(n: &str) -> SelectorView {
+fn in_namespace(n: &str) -> SelectorView<'_> {
     SelectorView {
-        match_labels: vec![(NAMESPACE.to_string(), n.to_string())],
+        match_labels: vec![(Key::plain(NAMESPACE), n)],
         expressions: Vec::new(),
     }
 }
 
-fn port_views(ports: &Ports) -> Vec<PortView> {
+fn port_views(ports: &Ports) -> Vec<PortView<'_>> {
     match ports {
         Ports::All => Vec::new(),
         Ports::Only(list) => list
             .iter()
             .map(|p| match p {
                 PortSpec::Range(r) => PortView {
-                    port: r.start.to_string(),
+                    port: Cow::Owned(itoa::Buffer::new().format(r.start).to_owned()),
                     end_port: (r.end > r.start).then_some(r.end),
                     protocol: r.protocol.k8s(),
                 },
                 PortSpec::Named(n) => PortView {
-                    port: n.name.clone(),
+                    port: Cow::Borrowed(&n.name),
                     end_port: None,
                     protocol: n.protocol.k8s(),
                 },
@@ -285,20 +295,18 @@ fn port_views(ports: &Ports) -> Vec<PortView> {
 /// Egress to the cluster DNS on 53/tcp and 53/udp (its pods, and NodeLocal DNSCache's address,
 /// each a rule of its own). Where pods resolve hosts, the rules send DNS through Cilium's proxy
 /// (`dns: matchPattern "*"`: every name may be looked up; the flows say which may be reached).
-fn dns_rules(cx: &Lowering<'_>, proxy: bool) -> Vec<RuleView> {
+fn dns_rules<'c>(cx: &'c Lowering<'_>, proxy: bool) -> Vec<RuleView<'c>> {
     let dns = &cx.program.dns;
-    let ports: Vec<PortView> = ["TCP", "UDP"]
+    let ports: Vec<PortView<'_>> = ["TCP", "UDP"]
         .into_iter()
         .map(|protocol| PortView {
-            port: "53".to_string(),
+            port: Cow::Borrowed("53"),
             end_port: None,
             protocol,
         })
         .collect();
     let mut out = vec![RuleView {
-        endpoints: vec![K8sSelector(
-            selector_view(&dns.pods, POD_LABELS).and(in_namespace(&dns.namespace)),
-        )],
+        endpoints: vec![selector_view(&dns.pods, POD_LABELS).and(in_namespace(&dns.namespace))],
         ports: ports.clone(),
         dns: proxy,
         ..RuleView::default()
@@ -306,7 +314,7 @@ fn dns_rules(cx: &Lowering<'_>, proxy: bool) -> Vec<RuleView> {
     if let Some(addr) = dns.nodelocal {
         out.push(RuleView {
             cidrs: vec![IpBlockView {
-                cidr: addr.to_string(),
+                cidr: Cow::Owned(addr.to_string()),
                 except: Vec::new(),
             }],
             ports,
@@ -333,7 +341,7 @@ fn write(v: &PolicyView<'_>) -> Result<String, String> {
         v.flows,
     );
     o.push_str("\nspec:\n  endpointSelector: ");
-    push_json(o, &v.endpoint_selector, true)?;
+    json_selector(o, &v.endpoint_selector);
     o.push_str("\n  enableDefaultDeny:\n    ingress: ");
     o.push_str(if v.default_deny_ingress {
         "true"
@@ -358,9 +366,61 @@ fn q(out: &mut String, s: &str) {
     push_quoted(out, s, true);
 }
 
+/// A selector as one line of JSON in Kubernetes' own shape, as a template writes a value that is
+/// a map: its keys in order (`matchExpressions` before `matchLabels`; `values` left out when
+/// empty), each part only when it has something, every string quoted as the templates quote it.
+fn json_selector(o: &mut String, sel: &SelectorView<'_>) {
+    o.push('{');
+    if !sel.expressions.is_empty() {
+        o.push_str("\"matchExpressions\":[");
+        for (i, e) in sel.expressions.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            o.push_str("{\"key\":");
+            e.key.push_quoted(o);
+            o.push_str(",\"operator\":");
+            q(o, e.operator);
+            if !e.values.is_empty() {
+                o.push_str(",\"values\":[");
+                for (j, value) in e.values.iter().enumerate() {
+                    if j > 0 {
+                        o.push(',');
+                    }
+                    q(o, value);
+                }
+                o.push(']');
+            }
+            o.push('}');
+        }
+        o.push(']');
+    }
+    if !sel.match_labels.is_empty() {
+        if !sel.expressions.is_empty() {
+            o.push(',');
+        }
+        o.push_str("\"matchLabels\":{");
+        for (i, (key, value)) in sel.match_labels.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            key.push_quoted(o);
+            o.push(':');
+            q(o, value);
+        }
+        o.push('}');
+    }
+    o.push('}');
+}
+
 /// `ingress:` or `egress:` and its rules (`- {}` for none: allow nothing, isolate); nothing when
 /// the policy has no such direction.
-fn rules(o: &mut String, key: &str, dir: &str, rules: Option<&[RuleView]>) -> Result<(), String> {
+fn rules(
+    o: &mut String,
+    key: &str,
+    dir: &str,
+    rules: Option<&[RuleView<'_>]>,
+) -> Result<(), String> {
     let Some(rules) = rules else {
         return Ok(());
     };
@@ -377,7 +437,7 @@ fn rules(o: &mut String, key: &str, dir: &str, rules: Option<&[RuleView]>) -> Re
             o.push_str("Endpoints:");
             for e in &rule.endpoints {
                 o.push_str("\n    - ");
-                push_json(o, e, true)?;
+                json_selector(o, e);
             }
         } else if !rule.cidrs.is_empty() {
             o.push_str("CIDRSet:");
@@ -421,7 +481,7 @@ fn rules(o: &mut String, key: &str, dir: &str, rules: Option<&[RuleView]>) -> Re
 }
 
 /// The rule's `toPorts`, with its HTTP and DNS rules; nothing for every port.
-fn ports(o: &mut String, rule: &RuleView) -> Result<(), String> {
+fn ports(o: &mut String, rule: &RuleView<'_>) -> Result<(), String> {
     if rule.ports.is_empty() {
         return Ok(());
     }
@@ -431,7 +491,7 @@ fn ports(o: &mut String, rule: &RuleView) -> Result<(), String> {
         q(o, &p.port);
         if let Some(end) = p.end_port {
             o.push_str("\n        endPort: ");
-            o.push_str(&end.to_string());
+            o.push_str(itoa::Buffer::new().format(end));
         }
         o.push_str("\n        protocol: ");
         q(o, p.protocol);

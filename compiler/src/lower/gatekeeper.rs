@@ -26,7 +26,7 @@ struct ConstraintView<'a> {
     exemptions: String,
     version: &'static str,
     action: &'static str,
-    scope: super::views::ScopeView,
+    scope: super::views::ScopeView<'a>,
 }
 
 /// The Constraint kind of a block: `Warden` and the name in CamelCase, each `-`-separated word

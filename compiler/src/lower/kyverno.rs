@@ -15,7 +15,7 @@ struct PolicyView<'a> {
     version: &'static str,
     emit_warning: bool,
     failure_action: &'static str,
-    scope: super::views::ScopeView,
+    scope: super::views::ScopeView<'a>,
     match_conditions: Vec<MatchCondition>,
     variables: Vec<Variable>,
     validations: Vec<Validation>,

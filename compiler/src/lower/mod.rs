@@ -17,8 +17,9 @@ mod spo;
 mod vap;
 mod views;
 
-use crate::ir::{Program, Service, ServiceId};
+use crate::ir::{IpBlock, Peer, Program, Service, ServiceId};
 use crate::span::{SourceMap, Span};
+use ipnet::IpNet;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -120,6 +121,10 @@ pub(crate) struct Lowering<'a> {
     /// The CEL of each Pod Security rule, made once for every block that asks for it and for
     /// `vap` and `kyverno` alike (see `vap::cel`).
     pod_security: vap::PodSecurityCel,
+    /// The text of every address block the flows name, made once: a block is written in every
+    /// rule that names it, and formatting an address each time was a twelfth of writing the
+    /// network policies.
+    cidrs: std::sync::OnceLock<std::collections::HashMap<&'a IpNet, String>>,
 }
 
 impl<'a> Lowering<'a> {
@@ -134,6 +139,50 @@ impl<'a> Lowering<'a> {
             .get_or_init(|| program.services.iter().collect())
             .get(id)
             .copied()
+    }
+
+    /// An external peer's address blocks as text (none for a peer inside the cluster).
+    fn ip_blocks(&self, peer: &Peer) -> Vec<views::IpBlockView<'_>> {
+        use std::borrow::Cow;
+        match peer {
+            Peer::World => crate::ir::WORLD
+                .into_iter()
+                .map(|cidr| views::IpBlockView {
+                    cidr: Cow::Borrowed(cidr),
+                    except: Vec::new(),
+                })
+                .collect(),
+            Peer::Ip(block) => vec![self.ip_block(block)],
+            _ => Vec::new(),
+        }
+    }
+
+    fn ip_block(&self, block: &IpBlock) -> views::IpBlockView<'_> {
+        views::IpBlockView {
+            cidr: self.cidr(&block.cidr),
+            except: block.except.iter().map(|e| self.cidr(e)).collect(),
+        }
+    }
+
+    fn cidr(&self, net: &IpNet) -> std::borrow::Cow<'_, str> {
+        let program: &'a Program = self.program;
+        let texts = self.cidrs.get_or_init(|| {
+            let mut texts = std::collections::HashMap::new();
+            for flow in &program.flows {
+                for peer in [&flow.client, &flow.server] {
+                    if let Peer::Ip(block) = peer {
+                        for net in std::iter::once(&block.cidr).chain(&block.except) {
+                            texts.entry(net).or_insert_with(|| net.to_string());
+                        }
+                    }
+                }
+            }
+            texts
+        });
+        match texts.get(net) {
+            Some(text) => std::borrow::Cow::Borrowed(text),
+            None => std::borrow::Cow::Owned(net.to_string()),
+        }
     }
 
     pub fn location(&self, span: Span) -> String {
@@ -192,6 +241,7 @@ pub fn lower(
         netpol_and_cilium: targets.contains(&Target::Netpol) && targets.contains(&Target::Cilium),
         services: std::sync::OnceLock::new(),
         pod_security: Default::default(),
+        cidrs: std::sync::OnceLock::new(),
     };
     let mut docs = Vec::new();
     for target in targets {

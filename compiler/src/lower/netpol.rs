@@ -5,11 +5,10 @@
 //! form: `limits` refuses them before lowering.
 
 use super::plan::{Described, Rule};
-use super::views::{IpBlockView, SelectorView, ip_block_view, selector_view};
+use super::views::{IpBlockView, Key, SelectorView, selector_view};
 use super::{Document, Lowering, Schema};
 use crate::ir::{IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
 use crate::render::{push_object_head, push_quoted};
-use std::fmt::Write;
 
 /// A NetworkPolicy as it is written; `write` turns it into YAML.
 struct PolicyView<'a> {
@@ -17,45 +16,45 @@ struct PolicyView<'a> {
     namespace: &'a str,
     source: &'a str,
     flows: &'a str,
-    pod_selector: SelectorView,
+    pod_selector: SelectorView<'a>,
     policy_types: Vec<&'static str>,
-    ingress: Option<Vec<RuleView>>,
-    egress: Option<Vec<RuleView>>,
+    ingress: Option<Vec<RuleView<'a>>>,
+    egress: Option<Vec<RuleView<'a>>>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
-struct RuleView {
-    peers: Vec<PeerView>,
-    ports: Vec<PortView>,
+struct RuleView<'a> {
+    peers: Vec<PeerView<'a>>,
+    ports: Vec<PortView<'a>>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
-struct PeerView {
-    ip_block: Option<IpBlockView>,
-    pod_selector: Option<SelectorView>,
+struct PeerView<'a> {
+    ip_block: Option<IpBlockView<'a>>,
+    pod_selector: Option<SelectorView<'a>>,
     /// `None`: the policy's own namespace (a bare podSelector means exactly that).
-    namespace_selector: Option<SelectorView>,
+    namespace_selector: Option<SelectorView<'a>>,
 }
 
-fn namespace_named(name: &str) -> SelectorView {
+fn namespace_named(name: &str) -> SelectorView<'_> {
     SelectorView {
-        match_labels: vec![(NAME_LABEL.to_string(), name.to_string())],
+        match_labels: vec![(Key::plain(NAME_LABEL), name)],
         expressions: Vec::new(),
     }
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
-struct PortView {
+struct PortView<'a> {
     protocol: &'static str,
-    port: PortValue,
+    port: PortValue<'a>,
     end_port: Option<u16>,
 }
 
 /// A port number, or a container port's name (written as a string).
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
-enum PortValue {
+enum PortValue<'a> {
     Number(u16),
-    Name(String),
+    Name(&'a str),
 }
 
 /// Why a program cannot be said as NetworkPolicies: a diagnostic per flow naming a host or
@@ -102,27 +101,7 @@ fn types(ingress: bool, egress: bool) -> Vec<&'static str> {
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     crate::parallel::map(cx.policies(), |policy| {
-        let rules = |rules: &Option<Vec<Rule<'_>>>| -> Result<Option<Vec<RuleView>>, String> {
-            let Some(rules) = rules else {
-                return Ok(None);
-            };
-            let mut views = Vec::new();
-            for r in rules {
-                views.push(match r {
-                    Rule::Allow { peers, ports } => rule(cx, peers, ports, policy.namespace)?,
-                    Rule::Http { flow, .. } => {
-                        return Err(format!(
-                            "netpol: HTTP rules reached lowering ({})",
-                            cx.location(flow.span)
-                        ));
-                    }
-                    Rule::Dns => dns_rule(cx),
-                });
-            }
-            views.sort();
-            views.dedup();
-            Ok(Some(views))
-        };
+        let rules = |rules| rule_views(cx, rules, policy.namespace);
         let described = policy.described(cx);
         let view = PolicyView {
             name: policy.name,
@@ -150,8 +129,36 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     .collect()
 }
 
+/// The rules of one direction of a policy of `namespace`, sorted, each once; `None` where the
+/// policy does not isolate that direction.
+fn rule_views<'c>(
+    cx: &'c Lowering<'_>,
+    rules: &'c Option<Vec<Rule<'_>>>,
+    namespace: &str,
+) -> Result<Option<Vec<RuleView<'c>>>, String> {
+    let Some(rules) = rules else {
+        return Ok(None);
+    };
+    let mut views = Vec::new();
+    for r in rules {
+        views.push(match r {
+            Rule::Allow { peers, ports } => rule(cx, peers, ports, namespace)?,
+            Rule::Http { flow, .. } => {
+                return Err(format!(
+                    "netpol: HTTP rules reached lowering ({})",
+                    cx.location(flow.span)
+                ));
+            }
+            Rule::Dns => dns_rule(cx),
+        });
+    }
+    views.sort();
+    views.dedup();
+    Ok(Some(views))
+}
+
 /// Egress to the cluster DNS on 53/tcp and 53/udp: its pods, and NodeLocal DNSCache's address.
-fn dns_rule(cx: &Lowering<'_>) -> RuleView {
+fn dns_rule<'c>(cx: &'c Lowering<'_>) -> RuleView<'c> {
     let dns = &cx.program.dns;
     let mut peers = vec![PeerView {
         ip_block: None,
@@ -159,10 +166,10 @@ fn dns_rule(cx: &Lowering<'_>) -> RuleView {
         namespace_selector: Some(namespace_named(&dns.namespace)),
     }];
     if let Some(addr) = dns.nodelocal {
-        peers.push(ip_block(&IpBlock {
+        peers.push(ip_block(cx.ip_block(&IpBlock {
             cidr: addr,
             except: Vec::new(),
-        }));
+        })));
     }
     RuleView {
         peers,
@@ -178,12 +185,12 @@ fn dns_rule(cx: &Lowering<'_>) -> RuleView {
 }
 
 /// A rule allowing `peers` on `ports`, on a policy of `own_namespace`.
-fn rule(
-    cx: &Lowering<'_>,
-    peers: &[&Peer],
-    ports: &Ports,
+fn rule<'c>(
+    cx: &'c Lowering<'_>,
+    peers: &[&'c Peer],
+    ports: &'c Ports,
     own_namespace: &str,
-) -> Result<RuleView, String> {
+) -> Result<RuleView<'c>, String> {
     let mut views = Vec::new();
     for peer in peers {
         views.extend(peer_views(cx, peer, own_namespace)?);
@@ -203,7 +210,7 @@ fn rule(
                 },
                 PortSpec::Named(n) => PortView {
                     protocol: n.protocol.k8s(),
-                    port: PortValue::Name(n.name.clone()),
+                    port: PortValue::Name(&n.name),
                     end_port: None,
                 },
             })
@@ -218,11 +225,11 @@ fn rule(
 /// A peer as NetworkPolicy peers. A host name has no NetworkPolicy form: `limits` refuses it
 /// first, so meeting one here is a bug, reported rather than written as a rule that would mean
 /// something else.
-fn peer_views(
-    cx: &Lowering<'_>,
-    peer: &Peer,
+fn peer_views<'c>(
+    cx: &'c Lowering<'_>,
+    peer: &'c Peer,
     own_namespace: &str,
-) -> Result<Vec<PeerView>, String> {
+) -> Result<Vec<PeerView<'c>>, String> {
     Ok(match peer {
         Peer::Service(id) => {
             let selector = cx
@@ -251,14 +258,14 @@ fn peer_views(
                 NamespaceScope::Labels(sel) => Some(selector_view(sel, "")),
             },
         }],
-        Peer::World | Peer::Ip(_) => peer.blocks().iter().map(ip_block).collect(),
+        Peer::World | Peer::Ip(_) => cx.ip_blocks(peer).into_iter().map(ip_block).collect(),
         Peer::Host(name) => return Err(format!("netpol: host `{name}` reached lowering")),
     })
 }
 
-fn ip_block(b: &IpBlock) -> PeerView {
+fn ip_block(block: IpBlockView<'_>) -> PeerView<'_> {
     PeerView {
-        ip_block: Some(ip_block_view(b)),
+        ip_block: Some(block),
         pod_selector: None,
         namespace_selector: None,
     }
@@ -305,13 +312,20 @@ fn q(out: &mut String, s: &str) {
 
 /// A new line indented by `indent` spaces.
 fn line(out: &mut String, indent: usize) {
-    out.push('\n');
-    out.extend(std::iter::repeat_n(' ', indent));
+    // At once, not a space at a time: every line of every policy starts here.
+    const SPACES: &str = "\n                ";
+    match SPACES.get(..=indent) {
+        Some(start) => out.push_str(start),
+        None => {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+        }
+    }
 }
 
 /// The selector's body after its key: ` {}` when it selects everything, else its `matchLabels`
 /// and `matchExpressions` at `indent`.
-fn selector(out: &mut String, sel: &SelectorView, indent: usize) {
+fn selector(out: &mut String, sel: &SelectorView<'_>, indent: usize) {
     if sel.match_labels.is_empty() && sel.expressions.is_empty() {
         out.push_str(" {}");
         return;
@@ -321,7 +335,7 @@ fn selector(out: &mut String, sel: &SelectorView, indent: usize) {
         out.push_str("matchLabels:");
         for (key, value) in &sel.match_labels {
             line(out, indent + 2);
-            q(out, key);
+            key.push_quoted(out);
             out.push_str(": ");
             q(out, value);
         }
@@ -332,14 +346,14 @@ fn selector(out: &mut String, sel: &SelectorView, indent: usize) {
         for e in &sel.expressions {
             line(out, indent);
             out.push_str("- key: ");
-            q(out, &e.key);
+            e.key.push_quoted(out);
             line(out, indent + 2);
             out.push_str("operator: ");
             q(out, e.operator);
             if !e.values.is_empty() {
                 line(out, indent + 2);
                 out.push_str("values:");
-                for value in &e.values {
+                for value in e.values.iter() {
                     line(out, indent + 2);
                     out.push_str("- ");
                     q(out, value);
@@ -354,7 +368,7 @@ fn rules(
     out: &mut String,
     key: &str,
     peers_key: &str,
-    rules: Option<&[RuleView]>,
+    rules: Option<&[RuleView<'_>]>,
 ) -> Result<(), String> {
     let Some(rules) = rules else {
         return Ok(());
@@ -411,14 +425,13 @@ fn rules(
                 line(out, 6);
                 out.push_str("port: ");
                 match &p.port {
-                    PortValue::Number(n) => {
-                        let _ = write!(out, "{n}");
-                    }
+                    PortValue::Number(n) => out.push_str(itoa::Buffer::new().format(*n)),
                     PortValue::Name(name) => q(out, name),
                 }
                 if let Some(end) = p.end_port {
                     line(out, 6);
-                    let _ = write!(out, "endPort: {end}");
+                    out.push_str("endPort: ");
+                    out.push_str(itoa::Buffer::new().format(end));
                 }
             }
         }

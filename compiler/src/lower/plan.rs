@@ -11,8 +11,8 @@ use super::Lowering;
 use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, Service, ServiceId};
 use crate::span::Span;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 /// One policy to write.
@@ -57,32 +57,52 @@ pub(super) enum Rule<'a> {
 /// The canonical rules of the flows seen from one side (each with its other end), plus the DNS
 /// rule if `dns`.
 fn rules<'a>(sides: &[(&'a Flow, &'a Peer)], dns: bool) -> Vec<Rule<'a>> {
-    let mut ports_of: BTreeMap<&Peer, Ports> = BTreeMap::new();
     let mut out = Vec::new();
+    // Sorted vectors rather than ordered maps: a policy has a handful of peers, and two maps of
+    // them per direction were most of the planning.
+    let mut plain: Vec<(&'a Peer, &'a Ports)> = Vec::with_capacity(sides.len());
     for &(flow, peer) in sides {
-        if !flow.http.is_empty() {
+        if flow.http.is_empty() {
+            plain.push((peer, &flow.ports));
+        } else {
             out.push(Rule::Http { flow, peer });
-            continue;
         }
-        let merged = match (ports_of.remove(peer), &flow.ports) {
-            (None, p) => p.clone(),
-            (Some(Ports::All), _) | (_, Ports::All) => Ports::All,
-            (Some(Ports::Only(mut a)), Ports::Only(b)) => {
-                a.extend(b.iter().cloned());
-                Ports::Only(a)
-            }
+    }
+    // Each peer once, with the union of its ports; in the peers' order, as is each rule's list.
+    plain.sort_by(|a, b| a.0.cmp(b.0));
+    let mut merged: Vec<(Ports, &'a Peer)> = Vec::with_capacity(plain.len());
+    for run in plain.chunk_by(|a, b| a.0 == b.0) {
+        let Some(&(peer, first)) = run.first() else {
+            continue;
         };
-        ports_of.insert(peer, merged);
+        let ports = if run.len() == 1 {
+            first.clone()
+        } else if run.iter().any(|(_, p)| matches!(p, Ports::All)) {
+            Ports::All
+        } else {
+            Ports::Only(
+                run.iter()
+                    .flat_map(|(_, p)| match p {
+                        Ports::Only(list) => list.as_slice(),
+                        Ports::All => &[],
+                    })
+                    .cloned()
+                    .collect(),
+            )
+        };
+        merged.push((union(ports), peer));
     }
-    let mut peers_on: BTreeMap<Ports, Vec<&Peer>> = BTreeMap::new();
-    for (peer, ports) in ports_of {
-        peers_on.entry(union(ports)).or_default().push(peer);
+    // Peers with the same ports share a rule; rules in the order of their ports. Stable: the
+    // peers of a rule stay in order.
+    merged.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut merged = merged.into_iter().peekable();
+    while let Some((ports, peer)) = merged.next() {
+        let mut peers = vec![peer];
+        while let Some((_, next)) = merged.next_if(|(p, _)| *p == ports) {
+            peers.push(next);
+        }
+        out.push(Rule::Allow { peers, ports });
     }
-    out.extend(
-        peers_on
-            .into_iter()
-            .map(|(ports, peers)| Rule::Allow { peers, ports }),
-    );
     if dns {
         out.push(Rule::Dns);
     }
@@ -355,7 +375,21 @@ fn service_policy<'a>(
 
 /// `file:line` of each span, in source order, each once.
 fn locations(cx: &Lowering<'_>, spans: &[Span]) -> String {
-    let mut out: Vec<String> = spans.iter().map(|s| cx.location(*s)).collect();
-    out.dedup();
-    out.join(", ")
+    let mut out = String::new();
+    let mut last = None;
+    for &span in spans {
+        // Spans come sorted: the same place twice is two neighbours.
+        let here = (cx.sources.name(span.file), cx.sources.line(span));
+        if last == Some(here) {
+            continue;
+        }
+        if last.is_some() {
+            out.push_str(", ");
+        }
+        last = Some(here);
+        out.push_str(here.0);
+        out.push(':');
+        out.push_str(itoa::Buffer::new().format(here.1));
+    }
+    out
 }

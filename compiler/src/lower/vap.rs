@@ -222,7 +222,7 @@ struct BindingView<'a> {
     source: String,
     version: &'static str,
     actions: Vec<&'static str>,
-    scope: super::views::ScopeView,
+    scope: super::views::ScopeView<'a>,
 }
 
 const POD_SPEC: &str = "object.kind == 'Pod' ? object.spec : (object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
