@@ -316,4 +316,67 @@ impl<'a> Array<'a, Tree> for &'a [Item<'a>] {
     fn elements(&self) -> Self::ElementsIter {
         self.iter()
     }
+
+    /// `uniqueItems`. A list of strings (a seccomp profile's system calls, a selector's values)
+    /// is unique when its strings are, which warden writes in order: told by neighbours, without
+    /// the `serde_json::Value` of every element the general comparison makes.
+    fn is_unique(&self) -> bool {
+        let mut strings = Vec::with_capacity(self.len());
+        for item in self.iter() {
+            match item {
+                Item::Str(s) => strings.push(s.as_ref()),
+                _ => {
+                    let values: Vec<Cow<'_, Value>> =
+                        self.iter().map(|item| Node::to_value(&item)).collect();
+                    return jsonschema::json::unique::is_unique(&values);
+                }
+            }
+        }
+        if strings.is_sorted_by(|a, b| a < b) {
+            return true;
+        }
+        strings.sort_unstable();
+        strings.windows(2).all(|pair| pair.first() != pair.get(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Item;
+    use jsonschema::json::Array;
+
+    /// `uniqueItems` on the tree says what `jsonschema`'s own comparison of the same values says:
+    /// strings in order, out of order, repeated next to each other or apart, and lists that mix
+    /// strings with other values.
+    #[test]
+    fn unique_items_are_told_as_jsonschema_tells_them() {
+        let lists = [
+            r#"[]"#,
+            r#"["a"]"#,
+            r#"["a", "b", "c"]"#,
+            r#"["b", "a", "c"]"#,
+            r#"["a", "a"]"#,
+            r#"["a", "b", "a"]"#,
+            r#"["c", "b", "a", "b"]"#,
+            r#"["", ""]"#,
+            r#"["a", 1, "a"]"#,
+            r#"["1", 1]"#,
+            r#"[1, 2, 1]"#,
+            r#"[{"k": "v"}, {"k": "v"}]"#,
+            r#"[["a"], ["a"], "a"]"#,
+            r#"[true, "true"]"#,
+        ];
+        for text in lists {
+            let item: Item<'_> = serde_json::from_str(text).expect("a list");
+            let Item::Array(items) = &item else {
+                panic!("{text} is not a list");
+            };
+            let values: Vec<serde_json::Value> = items.iter().map(Item::to_value).collect();
+            assert_eq!(
+                Array::is_unique(&items.as_slice()),
+                jsonschema::json::unique::is_unique(&values),
+                "{text}"
+            );
+        }
+    }
 }
