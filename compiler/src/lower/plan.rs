@@ -47,7 +47,10 @@ pub(super) enum Rule<'a> {
     /// These peers, on these ports. Rules are canonical: each peer's ports are the union of what
     /// every flow allows it, and peers with the same ports share one rule, so declarations that
     /// mean the same thing give the same rules however they are split or ordered.
-    Allow { peers: Vec<&'a Peer>, ports: Ports },
+    Allow {
+        peers: Vec<&'a Peer>,
+        ports: Cow<'a, Ports>,
+    },
     /// A flow with HTTP rules (`peer` is its other end), kept whole: its requests belong to it.
     Http { flow: &'a Flow, peer: &'a Peer },
     /// The way to the cluster DNS.
@@ -70,17 +73,18 @@ fn rules<'a>(sides: &[(&'a Flow, &'a Peer)], dns: bool) -> Vec<Rule<'a>> {
     }
     // Each peer once, with the union of its ports; in the peers' order, as is each rule's list.
     plain.sort_by(|a, b| a.0.cmp(b.0));
-    let mut merged: Vec<(Ports, &'a Peer)> = Vec::with_capacity(plain.len());
+    let mut merged: Vec<(Cow<'a, Ports>, &'a Peer)> = Vec::with_capacity(plain.len());
     for run in plain.chunk_by(|a, b| a.0 == b.0) {
         let Some(&(peer, first)) = run.first() else {
             continue;
         };
-        let ports = if run.len() == 1 {
-            first.clone()
-        } else if run.iter().any(|(_, p)| matches!(p, Ports::All)) {
-            Ports::All
-        } else {
-            Ports::Only(
+        let ports = match first {
+            // One flow to the peer on every port, or on one: canonical as it is, and the
+            // common case, kept without a copy.
+            Ports::All => Cow::Borrowed(first),
+            Ports::Only(list) if run.len() == 1 && list.len() == 1 => Cow::Borrowed(first),
+            _ if run.iter().any(|(_, p)| matches!(p, Ports::All)) => Cow::Owned(Ports::All),
+            _ => Cow::Owned(union(Ports::Only(
                 run.iter()
                     .flat_map(|(_, p)| match p {
                         Ports::Only(list) => list.as_slice(),
@@ -88,9 +92,9 @@ fn rules<'a>(sides: &[(&'a Flow, &'a Peer)], dns: bool) -> Vec<Rule<'a>> {
                     })
                     .cloned()
                     .collect(),
-            )
+            ))),
         };
-        merged.push((union(ports), peer));
+        merged.push((ports, peer));
     }
     // Peers with the same ports share a rule; rules in the order of their ports. Stable: the
     // peers of a rule stay in order.
