@@ -133,16 +133,23 @@ static YAML: Validators<Tree> = [const { OnceLock::new() }; SCHEMAS];
 /// Checks one document; the error names the document and every violation.
 pub fn validate(doc: &Document) -> Result<(), String> {
     let parsed = |e: String| format!("{}: does not parse: {e}", doc.path);
-    let tree = if doc.schema == Schema::SeccompProfile {
-        serde_json::from_str(&doc.text).map_err(|e| parsed(e.to_string()))?
-    } else {
-        reader::tree(&doc.text).map_err(parsed)?
-    };
-    let problems = tree_problems(&tree, doc.schema)?;
+    let problems = tree::with_arena(|arena| {
+        let tree = read_tree(arena, doc).map_err(parsed)?;
+        tree_problems(&tree, doc.schema)
+    })?;
     if problems.is_empty() {
         Ok(())
     } else {
         Err(format!("{}: {}", doc.path, problems.join("; ")))
+    }
+}
+
+/// A document as a tree in `arena`: JSON for seccomp profiles, warden's YAML otherwise.
+fn read_tree<'a>(arena: &'a bumpalo::Bump, doc: &'a Document) -> Result<Item<'a>, String> {
+    if doc.schema == Schema::SeccompProfile {
+        tree::json(arena, &doc.text).map_err(|e| e.to_string())
+    } else {
+        reader::tree(arena, &doc.text)
     }
 }
 
@@ -238,11 +245,8 @@ mod tests {
     }
 
     fn problems_of_tree(doc: &Document) -> Vec<String> {
-        let item = if doc.schema == Schema::SeccompProfile {
-            serde_json::from_str(&doc.text).expect("the value was read")
-        } else {
-            reader::tree(&doc.text).expect("the value was read")
-        };
+        let arena = bumpalo::Bump::new();
+        let item = read_tree(&arena, doc).expect("the value was read");
         tree_problems(&item, doc.schema).expect("the schema compiles")
     }
 

@@ -19,8 +19,9 @@
 //! magnitude faster than a general YAML parser, which was the largest cost of a build.
 
 use super::tree::{Item, repeated};
+use bumpalo::Bump;
+use bumpalo::collections::Vec as ArenaVec;
 use serde_json::Value;
-use std::borrow::Cow;
 use std::collections::HashSet;
 
 struct Line<'a> {
@@ -31,11 +32,11 @@ struct Line<'a> {
 
 /// Parses one document of the subset; the error names the line.
 pub fn read(text: &str) -> Result<Value, String> {
-    tree(text).map(|t| t.to_value())
+    tree(&Bump::new(), text).map(|t| t.to_value())
 }
 
-/// `read`, as a tree borrowing `text`: what the schema check walks.
-pub fn tree(text: &str) -> Result<Item<'_>, String> {
+/// `read`, as a tree borrowing `text`, built in `arena`: what the schema check walks.
+pub fn tree<'a>(arena: &'a Bump, text: &'a str) -> Result<Item<'a>, String> {
     let printable = |b: u8| b == b'\n' || (b' '..=b'~').contains(&b);
     // Without an early exit the test runs on many bytes at a time: a byte-by-byte search was a
     // sixth of the schema check. Only a document that fails it is searched for the byte.
@@ -49,7 +50,12 @@ pub fn tree(text: &str) -> Result<Item<'_>, String> {
     // line. The `memchr` crate's search costs no more than a byte-by-byte one on the first and
     // far less on the second: Kyverno's policies at 10,000 services read back in 18 ms instead
     // of 24, NetworkPolicies in 53 instead of 55.
-    let mut lines = Vec::with_capacity(body.len() / 24);
+    // As many as there are: a guess from the length fell short of NetworkPolicies' 22 bytes a
+    // line and grew the vector by a copy of it.
+    let mut lines = ArenaVec::with_capacity_in(
+        memchr::memchr_iter(b'\n', body.as_bytes()).count() + 1,
+        arena,
+    );
     let mut start = 0;
     let ends = memchr::memchr_iter(b'\n', body.as_bytes()).chain(std::iter::once(body.len()));
     for (i, end) in ends.enumerate() {
@@ -74,7 +80,13 @@ pub fn tree(text: &str) -> Result<Item<'_>, String> {
             text: content,
         });
     }
-    let mut reader = Reader { lines, pos: 0 };
+    let mut reader = Reader {
+        lines,
+        pos: 0,
+        arena,
+        members: ArenaVec::new_in(arena),
+        items: ArenaVec::new_in(arena),
+    };
     let value = reader.node(0)?;
     match reader.lines.get(reader.pos) {
         None => Ok(value),
@@ -83,8 +95,13 @@ pub fn tree(text: &str) -> Result<Item<'_>, String> {
 }
 
 struct Reader<'a> {
-    lines: Vec<Line<'a>>,
+    lines: ArenaVec<'a, Line<'a>>,
     pos: usize,
+    arena: &'a Bump,
+    /// The members and items of the mappings and sequences being read, innermost last: each
+    /// moves into the arena at its exact size when it is complete.
+    members: ArenaVec<'a, (&'a str, Item<'a>)>,
+    items: ArenaVec<'a, Item<'a>>,
 }
 
 impl<'a> Reader<'a> {
@@ -107,19 +124,19 @@ impl<'a> Reader<'a> {
         // rather than searched as a key first.
         if let Some(inner) = plain_string(line.text) {
             self.pos += 1;
-            return Ok(Item::Str(Cow::Borrowed(inner)));
+            return Ok(Item::Str(inner));
         }
         if is_key(line.text) {
             return self.mapping(indent);
         }
         // A scalar on its own line: only as a sequence item, which `sequence` turned into this.
-        let value = scalar(line.text, line.number)?;
+        let value = scalar(self.arena, line.text, line.number)?;
         self.pos += 1;
         Ok(value)
     }
 
     fn sequence(&mut self, indent: usize) -> Result<Item<'a>, String> {
-        let mut items = Vec::new();
+        let start = self.items.len();
         while let Some(line) = self.lines.get_mut(self.pos) {
             if line.indent != indent || !is_item(line.text) {
                 break;
@@ -131,25 +148,27 @@ impl<'a> Reader<'a> {
             if line.text.is_empty() || line.text.starts_with(' ') {
                 return Err(format!("line {}: empty or misaligned item", line.number));
             }
-            items.push(self.node(indent + 2)?);
+            let item = self.node(indent + 2)?;
+            self.items.push(item);
         }
-        Ok(Item::Array(items))
+        let items = self.items.drain(start..);
+        Ok(Item::Array(self.arena.alloc_slice_fill_iter(items)))
     }
 
     fn mapping(&mut self, indent: usize) -> Result<Item<'a>, String> {
-        let mut members: Vec<(Cow<'a, str>, Item<'a>)> = Vec::new();
+        let start = self.members.len();
         let mut seen = HashSet::new();
         while let Some(line) = self.current() {
             if line.indent != indent || is_item(line.text) {
                 break;
             }
             let number = line.number;
-            let Some((key, rest)) = split_key(line.text, number)? else {
+            let Some((key, rest)) = split_key(self.arena, line.text, number)? else {
                 return Err(format!("line {number}: expected a key"));
             };
             self.pos += 1;
             let value = if let Some(rest) = rest {
-                scalar(rest, number)?
+                scalar(self.arena, rest, number)?
             } else {
                 match self.current() {
                     Some(next) if next.indent > indent => {
@@ -162,12 +181,19 @@ impl<'a> Reader<'a> {
                     _ => return Err(format!("line {number}: key `{key}` has no value")),
                 }
             };
-            if repeated(&members, &mut seen, key.clone()) {
+            // Nested mappings have taken their members off the stack: this one's are above
+            // `start`.
+            if repeated(
+                self.members.get(start..).unwrap_or_default(),
+                &mut seen,
+                key,
+            ) {
                 return Err(format!("line {number}: duplicate key `{key}`"));
             }
-            members.push((key, value));
+            self.members.push((key, value));
         }
-        Ok(Item::Object(members))
+        let members = self.members.drain(start..);
+        Ok(Item::Object(self.arena.alloc_slice_fill_iter(members)))
     }
 }
 
@@ -185,11 +211,15 @@ fn is_key(text: &str) -> bool {
 }
 
 /// A line's key and the text of its value, if the value is on the line.
-type KeyLine<'a> = (Cow<'a, str>, Option<&'a str>);
+type KeyLine<'a> = (&'a str, Option<&'a str>);
 
 /// `key: value` or `key:` → the key and the value's text, if on the line; a line that is not a
 /// key → `None`.
-fn split_key(text: &str, number: usize) -> Result<Option<KeyLine<'_>>, String> {
+fn split_key<'a>(
+    arena: &'a Bump,
+    text: &'a str,
+    number: usize,
+) -> Result<Option<KeyLine<'a>>, String> {
     if text.starts_with(['[', '{']) {
         return Ok(None);
     }
@@ -199,7 +229,7 @@ fn split_key(text: &str, number: usize) -> Result<Option<KeyLine<'_>>, String> {
         if !rest.starts_with(':') {
             return Ok(None);
         }
-        match json(quoted, number)? {
+        match json(arena, quoted, number)? {
             Item::Str(s) => (s, rest),
             _ => return Err(format!("line {number}: a key must be a string")),
         }
@@ -214,7 +244,7 @@ fn split_key(text: &str, number: usize) -> Result<Option<KeyLine<'_>>, String> {
                 "line {number}: `{word}` is not a plain key warden writes"
             ));
         }
-        (Cow::Borrowed(word), rest)
+        (word, rest)
     };
     match rest {
         ":" => Ok(Some((key, None))),
@@ -261,9 +291,9 @@ fn special(bytes: &[u8]) -> Option<usize> {
     }
 }
 
-fn scalar(text: &str, number: usize) -> Result<Item<'_>, String> {
+fn scalar<'a>(arena: &'a Bump, text: &'a str, number: usize) -> Result<Item<'a>, String> {
     if text.starts_with(['"', '[', '{']) {
-        return json(text, number);
+        return json(arena, text, number);
     }
     if let Some(b) = [("true", true), ("false", false)]
         .iter()
@@ -272,10 +302,10 @@ fn scalar(text: &str, number: usize) -> Result<Item<'_>, String> {
         return Ok(Item::Bool(b));
     }
     if is_plain_word(text) {
-        return Ok(Item::Str(Cow::Borrowed(text)));
+        return Ok(Item::Str(text));
     }
     if is_plain_integer(text) {
-        return json(text, number);
+        return json(arena, text, number);
     }
     Err(format!(
         "line {number}: `{text}` is not a scalar warden writes"
@@ -308,20 +338,19 @@ fn is_plain_integer(text: &str) -> bool {
 /// A JSON value as YAML reads it: the same, except that YAML writes an astral character as
 /// `\UXXXXXXXX`, which `render` does in YAML documents. Numbers must be integers: YAML and JSON
 /// disagree on the rest.
-fn json(text: &str, number: usize) -> Result<Item<'_>, String> {
+fn json<'a>(arena: &'a Bump, text: &'a str, number: usize) -> Result<Item<'a>, String> {
     // Most values are strings without escapes: no JSON parser needed for them.
     if let Some(inner) = plain_string(text) {
-        return Ok(Item::Str(Cow::Borrowed(inner)));
+        return Ok(Item::Str(inner));
     }
     let error = |e: serde_json::Error| format!("line {number}: {e}");
     if !text.contains("\\U") {
-        return serde_json::from_str(text).map_err(error);
+        return super::tree::json(arena, text).map_err(error);
     }
     let translated =
         long_escapes(text).ok_or_else(|| format!("line {number}: bad `\\U` escape"))?;
-    // The translated text is this function's: what the tree keeps of it is owned.
-    let item: Item<'_> = serde_json::from_str(&translated).map_err(error)?;
-    Ok(item.into_owned())
+    // The tree borrows what it keeps of the translated text: it goes into the arena too.
+    super::tree::json(arena, arena.alloc_str(&translated)).map_err(error)
 }
 
 /// Replaces each `\UXXXXXXXX` inside a string by its character, JSON-escaped; `None` if one does
