@@ -90,14 +90,21 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
             cx.declare_namespace(ns);
         }
     }
-    let mut declared: Vec<(&ast::Service, ServiceId)> = Vec::new();
+    let count = files.iter().map(|f| f.services.len()).sum();
+    let mut seen = services::Seen::with_capacity_and_hasher(count, ahash::RandomState::new());
+    let mut declared: Vec<(&ast::Service, ServiceId)> = Vec::with_capacity(count);
+    let mut services = Vec::with_capacity(count);
     for file in files {
         for svc in &file.services {
-            if let Some(id) = cx.declare_service(svc) {
-                declared.push((svc, id));
+            if let Some(service) = cx.declare_service(svc, &mut seen) {
+                declared.push((svc, service.id.clone()));
+                services.push((service.id.clone(), service));
             }
         }
     }
+    drop(seen);
+    // Sorted and then built in one pass (`BTreeMap`'s `from_iter`); the ids are unique.
+    cx.services = Cow::Owned(services.into_iter().collect());
     for file in files {
         for ns in &file.namespaces {
             cx.lint_allow_dns(ns);

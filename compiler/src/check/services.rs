@@ -9,13 +9,25 @@ use super::Checker;
 use crate::ast;
 use crate::diag::Diagnostic;
 use crate::ir::{self, ServiceId};
+use crate::span::Span;
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+
+/// The services declared so far, by namespace and name, with the span of each one's name.
+pub(super) type Seen<'f> = ahash::HashMap<(&'f str, &'f str), Span>;
 
 /// Names of the namespace-wide policies of target `netpol`; a service policy may not take them.
 pub const RESERVED: [&str; 3] = ["default-deny", "allow-dns", "namespace-flows"];
 
 impl Checker<'_> {
-    pub(super) fn declare_service(&mut self, svc: &ast::Service) -> Option<ServiceId> {
+    /// The service `svc` declares, unless an earlier one in `seen` (by namespace and name, with
+    /// its name's span) has its id; the caller gathers them into the checker's ordered map at
+    /// once, which at 10,000 services took a fifth of checking as one search and insertion each.
+    pub(super) fn declare_service<'f>(
+        &mut self,
+        svc: &'f ast::Service,
+        seen: &mut Seen<'f>,
+    ) -> Option<ir::Service> {
         // Reported, but the service is still declared, so that references to it do not cascade
         // into "unknown service" errors.
         self.known_namespace(&svc.namespace);
@@ -34,32 +46,33 @@ impl Checker<'_> {
             namespace: svc.namespace.text.clone(),
             name: svc.name.text.clone(),
         };
-        if let Some(first) = self.services.get(&id) {
-            let first = first.span;
-            self.duplicate("E0104", "service", &id.to_string(), svc.name.clone(), first);
-            return None;
+        match seen.entry((&svc.namespace.text, &svc.name.text)) {
+            Entry::Occupied(first) => {
+                let first = *first.get();
+                self.duplicate("E0104", "service", &id.to_string(), svc.name.clone(), first);
+                return None;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(svc.name.span);
+            }
         }
         let selector = self.selector(svc);
         let ports = self.port_decls(svc);
-        self.services.to_mut().insert(
-            id.clone(),
-            ir::Service {
-                id: id.clone(),
-                selector,
-                ports,
-                isolate_ingress: svc
-                    .isolate
-                    .iter()
-                    .any(|(d, _)| *d != Some(ast::Direction::Egress)),
-                isolate_egress: svc
-                    .isolate
-                    .iter()
-                    .any(|(d, _)| *d != Some(ast::Direction::Ingress)),
-                syscalls: None,
-                span: svc.name.span,
-            },
-        );
-        Some(id)
+        Some(ir::Service {
+            id,
+            selector,
+            ports,
+            isolate_ingress: svc
+                .isolate
+                .iter()
+                .any(|(d, _)| *d != Some(ast::Direction::Egress)),
+            isolate_egress: svc
+                .isolate
+                .iter()
+                .any(|(d, _)| *d != Some(ast::Direction::Ingress)),
+            syscalls: None,
+            span: svc.name.span,
+        })
     }
 
     fn selector(&mut self, svc: &ast::Service) -> ir::Selector {
@@ -99,12 +112,12 @@ impl Checker<'_> {
             match_labels: Vec::with_capacity(sel.requirements.len()),
             expressions: Vec::new(),
         };
-        let mut spans = BTreeMap::new();
+        let mut spans: BTreeMap<&str, Span> = BTreeMap::new();
         let mut expressions = Vec::new();
         for req in &sel.requirements {
             let key = req.key();
             self.check_label_key(key);
-            if let Some(prev) = spans.insert(key.text.clone(), key.span) {
+            if let Some(prev) = spans.insert(&key.text, key.span) {
                 self.diags.push(
                     Diagnostic::error("E0111", format!("label `{}` is given twice", key.text))
                         .primary(key.span, "again here")
