@@ -328,6 +328,9 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
     // Each service's policy depends on nothing but the index: planned on every core.
     let services: Vec<&Service> = program.services.values().collect();
     let planned = crate::parallel::map(&services, |svc| service_policy(cx, &index, svc));
+    // Reserved first: a flattened `Option` tells no length, and growing by doubling copied every
+    // planned policy over again.
+    out.reserve(planned.iter().flatten().count());
     out.extend(planned.into_iter().flatten());
     out
 }
