@@ -159,8 +159,6 @@ pub struct Service {
 }
 
 impl Service {
-    /// Whether this service's selector selects a pod of `namespace` with `labels` (same namespace,
-    /// its labels a subset of the pod's), as a NetworkPolicy podSelector would.
     /// Whether the service's own `isolate` covers egress (`true`) or ingress (`false`).
     pub fn isolates_itself(&self, egress: bool) -> bool {
         if egress {
@@ -170,6 +168,8 @@ impl Service {
         }
     }
 
+    /// Whether this service's selector selects a pod of `namespace` with `labels` (same namespace,
+    /// its labels a subset of the pod's), as a NetworkPolicy podSelector would.
     pub fn selects_pod(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
         self.id.namespace == namespace && self.selector.matches(labels)
     }
