@@ -10,7 +10,7 @@
 //! ```
 
 use crate::diag::{Diagnostic, Label};
-use crate::ir::connectivity::{Verdict, evaluate};
+use crate::ir::connectivity::{Evaluator, Verdict};
 use crate::ir::{Endpoint, Program, ServiceId};
 use crate::span::{SourceMap, Span};
 
@@ -72,8 +72,10 @@ pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnosti
     let mut answer = Diagnostic::note_of("N0001", format!("allowed: `{question}`"))
         .primary(x.span, "this connection is allowed");
     let mut by: Vec<Span> = Vec::new();
+    // One index of the program's flows and services for every port asked about.
+    let evaluator = Evaluator::new(&program);
     for port in x.probes() {
-        if let Verdict::Allowed { by: spans } = evaluate(&program, &x.from, &x.to, port.as_ref()) {
+        if let Verdict::Allowed { by: spans } = evaluator.evaluate(&x.from, &x.to, port.as_ref()) {
             by.extend(spans);
         }
     }
