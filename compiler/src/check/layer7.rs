@@ -60,9 +60,7 @@ impl Checker<'_> {
             Some(ns.span)
         } else {
             match client {
-                Peer::Service(id) => self
-                    .services
-                    .get(id)
+                Peer::Service(id) => super::service(self.index, &self.services, id)
                     .filter(|s| s.isolate_egress)
                     .map(|s| s.span),
                 _ => None,

@@ -103,7 +103,7 @@ impl Checker<'_> {
                 namespace: ns.text.clone(),
                 name: r.name.text.clone(),
             };
-            if self.services.contains_key(&id) {
+            if super::service(self.index, &self.services, &id).is_some() {
                 return Some(id);
             }
             self.unknown_service(r);
@@ -114,7 +114,7 @@ impl Checker<'_> {
                 namespace: ns.to_string(),
                 name: r.name.text.clone(),
             };
-            if self.services.contains_key(&id) {
+            if super::service(self.index, &self.services, &id).is_some() {
                 return Some(id);
             }
         }

@@ -187,7 +187,7 @@ impl Checker<'_> {
     ) -> Option<PortSpec> {
         match r {
             ast::PortRef::Named(name) => {
-                let Some(ports) = declared_ports(&self.services, server) else {
+                let Some(ports) = declared_ports(self.index, &self.services, server) else {
                     self.diags.push(
                         Diagnostic::error(
                             "E0206",
@@ -229,7 +229,7 @@ impl Checker<'_> {
                 span,
             } => {
                 let port = self.port_number(number, end.as_ref(), protocol.as_ref())?;
-                if let Some(ports) = declared_ports(&self.services, server)
+                if let Some(ports) = declared_ports(self.index, &self.services, server)
                     && !served(ports, &port)
                 {
                     let server = server.map(|s| s.to_string()).unwrap_or_default();
@@ -303,10 +303,11 @@ fn container_port_name(name: &str) -> Result<(), &'static str> {
 /// The ports `server` declares, borrowed from the services rather than copied for every
 /// reference to them (the checker pushes diagnostics beside the borrow).
 fn declared_ports<'s>(
+    index: Option<&'s super::ServiceIndex<'s>>,
     services: &'s BTreeMap<ServiceId, crate::ir::Service>,
     server: Option<&ServiceId>,
 ) -> Option<&'s [(String, PortSpec)]> {
     server
-        .and_then(|id| services.get(id))
+        .and_then(|id| super::service(index, services, id))
         .map(|s| s.ports.as_slice())
 }
