@@ -42,7 +42,7 @@ pub(crate) struct Checker<'a> {
     services: Cow<'a, BTreeMap<ServiceId, ir::Service>>,
     /// The same services hashed, for the checkers of runs of services, which look a service up
     /// for every reference to it (see `service`); `None` while they are declared.
-    index: Option<&'a ServiceIndex<'a>>,
+    index: Option<&'a ir::ServiceIndex<'a>>,
     /// Every service by its name alone, for references without a namespace; made on the first
     /// such reference that is not to the referrer's own namespace, once all are declared.
     by_name: &'a OnceLock<BTreeMap<String, Vec<ServiceId>>>,
@@ -66,16 +66,11 @@ const SUGGESTIONS: usize = 8;
 /// together.
 const RUNS: usize = 64;
 
-/// The declared services by id, hashed by aHash (keys drawn at random each run, as SipHash's
-/// are: the ids are the program's). Resolving a flow looks its peer and its server's ports up:
-/// down the ordered map that was 17 string comparisons at 100,000 services, each a cache miss.
-type ServiceIndex<'s> = ahash::HashMap<&'s ServiceId, &'s ir::Service>;
-
 /// The service `id` names: through `index` where there is one, else down the ordered map. A
 /// function of the two fields rather than a method, so that a caller may push diagnostics while
 /// it holds what it found.
 fn service<'s>(
-    index: Option<&'s ServiceIndex<'s>>,
+    index: Option<&'s ir::ServiceIndex<'s>>,
     services: &'s BTreeMap<ServiceId, ir::Service>,
     id: &ServiceId,
 ) -> Option<&'s ir::Service> {
@@ -155,7 +150,7 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
     // not per service: one vector of flows and of diagnostics per run.
     let run = declared.len().div_ceil(RUNS).max(1);
     let runs: Vec<&[(&ast::Service, ServiceId)]> = declared.chunks(run).collect();
-    let index: ServiceIndex<'_> = cx.services.iter().collect();
+    let index: ir::ServiceIndex<'_> = cx.services.iter().collect();
     let resolved = crate::parallel::map(&runs, |run| {
         let mut one = cx.reading(&index);
         one.program
@@ -217,7 +212,7 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
 impl Checker<'_> {
     /// A checker that reads this one's declarations, and looks services up in `index` (made of
     /// them), and has found nothing yet: one per run of services, once every declaration is in.
-    fn reading<'r>(&'r self, index: &'r ServiceIndex<'r>) -> Checker<'r> {
+    fn reading<'r>(&'r self, index: &'r ir::ServiceIndex<'r>) -> Checker<'r> {
         Checker {
             sources: self.sources,
             diags: Vec::new(),

@@ -303,7 +303,7 @@ fn container_port_name(name: &str) -> Result<(), &'static str> {
 /// The ports `server` declares, borrowed from the services rather than copied for every
 /// reference to them (the checker pushes diagnostics beside the borrow).
 fn declared_ports<'s>(
-    index: Option<&'s super::ServiceIndex<'s>>,
+    index: Option<&'s crate::ir::ServiceIndex<'s>>,
     services: &'s BTreeMap<ServiceId, crate::ir::Service>,
     server: Option<&ServiceId>,
 ) -> Option<&'s [(String, PortSpec)]> {

@@ -17,7 +17,7 @@ mod spo;
 mod vap;
 mod views;
 
-use crate::ir::{IpBlock, Peer, Program, Service, ServiceId};
+use crate::ir::{IpBlock, Peer, Program, Service, ServiceId, ServiceIndex};
 use crate::span::{SourceMap, Span};
 use ipnet::IpNet;
 
@@ -115,12 +115,10 @@ pub(crate) struct Lowering<'a> {
     policies: std::sync::OnceLock<Vec<plan::Policy<'a>>>,
     /// Both are built: what they share is worth keeping until the second has used it.
     netpol_and_cilium: bool,
-    /// The services by id, hashed: a peer's selector is looked up for every rule that names it,
-    /// and comparing ids down the program's ordered map was 2.5% of a realistic build. Hashed by
-    /// aHash, with keys drawn at random for each run as the standard library's SipHash is (the
-    /// ids are the program's, which may be hostile), at a third of its cost: SipHash was a tenth
-    /// of writing the network policies.
-    services: std::sync::OnceLock<ahash::HashMap<&'a ServiceId, &'a Service>>,
+    /// The services by id: a peer's selector is looked up for every rule that names it (down the
+    /// ordered map, 2.5% of a realistic build; with SipHash, a tenth of writing the network
+    /// policies).
+    services: std::sync::OnceLock<ServiceIndex<'a>>,
     /// The CEL of each Pod Security rule, made once for every block that asks for it and for
     /// `vap` and `kyverno` alike (see `vap::cel`).
     pod_security: vap::PodSecurityCel,
