@@ -154,8 +154,9 @@ fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap,
     };
     let found: Vec<(&ServiceId, &crate::ir::Service)> = program
         .services
-        .iter()
-        .filter(|(id, _)| id.to_string() == service || id.name == service)
+        .values()
+        .filter(|s| s.id.to_string() == service || s.id.name == service)
+        .map(|s| (&s.id, s))
         .collect();
     let (id, svc) = match found.as_slice() {
         [one] => *one,

@@ -27,7 +27,7 @@ pub fn render(program: &Program, format: Format) -> String {
         nodes
             .entry(peer.clone())
             .or_insert_with(|| {
-                let (label, namespace) = describe(peer);
+                let (label, namespace) = describe(program, peer);
                 Node {
                     id: format!("n{next}"),
                     label,
@@ -37,8 +37,8 @@ pub fn render(program: &Program, format: Format) -> String {
             .id
             .clone()
     };
-    for id in program.services.keys() {
-        add(&Peer::Service(id.clone()));
+    for (r, _) in program.services.iter() {
+        add(&Peer::Service(r));
     }
     let mut edges: Vec<(String, String, String)> = Vec::new();
     for flow in &program.flows {
@@ -117,9 +117,12 @@ pub fn render(program: &Program, format: Format) -> String {
     out
 }
 
-fn describe(peer: &Peer) -> (String, Option<String>) {
+fn describe(program: &Program, peer: &Peer) -> (String, Option<String>) {
     match peer {
-        Peer::Service(id) => (id.name.clone(), Some(id.namespace.clone())),
+        Peer::Service(r) => match program.services.at(*r) {
+            Some(s) => (s.id.name.clone(), Some(s.id.namespace.clone())),
+            None => (String::new(), None),
+        },
         Peer::Namespace(n) => ("all pods".to_string(), Some(n.clone())),
         Peer::World => ("world (0.0.0.0/0, ::/0)".to_string(), None),
         Peer::Host(name) => (format!("host {name}"), None),
@@ -131,7 +134,8 @@ fn describe(peer: &Peer) -> (String, Option<String>) {
             }
             (label, None)
         }
-        Peer::Pods { namespaces, pods } => {
+        Peer::Pods(p) => {
+            let crate::ir::Pods { namespaces, pods } = &**p;
             let pods = if pods.is_empty() {
                 "all pods".to_string()
             } else {

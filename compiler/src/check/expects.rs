@@ -28,14 +28,13 @@ impl Checker<'_> {
             return None;
         }
         let server = match &to {
-            Endpoint::Service(id) => Some(id.clone()),
+            Endpoint::Service(id) => self.services.find(&id.namespace, &id.name),
             Endpoint::Pod(_) | Endpoint::External(_) => None,
         };
         let ports = match &e.port {
-            Some(r) => vec![self.port_ref(r, server.as_ref())?],
+            Some(r) => vec![self.port_ref(r, server)?],
             None => server
-                .as_ref()
-                .and_then(|id| self.services.get(id))
+                .and_then(|r| self.services.at(r))
                 .map(|s| s.ports.iter().map(|(_, p)| p.clone()).collect())
                 .unwrap_or_default(),
         };
@@ -63,7 +62,10 @@ impl Checker<'_> {
                 ir::world_blocks().into_iter().map(|b| b.cidr).collect(),
             )),
             ast::Endpoint::Cidr(lit) => self.cidr(lit).map(|n| Endpoint::External(vec![n])),
-            ast::Endpoint::Service(r) => self.resolve_service(r, None).map(Endpoint::Service),
+            ast::Endpoint::Service(r) => {
+                let r = self.resolve_service(r, None)?;
+                self.services.at(r).map(|s| Endpoint::Service(s.id.clone()))
+            }
         }
     }
 

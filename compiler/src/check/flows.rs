@@ -10,11 +10,14 @@
 use super::Checker;
 use crate::ast;
 use crate::diag::Diagnostic;
-use crate::ir::{self, NamespaceScope, Peer, Ports, Selector, ServiceId};
+use crate::ir::{self, NamespaceScope, Peer, Ports, Selector, ServiceRef};
 
 impl Checker<'_> {
-    pub(super) fn check_flows(&mut self, svc: &ast::Service, id: &ServiceId) {
-        self.flows_of(&svc.flows, &Peer::Service(id.clone()), &id.namespace);
+    pub(super) fn check_flows(&mut self, svc: &ast::Service, r: ServiceRef) {
+        let Some(namespace) = self.services.at(r).map(|s| s.id.namespace.clone()) else {
+            return;
+        };
+        self.flows_of(&svc.flows, &Peer::Service(r), &namespace);
     }
 
     /// A namespace's own flows: every pod of it is the client or the server.
@@ -61,11 +64,11 @@ impl Checker<'_> {
                     ast::Direction::Egress => (this.clone(), resolved),
                     ast::Direction::Ingress => (resolved, this.clone()),
                 };
-                let server_id = match &server {
-                    Peer::Service(s) => Some(s.clone()),
+                let server_ref = match server {
+                    Peer::Service(s) => Some(s),
                     _ => None,
                 };
-                let Some(ports) = self.flow_ports(flow, server_id.as_ref()) else {
+                let Some(ports) = self.flow_ports(flow, server_ref) else {
                     continue;
                 };
                 let Some(http) = self.http_rules(flow, &ports) else {
@@ -115,7 +118,9 @@ impl Checker<'_> {
             ast::Peer::World(_) => Some(Peer::World),
             // Resolved with the flow's direction, by `host`.
             ast::Peer::Host { .. } => None,
-            ast::Peer::Cidr { cidr, except, .. } => self.ip_block(cidr, except).map(Peer::Ip),
+            ast::Peer::Cidr { cidr, except, .. } => {
+                self.ip_block(cidr, except).map(|b| Peer::Ip(Box::new(b)))
+            }
             ast::Peer::Service(r) => self
                 .resolve_service(r, Some(own_namespace))
                 .map(Peer::Service),
@@ -139,12 +144,12 @@ impl Checker<'_> {
                     ),
                     Some(ast::Scope::All) => NamespaceScope::Labels(Selector::default()),
                 };
-                Some(Peer::Pods { namespaces, pods })
+                Some(Peer::Pods(Box::new(ir::Pods { namespaces, pods })))
             }
         }
     }
 
-    fn flow_ports(&mut self, flow: &ast::Flow, server: Option<&ServiceId>) -> Option<Ports> {
+    fn flow_ports(&mut self, flow: &ast::Flow, server: Option<ServiceRef>) -> Option<Ports> {
         if flow.ports.is_empty() {
             return Some(Ports::All);
         }

@@ -60,7 +60,9 @@ impl Checker<'_> {
             Some(ns.span)
         } else {
             match client {
-                Peer::Service(id) => super::service(self.index, &self.services, id)
+                Peer::Service(r) => self
+                    .services
+                    .at(*r)
                     .filter(|s| s.isolate_egress)
                     .map(|s| s.span),
                 _ => None,

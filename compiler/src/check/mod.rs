@@ -27,7 +27,7 @@ pub use names::{is_dns_label, label_key_problem, label_value_problem};
 
 use crate::ast;
 use crate::diag::Diagnostic;
-use crate::ir::{self, ServiceId};
+use crate::ir::{self, ServiceId, ServiceRef};
 use crate::span::SourceMap;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -39,13 +39,13 @@ pub(crate) struct Checker<'a> {
     /// Owned while declarations are gathered; borrowed by the checkers that resolve services'
     /// flows and system calls on every core afterwards, which only read them.
     namespaces: Cow<'a, BTreeMap<String, ir::Namespace>>,
-    services: Cow<'a, BTreeMap<ServiceId, ir::Service>>,
+    services: Cow<'a, ir::Services>,
     /// The same services hashed, for the checkers of runs of services, which look a service up
     /// for every reference to it (see `service`); `None` while they are declared.
     index: Option<&'a ir::ServiceIndex<'a>>,
     /// Every service by its name alone, for references without a namespace; made on the first
     /// such reference that is not to the referrer's own namespace, once all are declared.
-    by_name: &'a OnceLock<BTreeMap<String, Vec<ServiceId>>>,
+    by_name: &'a OnceLock<BTreeMap<String, Vec<(ServiceRef, ServiceId)>>>,
     /// `syscalls` blocks resolved so far without a finding, by their text; one for every checker.
     /// (A policy's `entries` is shared, so a clone of one costs a reference count.)
     resolved_blocks: &'a Mutex<HashMap<String, ir::SyscallPolicy>>,
@@ -66,17 +66,17 @@ const SUGGESTIONS: usize = 8;
 /// together.
 const RUNS: usize = 64;
 
-/// The service `id` names: through `index` where there is one, else down the ordered map. A
-/// function of the two fields rather than a method, so that a caller may push diagnostics while
-/// it holds what it found.
-fn service<'s>(
-    index: Option<&'s ir::ServiceIndex<'s>>,
-    services: &'s BTreeMap<ServiceId, ir::Service>,
-    id: &ServiceId,
-) -> Option<&'s ir::Service> {
+/// The service `name` of `namespace`: through `index` where there is one, else by a search of
+/// the ordered services.
+fn service(
+    index: Option<&ir::ServiceIndex<'_>>,
+    services: &ir::Services,
+    namespace: &str,
+    name: &str,
+) -> Option<ServiceRef> {
     match index {
-        Some(index) => index.get(id).copied(),
-        None => services.get(id),
+        Some(index) => index.get(&(namespace, name)).copied(),
+        None => services.find(namespace, name),
     }
 }
 
@@ -96,7 +96,7 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
         sources,
         diags: Vec::new(),
         namespaces: Cow::Owned(BTreeMap::new()),
-        services: Cow::Owned(BTreeMap::new()),
+        services: Cow::Owned(ir::Services::default()),
         index: None,
         by_name: &by_name,
         resolved_blocks: &resolved_blocks,
@@ -116,13 +116,12 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
         for svc in &file.services {
             if let Some(service) = cx.declare_service(svc, &mut seen) {
                 declared.push((svc, service.id.clone()));
-                services.push((service.id.clone(), service));
+                services.push(service);
             }
         }
     }
     drop(seen);
-    // Sorted and then built in one pass (`BTreeMap`'s `from_iter`); the ids are unique.
-    cx.services = Cow::Owned(services.into_iter().collect());
+    cx.services = Cow::Owned(ir::Services::new(services));
     for file in files {
         for ns in &file.namespaces {
             cx.lint_allow_dns(ns);
@@ -144,13 +143,22 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
             cx.check_namespace_flows(ns);
         }
     }
+    let index: ir::ServiceIndex<'_> = cx
+        .services
+        .iter()
+        .map(|(r, s)| ((s.id.namespace.as_str(), s.id.name.as_str()), r))
+        .collect();
+    // The ids are unique (`declare_service` refuses a second), so each is found.
+    let declared: Vec<(&ast::Service, ServiceRef)> = declared
+        .into_iter()
+        .filter_map(|(svc, id)| Some((svc, *index.get(&(&id.namespace, &id.name))?)))
+        .collect();
     // Each service's flows and system calls only read the declarations: resolved on every core,
     // a checker of its own per run of services, and merged in declaration order, so the result
     // is the same as one checker's going through them in turn. A checker per run of services,
     // not per service: one vector of flows and of diagnostics per run.
     let run = declared.len().div_ceil(RUNS).max(1);
-    let runs: Vec<&[(&ast::Service, ServiceId)]> = declared.chunks(run).collect();
-    let index: ir::ServiceIndex<'_> = cx.services.iter().collect();
+    let runs: Vec<&[(&ast::Service, ServiceRef)]> = declared.chunks(run).collect();
     let resolved = crate::parallel::map(&runs, |run| {
         let mut one = cx.reading(&index);
         one.program
@@ -158,8 +166,8 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
             .reserve(run.iter().map(|(svc, _)| peers(&svc.flows)).sum());
         let syscalls: Vec<Option<ir::SyscallPolicy>> = run
             .iter()
-            .map(|(svc, id)| {
-                one.check_flows(svc, id);
+            .map(|&(svc, r)| {
+                one.check_flows(svc, r);
                 one.check_syscalls(svc)
             })
             .collect();
@@ -173,9 +181,9 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
     for (run, one) in runs.iter().zip(resolved) {
         cx.diags.extend(one.diags);
         cx.program.flows.extend(one.flows);
-        for ((_, id), policy) in run.iter().zip(one.syscalls) {
+        for (&(_, r), policy) in run.iter().zip(one.syscalls) {
             if let Some(policy) = policy
-                && let Some(s) = cx.services.to_mut().get_mut(id)
+                && let Some(s) = cx.services.to_mut().get_mut(r)
             {
                 s.syscalls = Some(policy);
             }

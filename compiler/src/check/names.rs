@@ -9,7 +9,7 @@
 use super::Checker;
 use crate::ast::{Ident, ServiceRef};
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::ir::ServiceId;
+use crate::ir::{self, ServiceId};
 use std::collections::BTreeMap;
 
 /// A DNS-1123 label: what Kubernetes requires of namespace names and what warden requires of
@@ -97,45 +97,41 @@ impl Checker<'_> {
         &mut self,
         r: &ServiceRef,
         context_ns: Option<&str>,
-    ) -> Option<ServiceId> {
+    ) -> Option<ir::ServiceRef> {
         if let Some(ns) = &r.namespace {
-            let id = ServiceId {
-                namespace: ns.text.clone(),
-                name: r.name.text.clone(),
-            };
-            if super::service(self.index, &self.services, &id).is_some() {
-                return Some(id);
+            if let Some(found) = super::service(self.index, &self.services, &ns.text, &r.name.text)
+            {
+                return Some(found);
             }
             self.unknown_service(r);
             return None;
         }
-        if let Some(ns) = context_ns {
-            let id = ServiceId {
-                namespace: ns.to_string(),
-                name: r.name.text.clone(),
-            };
-            if super::service(self.index, &self.services, &id).is_some() {
-                return Some(id);
-            }
+        if let Some(ns) = context_ns
+            && let Some(found) = super::service(self.index, &self.services, ns, &r.name.text)
+        {
+            return Some(found);
         }
         // An index, not a pass over every service: a program whose services name others
         // without their namespace would otherwise take time growing with the square of its size.
         let by_name = self.by_name.get_or_init(|| {
-            let mut index: BTreeMap<String, Vec<ServiceId>> = BTreeMap::new();
-            for id in self.services.keys() {
-                index.entry(id.name.clone()).or_default().push(id.clone());
+            let mut index: BTreeMap<String, Vec<(ir::ServiceRef, ServiceId)>> = BTreeMap::new();
+            for (found, s) in self.services.iter() {
+                index
+                    .entry(s.id.name.clone())
+                    .or_default()
+                    .push((found, s.id.clone()));
             }
             index
         });
         let found = by_name.get(&r.name.text).map_or(&[][..], Vec::as_slice);
         match found {
-            [one] => Some(one.clone()),
+            [(one, _)] => Some(*one),
             [] => {
                 self.unknown_service(r);
                 None
             }
             many => {
-                let list: Vec<String> = many.iter().map(|id| format!("`{id}`")).collect();
+                let list: Vec<String> = many.iter().map(|(_, id)| format!("`{id}`")).collect();
                 self.diags.push(
                     Diagnostic::error(
                         "E0108",
@@ -145,7 +141,7 @@ impl Checker<'_> {
                     .note(format!("candidates: {}", list.join(", ")))
                     .help(format!(
                         "qualify it with its namespace, e.g. `{}`",
-                        many.first().map(|m| m.to_string()).unwrap_or_default()
+                        many.first().map(|(_, m)| m.to_string()).unwrap_or_default()
                     )),
                 );
                 None

@@ -95,7 +95,11 @@ impl Checker<'_> {
             .namespaces
             .get(&ns.name.text)
             .is_some_and(|n| n.isolate_egress)
-            || self.services_in(&ns.name.text).any(|s| s.isolate_egress);
+            || self
+                .services
+                .in_namespace(&ns.name.text)
+                .iter()
+                .any(|s| s.isolate_egress);
         if !isolated {
             self.diags.push(
                 Diagnostic::warning(
@@ -106,19 +110,6 @@ impl Checker<'_> {
                 .help("add `isolate` or `isolate egress`, or remove `allow dns`"),
             );
         }
-    }
-
-    /// The services of `namespace`: a range of the map, which is ordered by namespace first, so
-    /// that asking for every namespace costs no more than one pass over the services.
-    fn services_in(&self, namespace: &str) -> impl Iterator<Item = &ir::Service> {
-        let first = ir::ServiceId {
-            namespace: namespace.to_string(),
-            name: String::new(),
-        };
-        self.services
-            .range(first..)
-            .take_while(move |(id, _)| id.namespace == namespace)
-            .map(|(_, s)| s)
     }
 
     /// Looks a namespace up, reporting it with a suggestion when it is unknown.

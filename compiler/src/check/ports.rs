@@ -12,7 +12,7 @@
 use super::Checker;
 use crate::ast;
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::ir::{NamedPort, PortRange, PortSpec, Protocol, ServiceId};
+use crate::ir::{NamedPort, PortRange, PortSpec, Protocol, ServiceRef};
 use std::collections::BTreeMap;
 
 impl Checker<'_> {
@@ -178,16 +178,24 @@ impl Checker<'_> {
         n
     }
 
+    /// How messages name the service `server`.
+    fn server_name(&self, server: Option<ServiceRef>) -> String {
+        server
+            .and_then(|r| self.services.at(r))
+            .map(|s| s.id.to_string())
+            .unwrap_or_default()
+    }
+
     /// Resolves a port reference against the server of a flow: a service must declare the port
     /// (or a range holding it); an external server (`world`, `cidr`) has no names, only numbers.
     pub(super) fn port_ref(
         &mut self,
         r: &ast::PortRef,
-        server: Option<&ServiceId>,
+        server: Option<ServiceRef>,
     ) -> Option<PortSpec> {
         match r {
             ast::PortRef::Named(name) => {
-                let Some(ports) = declared_ports(self.index, &self.services, server) else {
+                let Some(ports) = declared_ports(&self.services, server) else {
                     self.diags.push(
                         Diagnostic::error(
                             "E0206",
@@ -204,7 +212,7 @@ impl Checker<'_> {
                 if let Some((_, port)) = ports.iter().find(|(n, _)| *n == name.text) {
                     return Some(port.clone());
                 }
-                let server = server.map(|s| s.to_string()).unwrap_or_default();
+                let server = self.server_name(server);
                 let mut d = Diagnostic::error(
                     "E0201",
                     format!("service `{server}` has no port `{}`", name.text),
@@ -229,10 +237,10 @@ impl Checker<'_> {
                 span,
             } => {
                 let port = self.port_number(number, end.as_ref(), protocol.as_ref())?;
-                if let Some(ports) = declared_ports(self.index, &self.services, server)
+                if let Some(ports) = declared_ports(&self.services, server)
                     && !served(ports, &port)
                 {
-                    let server = server.map(|s| s.to_string()).unwrap_or_default();
+                    let server = self.server_name(server);
                     let mut d = Diagnostic::error(
                         "E0202",
                         format!("service `{server}` does not serve port {port}"),
@@ -302,12 +310,11 @@ fn container_port_name(name: &str) -> Result<(), &'static str> {
 
 /// The ports `server` declares, borrowed from the services rather than copied for every
 /// reference to them (the checker pushes diagnostics beside the borrow).
-fn declared_ports<'s>(
-    index: Option<&'s crate::ir::ServiceIndex<'s>>,
-    services: &'s BTreeMap<ServiceId, crate::ir::Service>,
-    server: Option<&ServiceId>,
-) -> Option<&'s [(String, PortSpec)]> {
+fn declared_ports(
+    services: &crate::ir::Services,
+    server: Option<ServiceRef>,
+) -> Option<&[(String, PortSpec)]> {
     server
-        .and_then(|id| super::service(index, services, id))
+        .and_then(|r| services.at(r))
         .map(|s| s.ports.as_slice())
 }

@@ -6,7 +6,7 @@
 //! with an empty rule list does not isolate anything, where a NetworkPolicy with a policy type
 //! and no rules does.
 
-use super::plan::{Described, Rule};
+use super::plan::{Described, Policy, Rule};
 use super::views::{ExpressionView, IpBlockView, Key, SelectorView, selector_view};
 use super::{Document, Lowering, Schema};
 use crate::ir::{HttpRule, NamespaceScope, Peer, PortSpec, Ports, Program, Selector};
@@ -96,7 +96,8 @@ pub(super) fn limits(program: &Program) -> Vec<crate::diag::Diagnostic> {
     }
     for flow in &program.flows {
         for peer in [&flow.client, &flow.server] {
-            if let Peer::Pods { namespaces, pods } = peer {
+            if let Peer::Pods(p) = peer {
+                let crate::ir::Pods { namespaces, pods } = &**p;
                 found(reserved(pods), flow.span);
                 if let NamespaceScope::Labels(sel) = namespaces {
                     found(reserved(sel), flow.span);
@@ -110,36 +111,46 @@ pub(super) fn limits(program: &Program) -> Vec<crate::diag::Diagnostic> {
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let resolving = namespaces_resolving_hosts(cx.program);
     crate::parallel::map(cx.policies(), |policy| {
-        // Whether a pod of this namespace looks names up for a `host` flow: then its DNS goes
-        // through Cilium's DNS proxy, which is how `toFQDNs` learns the addresses.
-        let resolves_hosts = resolving.contains(policy.namespace);
-        let rules = |rules| rule_views(cx, rules, resolves_hosts);
-        let described = policy.described(cx);
-        let view = PolicyView {
-            name: policy.name,
-            namespace: policy.namespace,
-            source: &described.source,
-            flows: &described.flows,
-            endpoint_selector: policy
-                .pods
-                .map(|p| selector_view(p, POD_LABELS))
-                .unwrap_or_default(),
-            default_deny_ingress: policy.ingress.is_some(),
-            default_deny_egress: policy.egress.is_some(),
-            ingress: rules(&policy.ingress),
-            egress: rules(&policy.egress),
-        };
-        let text = write(&view)?;
-        Ok(Document {
-            path: format!("cilium/{}/{}.yaml", policy.namespace, policy.name),
-            text,
-            schema: Schema::CiliumNetworkPolicy,
-            sources: Described::into_files(described),
-            origin: Some(policy.source),
-        })
+        document(cx, policy, &policy.described(cx), &resolving)
     })
     .into_iter()
     .collect()
+}
+
+/// The CiliumNetworkPolicy of one planned policy; `resolving` are the namespaces that
+/// `namespaces_resolving_hosts` finds.
+pub(super) fn document(
+    cx: &Lowering<'_>,
+    policy: &Policy<'_>,
+    described: &Described,
+    resolving: &BTreeSet<&str>,
+) -> Result<Document, String> {
+    // Whether a pod of this namespace looks names up for a `host` flow: then its DNS goes
+    // through Cilium's DNS proxy, which is how `toFQDNs` learns the addresses.
+    let resolves_hosts = resolving.contains(policy.namespace);
+    let rules = |rules| rule_views(cx, rules, resolves_hosts);
+    let view = PolicyView {
+        name: policy.name,
+        namespace: policy.namespace,
+        source: &described.source,
+        flows: &described.flows,
+        endpoint_selector: policy
+            .pods
+            .map(|p| selector_view(p, POD_LABELS))
+            .unwrap_or_default(),
+        default_deny_ingress: policy.ingress.is_some(),
+        default_deny_egress: policy.egress.is_some(),
+        ingress: rules(&policy.ingress),
+        egress: rules(&policy.egress),
+    };
+    let text = write(&view)?;
+    Ok(Document {
+        path: format!("cilium/{}/{}.yaml", policy.namespace, policy.name),
+        text,
+        schema: Schema::CiliumNetworkPolicy,
+        sources: described.files.clone(),
+        origin: Some(policy.source),
+    })
 }
 
 /// The rules of one direction of a policy, sorted, each once; `None` where the policy does not
@@ -165,13 +176,13 @@ fn rule_views<'c>(
 
 /// The namespaces some pod of which has a flow to a host, so that their `allow-dns` (or a
 /// service's DNS rule) must send DNS through the proxy.
-fn namespaces_resolving_hosts(program: &Program) -> BTreeSet<&str> {
+pub(super) fn namespaces_resolving_hosts(program: &Program) -> BTreeSet<&str> {
     program
         .flows
         .iter()
         .filter(|f| matches!(f.server, Peer::Host(_)))
         .filter_map(|f| match &f.client {
-            Peer::Service(id) => Some(id.namespace.as_str()),
+            Peer::Service(r) => program.services.at(*r).map(|s| s.id.namespace.as_str()),
             Peer::Namespace(n) => Some(n.as_str()),
             _ => None,
         })
@@ -203,13 +214,12 @@ fn rule<'c>(
     let mut fqdns = Vec::new();
     for peer in peers {
         match peer {
-            Peer::Service(id) => {
-                endpoints.extend(cx.service(id).map(|s| {
-                    selector_view(&s.selector, POD_LABELS).and(in_namespace(&id.namespace))
-                }))
-            }
+            Peer::Service(r) => endpoints.extend(cx.service(*r).map(|s| {
+                selector_view(&s.selector, POD_LABELS).and(in_namespace(&s.id.namespace))
+            })),
             Peer::Namespace(n) => endpoints.push(in_namespace(n)),
-            Peer::Pods { namespaces, pods } => {
+            Peer::Pods(p) => {
+                let crate::ir::Pods { namespaces, pods } = &**p;
                 let pods = selector_view(pods, POD_LABELS);
                 endpoints.push(match namespaces {
                     NamespaceScope::Name(n) => pods.and(in_namespace(n)),

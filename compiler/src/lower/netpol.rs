@@ -4,7 +4,7 @@
 //! this module writes each as a NetworkPolicy. Host names and HTTP rules have no NetworkPolicy
 //! form: `limits` refuses them before lowering.
 
-use super::plan::{Described, Rule};
+use super::plan::{Described, Policy, Rule};
 use super::views::{IpBlockView, Key, SelectorView, selector_view};
 use super::{Document, Lowering, Schema};
 use crate::ir::{IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
@@ -101,32 +101,40 @@ fn types(ingress: bool, egress: bool) -> Vec<&'static str> {
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     crate::parallel::map(cx.policies(), |policy| {
-        let rules = |rules| rule_views(cx, rules, policy.namespace);
-        let described = policy.described(cx);
-        let view = PolicyView {
-            name: policy.name,
-            namespace: policy.namespace,
-            source: &described.source,
-            flows: &described.flows,
-            pod_selector: policy
-                .pods
-                .map(|p| selector_view(p, ""))
-                .unwrap_or_default(),
-            policy_types: types(policy.ingress.is_some(), policy.egress.is_some()),
-            ingress: rules(&policy.ingress)?,
-            egress: rules(&policy.egress)?,
-        };
-        let text = write(&view)?;
-        Ok(Document {
-            path: format!("netpol/{}/{}.yaml", policy.namespace, policy.name),
-            text,
-            schema: Schema::NetworkPolicy,
-            sources: Described::into_files(described),
-            origin: Some(policy.source),
-        })
+        document(cx, policy, &policy.described(cx))
     })
     .into_iter()
     .collect()
+}
+
+/// The NetworkPolicy of one planned policy.
+pub(super) fn document(
+    cx: &Lowering<'_>,
+    policy: &Policy<'_>,
+    described: &Described,
+) -> Result<Document, String> {
+    let rules = |rules| rule_views(cx, rules, policy.namespace);
+    let view = PolicyView {
+        name: policy.name,
+        namespace: policy.namespace,
+        source: &described.source,
+        flows: &described.flows,
+        pod_selector: policy
+            .pods
+            .map(|p| selector_view(p, ""))
+            .unwrap_or_default(),
+        policy_types: types(policy.ingress.is_some(), policy.egress.is_some()),
+        ingress: rules(&policy.ingress)?,
+        egress: rules(&policy.egress)?,
+    };
+    let text = write(&view)?;
+    Ok(Document {
+        path: format!("netpol/{}/{}.yaml", policy.namespace, policy.name),
+        text,
+        schema: Schema::NetworkPolicy,
+        sources: described.files.clone(),
+        origin: Some(policy.source),
+    })
 }
 
 /// The rules of one direction of a policy of `namespace`, sorted, each once; `None` where the
@@ -231,17 +239,16 @@ fn peer_views<'c>(
     own_namespace: &str,
 ) -> Result<Vec<PeerView<'c>>, String> {
     Ok(match peer {
-        Peer::Service(id) => {
-            let selector = cx
-                .service(id)
-                .map(|s| selector_view(&s.selector, ""))
-                .unwrap_or_default();
+        Peer::Service(r) => {
+            let Some(s) = cx.service(*r) else {
+                return Err("netpol: a flow names a service the program does not have".to_string());
+            };
             vec![PeerView {
                 ip_block: None,
-                pod_selector: Some(selector),
+                pod_selector: Some(selector_view(&s.selector, "")),
                 // Same namespace: a bare podSelector already means "in this policy's namespace".
-                namespace_selector: (id.namespace != own_namespace)
-                    .then(|| namespace_named(&id.namespace)),
+                namespace_selector: (s.id.namespace != own_namespace)
+                    .then(|| namespace_named(&s.id.namespace)),
             }]
         }
         Peer::Namespace(n) => vec![PeerView {
@@ -249,11 +256,11 @@ fn peer_views<'c>(
             pod_selector: Some(SelectorView::default()),
             namespace_selector: (n != own_namespace).then(|| namespace_named(n)),
         }],
-        Peer::Pods { namespaces, pods } => vec![PeerView {
+        Peer::Pods(p) => vec![PeerView {
             ip_block: None,
-            pod_selector: Some(selector_view(pods, "")),
-            namespace_selector: match namespaces {
-                NamespaceScope::Name(n) if *n == own_namespace => None,
+            pod_selector: Some(selector_view(&p.pods, "")),
+            namespace_selector: match &p.namespaces {
+                NamespaceScope::Name(n) if n == own_namespace => None,
                 NamespaceScope::Name(n) => Some(namespace_named(n)),
                 NamespaceScope::Labels(sel) => Some(selector_view(sel, "")),
             },

@@ -8,12 +8,10 @@
 //! the service is isolated (plus the DNS rule where only the service isolates egress).
 
 use super::Lowering;
-use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, Service, ServiceId};
+use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, Service, ServiceRef};
 use crate::span::Span;
 use ahash::HashMap;
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
-use std::sync::OnceLock;
 
 /// One policy to write.
 pub(super) struct Policy<'a> {
@@ -27,12 +25,9 @@ pub(super) struct Policy<'a> {
     /// The declaration it comes from, and the flows its rules come from (sorted, each once).
     pub source: Span,
     pub flows: Vec<Span>,
-    /// `described`, kept by the first of `netpol` and `cilium` for the other when both are built.
-    described: OnceLock<Described>,
 }
 
 /// Where a policy comes from, as its documents say it: the same for `netpol` and `cilium`.
-#[derive(Clone)]
 pub(super) struct Described {
     /// `file:line` of the declaration.
     pub source: String,
@@ -147,87 +142,52 @@ fn union(ports: Ports) -> Ports {
 }
 
 impl Policy<'_> {
-    /// Where the policy comes from. When both `netpol` and `cilium` are built they write the
-    /// same, and working it out (a line lookup per flow) was a tenth of each: the first keeps it
-    /// for the second. For one of them alone it is made, used and dropped, as keeping it for
-    /// every policy would only add to the peak (3.5 MiB at 10,000 services).
-    pub fn described(&self, cx: &Lowering<'_>) -> Cow<'_, Described> {
-        let describe = || {
-            let mut files: Vec<String> = std::iter::once(self.source)
-                .chain(self.flows.iter().copied())
-                .map(|s| cx.file(s))
-                .collect();
-            files.sort();
-            files.dedup();
-            Described {
-                source: cx.location(self.source),
-                flows: locations(cx, &self.flows),
-                files,
-            }
-        };
-        if cx.netpol_and_cilium {
-            Cow::Borrowed(self.described.get_or_init(describe))
-        } else {
-            Cow::Owned(describe())
-        }
-    }
-}
-
-impl Described {
-    /// The source files: moved out of a description made for one document, copied from a
-    /// shared one.
-    pub fn into_files(this: Cow<'_, Described>) -> Vec<String> {
-        match this {
-            Cow::Borrowed(d) => d.files.clone(),
-            Cow::Owned(d) => d.files,
+    /// Where the policy comes from: a line lookup per flow, made once for both `netpol` and
+    /// `cilium` when both are built (see `lower::network_policies`).
+    pub fn described(&self, cx: &Lowering<'_>) -> Described {
+        let mut files: Vec<String> = std::iter::once(self.source)
+            .chain(self.flows.iter().copied())
+            .map(|s| cx.file(s))
+            .collect();
+        files.sort();
+        files.dedup();
+        Described {
+            source: cx.location(self.source),
+            flows: locations(cx, &self.flows),
+            files,
         }
     }
 }
 
 /// The flows of each service and of each namespace's own pods, found once rather than by a scan
-/// per policy. Hashed, not ordered: the index is only looked up, and each list keeps the flows'
-/// order; an ordered map's lookups compared ~14 ids each (at 10,000 services, with the
-/// services' own lookups by id, a third of planning's samples).
+/// per policy. Each list keeps the flows' order.
 struct FlowIndex<'a> {
-    /// Flows whose server is the service.
-    serving: HashMap<&'a ServiceId, Vec<&'a Flow>>,
-    /// Flows whose client is the service.
-    opening: HashMap<&'a ServiceId, Vec<&'a Flow>>,
-    /// Flows whose server, or client, is every pod of the namespace.
+    /// By service (`ServiceRef::index`): the flows whose server is the service.
+    serving: Vec<Vec<&'a Flow>>,
+    /// By service: the flows whose client is the service.
+    opening: Vec<Vec<&'a Flow>>,
+    /// Flows whose server, or client, is every pod of the namespace. Hashed, not ordered: the
+    /// index is only looked up.
     namespace_serving: HashMap<&'a str, Vec<&'a Flow>>,
     namespace_opening: HashMap<&'a str, Vec<&'a Flow>>,
 }
 
 impl<'a> FlowIndex<'a> {
     fn new(flows: &'a [Flow], services: usize) -> Self {
-        // Servers and clients are indexed on two cores, and a client's flows with one lookup:
-        // a lookup per flow, of ids scattered over the heap, made indexing grow faster than the
-        // flows (10 ms at 10,000 services, 380 ms at 100,000; now 4-7 ms and 215-230 ms).
+        // Servers and clients are indexed on two cores.
         let mut sides = crate::parallel::map_apart(&[false, true], |&client| {
-            let mut by_service: HashMap<&'a ServiceId, Vec<&'a Flow>> =
-                HashMap::with_capacity_and_hasher(services, ahash::RandomState::new());
+            let mut by_service: Vec<Vec<&'a Flow>> = vec![Vec::new(); services];
             let mut by_namespace: HashMap<&'a str, Vec<&'a Flow>> = HashMap::default();
-            // Flows are sorted by client: a service's opening flows are one run, indexed with
-            // one lookup (its serving flows are scattered).
-            let mut run: Option<(&'a ServiceId, Vec<&'a Flow>)> = None;
             for flow in flows {
                 match if client { &flow.client } else { &flow.server } {
-                    Peer::Service(id) if !client => by_service.entry(id).or_default().push(flow),
-                    // A service's opening flows: a run.
-                    Peer::Service(id) => match &mut run {
-                        Some((service, run)) if *service == id => run.push(flow),
-                        _ => {
-                            if let Some((service, run)) = run.replace((id, vec![flow])) {
-                                add_run(&mut by_service, service, run);
-                            }
+                    Peer::Service(r) => {
+                        if let Some(list) = by_service.get_mut(r.index()) {
+                            list.push(flow);
                         }
-                    },
+                    }
                     Peer::Namespace(n) => by_namespace.entry(n).or_default().push(flow),
                     _ => {}
                 }
-            }
-            if let Some((service, run)) = run {
-                add_run(&mut by_service, service, run);
             }
             (by_service, by_namespace)
         })
@@ -241,19 +201,11 @@ impl<'a> FlowIndex<'a> {
             namespace_opening,
         }
     }
-}
 
-/// A client's run of flows: its list, unless flows out of order began one before.
-fn add_run<'a>(
-    index: &mut HashMap<&'a ServiceId, Vec<&'a Flow>>,
-    service: &'a ServiceId,
-    run: Vec<&'a Flow>,
-) {
-    match index.entry(service) {
-        Entry::Vacant(slot) => {
-            slot.insert(run);
-        }
-        Entry::Occupied(mut list) => list.get_mut().extend(run),
+    /// The flows the service `r` serves (`client` false) or opens.
+    fn of_service(&self, r: ServiceRef, client: bool) -> &[&'a Flow] {
+        let side = if client { &self.opening } else { &self.serving };
+        side.get(r.index()).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -270,7 +222,6 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
             egress: ns.isolate_egress.then(Vec::new),
             source: ns.span,
             flows: Vec::new(),
-            described: OnceLock::new(),
         });
         if ns.allow_dns && ns.isolate_egress {
             out.push(Policy {
@@ -281,7 +232,6 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
                 egress: Some(vec![Rule::Dns]),
                 source: ns.span,
                 flows: Vec::new(),
-                described: OnceLock::new(),
             });
         }
         // The namespace's own flows: every pod of it is their client or server.
@@ -321,13 +271,12 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
                 egress: ns.isolate_egress.then(|| rules(&egress, false)),
                 source: ns.span,
                 flows,
-                described: OnceLock::new(),
             });
         }
     }
     // Each service's policy depends on nothing but the index: planned on every core.
-    let services: Vec<&Service> = program.services.values().collect();
-    let planned = crate::parallel::map(&services, |svc| service_policy(cx, &index, svc));
+    let services: Vec<(ServiceRef, &Service)> = program.services.iter().collect();
+    let planned = crate::parallel::map(&services, |&(r, svc)| service_policy(cx, &index, r, svc));
     // Reserved first: a flattened `Option` tells no length, and growing by doubling copied every
     // planned policy over again.
     out.reserve(planned.iter().flatten().count());
@@ -339,6 +288,7 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
 fn service_policy<'a>(
     cx: &Lowering<'a>,
     index: &FlowIndex<'a>,
+    r: ServiceRef,
     svc: &'a Service,
 ) -> Option<Policy<'a>> {
     let program = cx.program;
@@ -352,13 +302,13 @@ fn service_policy<'a>(
     let mut ingress = Vec::new();
     let mut egress = Vec::new();
     if isolate_ingress {
-        for flow in index.serving.get(&svc.id).into_iter().flatten() {
+        for flow in index.of_service(r, false) {
             ingress.push((*flow, &flow.client));
             flows.push(flow.span);
         }
     }
     if isolate_egress {
-        for flow in index.opening.get(&svc.id).into_iter().flatten() {
+        for flow in index.of_service(r, true) {
             egress.push((*flow, &flow.server));
             flows.push(flow.span);
         }
@@ -376,7 +326,6 @@ fn service_policy<'a>(
         egress: isolate_egress.then(|| rules(&egress, dns)),
         source: svc.span,
         flows,
-        described: OnceLock::new(),
     })
 }
 
