@@ -6,7 +6,7 @@
 //! with an empty rule list does not isolate anything, where a NetworkPolicy with a policy type
 //! and no rules does.
 
-use super::plan::{Described, Policy, Rule};
+use super::plan::{self, Described, Policy, Rule};
 use super::views::{ExpressionView, IpBlockView, Key, SelectorView, selector_view};
 use super::{Document, Lowering, Schema};
 use crate::ir::{HttpRule, NamespaceScope, Peer, PortSpec, Ports, Program, Selector};
@@ -110,7 +110,7 @@ pub(super) fn limits(program: &Program) -> Vec<crate::diag::Diagnostic> {
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
     let resolving = namespaces_resolving_hosts(cx.program);
-    crate::parallel::map(cx.policies(), |policy| {
+    plan::each(cx, |policy| {
         document(cx, policy, &policy.described(cx), &resolving)
     })
     .into_iter()

@@ -111,8 +111,6 @@ impl Document {
 pub(crate) struct Lowering<'a> {
     pub program: &'a Program,
     pub sources: &'a SourceMap,
-    /// The network policies, planned once for `netpol` and `cilium` alike.
-    policies: std::sync::OnceLock<Vec<plan::Policy<'a>>>,
     /// The CEL of each Pod Security rule, made once for every block that asks for it and for
     /// `vap` and `kyverno` alike (see `vap::cel`).
     pod_security: vap::PodSecurityCel,
@@ -123,10 +121,6 @@ pub(crate) struct Lowering<'a> {
 }
 
 impl<'a> Lowering<'a> {
-    fn policies(&self) -> &[plan::Policy<'a>] {
-        self.policies.get_or_init(|| plan::policies(self))
-    }
-
     /// The service `r` refers to.
     fn service(&self, r: ServiceRef) -> Option<&'a Service> {
         let program: &'a Program = self.program;
@@ -207,7 +201,7 @@ fn each<T: Sync>(
 /// once for both, too.
 fn network_policies(cx: &Lowering<'_>) -> Result<(Vec<Document>, Vec<Document>), String> {
     let resolving = cilium::namespaces_resolving_hosts(cx.program);
-    let pairs = crate::parallel::map(cx.policies(), |policy| -> Result<_, String> {
+    let pairs = plan::each(cx, |policy| -> Result<_, String> {
         let described = policy.described(cx);
         Ok((
             netpol::document(cx, policy, &described)?,
@@ -254,7 +248,6 @@ pub fn lower(
     let cx = Lowering {
         program,
         sources,
-        policies: std::sync::OnceLock::new(),
         pod_security: Default::default(),
         cidrs: std::sync::OnceLock::new(),
     };

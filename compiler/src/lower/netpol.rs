@@ -4,7 +4,7 @@
 //! this module writes each as a NetworkPolicy. Host names and HTTP rules have no NetworkPolicy
 //! form: `limits` refuses them before lowering.
 
-use super::plan::{Described, Policy, Rule};
+use super::plan::{self, Described, Policy, Rule};
 use super::views::{IpBlockView, Key, SelectorView, selector_view};
 use super::{Document, Lowering, Schema};
 use crate::ir::{IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
@@ -100,11 +100,9 @@ fn types(ingress: bool, egress: bool) -> Vec<&'static str> {
 }
 
 pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
-    crate::parallel::map(cx.policies(), |policy| {
-        document(cx, policy, &policy.described(cx))
-    })
-    .into_iter()
-    .collect()
+    plan::each(cx, |policy| document(cx, policy, &policy.described(cx)))
+        .into_iter()
+        .collect()
 }
 
 /// The NetworkPolicy of one planned policy.

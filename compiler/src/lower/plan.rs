@@ -8,7 +8,7 @@
 //! the service is isolated (plus the DNS rule where only the service isolates egress).
 
 use super::Lowering;
-use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Selector, Service, ServiceRef};
+use crate::ir::{Flow, Peer, PortRange, PortSpec, Ports, Program, Selector, Service, ServiceRef};
 use crate::span::Span;
 use ahash::HashMap;
 use std::borrow::Cow;
@@ -209,9 +209,34 @@ impl<'a> FlowIndex<'a> {
     }
 }
 
-pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
+/// What `write` makes of each policy the program needs, in order: the namespaces' and then each
+/// service's. A service's policy is planned by the thread that writes it, just before, and dropped
+/// after: what planning read of the program (the flows' peers, scattered over the heap) is then
+/// still in the cache for writing, and the policies are never all held at once. Planned for every
+/// service first and written after, at 100,000 services the writing read it all from memory again.
+pub(super) fn each<'a, R: Send>(
+    cx: &Lowering<'a>,
+    write: impl Fn(&Policy<'a>) -> R + Sync,
+) -> Vec<R> {
     let program = cx.program;
     let index = FlowIndex::new(&program.flows, program.services.len());
+    let mut out: Vec<R> = namespace_policies(program, &index)
+        .iter()
+        .map(&write)
+        .collect();
+    // Each service's policy depends on nothing but the index: planned on every core.
+    let services: Vec<(ServiceRef, &Service)> = program.services.iter().collect();
+    let written = crate::parallel::map(&services, |&(r, svc)| {
+        service_policy(cx, &index, r, svc).map(|policy| write(&policy))
+    });
+    // Reserved first: a flattened `Option` tells no length.
+    out.reserve(written.iter().flatten().count());
+    out.extend(written.into_iter().flatten());
+    out
+}
+
+/// The policies of the namespaces that isolate: `default-deny`, `allow-dns`, `namespace-flows`.
+fn namespace_policies<'a>(program: &'a Program, index: &FlowIndex<'a>) -> Vec<Policy<'a>> {
     let mut out = Vec::new();
     for ns in program.namespaces.values().filter(|n| n.isolated()) {
         out.push(Policy {
@@ -274,13 +299,6 @@ pub(super) fn policies<'a>(cx: &Lowering<'a>) -> Vec<Policy<'a>> {
             });
         }
     }
-    // Each service's policy depends on nothing but the index: planned on every core.
-    let services: Vec<(ServiceRef, &Service)> = program.services.iter().collect();
-    let planned = crate::parallel::map(&services, |&(r, svc)| service_policy(cx, &index, r, svc));
-    // Reserved first: a flattened `Option` tells no length, and growing by doubling copied every
-    // planned policy over again.
-    out.reserve(planned.iter().flatten().count());
-    out.extend(planned.into_iter().flatten());
     out
 }
 
