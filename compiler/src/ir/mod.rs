@@ -46,7 +46,8 @@ pub struct Services(Vec<Service>);
 
 impl Services {
     /// The services of `list`, in the order of their ids; of two with one id (which `check`
-    /// never makes), the first; beyond 2^32 services (which the input limits rule out), none.
+    /// never makes), the first; beyond 2^32 services (a program of more than a hundred
+    /// gigabytes, whose IR no machine would hold), none.
     pub fn new(mut list: Vec<Service>) -> Services {
         list.sort_by(|a, b| a.id.cmp(&b.id));
         list.dedup_by(|later, first| later.id == first.id);
@@ -74,7 +75,8 @@ impl Services {
         self.find(&id.namespace, &id.name).and_then(|r| self.at(r))
     }
 
-    pub fn get_mut(&mut self, r: ServiceRef) -> Option<&mut Service> {
+    /// Within the crate only: a caller that changed a service's id would break the order.
+    pub(crate) fn get_mut(&mut self, r: ServiceRef) -> Option<&mut Service> {
         self.0.get_mut(r.0 as usize)
     }
 
@@ -531,8 +533,8 @@ pub enum Peer {
     /// the namespace isolates, as a service has.
     Namespace(String),
     /// Pods that need not be a declared service: a one-sided peer, like `world`. Boxed, as is
-    /// `Ip`: a flow holds two peers, and these two are four times the size of the others (a
-    /// flow of 264 bytes rather than 136, in a vector of hundreds of thousands that is sorted).
+    /// `Ip`: a flow holds two peers, and these two are two to four times the size of the others
+    /// (a flow of 264 bytes rather than 136, in a vector of hundreds of thousands that is sorted).
     Pods(Box<Pods>),
     /// `world`: every address outside the cluster, IPv4 and IPv6.
     World,
