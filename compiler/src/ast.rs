@@ -66,6 +66,8 @@ pub struct Service {
     pub syscalls: Vec<Syscalls>,
     /// Each `isolate` line of the service; `None` direction means both.
     pub isolate: Vec<(Option<Direction>, Span)>,
+    /// The services named by `overlaps` lines.
+    pub overlaps: Vec<Ident>,
 }
 
 #[derive(Clone, Debug)]

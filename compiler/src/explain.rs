@@ -10,75 +10,178 @@
 //! ```
 
 use crate::diag::{Diagnostic, Label};
-use crate::ir::connectivity::{Evaluator, Verdict};
-use crate::ir::{Endpoint, Program, ServiceId};
+use crate::ir::connectivity::{Answer, Evaluator, Outcome, PolicyRef};
+use crate::ir::regions::TooMany;
+use crate::ir::{Probe, Program, ServiceId};
 use crate::span::{SourceMap, Span};
 
 /// The name of the source that holds the question.
 pub const QUERY_FILE: &str = "<question>";
 
+/// What `explain` found, for its exit code: the connection (or call) allowed, denied, allowed in
+/// part or depending on what only the runtime knows, or no answer (the program or the question
+/// has errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    Allowed,
+    Denied,
+    Partly,
+    Problem,
+}
+
 /// Answers `query` about the program in `sources`. The answer is a note; problems with the program
 /// or the question are errors, as `build` would report them.
-pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnostic>) {
+pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnostic>, Found) {
     let words: Vec<&str> = query.split_whitespace().collect();
     if let [service, "syscall", name] = words.as_slice() {
         return explain_syscall(sources, service, name);
     }
-    let text = format!("expect {query} allowed");
-    let query_file = sources.add(QUERY_FILE.to_string(), text);
-    // No target: the answer comes from the IR, whatever the program is built for.
-    let compiled = crate::compile(sources, &[]);
-    let sources = compiled.sources;
-    let mut diags: Vec<Diagnostic> = compiled
-        .diagnostics
-        .into_iter()
-        .filter(|d| d.is_error())
-        .collect();
-    // The question failing as an expectation is the answer "denied", not an error.
-    let denied: Vec<Diagnostic> = diags
-        .iter()
-        .filter(|d| d.code == "E0601" && d.span().is_some_and(|s| s.file == query_file))
-        .cloned()
-        .collect();
-    diags.retain(|d| !(d.code == "E0601" && d.span().is_some_and(|s| s.file == query_file)));
-    if !diags.is_empty() {
-        return (sources, diags);
-    }
-    let question = query.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some(d) = denied.into_iter().next() {
-        let span = d.span().unwrap_or_default();
-        let mut answer = Diagnostic::note_of("N0001", format!("denied: `{question}`"))
-            .primary(span, "this connection is denied");
-        answer.notes = d
-            .notes
-            .into_iter()
-            .map(|n| n.replacen("denied", "", 1).trim_start().to_string())
-            .collect();
-        answer
-            .labels
-            .extend(d.labels.into_iter().filter(|l| !l.primary));
-        return (
-            sources,
-            vec![answer.help("add a flow between them, e.g. `to SERVICE on PORT` in the client")],
-        );
-    }
-    // Allowed: the compile succeeded and kept the question among the expectations.
-    let Some(program) = compiled.program else {
-        return (sources, Vec::new());
+    // The question is checked as an expectation, so it resolves names, ports and CIDRs with the
+    // same rules and diagnostics; its own verdict is the answer, not an error.
+    let query_file = sources.add(QUERY_FILE.to_string(), format!("expect {query} allowed"));
+    let (files, mut diags) = crate::parse_all(&sources);
+    let program = if diags.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        let (program, found) = crate::check::check_asking(&sources, &files, Some(query_file));
+        diags.extend(found);
+        program
+    };
+    diags.retain(Diagnostic::is_error);
+    crate::diag::sort(&mut diags);
+    let Some(program) = program.filter(|_| diags.is_empty()) else {
+        return (sources, diags, Found::Problem);
     };
     let Some(x) = program.expects.iter().find(|x| x.span.file == query_file) else {
-        return (sources, Vec::new());
+        return (sources, diags, Found::Problem);
     };
-    let mut answer = Diagnostic::note_of("N0001", format!("allowed: `{question}`"))
-        .primary(x.span, "this connection is allowed");
-    let mut by: Vec<Span> = Vec::new();
-    // One index of the program's flows and services for every port asked about.
     let evaluator = Evaluator::new(&program);
+    let mut answers = Vec::new();
     for port in x.probes() {
-        if let Verdict::Allowed { by: spans } = evaluator.evaluate(&x.from, &x.to, port.as_ref()) {
-            by.extend(spans);
+        match evaluator.answer(&x.from, &x.to, port.as_ref()) {
+            Ok(answer) => answers.push((port, answer)),
+            Err(TooMany { limit }) => {
+                let d = Diagnostic::error("E0603", "this question cannot be decided")
+                    .primary(x.span, "its endpoints stand for too many kinds of pod")
+                    .note(format!(
+                        "the selectors involved split these pods into more than {limit} kinds"
+                    ));
+                return (sources, vec![d], Found::Problem);
+            }
         }
     }
+    let question = query.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (answer, found) = connection(&program, &sources, x.span, &question, &answers);
+    (sources, vec![answer], found)
+}
+
+/// Where a target writes network policies: `cilium` for a program only it can say, else `netpol`.
+fn policy_dir(program: &Program) -> &'static str {
+    if program.needs_a_proxy() {
+        "cilium"
+    } else {
+        "netpol"
+    }
+}
+
+/// `` `netpol/shop/cart.yaml` (egress), … ``: each policy once, with the directions it decides.
+fn policy_list(program: &Program, policies: &[(PolicyRef, bool)]) -> String {
+    let dir = policy_dir(program);
+    let mut files: Vec<(String, Vec<&str>)> = Vec::new();
+    for (policy, egress) in policies {
+        let path = policy.path(program, dir);
+        let direction = if *egress { "egress" } else { "ingress" };
+        match files.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, dirs)) if dirs.contains(&direction) => {}
+            Some((_, dirs)) => dirs.push(direction),
+            None => files.push((path, vec![direction])),
+        }
+    }
+    files
+        .iter()
+        .map(|(path, dirs)| format!("`{path}` ({})", dirs.join(" and ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The answer about a connection, from the answer for each port asked.
+fn connection(
+    program: &Program,
+    sources: &SourceMap,
+    span: Span,
+    question: &str,
+    answers: &[(Option<Probe>, Answer)],
+) -> (Diagnostic, Found) {
+    let found = if answers.iter().all(|(_, a)| a.allowed()) {
+        Found::Allowed
+    } else if answers.iter().all(|(_, a)| a.denied()) {
+        Found::Denied
+    } else {
+        Found::Partly
+    };
+    let (headline, label) = match found {
+        Found::Allowed => ("allowed", "this connection is allowed"),
+        Found::Denied => ("denied", "this connection is denied"),
+        _ => (
+            "allowed in part",
+            "this connection is allowed for some of the pods or addresses it asks about only",
+        ),
+    };
+    let mut answer =
+        Diagnostic::note_of("N0001", format!("{headline}: `{question}`")).primary(span, label);
+    let several_ports = answers.len() > 1;
+    let mut by: Vec<Span> = Vec::new();
+    let mut enforced: Vec<(PolicyRef, bool)> = Vec::new();
+    let mut isolated: Vec<(PolicyRef, bool)> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    for (port, a) in answers {
+        let on = match port {
+            Some(p) if several_ports => format!(" on {p}"),
+            _ => String::new(),
+        };
+        for case in &a.cases {
+            let grants = case.outcome.grants();
+            for g in grants {
+                if !g.dns {
+                    by.push(g.source);
+                }
+                enforced.extend(g.policies.iter().map(|p| (p.clone(), g.egress)));
+            }
+            if let Some(d) = case.outcome.denial() {
+                isolated.extend(d.egress.iter().map(|p| (p.clone(), true)));
+                isolated.extend(d.ingress.iter().map(|p| (p.clone(), false)));
+            }
+            // Which pods, where what they are answered differs with them.
+            let whom = if found == Found::Partly {
+                kind_of(program, case)
+            } else {
+                String::new()
+            };
+            let line = match &case.outcome {
+                Outcome::Allowed(g) if g.is_empty() => {
+                    format!("nothing isolates either side{on}")
+                }
+                Outcome::Allowed(g) if found == Found::Partly => {
+                    format!("allowed{on} by {}", sources_of(sources, g))
+                }
+                Outcome::Allowed(_) => continue,
+                Outcome::Denied(d) => match found {
+                    Found::Denied => format!("{}{}", on.trim_start(), with_colon(&on, &d.reason)),
+                    _ => format!("denied{on}: {}", d.reason),
+                },
+                Outcome::Partly(_, d) => format!("allowed only in part{on}: {}", d.reason),
+            };
+            let line = if whom.is_empty() {
+                line
+            } else {
+                format!("{}: {line}", capitalised(&whom))
+            };
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+    }
+    answer.notes.extend(lines);
     by.sort();
     by.dedup();
     for span in &by {
@@ -87,11 +190,6 @@ pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnosti
             message: "this flow allows it".to_string(),
             primary: false,
         });
-    }
-    if by.is_empty() {
-        answer
-            .notes
-            .push("nothing isolates either side".to_string());
     }
     // A flow with HTTP rules lets the connection open, and its proxy then answers only them.
     for flow in program
@@ -106,41 +204,77 @@ pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnosti
             http.join(", ")
         ));
     }
-    let rules = policies(&program, &x.from, &x.to);
-    if !rules.is_empty() {
+    if !enforced.is_empty() {
         answer
             .notes
-            .push(format!("enforced by {}", rules.join(", ")));
+            .push(format!("enforced by {}", policy_list(program, &enforced)));
     }
-    (sources, vec![answer])
+    if !isolated.is_empty() {
+        answer
+            .notes
+            .push(format!("isolated by {}", policy_list(program, &isolated)));
+    }
+    if found != Found::Allowed {
+        answer = answer.help("add a flow between them, e.g. `to SERVICE on PORT` in the client");
+    }
+    (answer, found)
 }
 
-/// The generated policies that hold the rules of a connection: the client's egress and the
-/// server's ingress, where they are isolated; CiliumNetworkPolicies for a program only `cilium`
-/// can say, NetworkPolicies otherwise.
-fn policies(program: &Program, from: &Endpoint, to: &Endpoint) -> Vec<String> {
-    let mut out = Vec::new();
-    let dir = if program.needs_a_proxy() {
-        "cilium"
-    } else {
-        "netpol"
+/// The kinds of pod a case is about, where an endpoint's pods are of several kinds: "the pods of
+/// `reviews` that … to the pods of `ratings` that …".
+fn kind_of(program: &Program, case: &crate::ir::connectivity::Case) -> String {
+    let differs = |m: &Option<crate::ir::connectivity::Member>| {
+        m.as_ref()
+            .filter(|m| m.kinds > 1)
+            .map(|m| m.describe(program))
     };
-    let file = |id: &ServiceId| format!("{dir}/{}/{}.yaml", id.namespace, id.name);
-    if let Endpoint::Service(id) = from
-        && program.isolates(id, true)
-    {
-        out.push(format!("`{}` (egress)", file(id)));
+    match (differs(&case.client), differs(&case.server)) {
+        (Some(c), Some(s)) => format!("{c}, to {s}"),
+        (Some(c), None) => c,
+        (None, Some(s)) => format!("to {s}"),
+        (None, None) => String::new(),
     }
-    if let Endpoint::Service(id) = to
-        && program.isolates(id, false)
-    {
-        out.push(format!("`{}` (ingress)", file(id)));
+}
+
+/// `: reason` after a port, or the reason alone.
+fn with_colon(on: &str, reason: &str) -> String {
+    if on.is_empty() {
+        reason.to_string()
+    } else {
+        format!(": {reason}")
     }
-    out
+}
+
+/// `file:line` of each grant's flow (or `allow dns`).
+fn sources_of(sources: &SourceMap, grants: &[crate::ir::connectivity::Grant]) -> String {
+    let mut places: Vec<String> = Vec::new();
+    for g in grants {
+        let place = if g.dns {
+            format!("`allow dns` of {}", sources.location(g.source))
+        } else {
+            sources.location(g.source)
+        };
+        if !places.contains(&place) {
+            places.push(place);
+        }
+    }
+    places.join(", ")
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// What `service`'s profile does with the system call `name`.
-fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap, Vec<Diagnostic>) {
+fn explain_syscall(
+    sources: SourceMap,
+    service: &str,
+    name: &str,
+) -> (SourceMap, Vec<Diagnostic>, Found) {
     use crate::ir::SeccompAction;
     let compiled = crate::compile(sources, &[]);
     let sources = compiled.sources;
@@ -150,7 +284,7 @@ fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap,
         .filter(|d| d.is_error())
         .collect();
     let Some(program) = compiled.program else {
-        return (sources, errors);
+        return (sources, errors, Found::Problem);
     };
     let found: Vec<(&ServiceId, &crate::ir::Service)> = program
         .services
@@ -167,7 +301,7 @@ fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap,
             {
                 d = d.help(hint);
             }
-            return (sources, vec![d]);
+            return (sources, vec![d], Found::Problem);
         }
         _ => {
             return (
@@ -179,6 +313,7 @@ fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap,
                     )
                     .help("write NAMESPACE/SERVICE"),
                 ],
+                Found::Problem,
             );
         }
     };
@@ -189,6 +324,8 @@ fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap,
                 Diagnostic::note_of("N0001", format!("{id} has no `syscalls` block"))
                     .note("warden writes no profile for it: the runtime's default profile applies"),
             ],
+            // What the runtime's default does, only the runtime knows.
+            Found::Partly,
         );
     };
     let catalog = crate::catalog::get();
@@ -197,7 +334,7 @@ fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap,
         if let Some(hint) = crate::diag::did_you_mean(name, catalog.all_names()) {
             d = d.help(hint);
         }
-        return (sources, vec![d]);
+        return (sources, vec![d], Found::Problem);
     }
     let describe = |a: SeccompAction| -> String {
         match a {
@@ -216,6 +353,15 @@ fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap,
             SeccompAction::Notify => "handed to the user-space notifier".to_string(),
         }
     };
+    let found_for = |a: SeccompAction| match a {
+        SeccompAction::Allow | SeccompAction::Log => Found::Allowed,
+        SeccompAction::Errno(_) | SeccompAction::KillProcess | SeccompAction::KillThread => {
+            Found::Denied
+        }
+        // What a tracer or a notifier answers is not the profile's to say.
+        SeccompAction::Trace | SeccompAction::Notify => Found::Partly,
+    };
+    let mut found = Found::Partly;
     let answer = match policy.entries.get(name) {
         Some(e) => {
             let by = match &e.group {
@@ -233,6 +379,11 @@ fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap,
                     })
                     .collect();
                 d = d.note(format!("only when {}; otherwise {}", alts.join(", or "), describe(policy.default)));
+                if found_for(e.action) == found_for(policy.default) {
+                    found = found_for(e.action);
+                }
+            } else {
+                found = found_for(e.action);
             }
             d
         }
@@ -244,11 +395,12 @@ fn explain_syscall(sources: SourceMap, service: &str, name: &str) -> (SourceMap,
         None => {
             // The block's `syscalls` keyword.
             let keyword = Span::new(policy.span.file, policy.span.start, policy.span.start + "syscalls".len());
+            found = found_for(policy.default);
             Diagnostic::note_of("N0001", format!("{id} syscall {name}: {} (the default)", describe(policy.default)))
                 .primary(keyword, "no rule of this block names it: its default applies")
         }
     };
-    (sources, vec![answer])
+    (sources, vec![answer], found)
 }
 
 /// A condition as the language writes it.

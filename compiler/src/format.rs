@@ -291,6 +291,9 @@ impl Printer {
         for (dir, _) in &svc.isolate {
             self.line(1, isolate(*dir));
         }
+        if !svc.overlaps.is_empty() {
+            self.line(1, &format!("overlaps {}", join(&svc.overlaps, text)));
+        }
         for f in &svc.flows {
             self.line(1, &flow(f));
         }

@@ -63,8 +63,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
         /// The connection as an `expect` line writes it, `FROM -> TO [on PORT]` (quote the `->`
-        /// for the shell), or `SERVICE syscall NAME`; it comes last
-        #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true, num_args = 1..)]
+        /// for the shell), or `SERVICE syscall NAME`; options may come before or after it
+        #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
     },
     /// Draw who may talk to whom, as Graphviz DOT or Mermaid
@@ -92,8 +92,30 @@ enum Color {
     Never,
 }
 
+/// Marks a word of `explain`'s question that starts with `->`, which clap would read as an
+/// option: a question's words never start with `-` otherwise, and options may come after it.
+const ARROW: &str = "\u{0}->";
+
+/// The command line, with each word of `explain`'s question that starts with `->` marked.
+fn arguments() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let explaining = args
+        .iter()
+        .skip(1)
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .is_some_and(|a| a == "explain");
+    if explaining {
+        for arg in args.iter_mut().skip(2) {
+            if let Some(rest) = arg.to_str().and_then(|a| a.strip_prefix("->")) {
+                *arg = format!("{ARROW}{rest}").into();
+            }
+        }
+    }
+    args
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(arguments());
     match cli.command {
         Command::Build(args) => run(&args, true),
         Command::Check(args) => run(&args, false),
@@ -101,7 +123,7 @@ fn main() -> ExitCode {
             query,
             program,
             format,
-        } => explain(&query.join(" "), &program, format),
+        } => explain(&query.join(" ").replace(ARROW, "->"), &program, format),
         Command::Graph { paths, format } => graph(&paths, format),
         Command::ExplainCode { code } => match diag::codes::explain(&code) {
             Some(text) => {
@@ -149,17 +171,18 @@ fn explain(query: &str, program: &[PathBuf], format: Format) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (sources, answer) = warden::explain::explain(sources, query);
-    let failed = answer.iter().any(Diagnostic::is_error);
+    let (sources, answer, found) = warden::explain::explain(sources, query);
     match format {
         Format::Json => print!("{}", diag::render::json_lines(&sources, &answer)),
         Format::Human => print!("{}", diag::render::human(&sources, &answer)),
     }
-    if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    // For scripts: 0 allowed, 1 denied, 3 allowed in part (or up to the runtime), 2 no answer.
+    ExitCode::from(match found {
+        warden::explain::Found::Allowed => 0,
+        warden::explain::Found::Denied => 1,
+        warden::explain::Found::Problem => 2,
+        warden::explain::Found::Partly => 3,
+    })
 }
 
 fn color(args: &CompileArgs) -> bool {

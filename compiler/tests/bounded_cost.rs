@@ -187,6 +187,46 @@ fn overlapping_selectors(n: usize) -> Vec<(String, String)> {
     vec![("p.warden".to_string(), text)]
 }
 
+/// `n` services in one namespace, a tenth of them apps and the rest their versions (each nested
+/// in its app, said to overlap), with an expectation about every app: each is decided over the
+/// kinds of pod its versions make.
+fn nested_selectors(n: usize) -> Vec<(String, String)> {
+    let mut text = HEADER.to_string();
+    let apps = n / 10;
+    for a in 0..apps {
+        writeln!(
+            text,
+            "service a{a} in shop {{\n  pods app = \"a{a}\"\n  port http 8080/tcp\n  from a{} on http\n}}",
+            (a + 1) % apps
+        )
+        .unwrap();
+        for v in 1..10 {
+            writeln!(
+                text,
+                "service a{a}-v{v} in shop {{\n  pods app = \"a{a}\", version = \"v{v}\"\n  overlaps a{a}\n  to a{} on http\n}}",
+                (a + 2) % apps
+            )
+            .unwrap();
+        }
+        writeln!(text, "expect a{} -> a{a} on http allowed", (a + 1) % apps).unwrap();
+    }
+    vec![("p.warden".to_string(), text)]
+}
+
+/// `n` services in one namespace whose selectors all meet in part (a tier label, and a label of
+/// each one's own): every pair overlaps, and nothing tells two apart at a glance.
+fn selectors_meeting_in_part(n: usize) -> Vec<(String, String)> {
+    let mut text = HEADER.to_string();
+    for i in 0..n {
+        writeln!(
+            text,
+            "service s{i} in shop {{\n  pods tier = \"web\", k{i} = \"v\"\n  port http 8080/tcp\n}}"
+        )
+        .unwrap();
+    }
+    vec![("p.warden".to_string(), text)]
+}
+
 /// One service selecting its pods by `n` labels. CiliumNetworkPolicies write a selector as a
 /// JSON flow mapping, which the schema check reads key by key refusing a repeated one.
 fn labels_in_one_selector(n: usize) -> Vec<(String, String)> {
@@ -226,7 +266,7 @@ fn cost_grows_at_most_linearly() {
         usize,
         &'static str,
     );
-    let cases: [Case; 7] = [
+    let cases: [Case; 9] = [
         ("declarations", declarations, 10_000, "netpol"),
         (
             "unqualified references",
@@ -239,6 +279,13 @@ fn cost_grows_at_most_linearly() {
         (
             "overlapping selectors",
             overlapping_selectors,
+            500,
+            "netpol",
+        ),
+        ("nested selectors", nested_selectors, 1_000, "netpol"),
+        (
+            "selectors meeting in part",
+            selectors_meeting_in_part,
             500,
             "netpol",
         ),

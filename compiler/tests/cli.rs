@@ -625,26 +625,33 @@ fn explain_says_allowed_or_denied_and_why() {
         "{out}"
     );
 
+    // Denied exits 1, so that a script can ask; the words of the question may be apart, and
+    // options may follow it.
     let (code, out, _) = run(
-        &["explain", "-p", s(&prog), "world", "->", "redis-cart"],
+        &["explain", "world", "->", "redis-cart", "-p", s(&prog)],
         &repo(),
     );
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "{out}");
     assert!(out.contains("denied: `world -> redis-cart`"), "{out}");
     assert!(out.contains("isolates ingress"), "{out}");
+    assert!(
+        out.contains("isolated by `netpol/online-boutique/default-deny.yaml` (ingress)"),
+        "{out}"
+    );
 
+    // A question warden cannot answer (an unknown name) exits 2, with the error.
     let (code, out, _) = run(
         &[
             "explain",
-            "-p",
-            s(&prog),
+            "frontend -> crtservice",
             "--format",
             "json",
-            "frontend -> crtservice",
+            "-p",
+            s(&prog),
         ],
         &repo(),
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     let line: serde_json::Value =
         serde_json::from_str(out.lines().next().expect("a line")).expect("json");
     assert_eq!(line["code"], "E0102");
@@ -714,8 +721,9 @@ fn a_host_name_is_refused_for_netpol_and_built_for_cilium() {
 fn explain_says_what_a_profile_does_with_a_system_call_and_why() {
     let prog = example("seccomp/node-web");
     let ask = |q: &str| run(&["explain", "-p", s(&prog), q], &repo());
+    // Allowed only when an argument says so: exit 3, "it depends".
     let (code, out, err) = ask("node-web syscall clone");
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 3, "{err}");
     assert!(
         out.contains("apps/node-web syscall clone: allowed"),
         "{out}"
@@ -728,20 +736,23 @@ fn explain_says_what_a_profile_does_with_a_system_call_and_why() {
         out.contains("only when arg0 has 0x10000; otherwise denied: the process is killed"),
         "{out}"
     );
-    let (_, out, _) = ask("node-web syscall clone3");
+    let (code, out, _) = ask("node-web syscall clone3");
     assert!(out.contains("denied with ENOSYS"), "{out}");
-    let (_, out, _) = ask("node-web syscall read");
+    assert_eq!(code, 1);
+    let (code, out, _) = ask("node-web syscall read");
     assert!(
         out.contains("decided by group `node20-glibc-runtime`"),
         "{out}"
     );
-    let (_, out, _) = ask("node-web syscall ptrace");
+    assert_eq!(code, 0);
+    let (code, out, _) = ask("node-web syscall ptrace");
     assert!(
         out.contains("denied: the process is killed (the default)"),
         "{out}"
     );
-    let (code, out, err) = ask("node-web syscall raed");
     assert_eq!(code, 1);
+    let (code, out, err) = ask("node-web syscall raed");
+    assert_eq!(code, 2);
     assert!(
         format!("{out}{err}").contains("did you mean `read`?"),
         "{out}{err}"

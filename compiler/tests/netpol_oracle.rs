@@ -26,13 +26,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use warden::ir::connectivity::{Verdict, evaluate};
+use warden::ir::connectivity::{Evaluator, Verdict};
 use warden::ir::{Endpoint, Pod, Port, Probe, Program, Protocol};
 use warden::lower::{Document, Target};
 use warden::span::SourceMap;
 
 const RANDOM_PROGRAMS: usize = 300;
-const BATCH: usize = 25;
+const BATCH: usize = 12;
 const SEED: u64 = 0x00c0_ffee_2026_1126;
 
 fn nca() -> PathBuf {
@@ -57,6 +57,10 @@ struct Case {
     pods: Vec<Pod>,
     ports: BTreeSet<u16>,
     ips: Vec<IpAddr>,
+    /// Whether two services of a namespace can select a common pod.
+    overlaps: bool,
+    /// The regions of the services' selectors the pods stand for.
+    regions: usize,
 }
 
 fn case(name: String, sources: SourceMap, source: String) -> Case {
@@ -70,6 +74,14 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
     let pods = cluster::pods(&program);
     let ports = cluster::probe_ports(&program, &pods);
     let ips = cluster::probe_ips(&program);
+    let services: Vec<&warden::ir::Service> = program.services.values().collect();
+    let overlaps = services.iter().enumerate().any(|(i, a)| {
+        services.iter().skip(i + 1).any(|b| {
+            a.id.namespace == b.id.namespace
+                && warden::ir::regions::compatible(&a.selector, &b.selector)
+        })
+    });
+    let regions = cluster::region_pods(&program).len() / 2;
     Case {
         name,
         source,
@@ -78,6 +90,8 @@ fn case(name: String, sources: SourceMap, source: String) -> Case {
         pods,
         ports,
         ips,
+        overlaps,
+        regions,
     }
 }
 
@@ -299,9 +313,9 @@ fn pod_end(p: &Pod) -> End {
     End::Pod(format!("{}/{}", p.namespace, p.name))
 }
 
-fn warden_allows(program: &Program, from: &Endpoint, to: &Endpoint, port: Port) -> bool {
+fn warden_allows(evaluator: &Evaluator<'_>, from: &Endpoint, to: &Endpoint, port: Port) -> bool {
     matches!(
-        evaluate(program, from, to, Some(&Probe::Number(port))),
+        evaluator.evaluate(from, to, Some(&Probe::Number(port))),
         Verdict::Allowed { .. }
     )
 }
@@ -309,6 +323,7 @@ fn warden_allows(program: &Program, from: &Endpoint, to: &Endpoint, port: Port) 
 /// Every probe on which nca and warden disagree, as readable lines, and how many probes were
 /// allowed and denied (so a test can tell that it compared something).
 fn compare(c: &Case, nca: &NcaMap) -> (Vec<String>, usize, usize) {
+    let evaluator = Evaluator::new(&c.program);
     let mut diffs = Vec::new();
     let (mut allowed, mut denied) = (0, 0);
     let mut probe = |from: &Endpoint, to: &Endpoint, src: &End, dst: &End, label: &str| {
@@ -318,7 +333,7 @@ fn compare(c: &Case, nca: &NcaMap) -> (Vec<String>, usize, usize) {
                     number: n,
                     protocol: proto,
                 };
-                let ours = warden_allows(&c.program, from, to, port);
+                let ours = warden_allows(&evaluator, from, to, port);
                 let theirs = nca.allows(src, dst, name, n);
                 if theirs {
                     allowed += 1;
@@ -335,8 +350,11 @@ fn compare(c: &Case, nca: &NcaMap) -> (Vec<String>, usize, usize) {
             }
         }
     };
-    for a in &c.pods {
-        for b in &c.pods {
+    // A region's second pod is its first's twin, there for the service-level comparison's pairs
+    // of pods: its pairs would repeat the first's.
+    let pods: Vec<&Pod> = c.pods.iter().filter(|p| !cluster::is_twin(p)).collect();
+    for &a in &pods {
+        for &b in &pods {
             if a == b || (a.namespace == "kube-system" && b.namespace == "kube-system") {
                 continue;
             }
@@ -373,20 +391,195 @@ fn compare(c: &Case, nca: &NcaMap) -> (Vec<String>, usize, usize) {
     (diffs, allowed, denied)
 }
 
+/// Of every pair of pods (or addresses) asked about: all allowed, none, or some.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Whole {
+    All,
+    None,
+    Some,
+}
+
+fn whole(allowed: usize, asked: usize) -> Whole {
+    match allowed {
+        0 => Whole::None,
+        n if n == asked => Whole::All,
+        _ => Whole::Some,
+    }
+}
+
+/// An endpoint of a service-level question, with its ends in nca's map: the cluster's pods the
+/// service selects, or one address.
+struct Side {
+    endpoint: Endpoint,
+    label: String,
+    ends: Vec<End>,
+    /// The pod with exactly the selector's labels the evaluator once answered for.
+    representative: Option<Pod>,
+}
+
+fn sides(c: &Case) -> Vec<Side> {
+    let mut out = Vec::new();
+    for s in c.program.services.values() {
+        out.push(Side {
+            endpoint: Endpoint::Service(s.id.clone()),
+            label: s.id.to_string(),
+            ends: c
+                .pods
+                .iter()
+                .filter(|p| s.selects_pod(&p.namespace, &p.labels))
+                .map(pod_end)
+                .collect(),
+            representative: Some(Pod {
+                namespace: s.id.namespace.clone(),
+                labels: s.selector.example(),
+                name: s.id.to_string(),
+                named_ports: BTreeMap::new(),
+            }),
+        });
+    }
+    for ip in &c.ips {
+        let (v6, value) = ip_value(*ip);
+        out.push(Side {
+            endpoint: Endpoint::External(vec![IpNet::from(*ip)]),
+            label: ip.to_string(),
+            ends: vec![End::Ips(v6, value, value)],
+            representative: None,
+        });
+    }
+    out
+}
+
+/// What the service-level comparison found.
+#[derive(Default)]
+struct Services {
+    diffs: Vec<String>,
+    compared: usize,
+    /// Questions whose answer depends on how pods number a named port, which the cluster's pods
+    /// fix one way: left to `tests/evaluator.rs`.
+    numbered: usize,
+    /// Answers warden and nca give as `Whole::Some`: pods of one service that differ.
+    split: usize,
+    /// Answers the evaluator gave before it answered for every pod, which nca contradicts.
+    old_wrong: Vec<String>,
+}
+
+/// Every service against every service and probed address, on every port: warden's answer about
+/// the services (every pod each selects) against nca's about every pair of the cluster's pods they
+/// select, the region pods among them. An answer about one representative pod, as the evaluator
+/// once gave, is compared too, and its disagreements counted.
+fn compare_services(c: &Case, nca: &NcaMap) -> Services {
+    let evaluator = Evaluator::new(&c.program);
+    let sides = sides(c);
+    let mut out = Services::default();
+    for from in &sides {
+        for to in &sides {
+            if matches!(
+                (&from.endpoint, &to.endpoint),
+                (Endpoint::External(_), Endpoint::External(_))
+            ) {
+                continue;
+            }
+            for &(proto, name) in &PROTOCOLS {
+                for &n in &c.ports {
+                    let port = Probe::Number(Port {
+                        number: n,
+                        protocol: proto,
+                    });
+                    let answer = evaluator
+                        .answer(&from.endpoint, &to.endpoint, Some(&port))
+                        .expect("decidable");
+                    if answer
+                        .cases
+                        .iter()
+                        .any(|k| k.server.as_ref().is_some_and(|m| m.numbered.is_some()))
+                    {
+                        out.numbered += 1;
+                        continue;
+                    }
+                    let ours = if answer.allowed() {
+                        Whole::All
+                    } else if answer.denied() {
+                        Whole::None
+                    } else {
+                        Whole::Some
+                    };
+                    let (mut allowed, mut asked) = (0, 0);
+                    for a in &from.ends {
+                        for b in &to.ends {
+                            if a != b {
+                                asked += 1;
+                                allowed += usize::from(nca.allows(a, b, name, n));
+                            }
+                        }
+                    }
+                    if asked == 0 {
+                        continue;
+                    }
+                    let theirs = whole(allowed, asked);
+                    out.compared += 1;
+                    if theirs == Whole::Some {
+                        out.split += 1;
+                    }
+                    let line = format!("{} -> {} on {n}/{name}", from.label, to.label);
+                    if ours != theirs {
+                        out.diffs.push(format!(
+                            "{line}: warden {ours:?}, nca {theirs:?} ({allowed} of {asked} pairs of pods)"
+                        ));
+                    }
+                    let old = |side: &Side| match &side.representative {
+                        Some(pod) => Endpoint::Pod(pod.clone()),
+                        None => side.endpoint.clone(),
+                    };
+                    let before = match evaluator.evaluate(&old(from), &old(to), Some(&port)) {
+                        Verdict::Allowed { .. } => Whole::All,
+                        Verdict::Partial { .. } => Whole::Some,
+                        _ => Whole::None,
+                    };
+                    if before != theirs {
+                        out.old_wrong
+                            .push(format!("{line}: before {before:?}, nca {theirs:?}"));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 fn verdict(allowed: bool) -> &'static str {
     if allowed { "allows" } else { "denies" }
 }
 
-/// Compares a batch; returns the failures and the number of allowed and denied probes.
-fn check_batch(cases: &[&Case]) -> (Vec<String>, usize, usize) {
+/// What a batch's comparison found.
+#[derive(Default)]
+struct Batch {
+    failures: Vec<String>,
+    allowed: usize,
+    denied: usize,
+    services: Services,
+}
+
+/// Compares a batch: every pair of pods, then every pair of services and addresses.
+fn check_batch(cases: &[&Case]) -> Batch {
     let tmp = tempfile::tempdir().unwrap();
     let map = run_nca(cases, tmp.path());
-    let mut failures = Vec::new();
-    let (mut allowed, mut denied) = (0, 0);
+    let mut out = Batch::default();
     for c in cases {
-        let (diffs, a, d) = compare(c, &map);
-        allowed += a;
-        denied += d;
+        let (mut diffs, a, d) = compare(c, &map);
+        out.allowed += a;
+        out.denied += d;
+        let services = compare_services(c, &map);
+        diffs.extend(services.diffs.iter().cloned());
+        out.services.compared += services.compared;
+        out.services.numbered += services.numbered;
+        out.services.split += services.split;
+        out.services.old_wrong.extend(
+            services
+                .old_wrong
+                .iter()
+                .map(|line| format!("{}: {line}", c.name)),
+        );
+        let failures = &mut out.failures;
         if !diffs.is_empty() {
             failures.push(format!(
                 "{}: {} disagreements\n--- program\n{}--- differences\n{}",
@@ -402,7 +595,7 @@ fn check_batch(cases: &[&Case]) -> (Vec<String>, usize, usize) {
             ));
         }
     }
-    (failures, allowed, denied)
+    out
 }
 
 #[test]
@@ -419,14 +612,26 @@ fn every_example_agrees_with_network_config_analyzer() {
             case(dir.display().to_string(), sources, text)
         })
         .collect();
-    let (mut allowed, mut denied) = (0, 0);
+    let (mut allowed, mut denied, mut split) = (0, 0, 0);
     for c in &cases {
-        let (failures, a, d) = check_batch(&[c]);
-        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-        assert!(a + d > 0, "{}: nothing compared", c.name);
-        allowed += a;
-        denied += d;
+        let batch = check_batch(&[c]);
+        assert!(batch.failures.is_empty(), "{}", batch.failures.join("\n\n"));
+        assert!(
+            batch.allowed + batch.denied > 0,
+            "{}: nothing compared",
+            c.name
+        );
+        assert!(
+            batch.services.compared > 0 || c.program.services.is_empty(),
+            "{}: no service compared",
+            c.name
+        );
+        allowed += batch.allowed;
+        denied += batch.denied;
+        split += batch.services.split;
     }
+    // Bookinfo and the overlap example have services whose pods differ.
+    assert!(split > 0, "no example has a service whose pods differ");
     // Some recipes allow everything; across the examples both answers must be common.
     assert!(
         allowed > 10_000 && denied > 10_000,
@@ -463,20 +668,82 @@ fn random_programs_agree_with_network_config_analyzer() {
             "the generator makes too many invalid programs"
         );
     }
+    let started = std::time::Instant::now();
     let mut failures = Vec::new();
     let (mut compared, mut allowed, mut denied) = (0, 0, 0);
-    for batch in cases.chunks(BATCH) {
-        let refs: Vec<&Case> = batch.iter().collect();
-        let (f, a, d) = check_batch(&refs);
-        failures.extend(f);
-        allowed += a;
-        denied += d;
+    let mut services = Services::default();
+    // Batches are independent: two at a time, one nca process each.
+    let batches: Vec<Vec<&Case>> = cases.chunks(BATCH).map(|b| b.iter().collect()).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, Batch)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(batch) = batches.get(i) else {
+                            return done;
+                        };
+                        done.push((i, check_batch(batch)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    for ((_, b), batch) in results.into_iter().zip(&batches) {
+        failures.extend(b.failures);
+        allowed += b.allowed;
+        denied += b.denied;
+        services.compared += b.services.compared;
+        services.numbered += b.services.numbered;
+        services.split += b.services.split;
+        services.old_wrong.extend(b.services.old_wrong);
         compared += batch.len();
     }
     assert_eq!(compared, RANDOM_PROGRAMS);
+    let overlapping = cases.iter().filter(|c| c.overlaps).count();
+    let regions: usize = cases.iter().map(|c| c.regions).sum();
     println!(
-        "{compared} programs, {} probes: {allowed} allowed, {denied} denied",
-        allowed + denied
+        "{compared} programs ({overlapping} with services whose selectors overlap), {regions} regions, {} pods; {} probes of pairs of pods: {allowed} allowed, {denied} denied; {} of services and addresses ({} with pods that differ, {} left to tests/evaluator.rs as they depend on how pods number a named port); {:.1} s",
+        cases.iter().map(|c| c.pods.len()).sum::<usize>(),
+        allowed + denied,
+        services.compared,
+        services.split,
+        services.numbered,
+        started.elapsed().as_secs_f64()
+    );
+    // The generator must make programs whose services' pods differ, often.
+    assert!(
+        overlapping * 3 >= RANDOM_PROGRAMS,
+        "only {overlapping} of {RANDOM_PROGRAMS} programs have overlapping selectors"
+    );
+    assert!(
+        services.split > 500,
+        "only {} split answers",
+        services.split
+    );
+    // The mutation check: the evaluator as it was, answering for one pod with exactly a
+    // service's labels, fails this oracle.
+    println!(
+        "the representative-pod evaluator disagrees with nca on {} service-level probes, e.g.\n  {}",
+        services.old_wrong.len(),
+        services
+            .old_wrong
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+    assert!(
+        services.old_wrong.len() > 100,
+        "the old evaluator should fail the new oracle"
     );
     // Both answers must be common, or the comparison would say little.
     assert!(
@@ -522,7 +789,7 @@ service server in b {
         protocol: Protocol::Tcp,
     };
     assert!(warden_allows(
-        &c.program,
+        &Evaluator::new(&c.program),
         &Endpoint::Pod(client.clone()),
         &Endpoint::Pod(server.clone()),
         port
@@ -1002,5 +1269,27 @@ fn online_boutique_matches_upstream_on_ingress_and_is_stricter_on_egress() {
     assert!(
         !egress_only_upstream.is_empty(),
         "warden's egress should be stricter than upstream's allow-all"
+    );
+}
+
+/// The case that showed the hole: `reviews` spans `reviews-v2`, whose flow reaches `ratings`.
+/// nca finds some pods of `reviews` reaching `ratings` and others not; warden says the same, and
+/// the evaluator as it was (one pod with exactly `reviews`'s labels) said "denied".
+#[test]
+fn answering_for_one_pod_per_service_fails_this_oracle_on_bookinfo() {
+    let dir = common::repo().join("examples/bookinfo");
+    let sources = warden::load::load(std::slice::from_ref(&dir)).unwrap();
+    let text = (0..sources.len())
+        .map(|i| sources.text(i).to_string())
+        .collect::<String>();
+    let c = case("bookinfo".to_string(), sources, text);
+    assert!(c.overlaps && c.regions > c.program.services.len());
+    let batch = check_batch(&[&c]);
+    assert!(batch.failures.is_empty(), "{}", batch.failures.join("\n"));
+    let wanted = "bookinfo/reviews -> bookinfo/ratings on 9080/TCP: before None, nca Some";
+    assert!(
+        batch.services.old_wrong.iter().any(|l| l.ends_with(wanted)),
+        "{}",
+        batch.services.old_wrong.join("\n")
     );
 }

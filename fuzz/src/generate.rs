@@ -31,6 +31,7 @@ const KEYWORDS: &[&str] = &[
     "images",
     "ingress",
     "isolate",
+    "overlaps",
     "labels",
     "mode",
     "notin",
@@ -415,6 +416,7 @@ fn service(u: &mut Unstructured<'_>) -> Result<Service> {
         flows: some(u, 0, 3, flow)?,
         syscalls: some(u, 0, 1, syscalls)?,
         isolate: some(u, 0, 1, isolate)?,
+        overlaps: some(u, 0, 2, |u| name(u, SERVICES))?,
     })
 }
 
@@ -673,6 +675,7 @@ pub fn valid_file(u: &mut Unstructured<'_>) -> Result<File> {
             flows,
             syscalls,
             isolate: Vec::new(),
+            overlaps: Vec::new(),
         });
     }
     for (i, ns) in namespaces.iter().enumerate() {

@@ -8,7 +8,8 @@
 use super::Checker;
 use crate::ast;
 use crate::diag::Diagnostic;
-use crate::ir::connectivity::{Evaluator, Verdict};
+use crate::ir::connectivity::{Case, Evaluator, Grant, Outcome};
+use crate::ir::regions::TooMany;
 use crate::ir::{self, Endpoint};
 
 impl Checker<'_> {
@@ -75,45 +76,92 @@ impl Checker<'_> {
             return;
         }
         let evaluator = Evaluator::new(&self.program);
+        let program = &self.program;
         // Each expectation only reads the program: answered on every core, reported in order.
-        let unmet = crate::parallel::map(expects, |x| unmet(&evaluator, x));
+        let unmet = crate::parallel::map(expects, |x| unmet(program, &evaluator, x));
         self.diags.extend(unmet.into_iter().flatten());
     }
 }
 
-/// E0601 for an expectation that does not hold, naming why for each port it probes.
-fn unmet(evaluator: &Evaluator<'_>, x: &ir::Expect) -> Option<Diagnostic> {
+/// Whether `outcome` contradicts an expectation of `allowed`.
+fn contradicts(allowed: bool, outcome: &Outcome) -> bool {
+    if allowed {
+        !matches!(outcome, Outcome::Allowed(_))
+    } else {
+        !matches!(outcome, Outcome::Denied(_))
+    }
+}
+
+/// E0601 for an expectation that does not hold, naming why for each port it probes and, where the
+/// pods of an endpoint differ, which of them.
+fn unmet(program: &ir::Program, evaluator: &Evaluator<'_>, x: &ir::Expect) -> Option<Diagnostic> {
     let mut notes = Vec::new();
-    let mut labels = Vec::new();
+    let mut labels: Vec<crate::diag::Label> = Vec::new();
     for port in x.probes() {
-        let verdict = evaluator.evaluate(&x.from, &x.to, port.as_ref());
-        let on = || {
-            port.as_ref()
-                .map(|p| format!(" on {p}"))
-                .unwrap_or_default()
+        let on = port
+            .as_ref()
+            .map(|p| format!(" on {p}"))
+            .unwrap_or_default();
+        let answer = match evaluator.answer(&x.from, &x.to, port.as_ref()) {
+            Ok(answer) => answer,
+            Err(TooMany { limit }) => return Some(undecided(x, limit)),
         };
-        match (x.allowed, verdict) {
-            (true, Verdict::Allowed { .. }) | (false, Verdict::Denied { .. }) => {}
-            (true, Verdict::Denied { reason }) => {
-                notes.push(format!("denied{}: {reason}", on()));
-            }
-            (true, Verdict::Partial { reason, .. }) => {
-                notes.push(format!("allowed only in part{}: {reason}", on()));
-            }
-            (false, Verdict::Allowed { by }) | (false, Verdict::Partial { by, .. }) => {
-                if by.is_empty() {
+        let failing: Vec<&Case> = answer
+            .cases
+            .iter()
+            .filter(|c| contradicts(x.allowed, &c.outcome))
+            .collect();
+        let Some(first) = failing.first() else {
+            continue;
+        };
+        let mut whom = first.whom(program);
+        if !whom.is_empty() && failing.len() > 1 {
+            whom.push_str(&format!(" and {} other kinds of pod", failing.len() - 1));
+        }
+        let others = if failing.len() < answer.cases.len() {
+            format!(
+                "; the others are {}",
+                if x.allowed { "allowed" } else { "denied" }
+            )
+        } else {
+            String::new()
+        };
+        if x.allowed {
+            match &first.outcome {
+                Outcome::Denied(d) => notes.push(format!("denied{on}{whom}: {}{others}", d.reason)),
+                Outcome::Partly(_, d) => {
                     notes.push(format!(
-                        "allowed{}: nothing is isolated on either side",
-                        on()
+                        "allowed only in part{on}{whom}: {}{others}",
+                        d.reason
                     ));
                 }
-                for span in by {
-                    labels.push(crate::diag::Label {
-                        span,
-                        message: format!("this flow allows it{}", on()),
-                        primary: false,
-                    });
-                }
+                Outcome::Allowed(_) => {}
+            }
+            continue;
+        }
+        let grants: Vec<&Grant> = failing.iter().flat_map(|c| c.outcome.grants()).collect();
+        if grants.is_empty() {
+            notes.push(format!(
+                "allowed{on}{whom}: nothing is isolated on either side{others}"
+            ));
+        } else if !whom.is_empty() {
+            notes.push(format!("allowed{on}{whom}{others}"));
+        }
+        for g in grants {
+            let message = if g.dns {
+                format!("its `allow dns` allows it{on}")
+            } else {
+                format!("this flow allows it{on}")
+            };
+            if !labels
+                .iter()
+                .any(|l| l.span == g.source && l.message == message)
+            {
+                labels.push(crate::diag::Label {
+                    span: g.source,
+                    message,
+                    primary: false,
+                });
             }
         }
     }
@@ -132,4 +180,14 @@ fn unmet(evaluator: &Evaluator<'_>, x: &ir::Expect) -> Option<Diagnostic> {
     d.notes = notes;
     d.labels.extend(labels);
     Some(d)
+}
+
+/// E0603: the endpoints stand for more kinds of pod than the evaluator decides for.
+fn undecided(x: &ir::Expect, limit: usize) -> Diagnostic {
+    Diagnostic::error("E0603", format!("expectation cannot be decided: `{}`", x.text))
+        .primary(x.span, "its endpoints stand for too many kinds of pod")
+        .note(format!(
+            "the selectors of the namespaces involved split these pods into more than {limit} kinds that warden would have to answer for one by one"
+        ))
+        .help("make the selectors that overlap these services' pods fewer or disjoint, or ask about the services they split")
 }

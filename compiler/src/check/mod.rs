@@ -19,6 +19,7 @@ mod flows;
 mod layer7;
 mod names;
 mod namespaces;
+mod overlaps;
 mod ports;
 mod services;
 mod syscalls;
@@ -90,6 +91,17 @@ struct Resolved {
 
 /// Checks the program made of `files` (in file-name order). Returns the IR when there is no error.
 pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, Vec<Diagnostic>) {
+    check_asking(sources, files, None)
+}
+
+/// `check` for `warden explain`, whose question is an expectation in the file `question`:
+/// expectations are resolved but not evaluated, since the answer is not an error and the
+/// program's own expectations need not hold for a question about it to be answered.
+pub fn check_asking(
+    sources: &SourceMap,
+    files: &[ast::File],
+    question: Option<crate::span::FileId>,
+) -> (Option<ir::Program>, Vec<Diagnostic>) {
     let by_name = OnceLock::new();
     let resolved_blocks = Mutex::new(HashMap::new());
     let mut cx = Checker {
@@ -196,6 +208,7 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
             cx.check_admission(adm);
         }
     }
+    cx.check_overlaps(&declared);
     let mut expects = Vec::new();
     for file in files {
         for e in &file.expects {
@@ -211,7 +224,11 @@ pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, 
     if cx.diags.iter().any(Diagnostic::is_error) {
         return (None, cx.diags);
     }
-    cx.evaluate_expects(&expects);
+    // A question is answered about the program as it is, whether its expectations hold or not
+    // (the answer may be why one does not).
+    if question.is_none() {
+        cx.evaluate_expects(&expects);
+    }
     cx.program.expects = expects;
     let ok = !cx.diags.iter().any(Diagnostic::is_error);
     (ok.then_some(cx.program), cx.diags)

@@ -5,6 +5,7 @@
 //! (`BTreeMap`, sorted `Vec`), so anything derived from the IR is deterministic.
 
 pub mod connectivity;
+pub mod regions;
 
 use crate::span::Span;
 use ipnet::IpNet;
@@ -103,6 +104,20 @@ impl Services {
             .0
             .partition_point(|s| s.id.namespace.as_str() <= namespace);
         self.0.get(start..end).unwrap_or_default()
+    }
+
+    /// The services of `namespace` with their references.
+    pub fn of_namespace<'s>(
+        &'s self,
+        namespace: &str,
+    ) -> impl Iterator<Item = (ServiceRef, &'s Service)> + 's {
+        let start = self
+            .0
+            .partition_point(|s| s.id.namespace.as_str() < namespace);
+        // INVARIANT (Services): fewer than 2^32, so every place is a reference.
+        (start..)
+            .map_while(|i| u32::try_from(i).ok().map(ServiceRef))
+            .zip(self.in_namespace(namespace))
     }
 
     pub fn len(&self) -> usize {

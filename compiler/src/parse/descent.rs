@@ -32,6 +32,7 @@ pub(super) enum Rule {
     namespace_decl,
     namespace_labels,
     isolate,
+    overlaps,
     direction,
     allow_dns,
     dns_decl,
@@ -640,6 +641,7 @@ impl<'a> Parser<'a> {
             let mut flows = Vec::new();
             let mut syscalls = Vec::new();
             let mut isolate = Vec::new();
+            let mut overlaps = Vec::new();
             p.block(|p| {
                 if let Some(sel) = p.pods() {
                     pods.push(sel);
@@ -649,8 +651,10 @@ impl<'a> Parser<'a> {
                     flows.push(flow);
                 } else if let Some(s) = p.syscalls() {
                     syscalls.push(s);
+                } else if let Some(i) = p.isolate() {
+                    isolate.push(i);
                 } else {
-                    isolate.push(p.isolate()?);
+                    overlaps.extend(p.overlaps()?);
                 }
                 Some(())
             })?;
@@ -669,7 +673,17 @@ impl<'a> Parser<'a> {
                 flows,
                 syscalls,
                 isolate,
+                overlaps,
             })
+        })
+    }
+
+    /// `overlaps = { kw_overlaps ~ ident ~ ("," ~ ident)* }`: the services named.
+    fn overlaps(&mut self) -> Option<Vec<Ident>> {
+        self.rule(Rule::overlaps, |p| {
+            p.kw("overlaps")?;
+            p.skip();
+            p.list(Self::ident)
         })
     }
 

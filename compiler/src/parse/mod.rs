@@ -91,6 +91,7 @@ fn rule_name(rule: Rule) -> String {
         Rule::namespace_labels => "`labels`",
         Rule::protocol => "a protocol (`tcp`, `udp`, `sctp`)",
         Rule::isolate => "`isolate`",
+        Rule::overlaps => "`overlaps`",
         Rule::direction => "`ingress` or `egress`",
         Rule::allow_dns => "`allow dns`",
         Rule::pods => "`pods`",

@@ -6,13 +6,84 @@ use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use warden::ir::{Pod, Port, PortSpec, Ports, Program};
+use warden::ir::regions::regions;
+use warden::ir::{NamespaceScope, Peer, Pod, Port, PortSpec, Ports, Program, Selector};
 
 /// The pods: one per service, carrying exactly its selector's labels (and its named container
-/// ports, numbered by `named_port_number`); in every namespace, pods that some selectors match
-/// and others do not; the cluster DNS.
+/// ports, numbered by `named_port_number`); two for every region of each service's selector that
+/// the other selectors a question may read tell apart (`region_pods`); in every namespace, pods
+/// that some selectors match and others do not; the cluster DNS.
 pub fn pods(program: &Program) -> Vec<Pod> {
-    let mut pods: Vec<Pod> = program
+    let mut pods = service_pods(program);
+    pods.extend(region_pods(program));
+    pods.extend(extra_pods(program));
+    pods
+}
+
+/// Every selector that may tell pods of `namespace` apart: its services', the `pods(…)` peers'
+/// whose namespaces include it, the cluster DNS's there.
+pub fn selectors_in<'p>(program: &'p Program, namespace: &str) -> Vec<&'p Selector> {
+    let mut out: Vec<&Selector> = program
+        .services
+        .in_namespace(namespace)
+        .iter()
+        .map(|s| &s.selector)
+        .collect();
+    for f in &program.flows {
+        for peer in [&f.client, &f.server] {
+            if let Peer::Pods(p) = peer {
+                let inside = match &p.namespaces {
+                    NamespaceScope::Name(n) => n == namespace,
+                    NamespaceScope::Labels(sel) => {
+                        sel.matches(&program.namespace_labels(namespace))
+                    }
+                };
+                if inside {
+                    out.push(&p.pods);
+                }
+            }
+        }
+    }
+    if program.dns.namespace == namespace {
+        out.push(&program.dns.pods);
+    }
+    out
+}
+
+/// Two pods (`…-a`, `…-b`: a pair of them is a pair of pods of the region) for every region of
+/// each service's selector that any selector of its namespace tells apart, numbering named ports
+/// as the service's own pod does.
+pub fn region_pods(program: &Program) -> Vec<Pod> {
+    let representatives = service_pods(program);
+    let mut out = Vec::new();
+    for (s, rep) in program.services.values().zip(&representatives) {
+        let others: Vec<&Selector> = selectors_in(program, &s.id.namespace)
+            .into_iter()
+            .filter(|o| **o != s.selector)
+            .collect();
+        let found = regions(&s.selector, &others, 4096).expect("few regions");
+        for (k, region) in found.iter().enumerate() {
+            for twin in ["a", "b"] {
+                out.push(Pod {
+                    namespace: s.id.namespace.clone(),
+                    labels: region.labels.clone(),
+                    name: format!("{}-k{k}-{twin}", s.id.name),
+                    named_ports: rep.named_ports.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Whether `pod` is the second of a region's two pods, whose labels and ports are the first's.
+pub fn is_twin(pod: &Pod) -> bool {
+    pod.name.ends_with("-b")
+}
+
+/// One pod per service, carrying exactly its selector's labels.
+fn service_pods(program: &Program) -> Vec<Pod> {
+    program
         .services
         .values()
         .enumerate()
@@ -34,13 +105,20 @@ pub fn pods(program: &Program) -> Vec<Pod> {
                 })
                 .collect(),
         })
-        .collect();
-    // Pods that some selectors match and others do not, for every kind of requirement.
-    let extras: [&[(&str, &str)]; 4] = [
+        .collect()
+}
+
+/// Pods that some selectors match and others do not, for every kind of requirement, in every
+/// namespace; and the cluster DNS.
+fn extra_pods(program: &Program) -> Vec<Pod> {
+    let mut pods = Vec::new();
+    let extras: [&[(&str, &str)]; 6] = [
         &[("stray", "yes")],
         &[("app", "svc0"), ("tier", "t0"), ("track", "canary")],
         &[("tier", "t1"), ("gpu", "true"), ("legacy", "true")],
         &[("app", "svc1"), ("track", "stable")],
+        &[("app", "svc0"), ("version", "v2")],
+        &[("app", "svc1"), ("tier", "t1"), ("version", "v3")],
     ];
     for ns in program.namespaces.keys() {
         for (i, labels) in extras.iter().enumerate() {
@@ -258,15 +336,29 @@ pub fn random_program(index: usize, rng: &mut Rng) -> String {
     }
     for i in 0..svc_count {
         let me = &services[i];
-        // Some services select by a shared tier label only, so their selectors overlap others' pods.
+        // Selectors that meet others': a shared tier label only (partly overlapping the per-app
+        // services of the tier), a version of another service of the namespace (nested in it),
+        // two apps at once; and version requirements of every kind, which split or leave out
+        // the nested ones.
         let tier = rng.below(2);
-        let mut labels = if rng.chance(20) {
-            format!("tier = \"t{tier}\"")
-        } else if rng.chance(50) {
-            format!("app = \"{}\", tier = \"t{tier}\"", me.name)
-        } else {
-            format!("app = \"{}\"", me.name)
+        let neighbours: Vec<usize> = (0..svc_count)
+            .filter(|&j| j != i && services[j].ns == me.ns)
+            .collect();
+        let mut labels = match rng.below(10) {
+            0 | 1 => format!("tier = \"t{tier}\""),
+            2 | 3 if !neighbours.is_empty() => {
+                let j = *rng.pick(&neighbours);
+                let version = *rng.pick(&["version = \"v2\"", "version in (v1, v2)"]);
+                format!("app = \"svc{j}\", {version}")
+            }
+            4 => format!("app in (svc{i}, svc{})", rng.below(svc_count)),
+            5 | 6 => format!("app = \"{}\", tier = \"t{tier}\"", me.name),
+            _ => format!("app = \"{}\"", me.name),
         };
+        if !labels.contains("version") && rng.chance(25) {
+            let extra: &&str = rng.pick(&[", version notin (v2)", ", version notin (v1, v3)"]);
+            labels.push_str(extra);
+        }
         // Set-based requirements, each on a key of its own.
         if rng.chance(25) {
             let extra: &&str = rng.pick(&[
@@ -285,6 +377,10 @@ pub fn random_program(index: usize, rng: &mut Rng) -> String {
         }
         if ns_count == 1 && rng.chance(15) {
             labels.push_str(", !legacy");
+        }
+        if ns_count == 1 && !labels.contains("version") && rng.chance(15) {
+            let extra: &&str = rng.pick(&[", version", ", !version"]);
+            labels.push_str(extra);
         }
         writeln!(s, "service {} in {} {{\n  pods {labels}", me.name, me.ns).unwrap();
         for (name, number, proto) in &me.ports {

@@ -146,6 +146,7 @@ impl Ctx {
             flows: Vec::new(),
             syscalls: Vec::new(),
             isolate: Vec::new(),
+            overlaps: Vec::new(),
         };
         let mut idents = 0;
         for p in pair.into_inner() {
@@ -171,6 +172,11 @@ impl Ctx {
                 Rule::flow => svc.flows.push(self.flow(p)),
                 Rule::syscalls => svc.syscalls.push(self.syscalls(p)),
                 Rule::isolate => svc.isolate.push(self.isolate(p)),
+                Rule::overlaps => svc.overlaps.extend(
+                    p.into_inner()
+                        .filter(|p| p.as_rule() == Rule::ident)
+                        .map(|p| self.ident(&p)),
+                ),
                 _ => {}
             }
         }

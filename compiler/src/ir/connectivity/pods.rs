@@ -1,0 +1,350 @@
+//! The answer for one pod (or external addresses) against another: which flows let it through
+//! each side, or what isolates the side that denies it. Any pod, not only a service's own: a
+//! service selects every pod of its namespace that carries all its labels.
+
+use super::addresses::{Range, block_ranges, covered, merge, net_range, overlaps};
+use super::{Denial, Evaluator, Grant, Outcome, PolicyRef};
+use crate::ir::{Flow, NamespaceScope, Peer, Pod, Probe, Program, Protocol, Service, ServiceRef};
+use ipnet::IpNet;
+
+/// Whether `flow` covers a connection to `server` on `port`.
+fn covers(flow: &Flow, port: Option<&Probe>, server: &Pod) -> bool {
+    match port {
+        Some(p) => flow.ports.covers(p, server),
+        None => flow.ports == crate::ir::Ports::All,
+    }
+}
+
+/// An address outside the cluster has no named ports.
+fn no_pod() -> Pod {
+    Pod {
+        namespace: String::new(),
+        labels: Default::default(),
+        name: String::new(),
+        named_ports: Default::default(),
+    }
+}
+
+/// Whether the pods of `scope` include those of `namespace`.
+pub(super) fn in_scope(program: &Program, scope: &NamespaceScope, namespace: &str) -> bool {
+    match scope {
+        NamespaceScope::Name(n) => n == namespace,
+        NamespaceScope::Labels(sel) => sel.matches(&program.namespace_labels(namespace)),
+    }
+}
+
+fn matches(program: &Program, peer: &Peer, pod: &Pod) -> bool {
+    match peer {
+        Peer::Service(r) => program
+            .services
+            .at(*r)
+            .is_some_and(|s| s.selects_pod(&pod.namespace, &pod.labels)),
+        Peer::Namespace(n) => *n == pod.namespace,
+        Peer::Pods(p) => {
+            in_scope(program, &p.namespaces, &pod.namespace) && p.pods.matches(&pod.labels)
+        }
+        Peer::World | Peer::Ip(_) | Peer::Host(_) => false,
+    }
+}
+
+/// The services of `candidates` that select `pod`.
+fn selecting<'p>(
+    program: &'p Program,
+    pod: &'p Pod,
+    candidates: &'p [ServiceRef],
+) -> impl Iterator<Item = (ServiceRef, &'p Service)> + 'p {
+    candidates.iter().filter_map(move |r| {
+        program
+            .services
+            .at(*r)
+            .filter(|s| s.selects_pod(&pod.namespace, &pod.labels))
+            .map(|s| (*r, s))
+    })
+}
+
+/// The services of `candidates` that select `pod` and isolate it themselves in a direction.
+fn isolating_services<'p>(
+    program: &'p Program,
+    pod: &'p Pod,
+    candidates: &'p [ServiceRef],
+    egress: bool,
+) -> impl Iterator<Item = ServiceRef> + 'p {
+    selecting(program, pod, candidates)
+        .filter(move |(_, s)| s.isolates_itself(egress))
+        .map(|(r, _)| r)
+}
+
+/// Everything that isolates `pod` in a direction: its namespace's `default-deny`, and the policy of
+/// each service selecting it that isolates itself (a NetworkPolicy of every such service selects
+/// it). Empty: nothing isolates it.
+fn isolators(
+    program: &Program,
+    pod: &Pod,
+    candidates: &[ServiceRef],
+    egress: bool,
+) -> Vec<PolicyRef> {
+    let mut out = Vec::new();
+    if program.namespace_isolates(&pod.namespace, egress) {
+        out.push(PolicyRef::Namespace {
+            namespace: pod.namespace.clone(),
+            name: "default-deny",
+        });
+    }
+    out.extend(isolating_services(program, pod, candidates, egress).map(PolicyRef::Service));
+    out
+}
+
+/// What isolates `pod`, for messages.
+fn why(program: &Program, pod: &Pod, candidates: &[ServiceRef], egress: bool) -> String {
+    if program.namespace_isolates(&pod.namespace, egress) {
+        return format!("namespace `{}`", pod.namespace);
+    }
+    match isolating_services(program, pod, candidates, egress)
+        .next()
+        .and_then(|r| program.services.at(r))
+    {
+        Some(s) => format!("service `{}`", s.id),
+        None => format!("namespace `{}`", pod.namespace),
+    }
+}
+
+/// `allow dns`: egress from every pod of the namespace to the cluster DNS on 53/tcp and 53/udp,
+/// with the policies holding that rule: the namespace's `allow-dns` where the namespace isolates
+/// egress, else the policy of each service isolating the pod's egress itself.
+fn dns_rule(
+    program: &Program,
+    ns: &crate::ir::Namespace,
+    src: &Pod,
+    candidates: &[ServiceRef],
+) -> Grant {
+    let policies = if ns.isolate_egress {
+        vec![PolicyRef::Namespace {
+            namespace: ns.name.clone(),
+            name: "allow-dns",
+        }]
+    } else {
+        isolating_services(program, src, candidates, true)
+            .map(PolicyRef::Service)
+            .collect()
+    };
+    Grant {
+        source: ns.span,
+        dns: true,
+        egress: true,
+        policies,
+    }
+}
+
+fn dns_port(port: Option<&Probe>) -> bool {
+    matches!(port, Some(Probe::Number(p)) if p.number == 53 && matches!(p.protocol, Protocol::Tcp | Protocol::Udp))
+}
+
+/// A pod and the services that may select it (every one that does is among them).
+pub(super) type Side<'p> = (&'p Pod, &'p [ServiceRef]);
+
+impl Evaluator<'_> {
+    /// The flows with rules for `pod` on its side (`egress`: its client side): those of each
+    /// service selecting it that is isolated that way (by itself or its namespace), each with the
+    /// policy holding its rules, and its namespace's own where the namespace isolates that way.
+    fn rules<'s>(
+        &'s self,
+        (pod, candidates): Side<'s>,
+        egress: bool,
+    ) -> Vec<(&'s Flow, PolicyRef)> {
+        let program = self.program;
+        let namespace_isolates = program.namespace_isolates(&pod.namespace, egress);
+        let mut out = Vec::new();
+        for (r, s) in selecting(program, pod, candidates) {
+            if s.isolates_itself(egress) || namespace_isolates {
+                out.extend(
+                    self.flows_of(egress, std::slice::from_ref(&r), None)
+                        .map(|f| (f, PolicyRef::Service(r))),
+                );
+            }
+        }
+        if namespace_isolates {
+            out.extend(self.flows_of(egress, &[], Some(&pod.namespace)).map(|f| {
+                (
+                    f,
+                    PolicyRef::Namespace {
+                        namespace: pod.namespace.clone(),
+                        name: "namespace-flows",
+                    },
+                )
+            }));
+        }
+        out
+    }
+
+    fn isolated(&self, (pod, candidates): Side<'_>, egress: bool) -> bool {
+        self.program.namespace_isolates(&pod.namespace, egress)
+            || isolating_services(self.program, pod, candidates, egress)
+                .next()
+                .is_some()
+    }
+
+    pub(super) fn pod_to_pod(&self, src: Side<'_>, dst: Side<'_>, port: Option<&Probe>) -> Outcome {
+        let program = self.program;
+        let grant = |(f, policy): (&Flow, PolicyRef), egress: bool| Grant {
+            source: f.span,
+            dns: false,
+            egress,
+            policies: vec![policy],
+        };
+        let mut egress_grants: Vec<Grant> = self
+            .rules(src, true)
+            .into_iter()
+            .filter(|(f, _)| matches(program, &f.server, dst.0) && covers(f, port, dst.0))
+            .map(|rule| grant(rule, true))
+            .collect();
+        let mut ingress_grants: Vec<Grant> = self
+            .rules(dst, false)
+            .into_iter()
+            .filter(|(f, _)| matches(program, &f.client, src.0) && covers(f, port, dst.0))
+            .map(|rule| grant(rule, false))
+            .collect();
+        egress_grants.sort_by_key(|g| g.source);
+        ingress_grants.sort_by_key(|g| g.source);
+        let reaches_dns = dns_port(port)
+            && dst.0.namespace == program.dns.namespace
+            && program.dns.pods.matches(&dst.0.labels);
+        let dns = program
+            .namespaces
+            .get(&src.0.namespace)
+            .filter(|ns| reaches_dns && ns.allow_dns)
+            .map(|ns| dns_rule(program, ns, src.0, src.1));
+        let egress_isolated = self.isolated(src, true);
+        let ingress_isolated = self.isolated(dst, false);
+        let egress_ok = !egress_isolated || !egress_grants.is_empty() || dns.is_some();
+        let ingress_ok = !ingress_isolated || !ingress_grants.is_empty();
+        if egress_ok && ingress_ok {
+            let mut grants = egress_grants;
+            // The DNS rule decides only where no flow opens the client's side.
+            if egress_isolated && grants.is_empty() {
+                grants.extend(dns);
+            }
+            grants.extend(ingress_grants);
+            return Outcome::Allowed(grants);
+        }
+        let ((a, a_candidates), (b, b_candidates)) = (src, dst);
+        let why_egress = || why(program, a, a_candidates, true);
+        let why_ingress = || why(program, b, b_candidates, false);
+        let (an, bn) = (&a.name, &b.name);
+        let reason = match (egress_ok, ingress_ok) {
+            (false, false) if a.namespace == b.namespace && why_egress() == why_ingress() => {
+                format!(
+                    "{} isolates both directions and no flow from `{an}` to `{bn}` covers it",
+                    why_egress()
+                )
+            }
+            (false, false) => format!(
+                "{} isolates egress and {} isolates ingress, and no flow from `{an}` to `{bn}` covers it",
+                why_egress(),
+                why_ingress()
+            ),
+            (false, true) => format!(
+                "{} isolates egress and no flow from `{an}` to `{bn}` covers it",
+                why_egress()
+            ),
+            _ => format!(
+                "{} isolates ingress and no flow from `{an}` to `{bn}` covers it",
+                why_ingress()
+            ),
+        };
+        Outcome::Denied(Denial {
+            egress: if egress_ok {
+                Vec::new()
+            } else {
+                isolators(program, a, a_candidates, true)
+            },
+            ingress: if ingress_ok {
+                Vec::new()
+            } else {
+                isolators(program, b, b_candidates, false)
+            },
+            reason,
+        })
+    }
+
+    /// A pod and external addresses: only the pod's side can be isolated.
+    pub(super) fn external(
+        &self,
+        nets: &[IpNet],
+        pod: &Pod,
+        candidates: &[ServiceRef],
+        port: Option<&Probe>,
+        egress: bool,
+    ) -> Outcome {
+        let program = self.program;
+        if !self.isolated((pod, candidates), egress) {
+            return Outcome::Allowed(Vec::new());
+        }
+        let wanted: Vec<Range> = nets.iter().map(net_range).collect();
+        // The server resolves named ports: the pod on ingress, an address (none) on egress.
+        let outside = no_pod();
+        let server = if egress { &outside } else { pod };
+        let mut grants = Vec::new();
+        let mut granted: Vec<Range> = Vec::new();
+        for (flow, policy) in self.rules((pod, candidates), egress) {
+            if !covers(flow, port, server) {
+                continue;
+            }
+            let other = if egress { &flow.server } else { &flow.client };
+            let ranges: Vec<Range> = other.blocks().iter().flat_map(block_ranges).collect();
+            if overlaps(&wanted, &ranges) {
+                grants.push(Grant {
+                    source: flow.span,
+                    dns: false,
+                    egress,
+                    policies: vec![policy],
+                });
+            }
+            granted.extend(ranges);
+        }
+        grants.sort_by_key(|g| g.source);
+        // `allow dns` with NodeLocal DNSCache: its address, on the DNS ports.
+        if egress
+            && dns_port(port)
+            && let Some(ns) = program.namespaces.get(&pod.namespace)
+            && ns.allow_dns
+            && let Some(nodelocal) = program.dns.nodelocal
+        {
+            let range = net_range(&nodelocal);
+            if overlaps(&wanted, &[range]) {
+                grants.push(dns_rule(program, ns, pod, candidates));
+            }
+            granted.push(range);
+        }
+        let merged = merge(granted);
+        let direction = if egress { "egress" } else { "ingress" };
+        let denial = || Denial {
+            egress: if egress {
+                isolators(program, pod, candidates, true)
+            } else {
+                Vec::new()
+            },
+            ingress: if egress {
+                Vec::new()
+            } else {
+                isolators(program, pod, candidates, false)
+            },
+            reason: format!(
+                "{} isolates {direction} and no flow of `{}` covers {}",
+                why(program, pod, candidates, egress),
+                pod.name,
+                if wanted.len() > 1 {
+                    "all of these addresses"
+                } else {
+                    "these addresses"
+                }
+            ),
+        };
+        if wanted.iter().all(|w| covered(*w, &merged)) {
+            Outcome::Allowed(grants)
+        } else if overlaps(&wanted, &merged) {
+            Outcome::Partly(grants, denial())
+        } else {
+            Outcome::Denied(denial())
+        }
+    }
+}
