@@ -26,7 +26,7 @@
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use warden::lower::{Layout, Target};
+use warden::document::{Layout, Target};
 
 // The allocator of the `warden` binary, so that the phases cost what they cost there.
 #[global_allocator]
@@ -61,7 +61,7 @@ fn phases(dir: &Path, out: &Path, targets: &[Target], layout: Layout) -> (Laps, 
     };
     let sources = warden::load::load(&[dir.to_path_buf()]).expect("loads");
     lap(0);
-    let (files, diags) = warden::parse_all(&sources);
+    let (files, diags) = warden::parse::all(&sources);
     assert!(!diags.iter().any(warden::diag::Diagnostic::is_error));
     lap(1);
     let (program, diags) = warden::check::check(&sources, &files);

@@ -39,7 +39,7 @@ pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnosti
     // The question is checked as an expectation, so it resolves names, ports and CIDRs with the
     // same rules and diagnostics; its own verdict is the answer, not an error.
     let query_file = sources.add(QUERY_FILE.to_string(), format!("expect {query} allowed"));
-    let (files, mut diags) = crate::parse_all(&sources);
+    let (files, mut diags) = crate::parse::all(&sources);
     let program = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
@@ -276,14 +276,17 @@ fn explain_syscall(
     name: &str,
 ) -> (SourceMap, Vec<Diagnostic>, Found) {
     use crate::ir::SeccompAction;
-    let compiled = crate::compile(sources, &[]);
-    let sources = compiled.sources;
-    let errors: Vec<Diagnostic> = compiled
-        .diagnostics
-        .into_iter()
-        .filter(|d| d.is_error())
-        .collect();
-    let Some(program) = compiled.program else {
+    let (files, mut errors) = crate::parse::all(&sources);
+    let program = if errors.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        let (program, found) = crate::check::check(&sources, &files);
+        errors.extend(found);
+        program
+    };
+    errors.retain(Diagnostic::is_error);
+    crate::diag::sort(&mut errors);
+    let Some(program) = program.filter(|_| errors.is_empty()) else {
         return (sources, errors, Found::Problem);
     };
     let found: Vec<(&ServiceId, &crate::ir::Service)> = program
@@ -368,17 +371,22 @@ fn explain_syscall(
                 Some(g) => format!("decided by group `{g}`"),
                 None => "decided here".to_string(),
             };
-            let mut d = Diagnostic::note_of("N0001", format!("{id} syscall {name}: {}", describe(e.action)))
-                .primary(policy.rule_span(e), by);
+            let mut d = Diagnostic::note_of(
+                "N0001",
+                format!("{id} syscall {name}: {}", describe(e.action)),
+            )
+            .primary(policy.rule_span(e), by);
             if !e.when.is_empty() {
                 let alts: Vec<String> = e
                     .when
                     .iter()
-                    .map(|alt| {
-                        alt.iter().map(condition).collect::<Vec<_>>().join(" and ")
-                    })
+                    .map(|alt| alt.iter().map(condition).collect::<Vec<_>>().join(" and "))
                     .collect();
-                d = d.note(format!("only when {}; otherwise {}", alts.join(", or "), describe(policy.default)));
+                d = d.note(format!(
+                    "only when {}; otherwise {}",
+                    alts.join(", or "),
+                    describe(policy.default)
+                ));
                 if found_for(e.action) == found_for(policy.default) {
                     found = found_for(e.action);
                 }
@@ -388,16 +396,31 @@ fn explain_syscall(
             d
         }
         None if policy.docker_base && crate::catalog::seccomp::docker_names().contains(&name) => {
-            Diagnostic::note_of("N0001", format!("{id} syscall {name}: as in Docker's default profile"))
+            let note = "see compiler/catalog/seccomp/docker-default.json: some of its rules depend on capabilities, architecture or kernel version";
+            let headline = format!("{id} syscall {name}: as in Docker's default profile");
+            Diagnostic::note_of("N0001", headline)
                 .primary(policy.span, "`base docker-default` decides it")
-                .note("see compiler/catalog/seccomp/docker-default.json: some of its rules depend on capabilities, architecture or kernel version")
+                .note(note)
         }
         None => {
             // The block's `syscalls` keyword.
-            let keyword = Span::new(policy.span.file, policy.span.start, policy.span.start + "syscalls".len());
+            let keyword = Span::new(
+                policy.span.file,
+                policy.span.start,
+                policy.span.start + "syscalls".len(),
+            );
             found = found_for(policy.default);
-            Diagnostic::note_of("N0001", format!("{id} syscall {name}: {} (the default)", describe(policy.default)))
-                .primary(keyword, "no rule of this block names it: its default applies")
+            Diagnostic::note_of(
+                "N0001",
+                format!(
+                    "{id} syscall {name}: {} (the default)",
+                    describe(policy.default)
+                ),
+            )
+            .primary(
+                keyword,
+                "no rule of this block names it: its default applies",
+            )
         }
     };
     (sources, vec![answer], found)

@@ -8,7 +8,8 @@ use crate::ir::{NamespaceScope, Peer, Ports, Program, Selector};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// The picture's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Dot,
     Mermaid,

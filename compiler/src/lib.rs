@@ -8,6 +8,7 @@ pub mod ast;
 pub mod catalog;
 pub mod check;
 pub mod diag;
+pub mod document;
 pub mod emit;
 pub mod explain;
 pub mod format;
@@ -17,12 +18,11 @@ pub mod load;
 pub mod lower;
 mod parallel;
 pub mod parse;
-pub mod render;
 pub mod span;
 pub mod validate;
 
 use diag::Diagnostic;
-use lower::{Document, Layout, Target};
+use document::{Document, Layout, Target};
 use span::SourceMap;
 
 /// The result of compiling a program: its diagnostics and, when there is no error, its documents.
@@ -36,18 +36,6 @@ pub struct Compilation {
 /// Parses, checks, lowers, renders and validates `sources` for `targets`, for the tree layout.
 pub fn compile(sources: SourceMap, targets: &[Target]) -> Compilation {
     compile_for(sources, targets, Layout::Tree)
-}
-
-/// Parses every file of `sources`, on every core.
-pub fn parse_all(sources: &SourceMap) -> (Vec<ast::File>, Vec<Diagnostic>) {
-    let ids: Vec<usize> = (0..sources.len()).collect();
-    let mut files = Vec::with_capacity(sources.len());
-    let mut diagnostics = Vec::new();
-    for (file, diags) in parallel::map(&ids, |&id| parse::parse_file(id, sources.text(id))) {
-        files.push(file);
-        diagnostics.extend(diags);
-    }
-    (files, diagnostics)
 }
 
 /// Checks every document (`validate::validate`), on every core; the error names each invalid one.
@@ -65,7 +53,7 @@ pub fn validate_all(docs: &[Document]) -> Result<(), String> {
 
 /// `compile` for an output laid out as `layout` (which changes what the kustomization lists).
 pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Compilation {
-    let (files, mut diagnostics) = parse_all(&sources);
+    let (files, mut diagnostics) = parse::all(&sources);
     // A file that does not parse contributes nothing, so checking the rest would only report
     // names it would have defined.
     let program = if diagnostics.iter().any(Diagnostic::is_error) {

@@ -6,15 +6,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use warden::diag::{self, Diagnostic};
-use warden::lower::{Layout, Target};
+use warden::document::{Layout, Target};
 use warden::span::SourceMap;
 
 // A compilation allocates many small strings, vectors and map nodes and frees most of them
-// together; mimalloc's thread-local free lists do that in a fraction of glibc malloc's time. Built
-// without transparent huge pages (`no_thp`): each fresh 2 MiB page was cleared whole by the
-// kernel, a third of a build's time, and peak memory was 10 MiB higher at 10,000 services. Version
-// 2 of mimalloc (feature `v2`), not 3: at 10,000 chained services it peaks at 52 MiB instead of
-// 75, no slower (glibc: 55 MiB, a third slower).
+// together, which mimalloc's thread-local free lists do cheaply. Built without transparent huge
+// pages (`no_thp`), whose fresh pages the kernel clears whole, and as version 2 (feature `v2`),
+// whose peak memory is lower than version 3's for the same work (compiler/benches/HISTORY.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -35,10 +33,10 @@ struct CompileArgs {
     out: PathBuf,
     /// Targets to generate (default: netpol, seccomp, vap; `cilium` instead of `netpol` on Cilium, `kyverno` or `gatekeeper` beside or instead of `vap`)
     #[arg(long, value_enum, value_delimiter = ',')]
-    target: Vec<Target>,
+    target: Vec<TargetArg>,
     /// How the output directory is laid out: a file per document, or a file per target
-    #[arg(long, value_enum, default_value_t = Layout::Tree)]
-    layout: Layout,
+    #[arg(long, value_enum, default_value_t = LayoutArg::Tree)]
+    layout: LayoutArg,
     /// How diagnostics are printed
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -72,11 +70,72 @@ enum Command {
         /// The program (`.warden` files or directories)
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        #[arg(long, value_enum, default_value_t = warden::graph::Format::Dot)]
-        format: warden::graph::Format,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
     },
     /// Explain a diagnostic code, e.g. `warden explain-code E0102`
     ExplainCode { code: String },
+}
+
+/// `--target`: the library's `Target`, as the command line spells it.
+#[derive(Clone, Copy, ValueEnum)]
+enum TargetArg {
+    Netpol,
+    Cilium,
+    Seccomp,
+    Vap,
+    Kyverno,
+    Gatekeeper,
+    Spo,
+}
+
+impl From<TargetArg> for Target {
+    fn from(t: TargetArg) -> Target {
+        match t {
+            TargetArg::Netpol => Target::Netpol,
+            TargetArg::Cilium => Target::Cilium,
+            TargetArg::Seccomp => Target::Seccomp,
+            TargetArg::Vap => Target::Vap,
+            TargetArg::Kyverno => Target::Kyverno,
+            TargetArg::Gatekeeper => Target::Gatekeeper,
+            TargetArg::Spo => Target::Spo,
+        }
+    }
+}
+
+/// `--layout`: the library's `Layout`, as the command line spells it.
+#[derive(Clone, Copy, ValueEnum)]
+enum LayoutArg {
+    /// One file per document: `netpol/NAMESPACE/NAME.yaml`, `seccomp/NAMESPACE/SERVICE.json`, …
+    Tree,
+    /// One multi-document YAML file per target (`netpol.yaml`, `vap.yaml`, …); seccomp profiles
+    /// stay one file per service, which is how the container runtime reads them.
+    Bundle,
+}
+
+impl From<LayoutArg> for Layout {
+    fn from(l: LayoutArg) -> Layout {
+        match l {
+            LayoutArg::Tree => Layout::Tree,
+            LayoutArg::Bundle => Layout::Bundle,
+        }
+    }
+}
+
+/// `graph --format`: the library's `graph::Format`, as the command line spells it.
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+impl From<GraphFormat> for warden::graph::Format {
+    fn from(f: GraphFormat) -> Self {
+        match f {
+            GraphFormat::Dot => warden::graph::Format::Dot,
+            GraphFormat::Mermaid => warden::graph::Format::Mermaid,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -124,7 +183,7 @@ fn main() -> ExitCode {
             program,
             format,
         } => explain(&query.join(" ").replace(ARROW, "->"), &program, format),
-        Command::Graph { paths, format } => graph(&paths, format),
+        Command::Graph { paths, format } => graph(&paths, format.into()),
         Command::ExplainCode { code } => match diag::codes::explain(&code) {
             Some(text) => {
                 print!("{text}");
@@ -229,19 +288,19 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
     let targets: Vec<Target> = if args.target.is_empty() {
         Target::DEFAULT.to_vec()
     } else {
-        let mut t = args.target.clone();
+        let mut t: Vec<Target> = args.target.iter().map(|&t| t.into()).collect();
         t.sort();
         t.dedup();
         t
     };
-    let mut compiled = warden::compile_for(sources, &targets, args.layout);
+    let mut compiled = warden::compile_for(sources, &targets, Layout::from(args.layout));
     let Some(docs) = compiled.documents.take() else {
         report(&compiled.sources, &compiled.diagnostics, args);
         return ExitCode::from(1);
     };
-    // The program's own diagnostics are rendered while the output is hashed and written, on what
-    // that leaves of the cores (the realistic program's 6,800 warnings took 11 ms after it); the
-    // writing's own are rendered after it, and printed after them, as one report.
+    // The program's own diagnostics (thousands of warnings, in a large program) are rendered while
+    // the output is hashed and written, on what that leaves of the cores; the writing's own are
+    // rendered after it, and printed after them, as one report.
     let (files, outcome, early) = std::thread::scope(|scope| {
         // No thread for nothing to render: a clean program, the pre-commit case.
         let early = if compiled.diagnostics.is_empty() {
@@ -253,7 +312,7 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
                 })
                 .ok()
         };
-        let files = warden::emit::plan(docs, args.layout);
+        let files = warden::emit::plan(docs, Layout::from(args.layout));
         let outcome = if write {
             warden::emit::build(&args.out, &files, &|_| Ok(()))
         } else {

@@ -17,7 +17,7 @@
 mod generate;
 
 use warden::diag::{Diagnostic, render};
-use warden::lower::{Layout, Target};
+use warden::document::{Layout, Target};
 use warden::span::SourceMap;
 
 /// Splits the input into source files at 0xFF bytes (never part of UTF-8 text), so that one input
@@ -82,7 +82,7 @@ pub fn check(data: &[u8]) {
     let Some(sources) = sources(data) else {
         return;
     };
-    let (files, mut diags) = warden::parse_all(&sources);
+    let (files, mut diags) = warden::parse::all(&sources);
     if !diags.iter().any(Diagnostic::is_error) {
         diags.extend(warden::check::check(&sources, &files).1);
     }
@@ -122,7 +122,7 @@ fn compile_sources(sources: SourceMap) {
     let Some(second_docs) = second.documents else {
         panic!("the second compilation of the same program failed");
     };
-    let bytes = |docs: &[warden::lower::Document]| -> Vec<(String, String)> {
+    let bytes = |docs: &[warden::document::Document]| -> Vec<(String, String)> {
         docs.iter()
             .map(|d| (d.path.clone(), d.text.clone()))
             .collect()

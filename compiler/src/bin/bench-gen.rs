@@ -32,6 +32,9 @@ impl Rng {
     }
 }
 
+/// The `syscalls` block of half the realistic program's services.
+const SYSCALLS: &str = "  syscalls {\n    allow group runtime-core, basic-io, fs-read, net-server, net-client, signals, timers, runc-init\n    errno ENOSYS clone3\n    allow clone if arg0 has CLONE_THREAD\n    deny ptrace, mount, bpf\n  }\n";
+
 /// The chain: `svc-(i-1)` → `svc-i` on 8080, namespaces of ten, isolated for ingress.
 fn chain(n: usize) -> Vec<(String, String)> {
     let mut files = Vec::new();
@@ -105,7 +108,7 @@ fn realistic(n: usize) -> Vec<(String, String)> {
                 let _ = writeln!(s, "{line}");
             }
             if i % 2 == 0 {
-                s.push_str("  syscalls {\n    allow group runtime-core, basic-io, fs-read, net-server, net-client, signals, timers, runc-init\n    errno ENOSYS clone3\n    allow clone if arg0 has CLONE_THREAD\n    deny ptrace, mount, bpf\n  }\n");
+                s.push_str(SYSCALLS);
             }
             s.push_str("}\n");
             if i % 5 == 0 && i > 0 {

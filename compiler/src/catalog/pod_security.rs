@@ -45,6 +45,110 @@ impl Level {
     }
 }
 
+/// A check of the Pod Security Standards, as Pod Security Admission names it. Each backend
+/// (`lower::admission`'s CEL and Rego) matches every one, so that a check added here is a compile
+/// error there until both implement it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub enum CheckId {
+    #[serde(rename = "allowPrivilegeEscalation")]
+    AllowPrivilegeEscalation,
+    #[serde(rename = "appArmorProfile")]
+    AppArmorProfile,
+    #[serde(rename = "capabilities_baseline")]
+    CapabilitiesBaseline,
+    #[serde(rename = "capabilities_restricted")]
+    CapabilitiesRestricted,
+    #[serde(rename = "hostNamespaces")]
+    HostNamespaces,
+    #[serde(rename = "hostPathVolumes")]
+    HostPathVolumes,
+    #[serde(rename = "hostPorts")]
+    HostPorts,
+    #[serde(rename = "hostProbesAndHostLifecycle")]
+    HostProbesAndHostLifecycle,
+    #[serde(rename = "privileged")]
+    Privileged,
+    #[serde(rename = "procMount")]
+    ProcMount,
+    #[serde(rename = "procMount_restricted")]
+    ProcMountRestricted,
+    #[serde(rename = "restrictedVolumes")]
+    RestrictedVolumes,
+    #[serde(rename = "runAsNonRoot")]
+    RunAsNonRoot,
+    #[serde(rename = "runAsUser")]
+    RunAsUser,
+    #[serde(rename = "seLinuxOptions")]
+    SeLinuxOptions,
+    #[serde(rename = "seccompProfile_baseline")]
+    SeccompProfileBaseline,
+    #[serde(rename = "seccompProfile_restricted")]
+    SeccompProfileRestricted,
+    #[serde(rename = "sysctls")]
+    Sysctls,
+    #[serde(rename = "windowsHostProcess")]
+    WindowsHostProcess,
+}
+
+impl CheckId {
+    pub const ALL: [CheckId; 19] = [
+        CheckId::AllowPrivilegeEscalation,
+        CheckId::AppArmorProfile,
+        CheckId::CapabilitiesBaseline,
+        CheckId::CapabilitiesRestricted,
+        CheckId::HostNamespaces,
+        CheckId::HostPathVolumes,
+        CheckId::HostPorts,
+        CheckId::HostProbesAndHostLifecycle,
+        CheckId::Privileged,
+        CheckId::ProcMount,
+        CheckId::ProcMountRestricted,
+        CheckId::RestrictedVolumes,
+        CheckId::RunAsNonRoot,
+        CheckId::RunAsUser,
+        CheckId::SeLinuxOptions,
+        CheckId::SeccompProfileBaseline,
+        CheckId::SeccompProfileRestricted,
+        CheckId::Sysctls,
+        CheckId::WindowsHostProcess,
+    ];
+
+    /// The name Pod Security Admission and the catalog give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckId::AllowPrivilegeEscalation => "allowPrivilegeEscalation",
+            CheckId::AppArmorProfile => "appArmorProfile",
+            CheckId::CapabilitiesBaseline => "capabilities_baseline",
+            CheckId::CapabilitiesRestricted => "capabilities_restricted",
+            CheckId::HostNamespaces => "hostNamespaces",
+            CheckId::HostPathVolumes => "hostPathVolumes",
+            CheckId::HostPorts => "hostPorts",
+            CheckId::HostProbesAndHostLifecycle => "hostProbesAndHostLifecycle",
+            CheckId::Privileged => "privileged",
+            CheckId::ProcMount => "procMount",
+            CheckId::ProcMountRestricted => "procMount_restricted",
+            CheckId::RestrictedVolumes => "restrictedVolumes",
+            CheckId::RunAsNonRoot => "runAsNonRoot",
+            CheckId::RunAsUser => "runAsUser",
+            CheckId::SeLinuxOptions => "seLinuxOptions",
+            CheckId::SeccompProfileBaseline => "seccompProfile_baseline",
+            CheckId::SeccompProfileRestricted => "seccompProfile_restricted",
+            CheckId::Sysctls => "sysctls",
+            CheckId::WindowsHostProcess => "windowsHostProcess",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CheckId> {
+        CheckId::ALL.into_iter().find(|c| c.name() == text)
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One implementation of a check, from the policy version `since`.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Implementation {
@@ -61,10 +165,10 @@ pub struct Implementation {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Check {
-    pub id: String,
+    pub id: CheckId,
     level: String,
     #[serde(default)]
-    overrides: Option<String>,
+    overrides: Option<CheckId>,
     /// What the check looks at, for messages.
     pub fields: String,
     versions: Vec<Implementation>,
@@ -108,17 +212,14 @@ impl PodSecurity {
             .filter(|c| c.level().is_some_and(|l| l <= level))
             .filter_map(|c| c.at(version).map(|i| (c, i)))
             .collect();
-        let overridden: Vec<&str> = active
-            .iter()
-            .filter_map(|(c, _)| c.overrides.as_deref())
-            .collect();
+        let overridden: Vec<CheckId> = active.iter().filter_map(|(c, _)| c.overrides).collect();
         active
             .into_iter()
-            .filter(|(c, _)| !overridden.contains(&c.id.as_str()))
+            .filter(|(c, _)| !overridden.contains(&c.id))
             .collect()
     }
 
-    pub fn check(&self, id: &str) -> Option<&Check> {
+    pub fn check(&self, id: CheckId) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
     }
 }

@@ -7,7 +7,7 @@
 
 use super::Checker;
 use crate::ast::{self, Ident};
-use crate::catalog::pod_security::{self, Level, Version};
+use crate::catalog::pod_security::{self, CheckId, Level, Version};
 use crate::catalog::pod_spec;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::ir::{self, AdmissionRule, IdField, Mode};
@@ -484,10 +484,12 @@ impl Checker<'_> {
                 Some(c) => format!("`{}` cannot appear in an image reference", c.escape_debug()),
                 None => "an empty pattern matches no image".to_string(),
             };
+            let headline = format!("invalid image pattern `{}`", pattern.text.escape_debug());
+            let note = "a pattern is an image reference in which `*` stands for any characters, e.g. `registry.example.com/shop/*`";
             self.diags.push(
-                Diagnostic::error("E0504", format!("invalid image pattern `{}`", pattern.text.escape_debug()))
+                Diagnostic::error("E0504", headline)
                     .primary(pattern.span, what)
-                    .note("a pattern is an image reference in which `*` stands for any characters, e.g. `registry.example.com/shop/*`"),
+                    .note(note),
             );
             return false;
         }
@@ -533,23 +535,30 @@ impl Checker<'_> {
             Some(v) => match Version::parse(&v.text) {
                 Some(parsed) if oldest <= parsed && parsed <= newest => Some(parsed),
                 _ => {
+                    let note = format!(
+                        "warden's catalog holds the checks of {oldest} to {newest}; a newer cluster runs {newest}'s checks until the catalog follows"
+                    );
+                    let help = format!(
+                        "write `version {newest}`, or leave the version out for the newest"
+                    );
                     self.diags.push(
                         Diagnostic::error(
                             "E0508",
                             format!("Pod Security version `{}` is not one warden knows", v.text),
                         )
                         .primary(v.span, format!("not between {oldest} and {newest}"))
-                        .note(format!("warden's catalog holds the checks of {oldest} to {newest}; a newer cluster runs {newest}'s checks until the catalog follows"))
-                        .help(format!("write `version {newest}`, or leave the version out for the newest")),
+                        .note(note)
+                        .help(help),
                     );
                     None
                 }
             },
         };
-        let mut exempt: Vec<(String, String)> = Vec::new();
+        let mut exempt: Vec<(CheckId, String)> = Vec::new();
         for (check, reason) in &adm.exempt {
-            if catalog.check(&check.text).is_none() {
-                let ids: Vec<&str> = catalog.checks.iter().map(|c| c.id.as_str()).collect();
+            let id = CheckId::parse(&check.text).filter(|id| catalog.check(*id).is_some());
+            let Some(id) = id else {
+                let ids: Vec<&str> = catalog.checks.iter().map(|c| c.id.name()).collect();
                 let mut d = Diagnostic::error(
                     "E0509",
                     format!("unknown Pod Security check `{}`", check.text),
@@ -561,14 +570,16 @@ impl Checker<'_> {
                     d = d.note(format!("the checks are {}", ids.join(", ")));
                 }
                 self.diags.push(d);
-            } else if reason.text.trim().is_empty() {
+                continue;
+            };
+            if reason.text.trim().is_empty() {
                 self.diags.push(
                     Diagnostic::error("E0509", "an exemption needs a reason")
                         .primary(reason.span, "empty")
                         .help("say why this check does not apply, for whoever audits it"),
                 );
             } else if let (Some(l), Some(v)) = (parsed_level, parsed_version)
-                && !catalog.checks(l, v).iter().any(|(c, _)| c.id == check.text)
+                && !catalog.checks(l, v).iter().any(|(c, _)| c.id == id)
             {
                 self.diags.push(
                     Diagnostic::error(
@@ -579,7 +590,7 @@ impl Checker<'_> {
                     .note("a check exists from its first version on, and a restricted check replaces the baseline one it overrides"),
                 );
             } else {
-                exempt.push((check.text.clone(), reason.text.clone()));
+                exempt.push((id, reason.text.clone()));
             }
         }
         exempt.sort();

@@ -22,6 +22,13 @@ use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, operators};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+/// Helps for mismatched types.
+const SAME_TYPE: &str =
+    "compare values of one type: quote a string, or convert with int(), string()";
+const STANDARD: &str = "warden keeps admission CEL to standard CEL and its macros, which every engine evaluates alike: size, startsWith, endsWith, contains, matches, conversions, has, all, exists, exists_one, map, filter";
+const MACROS: &str =
+    "the macros `all`, `exists`, `exists_one`, `map` and `filter` take a list or a map";
+
 /// Longer expressions are refused: the API server's cost budget would refuse them anyway, and
 /// the parser recurses.
 const MAX_LEN: usize = 10_000;
@@ -226,7 +233,7 @@ impl TypeCheck<'_> {
                         return self.fail(
                             c.iter_range.id,
                             format!("cannot iterate over {}", a(&other.name())),
-                            Some("the macros `all`, `exists`, `exists_one`, `map` and `filter` take a list or a map".into()),
+                            Some(MACROS.into()),
                         );
                     }
                 };
@@ -347,7 +354,11 @@ impl TypeCheck<'_> {
                 if args.iter().all(|a| a.is(&Ty::Bool)) {
                     Ty::Bool
                 } else {
-                    self.fail(id, mismatch("`&&` and `||`"), Some("both sides are conditions".into()))
+                    self.fail(
+                        id,
+                        mismatch("`&&` and `||`"),
+                        Some("both sides are conditions".into()),
+                    )
                 }
             }
             (operators::LOGICAL_NOT | operators::NOT_STRICTLY_FALSE, None) => {
@@ -359,13 +370,21 @@ impl TypeCheck<'_> {
             }
             (operators::CONDITIONAL, None) => {
                 if !arg(0).is(&Ty::Bool) {
-                    return self.fail(id, format!("the condition of `?:` is {}, not a bool", a(&arg(0).name())), None);
+                    return self.fail(
+                        id,
+                        format!("the condition of `?:` is {}, not a bool", a(&arg(0).name())),
+                        None,
+                    );
                 }
                 match unify(&arg(1), &arg(2)) {
                     Some(t) => t,
                     None => self.fail(
                         id,
-                        format!("the branches of `?:` differ: {} and {}", arg(1).name(), arg(2).name()),
+                        format!(
+                            "the branches of `?:` differ: {} and {}",
+                            arg(1).name(),
+                            arg(2).name()
+                        ),
                         None,
                     ),
                 }
@@ -377,12 +396,22 @@ impl TypeCheck<'_> {
                 } else {
                     self.fail(
                         id,
-                        format!("{} is never equal to {}", self::a(&a.name()), self::a(&b.name())),
-                        Some("compare values of one type: quote a string, or convert with int(), string()".into()),
+                        format!(
+                            "{} is never equal to {}",
+                            self::a(&a.name()),
+                            self::a(&b.name())
+                        ),
+                        Some(SAME_TYPE.into()),
                     )
                 }
             }
-            (operators::LESS | operators::LESS_EQUALS | operators::GREATER | operators::GREATER_EQUALS, None) => {
+            (
+                operators::LESS
+                | operators::LESS_EQUALS
+                | operators::GREATER
+                | operators::GREATER_EQUALS,
+                None,
+            ) => {
                 let (a, b) = (arg(0), arg(1));
                 let ordered = (a.numeric() && b.numeric())
                     || (a.is(&Ty::String) && b.is(&Ty::String))
@@ -390,31 +419,56 @@ impl TypeCheck<'_> {
                 if ordered {
                     Ty::Bool
                 } else {
-                    self.fail(id, format!("{} and {} cannot be ordered", self::a(&a.name()), self::a(&b.name())), None)
+                    self.fail(
+                        id,
+                        format!(
+                            "{} and {} cannot be ordered",
+                            self::a(&a.name()),
+                            self::a(&b.name())
+                        ),
+                        None,
+                    )
                 }
             }
             (operators::ADD, None) => match (arg(0), arg(1)) {
                 (Ty::Dyn, t) | (t, Ty::Dyn) => t,
                 (Ty::List(a), Ty::List(b)) => Ty::List(Box::new(unify(&a, &b).unwrap_or(Ty::Dyn))),
-                (a, b) if a == b && matches!(a, Ty::Int | Ty::Uint | Ty::Double | Ty::String | Ty::Bytes) => a,
+                (a, b)
+                    if a == b
+                        && matches!(
+                            a,
+                            Ty::Int | Ty::Uint | Ty::Double | Ty::String | Ty::Bytes
+                        ) =>
+                {
+                    a
+                }
                 _ => self.fail(id, mismatch("`+`"), None),
             },
-            (operators::SUBSTRACT | operators::MULTIPLY | operators::DIVIDE | operators::MODULO, None) => {
-                match (arg(0), arg(1)) {
-                    (Ty::Dyn, t) | (t, Ty::Dyn) if t.numeric() => t,
-                    (a, b) if a == b && a.numeric() => a,
-                    _ => self.fail(id, mismatch("arithmetic"), None),
-                }
-            }
+            (
+                operators::SUBSTRACT | operators::MULTIPLY | operators::DIVIDE | operators::MODULO,
+                None,
+            ) => match (arg(0), arg(1)) {
+                (Ty::Dyn, t) | (t, Ty::Dyn) if t.numeric() => t,
+                (a, b) if a == b && a.numeric() => a,
+                _ => self.fail(id, mismatch("arithmetic"), None),
+            },
             (operators::NEGATE, None) if arg(0).numeric() => arg(0),
             (operators::INDEX, None) => match (arg(0), arg(1)) {
                 (Ty::List(t), i) if i.is(&Ty::Int) || i == Ty::Uint => *t,
                 (Ty::Map(v), k) if k.is(&Ty::String) => *v,
                 (Ty::Dyn, _) => Ty::Dyn,
-                (x, i) => self.fail(id, format!("{} cannot be indexed by {}", a(&x.name()), a(&i.name())), None),
+                (x, i) => self.fail(
+                    id,
+                    format!("{} cannot be indexed by {}", a(&x.name()), a(&i.name())),
+                    None,
+                ),
             },
             (operators::IN, None) => match arg(1) {
-                Ty::List(t) if unify(&arg(0), &t).is_some() || (arg(0).numeric() && t.numeric()) => Ty::Bool,
+                Ty::List(t)
+                    if unify(&arg(0), &t).is_some() || (arg(0).numeric() && t.numeric()) =>
+                {
+                    Ty::Bool
+                }
                 Ty::Map(_) if arg(0).is(&Ty::String) => Ty::Bool,
                 Ty::Dyn => Ty::Bool,
                 _ => self.fail(id, mismatch("`in`"), None),
@@ -443,10 +497,7 @@ impl TypeCheck<'_> {
                 id,
                 other,
                 format!("`{other}` is not a function of standard CEL"),
-                Some(
-                    "warden keeps admission CEL to standard CEL and its macros, which every engine evaluates alike: size, startsWith, endsWith, contains, matches, conversions, has, all, exists, exists_one, map, filter"
-                        .into(),
-                ),
+                Some(STANDARD.into()),
             ),
         }
     }

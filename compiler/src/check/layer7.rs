@@ -106,8 +106,9 @@ impl Checker<'_> {
         // Port 443 (and 8443) carry HTTPS: the proxy sees TLS, not requests, unless it is set up
         // to terminate TLS, and then every other request on the port is refused.
         if let Ports::Only(list) = ports
-            && list.iter().any(|p| {
-                matches!(p, PortSpec::Range(r) if [443, 8443].iter().any(|n| r.start <= *n && *n <= r.end))
+            && list.iter().any(|p| match p {
+                PortSpec::Range(r) => [443, 8443].iter().any(|n| r.start <= *n && *n <= r.end),
+                PortSpec::Named(_) => false,
             })
         {
             self.diags.push(

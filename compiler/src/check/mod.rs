@@ -57,9 +57,9 @@ pub(crate) struct Checker<'a> {
 
 /// Unknown service and namespace names one checker suggests a declared name for. Each suggestion
 /// compares the name with every service or namespace, so without a bound a program with many
-/// unknown names took time growing with the square of its size (20,000 services naming unknown
-/// ones: 78 s). A bound per checker rather than per program: the checkers of runs of services work
-/// in parallel, and which errors get a suggestion must not depend on timing.
+/// unknown names takes time growing with the square of its size. A bound per checker rather than
+/// per program: the checkers of runs of services work in parallel, and which errors get a
+/// suggestion must not depend on timing.
 const SUGGESTIONS: usize = 8;
 
 /// Runs of services whose flows and system calls one checker resolves: enough for
@@ -140,7 +140,7 @@ pub fn check_asking(
         }
     }
     // One IR flow per peer of a flow line, at most: reserved, the vector is not copied as it
-    // grows (at 10,000 services, 10% of the build's page faults).
+    // grows.
     let peers = |flows: &[ast::Flow]| flows.iter().map(|f| f.peers.len()).sum::<usize>();
     let namespace_peers = files
         .iter()

@@ -81,9 +81,11 @@ impl Checker<'_> {
             .chars()
             .map(|c| if c == '_' { '-' } else { c })
             .collect();
-        let mut d = Diagnostic::error("E0109", format!("`{}` is not a valid {what} name", name.text))
+        let headline = format!("`{}` is not a valid {what} name", name.text);
+        let note = "Kubernetes names are 1 to 63 lowercase letters, digits and `-`, starting and ending with a letter or digit";
+        let mut d = Diagnostic::error("E0109", headline)
             .primary(name.span, "not a DNS-1123 label")
-            .note("Kubernetes names are 1 to 63 lowercase letters, digits and `-`, starting and ending with a letter or digit");
+            .note(note);
         if is_dns_label(&lower) {
             d = d.help(format!("write `{lower}`"));
         }

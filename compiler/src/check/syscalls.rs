@@ -21,6 +21,10 @@ use crate::span::Span;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Notes that more than one diagnostic gives.
+const COMPANIONS: &str = "rules name the calls of x86_64 and aarch64; a 32-bit program on those machines gets the default action (on `base docker-default`, Docker's rules)";
+const CONSTANTS: &str = "the constants are the CLONE_*, AF_* and personality values of compiler/catalog/seccomp-constants.tbl; give a number otherwise";
+
 /// The calls every process needs: without them it cannot exit or return from a signal handler.
 const ALWAYS_NEEDED: [(&str, &str); 3] = [
     ("exit", "threads end with it"),
@@ -108,8 +112,8 @@ impl Checker<'_> {
         }
         // What a block resolves to depends on its text alone, and its entries name their rules
         // relative to it: a block of the text of one resolved before, without a finding, shares
-        // that one's entries (the realistic program's 5,000 blocks of one text made 700,000
-        // entries, 67 MiB of its peak). One with a finding is resolved again, so that each block
+        // that one's entries (thousands of services with one block hold one set of entries, not
+        // a hundred each). One with a finding is resolved again, so that each block
         // reports its own. Which checker resolves a text first varies with the threads; what it
         // resolves to does not.
         let text = self.sources.text(block.span.file).get(block.span.range());
@@ -158,10 +162,12 @@ impl Checker<'_> {
             let action = self.seccomp_action(&rule.action);
             let when = self.arg_conditions(&rule.conditions);
             if rule.groups && !rule.conditions.is_empty() {
+                let at = rule.conditions.first().map_or(rule.action_span, |c| c.span);
+                let note = "each call has its own arguments: `arg0` of `socket` is a family, of `clone` a set of flags";
                 self.diags.push(
                     Diagnostic::error("E0409", "conditions apply to calls named, not to groups")
-                        .primary(rule.conditions.first().map_or(rule.action_span, |c| c.span), "a condition on a group")
-                        .note("each call has its own arguments: `arg0` of `socket` is a family, of `clone` a set of flags")
+                        .primary(at, "a condition on a group")
+                        .note(note)
                         .help("name the calls the condition is about in a rule of their own"),
                 );
                 continue;
@@ -282,7 +288,7 @@ impl Checker<'_> {
             let mut d = Diagnostic::error("E0401", format!("unknown system call `{}`", name.text))
                 .primary(name.span, label);
             if !companions.is_empty() {
-                d = d.note("rules name the calls of x86_64 and aarch64; a 32-bit program on those machines gets the default action (on `base docker-default`, Docker's rules)");
+                d = d.note(COMPANIONS);
             }
             if let Some(hint) = did_you_mean(&name.text, cat.all_names()) {
                 d = d.help(hint);
@@ -296,10 +302,16 @@ impl Checker<'_> {
                 .filter(|a| !arches.contains(a))
                 .map(|a| a.name())
                 .collect();
+            let headline = format!(
+                "`{}` is not a system call on {}",
+                name.text,
+                missing.join(", ")
+            );
+            let note = "programs built for that architecture use another call for the same job (aarch64 has `openat` for `open`, `clone` for `fork`)";
             self.diags.push(
-                Diagnostic::warning("W0402", format!("`{}` is not a system call on {}", name.text, missing.join(", ")))
+                Diagnostic::warning("W0402", headline)
                     .primary(name.span, "this rule has no effect there")
-                    .note("programs built for that architecture use another call for the same job (aarch64 has `openat` for `open`, `clone` for `fork`)"),
+                    .note(note),
             );
         }
         true
@@ -468,7 +480,7 @@ impl Checker<'_> {
                     {
                         d = d.help(hint);
                     } else {
-                        d = d.note("the constants are the CLONE_*, AF_* and personality values of compiler/catalog/seccomp-constants.tbl; give a number otherwise");
+                        d = d.note(CONSTANTS);
                     }
                     self.diags.push(d);
                 }
@@ -605,10 +617,13 @@ impl Checker<'_> {
         if let Some(e) = entries.get("clone3")
             && e.action.runs()
         {
+            let label =
+                "seccomp cannot see clone3's flags: it allows fork and new namespaces alike";
+            let help = "`errno ENOSYS clone3` makes glibc fall back to `clone`, which `allow clone if arg0 has CLONE_THREAD` limits to threads";
             self.diags.push(
                 Diagnostic::warning("W0412", "`clone3` is allowed")
-                    .primary(policy.rule_span(e), "seccomp cannot see clone3's flags: it allows fork and new namespaces alike")
-                    .help("`errno ENOSYS clone3` makes glibc fall back to `clone`, which `allow clone if arg0 has CLONE_THREAD` limits to threads"),
+                    .primary(policy.rule_span(e), label)
+                    .help(help),
             );
         }
     }

@@ -37,7 +37,7 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
 /// Renders for a terminal, without colour (for snapshots, pipes and files).
 pub fn human(sources: &SourceMap, diags: &[Diagnostic]) -> String {
     let config = term::Config::default();
-    // Each on its own, on every core: the realistic program's 7,400 warnings took 20 ms on one.
+    // Each on its own, on every core: a large program has warnings by the thousand.
     crate::parallel::map(diags, |d| {
         term::emit_into_string(&config, sources.files(), &to_codespan(d)).unwrap_or_else(|_| {
             // A span outside its file would be a compiler bug; still say what went wrong.

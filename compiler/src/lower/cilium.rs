@@ -7,10 +7,10 @@
 //! and no rules does.
 
 use super::plan::{self, Described, Policy, Rule};
+use super::render::{push_object_head, push_quoted};
 use super::views::{ExpressionView, IpBlockView, Key, SelectorView, selector_view};
 use super::{Document, Lowering, Schema};
 use crate::ir::{HttpRule, NamespaceScope, Peer, PortSpec, Ports, Program, Selector};
-use crate::render::{push_object_head, push_quoted};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! `admission` block, and one template per Pod Security level, version and exemptions that the
 //! blocks asking for it constrain (see `targets/gatekeeper/README.md`).
 
-use super::vap::{SharedKey, exemptions_of, own_rules, shared_pod_security};
+use super::admission::{SharedKey, exemptions_of, own_rules, shared_pod_security};
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::Mode;
 use serde::Serialize;
@@ -53,11 +53,12 @@ pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnosti
     for adm in program.admissions.values() {
         for (rule, span) in &adm.rules {
             if matches!(rule, crate::ir::AdmissionRule::Cel { .. }) {
+                let headline = format!(
+                    "target `gatekeeper` cannot run the CEL rule of admission `{}`",
+                    adm.name
+                );
                 out.push(
-                    crate::diag::Diagnostic::error(
-                        "E0904",
-                        format!("target `gatekeeper` cannot run the CEL rule of admission `{}`", adm.name),
-                    )
+                    crate::diag::Diagnostic::error("E0904", headline)
                     .primary(*span, "raw CEL")
                     .note("warden writes Gatekeeper's templates in Rego and does not translate CEL into it")
                     .help("build this block for `vap` or `kyverno`, or state the rule with warden's own rules"),
@@ -161,7 +162,7 @@ fn constraint(
     };
     Ok(Document {
         path,
-        text: crate::render::render("gatekeeper/constraint.yaml", &view)?,
+        text: super::render::render("gatekeeper/constraint.yaml", &view)?,
         schema: Schema::GatekeeperConstraint,
         sources: vec![cx.file(adm.span)],
         origin: Some(adm.span),
@@ -180,7 +181,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             source: shared.source(cx),
             exemptions: shared.key.exemptions(),
             version: VERSION,
-            rego: super::rego::module(
+            rego: super::admission::rego::module(
                 &format!("warden.{template}"),
                 shared.exempt_images(),
                 std::iter::once(shared.rule),
@@ -191,7 +192,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 "gatekeeper/pod-security/{}.template.yaml",
                 shared.key.name().1
             ),
-            text: crate::render::render("gatekeeper/template.yaml", &view)?,
+            text: super::render::render("gatekeeper/template.yaml", &view)?,
             schema: Schema::GatekeeperConstraintTemplate,
             sources: shared.sources(cx),
             origin: shared.origin(),
@@ -211,11 +212,15 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 source: cx.location(adm.span),
                 exemptions: exemptions_of(std::iter::empty(), &adm.exempt_images),
                 version: VERSION,
-                rego: super::rego::module(&format!("warden.{template}"), &adm.exempt_images, own),
+                rego: super::admission::rego::module(
+                    &format!("warden.{template}"),
+                    &adm.exempt_images,
+                    own,
+                ),
             };
             docs.push(Document {
                 path: format!("gatekeeper/{}.template.yaml", adm.name),
-                text: crate::render::render("gatekeeper/template.yaml", &view)?,
+                text: super::render::render("gatekeeper/template.yaml", &view)?,
                 schema: Schema::GatekeeperConstraintTemplate,
                 sources: vec![cx.file(adm.span)],
                 origin: Some(adm.span),

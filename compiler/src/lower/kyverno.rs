@@ -2,7 +2,7 @@
 //! `targets/kyverno/README.md`), in Kyverno's CEL form, with the very variables and expressions
 //! the `vap` target writes, so one CEL engine checks both.
 
-use super::vap::{MatchCondition, Validation, Variable, cel, exemptions, match_conditions};
+use super::admission::{MatchCondition, Validation, Variable, cel, exemptions, match_conditions};
 use super::{Document, Lowering, Schema, VERSION};
 use crate::ir::Mode;
 use serde::Serialize;
@@ -50,7 +50,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
         };
         Ok(vec![Document {
             path: format!("kyverno/{}.yaml", adm.name),
-            text: crate::render::render("kyverno/clusterpolicy.yaml", &view)?,
+            text: super::render::render("kyverno/clusterpolicy.yaml", &view)?,
             schema: Schema::KyvernoClusterPolicy,
             sources: vec![cx.file(adm.span)],
             origin: Some(adm.span),

@@ -5,118 +5,31 @@
 //! targets of one document per service (`netpol`, `cilium`, `seccomp`, `spo`), writes them itself.
 //! The documents are then validated (`validate`) and written (`emit`).
 
+mod admission;
 mod cilium;
 mod gatekeeper;
 mod kyverno;
 mod netpol;
 mod plan;
-mod pss_cel;
-mod rego;
+mod render;
 mod seccomp;
 mod spo;
 mod vap;
 mod views;
 
+use crate::document::{Document, Layout, Schema, Target, VERSION};
 use crate::ir::{IpBlock, Peer, Program, Service, ServiceRef};
 use crate::span::{SourceMap, Span};
 use ipnet::IpNet;
-
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Target {
-    Netpol,
-    Cilium,
-    Seccomp,
-    Vap,
-    Kyverno,
-    Gatekeeper,
-    Spo,
-}
-
-impl Target {
-    pub const ALL: [Target; 7] = [
-        Target::Netpol,
-        Target::Cilium,
-        Target::Seccomp,
-        Target::Vap,
-        Target::Kyverno,
-        Target::Gatekeeper,
-        Target::Spo,
-    ];
-    /// What `build` writes when no target is named: one network policy kind (a cluster runs one
-    /// CNI), seccomp and admission.
-    pub const DEFAULT: [Target; 3] = [Target::Netpol, Target::Seccomp, Target::Vap];
-}
-
-/// How documents are laid out in the output directory.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Layout {
-    /// One file per document: `netpol/NAMESPACE/NAME.yaml`, `seccomp/NAMESPACE/SERVICE.json`, …
-    #[default]
-    Tree,
-    /// One multi-document YAML file per target (`netpol.yaml`, `vap.yaml`, …); seccomp profiles
-    /// stay one file per service, which is how the container runtime reads them.
-    Bundle,
-}
-
-impl Layout {
-    /// The file of the output directory that holds the document at `path` (a tree path).
-    pub fn file_of<'a>(self, path: &'a str, schema: Schema) -> std::borrow::Cow<'a, str> {
-        match (self, path.split_once('/')) {
-            (Layout::Bundle, Some((target, _)))
-                if !matches!(schema, Schema::SeccompProfile | Schema::Kustomization) =>
-            {
-                format!("{target}.yaml").into()
-            }
-            _ => path.into(),
-        }
-    }
-}
-
-/// Which schema a document must satisfy before it is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Schema {
-    NetworkPolicy,
-    CiliumNetworkPolicy,
-    ValidatingAdmissionPolicy,
-    ValidatingAdmissionPolicyBinding,
-    KyvernoClusterPolicy,
-    GatekeeperConstraintTemplate,
-    GatekeeperConstraint,
-    SeccompProfile,
-    SpoSeccompProfile,
-    Kustomization,
-}
-
-/// One generated file.
-#[derive(Clone, Debug)]
-pub struct Document {
-    /// Path inside the output directory, `/`-separated, built only from checked names.
-    pub path: String,
-    pub text: String,
-    pub schema: Schema,
-    /// The source files it was generated from, sorted, each once.
-    pub sources: Vec<String>,
-    /// The declaration it was generated from, for errors about the document as a whole.
-    pub origin: Option<Span>,
-}
-
-impl Document {
-    pub fn is_kubernetes(&self) -> bool {
-        !matches!(self.schema, Schema::SeccompProfile | Schema::Kustomization)
-    }
-}
 
 pub(crate) struct Lowering<'a> {
     pub program: &'a Program,
     pub sources: &'a SourceMap,
     /// The CEL of each Pod Security rule, made once for every block that asks for it and for
-    /// `vap` and `kyverno` alike (see `vap::cel`).
-    pod_security: vap::PodSecurityCel,
+    /// `vap` and `kyverno` alike (see `admission::cel`).
+    pod_security: admission::PodSecurityCel,
     /// The text of every address block the flows name, made once: a block is written in every
-    /// rule that names it, and formatting an address each time was a twelfth of writing the
-    /// network policies.
+    /// rule that names it.
     cidrs: std::sync::OnceLock<std::collections::HashMap<&'a IpNet, String>>,
 }
 
@@ -194,9 +107,8 @@ fn each<T: Sync>(
 
 /// The documents of `netpol` and of `cilium`, each policy written in both forms at once: what a
 /// policy reads of the program (its flows' peers, their services' selectors, scattered over the
-/// heap) is then still in the cache for the second form. Target by target, each read it from
-/// memory again; together, the two take 11.6 times as long at 100,000 services as at 10,000.
-/// Where the policy comes from is worked out once for both, too.
+/// heap) is then still in the cache for the second form, where target by target each would read
+/// it from memory again. Where the policy comes from is worked out once for both, too.
 fn network_policies(cx: &Lowering<'_>) -> Result<(Vec<Document>, Vec<Document>), String> {
     let resolving = cilium::namespaces_resolving_hosts(cx.program);
     let pairs = plan::each(cx, |policy| -> Result<_, String> {
@@ -276,7 +188,7 @@ pub fn lower(
         }
     }
     // Stable, not unstable: each target's documents come in long sorted runs, which a stable
-    // sort merges and an unstable one sorts again (a quarter slower at 10,000 services).
+    // sort merges and an unstable one sorts again.
     docs.sort_by(|a, b| a.path.cmp(&b.path));
     let mut resources: Vec<std::borrow::Cow<'_, str>> = docs
         .iter()
@@ -284,12 +196,11 @@ pub fn lower(
         .map(|d| layout.file_of(&d.path, d.schema))
         .collect();
     resources.dedup();
-    let text = crate::render::render(
+    let text = render::render(
         "kustomization.yaml",
         serde_json::json!({ "resources": resources, "version": VERSION }),
     )?;
-    // Put in its place: sorting every document again took 18 ms at 100,000 services, the
-    // insertion takes 2.
+    // Put in its place rather than sorting every document again.
     let path = "kustomization.yaml";
     let at = docs.partition_point(|d| d.path.as_str() < path);
     docs.insert(

@@ -5,10 +5,10 @@
 //! form: `limits` refuses them before lowering.
 
 use super::plan::{self, Described, Policy, Rule};
+use super::render::{push_object_head, push_quoted};
 use super::views::{IpBlockView, Key, SelectorView, selector_view};
 use super::{Document, Lowering, Schema};
 use crate::ir::{IpBlock, NAME_LABEL, NamespaceScope, Peer, PortSpec, Ports};
-use crate::render::{push_object_head, push_quoted};
 
 /// A NetworkPolicy as it is written; `write` turns it into YAML.
 struct PolicyView<'a> {
@@ -277,11 +277,11 @@ fn ip_block(block: IpBlockView<'_>) -> PeerView<'_> {
 }
 
 // NetworkPolicies are most of what warden writes (one per service, and a program may have tens of
-// thousands), so they are written here rather than by a template: a minijinja template took ten
-// times as long. The text is what `targets/netpol/README.md` shows, every value goes through the
+// thousands), so they are written here rather than by a template, which interprets its text for
+// every document. The text is what `targets/netpol/README.md` shows, every value goes through the
 // templates' own quoting (`push_quoted`), and `validate` reads each document back against the
 // NetworkPolicy schema like any template's, so a defect here stops the build as one there does
-// (`tests/template_defects.rs` breaks this writer on purpose).
+// (`tests/compiler/template_defects.rs` breaks this writer on purpose).
 
 /// The policy as YAML, ending with one newline.
 fn write(v: &PolicyView<'_>) -> Result<String, String> {
@@ -305,8 +305,8 @@ fn write(v: &PolicyView<'_>) -> Result<String, String> {
     rules(o, "ingress", "from", v.ingress.as_deref())?;
     rules(o, "egress", "to", v.egress.as_deref())?;
     o.push('\n');
-    // Every document stays in memory until the output is written: without the slack of the
-    // buffer (half of it, for most policies), 10,000 of them take 5 MiB less.
+    // Every document stays in memory until the output is written, so without the slack of the
+    // buffer.
     out.shrink_to_fit();
     Ok(out)
 }

@@ -6,10 +6,10 @@
 //! calls the block decides itself, then the block's rules. Otherwise the architectures are x86_64
 //! and aarch64 alone, so 32-bit calls on those machines get the default action.
 
+use super::render::{push_json, push_quoted};
 use super::{Document, Lowering, Schema, VERSION};
 use crate::catalog::{Arch, seccomp as data};
 use crate::ir::{ArgCmp, Program, SeccompAction, Service, SyscallPolicy};
-use crate::render::{push_json, push_quoted};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -210,8 +210,8 @@ pub(super) fn confined(program: &Program) -> Vec<(&Service, &SyscallPolicy)> {
 }
 
 /// The profile of each of `confined`'s services, in order. Blocks of one text share their entries
-/// (`SyscallPolicy::entries`), so a profile is built once for all of them: building it for every
-/// service was over half of this target's samples on the realistic program.
+/// (`SyscallPolicy::entries`), so a profile is built once for all of them rather than for every
+/// service.
 pub(super) fn profiles(
     confined: &[(&Service, &SyscallPolicy)],
 ) -> Result<Vec<Arc<ProfileView>>, String> {
@@ -264,7 +264,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
 // are written here rather than by a template, which took most of lowering's time. The text is
 // Docker's profile layout, every string through the templates' quoting (`push_quoted`, JSON
 // escapes), and `validate` parses every profile back against its schema as before
-// (`tests/template_defects.rs` breaks this writer on purpose).
+// (`tests/compiler/template_defects.rs` breaks this writer on purpose).
 
 /// The profile as JSON, ending with one newline; `comment` is the own rules' comment.
 fn write(v: &ProfileView, comment: &str) -> Result<String, String> {

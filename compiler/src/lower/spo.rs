@@ -4,10 +4,10 @@
 //! profile's conditional rules are resolved here for containerd's default capabilities on a
 //! kernel of 4.8 or newer.
 
+use super::render::{push_object_head, push_quoted};
 use super::seccomp::{RuleView, confined, profiles};
 use super::{Document, Lowering, Schema};
 use crate::ir::SeccompAction;
-use crate::render::{push_object_head, push_quoted};
 
 /// The capabilities containerd and CRI-O give a container unless told otherwise (Docker's set).
 const DEFAULT_CAPS: [&str; 14] = [
@@ -84,11 +84,12 @@ pub(super) fn limits(program: &crate::ir::Program) -> Vec<crate::diag::Diagnosti
             && let SeccompAction::Errno(n) = p.default
             && n != 1
         {
+            let headline = format!(
+                "target `spo` cannot give service `{}` a default errno other than EPERM",
+                svc.id
+            );
             out.push(
-                crate::diag::Diagnostic::error(
-                    "E0905",
-                    format!("target `spo` cannot give service `{}` a default errno other than EPERM", svc.id),
-                )
+                crate::diag::Diagnostic::error("E0905", headline)
                 .primary(p.span, "its `default` answers with another errno")
                 .note("the operator's SeccompProfile has no defaultErrnoRet: a runtime answers its default with EPERM")
                 .help("use `default deny` (EPERM) or another action, or build for `seccomp` (the kubelet `localhost/` profile)"),

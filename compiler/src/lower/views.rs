@@ -2,7 +2,7 @@
 //! them.
 //!
 //! Views borrow the IR's names and labels: one policy per service names each of its peers'
-//! selectors, and copying every label into a view of its own was a fifth of lowering them.
+//! selectors, and a copy of every label for each view would cost more than writing it.
 
 use crate::ir::{AdmissionScope, Operator, Selector};
 use serde::Serialize;
@@ -28,7 +28,7 @@ impl<'a> Key<'a> {
 
     /// Appends the key quoted, as `render::push_quoted` quotes a value.
     pub fn push_quoted(self, out: &mut String) {
-        crate::render::push_quoted_parts(out, self.prefix, self.name, true);
+        super::render::push_quoted_parts(out, self.prefix, self.name, true);
     }
 
     /// The key as one string: borrowed where it has no prefix.

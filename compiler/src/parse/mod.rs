@@ -1,4 +1,4 @@
-//! Parsing: source text to AST, by recursive descent over `grammar/warden.pest` (descent.rs).
+//! Parsing: source text to AST, by recursive descent over `grammar/warden.pest` (`descent/`).
 //!
 //! Accepts any text that matches the grammar; rejects the rest with one `E0001` diagnostic per file
 //! pointing at where the parse stopped and naming what could come there.
@@ -153,4 +153,16 @@ fn rule_name(rule: Rule) -> String {
         Rule::version_lit => "a version such as `v1.36`",
     };
     fixed.to_string()
+}
+
+/// Parses every file of `sources`, on every core.
+pub fn all(sources: &crate::span::SourceMap) -> (Vec<crate::ast::File>, Vec<Diagnostic>) {
+    let ids: Vec<usize> = (0..sources.len()).collect();
+    let mut files = Vec::with_capacity(sources.len());
+    let mut diagnostics = Vec::new();
+    for (file, diags) in crate::parallel::map(&ids, |&id| parse_file(id, sources.text(id))) {
+        files.push(file);
+        diagnostics.extend(diags);
+    }
+    (files, diagnostics)
 }

@@ -9,7 +9,7 @@ pub mod reader;
 pub mod sizes;
 pub mod tree;
 
-use crate::lower::{Document, Schema};
+use crate::document::{Document, Schema};
 use jsonschema::Validator;
 use jsonschema::json::Json;
 use serde_json::Value;
@@ -197,7 +197,7 @@ fn problems<'d, F: Json>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lower::Target;
+    use crate::document::Target;
 
     /// Every YAML document warden writes for the examples, with every target that compiles them.
     fn documents() -> Vec<Document> {

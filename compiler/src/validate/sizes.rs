@@ -10,7 +10,7 @@
 //! ```
 
 use crate::diag::Diagnostic;
-use crate::lower::Document;
+use crate::document::Document;
 use serde_json::Value;
 
 /// etcd's default `--max-request-bytes`.

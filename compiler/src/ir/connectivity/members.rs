@@ -260,12 +260,17 @@ fn numberings<'f>(
                 PortSpec::Range(r) => r.contains(*p),
                 PortSpec::Named(_) => false,
             });
+            let declares_named = |name: &str| {
+                declared.iter().any(|(_, spec)| match spec {
+                    PortSpec::Named(mine) => mine.name == name,
+                    PortSpec::Range(_) => false,
+                })
+            };
             let names: BTreeSet<&str> = specs
                 .iter()
                 .filter_map(|spec| match spec {
                     PortSpec::Named(n)
-                        if n.protocol == p.protocol
-                            && !(own && declared.iter().any(|(_, spec)| matches!(spec, PortSpec::Named(mine) if mine.name == n.name))) =>
+                        if n.protocol == p.protocol && !(own && declares_named(&n.name)) =>
                     {
                         Some(n.name.as_str())
                     }

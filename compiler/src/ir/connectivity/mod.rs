@@ -24,7 +24,7 @@ pub use members::Member;
 use super::regions::{Candidates, Requirements, TooMany};
 use super::{Endpoint, Flow, Peer, Probe, Program, Service, ServiceRef};
 use crate::span::Span;
-// aHash, keyed at random for each run as SipHash is, at a third of its cost.
+// aHash, keyed at random for each run as SipHash is, and cheaper.
 use ahash::HashMap;
 
 /// A generated network policy: where a rule of a flow lives, or what isolates a pod.

@@ -136,7 +136,12 @@ fn dns_rule(
 }
 
 fn dns_port(port: Option<&Probe>) -> bool {
-    matches!(port, Some(Probe::Number(p)) if p.number == 53 && matches!(p.protocol, Protocol::Tcp | Protocol::Udp))
+    match port {
+        Some(Probe::Number(p)) => {
+            p.number == 53 && matches!(p.protocol, Protocol::Tcp | Protocol::Udp)
+        }
+        _ => false,
+    }
 }
 
 /// A pod and the services that may select it (every one that does is among them).

@@ -13,27 +13,27 @@ use std::sync::OnceLock;
 const TEMPLATES: &[(&str, &str)] = &[
     (
         "kyverno/clusterpolicy.yaml",
-        include_str!("../../targets/kyverno/clusterpolicy.yaml"),
+        include_str!("../../../targets/kyverno/clusterpolicy.yaml"),
     ),
     (
         "gatekeeper/template.yaml",
-        include_str!("../../targets/gatekeeper/template.yaml"),
+        include_str!("../../../targets/gatekeeper/template.yaml"),
     ),
     (
         "gatekeeper/constraint.yaml",
-        include_str!("../../targets/gatekeeper/constraint.yaml"),
+        include_str!("../../../targets/gatekeeper/constraint.yaml"),
     ),
     (
         "vap/policy.yaml",
-        include_str!("../../targets/vap/policy.yaml"),
+        include_str!("../../../targets/vap/policy.yaml"),
     ),
     (
         "vap/binding.yaml",
-        include_str!("../../targets/vap/binding.yaml"),
+        include_str!("../../../targets/vap/binding.yaml"),
     ),
     (
         "kustomization.yaml",
-        include_str!("../../targets/kustomization.yaml"),
+        include_str!("../../../targets/kustomization.yaml"),
     ),
 ];
 
@@ -107,8 +107,8 @@ pub(crate) fn push_quoted_parts(out: &mut String, prefix: &str, name: &str, yaml
 /// `\\`, the short escapes of `\b \f \n \r \t`, `\u00XX` for other control characters), with
 /// every character outside printable ASCII then escaped too (`\uXXXX`; astral characters as YAML's
 /// `\UXXXXXXXX` or JSON's surrogate pair). In one pass over `s`, runs of plain characters
-/// written at once: an admission rule's CEL is kilobytes of quoted text, and escaping it as JSON
-/// first and as ASCII after was a third of rendering the admission targets.
+/// written at once: an admission rule's CEL is kilobytes of quoted text, worth one pass rather
+/// than escaping it as JSON first and as ASCII after.
 fn write_quoted(out: &mut impl std::fmt::Write, s: &str, yaml: bool) -> std::fmt::Result {
     out.write_char('"')?;
     let mut rest = s;
@@ -166,7 +166,7 @@ pub(crate) fn push_object_head(
         push_quoted(out, flows, true);
     }
     out.push_str("\n    warden.dev/version: ");
-    push_quoted(out, crate::lower::VERSION, true);
+    push_quoted(out, crate::document::VERSION, true);
 }
 
 /// Appends `value` as one line of JSON in printable ASCII, as a template writes a value that is a
@@ -238,7 +238,7 @@ fn push_ascii(out: &mut String, json: &str, yaml: bool) {
     let mut rest = json;
     while !rest.is_empty() {
         // Runs of characters kept as they are, copied at once: the admission rules' CEL is tens
-        // of kilobytes of quoted text per document, and a character at a time was 4% of a build.
+        // of kilobytes of quoted text per document.
         let run = rest.bytes().position(|b| !kept(b)).unwrap_or(rest.len());
         // `run` follows ASCII bytes only, so the split cannot fail; were it to, nothing is
         // copied unescaped.

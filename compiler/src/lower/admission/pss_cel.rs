@@ -5,7 +5,7 @@
 //! Only standard CEL and its macros (`has`, `all`, `exists`, `in`), so that independent engines
 //! evaluate exactly what the API server does.
 
-use crate::catalog::pod_security::{self, Implementation, Level, Version};
+use crate::catalog::pod_security::{self, CheckId, Implementation, Level, Version};
 
 const P: &str = "variables.podSpec";
 const C: &str = "variables.containers";
@@ -133,35 +133,37 @@ impl Cel {
 pub(super) fn name_first(message: &str, failing: &str, field: &str) -> String {
     format!(
         "{} + (size({failing}) > 0 ? ' (container ' + {failing}[0].{field} + ')' : '')",
-        super::vap::cel_string(message)
+        super::cel::cel_string(message)
     )
 }
 
 /// One check as CEL, for its implementation `imp`. `vap` writes `forbid privileged`,
 /// `forbid host-namespaces` and `forbid privilege-escalation` with the checks of those names.
-pub(super) fn check(id: &str, imp: &Implementation) -> Cel {
+pub(super) fn check(id: CheckId, imp: &Implementation) -> Cel {
     let allowed = list(&imp.allowed);
     let seccomp = list(&strs(&["RuntimeDefault", "Localhost"]));
     match id {
-        "hostNamespaces" => Cel::pod(
+        CheckId::HostNamespaces => Cel::pod(
             ["hostNetwork", "hostPID", "hostIPC"]
                 .iter()
                 .map(|f| not_set_to(P, &[f], "true"))
                 .collect::<Vec<_>>()
                 .join(" && "),
         ),
-        "privileged" => Cel::each(not_set_to("c", &["securityContext", "privileged"], "true")),
-        "capabilities_baseline" => Cel::each(format!(
+        CheckId::Privileged => {
+            Cel::each(not_set_to("c", &["securityContext", "privileged"], "true"))
+        }
+        CheckId::CapabilitiesBaseline => Cel::each(format!(
             "!({}) || c.securityContext.capabilities.add.all(a, a in {allowed})",
             has("c", &["securityContext", "capabilities", "add"])
         )),
-        "hostPathVolumes" => Cel::pod(format!(
+        CheckId::HostPathVolumes => Cel::pod(format!(
             "!has({P}.volumes) || {P}.volumes.all(v, !has(v.hostPath))"
         )),
-        "hostPorts" => Cel::each(
+        CheckId::HostPorts => Cel::each(
             "!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)".to_string(),
         ),
-        "appArmorProfile" => {
+        CheckId::AppArmorProfile => {
             let prefix = "container.apparmor.security.beta.kubernetes.io/";
             let types = list(&strs(&["RuntimeDefault", "Localhost"]));
             Cel {
@@ -179,7 +181,7 @@ pub(super) fn check(id: &str, imp: &Implementation) -> Cel {
                 workload_only: false,
             }
         }
-        "seLinuxOptions" => {
+        CheckId::SeLinuxOptions => {
             let options = |base: &str| {
                 let o = at(base, &["securityContext", "seLinuxOptions"]);
                 format!(
@@ -189,12 +191,12 @@ pub(super) fn check(id: &str, imp: &Implementation) -> Cel {
             };
             Cel::both(options(P), options("c"))
         }
-        "procMount" | "procMount_restricted" => Cel::each(unset_or_in(
+        CheckId::ProcMount | CheckId::ProcMountRestricted => Cel::each(unset_or_in(
             "c",
             &["securityContext", "procMount"],
             "['Default']",
         )),
-        "seccompProfile_baseline" => Cel::both(
+        CheckId::SeccompProfileBaseline => Cel::both(
             unset_or_in(P, &["securityContext", "seccompProfile", "type"], &seccomp),
             unset_or_in(
                 "c",
@@ -202,11 +204,11 @@ pub(super) fn check(id: &str, imp: &Implementation) -> Cel {
                 &seccomp,
             ),
         ),
-        "sysctls" => Cel::pod(format!(
+        CheckId::Sysctls => Cel::pod(format!(
             "!({}) || {P}.securityContext.sysctls.all(s, s.name in {allowed})",
             has(P, &["securityContext", "sysctls"])
         )),
-        "windowsHostProcess" => Cel::both(
+        CheckId::WindowsHostProcess => Cel::both(
             not_set_to(
                 P,
                 &["securityContext", "windowsOptions", "hostProcess"],
@@ -218,7 +220,7 @@ pub(super) fn check(id: &str, imp: &Implementation) -> Cel {
                 "true",
             ),
         ),
-        "hostProbesAndHostLifecycle" => {
+        CheckId::HostProbesAndHostLifecycle => {
             let handler = |h: &str| {
                 format!(
                     "!has({h}) || ((!({}) || {h}.httpGet.host == '') && (!({}) || {h}.tcpSocket.host == ''))",
@@ -240,18 +242,18 @@ pub(super) fn check(id: &str, imp: &Implementation) -> Cel {
                 hooks.join(" && ")
             ))
         }
-        "restrictedVolumes" => {
+        CheckId::RestrictedVolumes => {
             let kinds: Vec<String> = imp.denied.iter().map(|k| format!("!has(v.{k})")).collect();
             Cel::pod(format!(
                 "!has({P}.volumes) || {P}.volumes.all(v, {})",
                 kinds.join(" && ")
             ))
         }
-        "allowPrivilegeEscalation" => Cel::each(format!(
+        CheckId::AllowPrivilegeEscalation => Cel::each(format!(
             "{} && c.securityContext.allowPrivilegeEscalation == false",
             has("c", &["securityContext", "allowPrivilegeEscalation"])
         )),
-        "runAsNonRoot" => {
+        CheckId::RunAsNonRoot => {
             let pod = has(P, &["securityContext", "runAsNonRoot"]);
             Cel::both(
                 format!("!({pod} && {P}.securityContext.runAsNonRoot == false)"),
@@ -261,11 +263,11 @@ pub(super) fn check(id: &str, imp: &Implementation) -> Cel {
                 ),
             )
         }
-        "runAsUser" => Cel::both(
+        CheckId::RunAsUser => Cel::both(
             not_set_to(P, &["securityContext", "runAsUser"], "0"),
             not_set_to("c", &["securityContext", "runAsUser"], "0"),
         ),
-        "seccompProfile_restricted" => {
+        CheckId::SeccompProfileRestricted => {
             let pod = has(P, &["securityContext", "seccompProfile"]);
             Cel::both(
                 format!("!({pod}) || {P}.securityContext.seccompProfile.type in {seccomp}"),
@@ -275,14 +277,13 @@ pub(super) fn check(id: &str, imp: &Implementation) -> Cel {
                 ),
             )
         }
-        "capabilities_restricted" => Cel::each(format!(
+        CheckId::CapabilitiesRestricted => Cel::each(format!(
             "{} && c.securityContext.capabilities.drop.exists(d, d == 'ALL') && (!({}) || c.securityContext.capabilities.add.all(a, a in {allowed}))",
             has("c", &["securityContext", "capabilities", "drop"]),
             has("c", &["securityContext", "capabilities", "add"])
         )),
         // A check the catalog gained without an implementation here: refuse everything rather
         // than admit what it was meant to stop. The catalog test catches it first.
-        _ => Cel::pod("false".to_string()),
     }
 }
 
@@ -292,8 +293,8 @@ pub(super) fn check(id: &str, imp: &Implementation) -> Cel {
 pub(super) fn validations(
     level: Level,
     version: Version,
-    exempt: &[(String, String)],
-) -> Vec<(String, Cel, Option<String>, String)> {
+    exempt: &[(CheckId, String)],
+) -> Vec<(CheckId, Cel, Option<String>, String)> {
     pod_security::get()
         .checks(level, version)
         .into_iter()
@@ -309,7 +310,7 @@ pub(super) fn validations(
                 relaxed.push(format!("(has({P}.hostUsers) && {P}.hostUsers == false)"));
             }
             let relaxed = (!relaxed.is_empty()).then(|| relaxed.join(" || "));
-            (c.id.clone(), check(&c.id, imp), relaxed, c.fields.clone())
+            (c.id, check(c.id, imp), relaxed, c.fields.clone())
         })
         .collect()
 }

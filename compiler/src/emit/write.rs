@@ -1,335 +1,12 @@
-//! Emitting: the output directory, written atomically, and the comparison behind `warden check`.
-//!
-//! The output directory belongs to warden: `warden-manifest.json` lists every file warden wrote
-//! there, with its sha256 and the sources it came from. A build writes the whole new tree into a
-//! staging directory beside the output, then swaps the two with one `renameat2(RENAME_EXCHANGE)`,
-//! so the output is at every moment either the complete old tree or the complete new one. Files
-//! that warden did not write make the build fail before anything is touched.
+//! `warden build`: the new tree written beside the output, made durable, and swapped in.
 
+use super::existing::{foreign, foreign_error, scan};
+use super::{Content, error};
 use crate::diag::Diagnostic;
-use crate::lower::{Document, Layout, VERSION};
-use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self};
 use std::path::{Path, PathBuf};
-
-pub const MANIFEST: &str = "warden-manifest.json";
-
-#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Debug)]
-pub struct Manifest {
-    pub generator: String,
-    pub files: BTreeMap<String, ManifestEntry>,
-}
-
-#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Debug)]
-pub struct ManifestEntry {
-    pub sha256: String,
-    pub sources: Vec<String>,
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(digest: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(digest.len() * 2);
-    for b in digest {
-        for nibble in [b >> 4, b & 0xf] {
-            out.push(char::from(
-                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
-            ));
-        }
-    }
-    out
-}
-
-/// A file of the output: one document's text, or in a bundle each document's after a `---` line.
-///
-/// Kept in pieces rather than joined: the bundles of a large program are tens of MiB each, and
-/// joining them made a second copy of the whole output, most of its cost the kernel zeroing the
-/// fresh pages.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Content {
-    parts: Vec<String>,
-    bundle: bool,
-}
-
-impl Content {
-    fn one(text: String) -> Content {
-        Content {
-            parts: vec![text],
-            bundle: false,
-        }
-    }
-
-    fn pieces(&self) -> impl Iterator<Item = &[u8]> {
-        self.parts.iter().flat_map(move |p| {
-            let separator: &[u8] = if self.bundle { b"---\n" } else { b"" };
-            [separator, p.as_bytes()]
-        })
-    }
-
-    /// The file's bytes, joined.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.pieces().flatten().copied().collect()
-    }
-
-    fn sha256_hex(&self) -> String {
-        let mut hash = Sha256::new();
-        for piece in self.pieces() {
-            hash.update(piece);
-        }
-        hex(&hash.finalize())
-    }
-
-    fn write_to(&self, file: &fs::File) -> io::Result<()> {
-        let mut out = io::BufWriter::with_capacity(1 << 16, file);
-        for piece in self.pieces() {
-            out.write_all(piece)?;
-        }
-        out.flush()
-    }
-
-    /// The file's length in bytes.
-    fn len(&self) -> u64 {
-        self.pieces().map(|p| p.len() as u64).sum()
-    }
-
-    /// Whether `reader` yields exactly this content. Read in blocks, not whole: a bundle is tens
-    /// of MiB, and a rebuild or `warden check` compares every file, on both cores for a rebuild.
-    /// A block is no larger than the content and one byte more, which shows a longer file.
-    fn same_as(&self, mut reader: impl io::Read) -> io::Result<bool> {
-        let size = self.len().saturating_add(1).min(1 << 16);
-        let mut block = vec![0u8; usize::try_from(size).unwrap_or(1 << 16)];
-        let mut pieces = self.pieces();
-        let mut expected: &[u8] = &[];
-        loop {
-            let n = match reader.read(&mut block) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            let mut got = block.get(..n).unwrap_or_default();
-            while !got.is_empty() {
-                while expected.is_empty() {
-                    match pieces.next() {
-                        Some(piece) => expected = piece,
-                        None => return Ok(false),
-                    }
-                }
-                let k = got.len().min(expected.len());
-                let (a, rest) = got.split_at(k);
-                let (b, more) = expected.split_at(k);
-                if a != b {
-                    return Ok(false);
-                }
-                (got, expected) = (rest, more);
-            }
-        }
-        Ok(expected.is_empty() && pieces.all(<[u8]>::is_empty))
-    }
-}
-
-/// Every file of the output directory, the manifest last, as relative path and content.
-///
-/// In the bundle layout the documents of a file follow each other in path order, each after a
-/// `---` line; every document was checked on its own and starts at column 0 with its
-/// `apiVersion`, so joining them cannot merge two into one.
-///
-/// It takes the documents by value: each text moves into its file rather than being copied, which
-/// keeps a large program's output in memory once, not twice.
-pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Content)> {
-    // Each file's texts, moved in as they come, and its sources; and whether its first document
-    // is at the file's own path. Sources are only gathered here and put in order per file on
-    // every core below: a set kept in order as they came was a third of this function, on one
-    // thread.
-    let mut by_file: BTreeMap<String, (Vec<String>, Vec<String>, bool)> = BTreeMap::new();
-    for d in docs {
-        let file = layout.file_of(&d.path, d.schema).into_owned();
-        let own_path = d.path == file;
-        let (parts, sources, first_at_own_path) = by_file.entry(file).or_default();
-        if parts.is_empty() {
-            *first_at_own_path = own_path;
-        }
-        parts.push(d.text);
-        // Neighbouring documents mostly come from one source file: kept once, not once each.
-        for source in d.sources {
-            if sources.last() != Some(&source) {
-                sources.push(source);
-            }
-        }
-    }
-    let grouped: Vec<(String, Content, Vec<String>)> = by_file
-        .into_iter()
-        .map(|(file, (parts, sources, first_at_own_path))| {
-            // A document alone at its own path (the tree layout, or a seccomp profile) is the
-            // file; anything else is a bundle of documents.
-            let bundle = !(first_at_own_path && parts.len() == 1);
-            (file, Content { parts, bundle }, sources)
-        })
-        .collect();
-    let entries = crate::parallel::map_each(&grouped, |(_, content, sources)| {
-        let mut names: Vec<&str> = sources.iter().map(String::as_str).collect();
-        names.sort_unstable();
-        names.dedup();
-        ManifestEntry {
-            sha256: content.sha256_hex(),
-            sources: names.into_iter().map(str::to_string).collect(),
-        }
-    });
-    let manifest = Manifest {
-        generator: format!("warden {VERSION}"),
-        files: grouped
-            .iter()
-            .zip(entries)
-            .map(|((path, _, _), entry)| (path.clone(), entry))
-            .collect(),
-    };
-    let mut files: Vec<(String, Content)> = grouped
-        .into_iter()
-        .map(|(path, content, _)| (path, content))
-        .collect();
-    let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-    text.push('\n');
-    files.push((MANIFEST.to_string(), Content::one(text)));
-    files
-}
-
-fn error(code: &'static str, message: String) -> Diagnostic {
-    Diagnostic::error(code, message)
-}
-
-/// What an existing output directory holds: its files (relative, `/`-separated) and the files its
-/// manifest says warden wrote.
-struct Existing {
-    files: BTreeSet<String>,
-    dirs: BTreeSet<String>,
-    generated: BTreeSet<String>,
-}
-
-fn scan(out: &Path) -> Result<Option<Existing>, Vec<Diagnostic>> {
-    let meta = match fs::symlink_metadata(out) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(vec![error(
-                "E0804",
-                format!("cannot read `{}`: {e}", out.display()),
-            )]);
-        }
-    };
-    if meta.file_type().is_symlink() || !meta.is_dir() {
-        return Err(vec![error(
-            "E0804",
-            format!(
-                "`{}` is not a directory (warden does not follow a symlink there)",
-                out.display()
-            ),
-        )]);
-    }
-    let mut existing = Existing {
-        files: BTreeSet::new(),
-        dirs: BTreeSet::new(),
-        generated: BTreeSet::new(),
-    };
-    let mut problems = Vec::new();
-    walk(out, "", &mut existing, &mut problems);
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    if existing.files.contains(MANIFEST) {
-        let text = fs::read_to_string(out.join(MANIFEST))
-            .map_err(|e| vec![error("E0804", format!("cannot read `{MANIFEST}`: {e}"))])?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
-            vec![error(
-                "E0802",
-                format!(
-                    "`{}` is not a manifest warden wrote: {e}",
-                    out.join(MANIFEST).display()
-                ),
-            )]
-        })?;
-        existing.generated = manifest.files.into_keys().collect();
-        existing.generated.insert(MANIFEST.to_string());
-    }
-    Ok(Some(existing))
-}
-
-fn walk(dir: &Path, prefix: &str, into: &mut Existing, problems: &mut Vec<Diagnostic>) {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            problems.push(error(
-                "E0804",
-                format!("cannot read `{}`: {e}", dir.display()),
-            ));
-            return;
-        }
-    };
-    let mut names: Vec<(String, fs::FileType)> = Vec::new();
-    for entry in entries.flatten() {
-        let Ok(ft) = entry.file_type() else { continue };
-        names.push((entry.file_name().to_string_lossy().into_owned(), ft));
-    }
-    names.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, ft) in names {
-        let rel = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        if ft.is_symlink() {
-            problems.push(error(
-                "E0802",
-                format!(
-                    "`{}` is a symlink; warden does not write through links in its output",
-                    dir.join(&name).display()
-                ),
-            ));
-        } else if ft.is_dir() {
-            into.dirs.insert(rel.clone());
-            walk(&dir.join(&name), &rel, into, problems);
-        } else {
-            into.files.insert(rel);
-        }
-    }
-}
-
-/// Files and directories in the output that warden did not write.
-fn foreign(existing: &Existing) -> Vec<String> {
-    let mut out: Vec<String> = existing
-        .files
-        .difference(&existing.generated)
-        .cloned()
-        .collect();
-    for dir in &existing.dirs {
-        let prefix = format!("{dir}/");
-        let ours = existing.generated.iter().any(|g| g.starts_with(&prefix));
-        let has_foreign_file = out.iter().any(|f| f.starts_with(&prefix));
-        if !ours && !has_foreign_file {
-            out.push(format!("{dir}/"));
-        }
-    }
-    out.sort();
-    out
-}
-
-fn foreign_error(out: &Path, files: &[String]) -> Vec<Diagnostic> {
-    files
-        .iter()
-        .map(|f| {
-            error(
-                "E0802",
-                format!("`{}` was not generated by warden", out.join(f).display()),
-            )
-            .note("warden never overwrites or deletes a file it did not write")
-            .help("move it out of the output directory, or choose another `--out`")
-        })
-        .collect()
-}
 
 /// Runs before each file is written, on any thread (a test injects a failure half way with it).
 pub type BeforeWrite<'a> = dyn Fn(&str) -> io::Result<()> + Sync + 'a;
@@ -441,7 +118,7 @@ fn write_tree(
     // Every file of the new tree is durable before the swap. A tree of a few files syncs them and
     // its directories; a larger one syncs the whole file system once, one flush instead of an
     // fsync per file. syncfs also waits for whatever other programs left unwritten on that file
-    // system: beside a busy writer, the chain's three files waited 230 ms in it.
+    // system, which for a tree of three files beside a busy writer costs more than it saves.
     let each = files.len() <= SYNC_EACH_MAX;
     let write = |(rel, content): &(String, Content)| {
         before_write(rel)?;
@@ -494,12 +171,10 @@ const SMALL_BLOCK_MIN: usize = 32;
 /// `LARGE` bytes or more alone, largest first, then the others in blocks of neighbours.
 ///
 /// Largest first: in path order a bundle layout's files of megabytes (`cilium.yaml` to
-/// `netpol.yaml`) fell into the first block, and one thread wrote four of them while the other
-/// wrote seccomp profiles and waited (at 100,000 services, 550 of 1,000 MB on one thread). Small
-/// files in blocks of neighbours, not one at a time: creating a file waits on the file system's
-/// journal, not on the processor, and two creations at a time finish sooner (5,000 seccomp
-/// profiles on ext4, 1.4 times), but two threads creating files in the same directory at once
-/// made a fresh tree of 10,000 files on ext4 take 6.0 s instead of 3.5.
+/// `netpol.yaml`) fell into the first block, and one thread wrote them all while the other wrote
+/// seccomp profiles and waited. Small files in blocks of neighbours, not one at a time: creating a
+/// file waits on the file system's journal, not on the processor, so two creations at a time
+/// finish sooner, but two threads creating files in the same directory at once contend for it.
 fn units(files: &[(String, Content)]) -> Vec<&[(String, Content)]> {
     let is_large = |(_, content): &(String, Content)| content.len() >= LARGE;
     let mut large: Vec<&[(String, Content)]> = files
@@ -559,9 +234,8 @@ struct Fresh {
 
 /// Links the previous output's file at `old` to `new` if it holds exactly `content` and looks as a
 /// file created now would (a regular file, owner, permissions, no other link); says whether it
-/// did. Creating a file costs the file system a new inode, linking one does not: on this project's
-/// test machine 1.1 ms against 0.02 ms, so a rebuild that changes a few of 5,000 seccomp profiles
-/// creates only those. The link is made from the very file that was compared, through its
+/// did. Creating a file costs the file system a new inode, linking one does not, so a rebuild
+/// that changes a few of thousands of seccomp profiles creates only those. The link is made from the very file that was compared, through its
 /// descriptor, so a file swapped in between is never linked. An unchanged file keeps its
 /// modification time.
 fn reuse(old: &Path, content: &Content, new: &Path, fresh: Fresh) -> bool {
@@ -646,55 +320,6 @@ fn swap(staging: &Path, out: &Path) -> io::Result<()> {
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Compares the output directory with what the program generates now. Returns one diagnostic per
-/// missing, stale or foreign file; none means the output is up to date.
-pub fn check(out: &Path, files: &[(String, Content)]) -> Vec<Diagnostic> {
-    let existing = match scan(out) {
-        Ok(Some(e)) => e,
-        Ok(None) => {
-            return vec![
-                error("E0803", format!("`{}` does not exist", out.display()))
-                    .help("run `warden build` and commit its output"),
-            ];
-        }
-        Err(d) => return d,
-    };
-    let mut diags = Vec::new();
-    let expected: BTreeSet<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
-    for (rel, content) in files {
-        let path = out.join(rel);
-        match fs::File::open(&path).and_then(|f| content.same_as(f)) {
-            Ok(true) => {}
-            Ok(false) => diags.push(
-                error("E0803", format!("`{}` is stale", path.display()))
-                    .note("it differs from what the program generates now"),
-            ),
-            Err(_) => diags.push(error("E0803", format!("`{}` is missing", path.display()))),
-        }
-    }
-    for rel in &existing.files {
-        if expected.contains(rel.as_str()) {
-            continue;
-        }
-        if existing.generated.contains(rel) {
-            diags.push(
-                error("E0803", format!("`{}` is stale", out.join(rel).display()))
-                    .note("the program no longer generates it"),
-            );
-        } else {
-            diags.extend(foreign_error(out, std::slice::from_ref(rel)));
-        }
-    }
-    if let Some(d) = diags.first_mut() {
-        d.help = Some(
-            d.help
-                .take()
-                .unwrap_or_else(|| "run `warden build` and commit its output".to_string()),
-        );
-    }
-    diags
 }
 
 #[cfg(test)]
