@@ -108,7 +108,7 @@ fn the_structure_aware_corpus_builds_programs_of_every_kind() {
         .filter(|text| {
             let mut sources = warden::span::SourceMap::new();
             sources.add("p.warden".to_string(), (*text).clone());
-            warden::compile(sources, &warden::lower::Target::ALL)
+            warden::compile(sources, &warden::document::Target::ALL)
                 .documents
                 .is_some()
         })

@@ -13,10 +13,24 @@ pub mod cluster;
 pub mod seccomp;
 
 use std::path::{Path, PathBuf};
-use warden::lower::{Document, Target};
+use warden::document::{Document, Target};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The shared corpora the oracle suite reads: `$WARDEN_CORPORA`, or `../shared/corpora` beside
+/// the repository. A missing corpus is a failure with this message, never a skip.
+pub fn corpora() -> PathBuf {
+    let dir = std::env::var_os("WARDEN_CORPORA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/corpora"));
+    assert!(
+        dir.is_dir(),
+        "the corpora are missing at {}: set WARDEN_CORPORA to the shared corpora's directory",
+        dir.display()
+    );
+    dir
 }
 
 pub fn example(name: &str) -> PathBuf {
@@ -86,7 +100,7 @@ pub fn parsed_documents(
 /// A document parsed the way its consumers parse it, independently of warden's own reader:
 /// serde_json for seccomp profiles, serde_yaml (libyaml) for the rest; exactly one document.
 pub fn parse(doc: &Document) -> serde_json::Value {
-    if doc.schema == warden::lower::Schema::SeccompProfile {
+    if doc.schema == warden::document::Schema::SeccompProfile {
         return serde_json::from_str(&doc.text).expect("JSON");
     }
     let mut docs = Vec::new();

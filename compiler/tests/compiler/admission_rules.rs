@@ -12,13 +12,13 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
-use common::admission::{
+use crate::common::admission::{
     CelPolicy, Request, cel_policy, cel_violations, gatekeeper_rego, rego_violations, vap_policy,
 };
 use serde_json::{Value, json};
-use warden::lower::Target;
+use warden::document::Target;
 
 const RULES: &str = r#"
   require read-only-root-filesystem

@@ -12,13 +12,13 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
-use common::Rng;
-use common::admission::{Labels, applies_in};
+use crate::common::Rng;
+use crate::common::admission::{Labels, applies_in};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use warden::lower::Target;
+use warden::document::Target;
 use warden::span::SourceMap;
 
 const NAMES: [&str; 6] = [

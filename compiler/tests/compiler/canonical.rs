@@ -11,7 +11,7 @@
 
 use serde::Deserialize as _;
 use std::collections::BTreeMap;
-use warden::lower::Target;
+use warden::document::Target;
 use warden::span::SourceMap;
 
 const HEADER: &str = r#"

@@ -14,9 +14,7 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
-
-use common::{Rng, tree, warden_bin};
+use crate::common::{Rng, tree, warden_bin};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -7,15 +7,13 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
-
-use common::{Rng, cluster};
+use crate::common::{Rng, cluster};
 use std::collections::{BTreeMap, BTreeSet};
+use warden::document::Target;
 use warden::ir::connectivity::{Evaluator, Verdict, evaluate};
 use warden::ir::{
     Endpoint, NamedPort, Pod, Port, PortSpec, Ports, Probe, Program, Protocol, Service, ServiceId,
 };
-use warden::lower::Target;
 use warden::span::SourceMap;
 
 fn program(text: &str) -> Program {

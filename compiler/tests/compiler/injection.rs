@@ -17,11 +17,11 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use warden::lower::Target;
+use warden::document::Target;
 use warden::span::SourceMap;
 
 const BENIGN: &str = "benign7q";

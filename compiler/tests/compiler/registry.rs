@@ -102,10 +102,10 @@ fn the_schema_check_rejects_a_broken_document() {
     // What would happen if a template were wrong: a misspelled field, a second document, a
     // wrong kind. Each must be caught before anything is written.
     let good = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: x\nspec:\n  podSelector: {}\n";
-    let doc = |text: &str| warden::lower::Document {
+    let doc = |text: &str| warden::document::Document {
         path: "netpol/x/x.yaml".to_string(),
         text: text.to_string(),
-        schema: warden::lower::Schema::NetworkPolicy,
+        schema: warden::document::Schema::NetworkPolicy,
         sources: Vec::new(),
         origin: None,
     };

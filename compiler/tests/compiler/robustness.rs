@@ -7,11 +7,11 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
-use common::Rng;
+use crate::common::Rng;
 
-use warden::lower::Target;
+use warden::document::Target;
 use warden::span::SourceMap;
 
 const TOKENS: &[&str] = &[

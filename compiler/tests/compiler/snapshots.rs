@@ -16,10 +16,10 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
-use warden::lower::Target;
+use warden::document::Target;
 
 fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
@@ -35,7 +35,7 @@ fn examples_generate() {
         let name = common::example_name(&dir);
         let docs = common::compile_ok(std::slice::from_ref(&dir));
         let mut text = String::new();
-        for (path, bytes) in warden::emit::plan(docs, warden::lower::Layout::Tree) {
+        for (path, bytes) in warden::emit::plan(docs, warden::document::Layout::Tree) {
             text.push_str(&format!(
                 "=== {path}\n{}",
                 String::from_utf8_lossy(&bytes.to_bytes())
@@ -66,7 +66,7 @@ fn examples_draw() {
 fn broken_inputs_report() {
     let s = settings();
     s.bind(|| {
-        insta::glob!("broken/*.warden", |path| {
+        insta::glob!("../broken", "*.warden", |path| {
             let (rendered, failures) = diagnose(path);
             assert!(
                 failures.is_empty(),

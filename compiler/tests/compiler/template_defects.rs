@@ -14,7 +14,7 @@
     reason = "a test: a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

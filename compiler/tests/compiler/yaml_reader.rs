@@ -10,7 +10,7 @@
     reason = "a test: a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use serde_json::{Map, Value, json};
 use warden::validate::reader;
@@ -33,7 +33,7 @@ fn yaml_documents() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for dir in common::examples() {
         for doc in common::compile_ok(std::slice::from_ref(&dir)) {
-            if doc.schema != warden::lower::Schema::SeccompProfile {
+            if doc.schema != warden::document::Schema::SeccompProfile {
                 out.push((format!("{}: {}", dir.display(), doc.path), doc.text));
             }
         }

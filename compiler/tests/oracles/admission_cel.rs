@@ -9,15 +9,15 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
-use common::admission::{
+use crate::common::admission::{
     Rego, Request, gatekeeper_rego, rego_violations as rego_review, vap_policy,
 };
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use warden::lower::Target;
+use warden::document::Target;
 use warden::span::SourceMap;
 
 const PROGRAM: &str = r#"
@@ -424,7 +424,7 @@ fn a_container_level_setting_overrides_the_pod_level_one() {
 /// check is in force at that level and version.
 #[test]
 fn pod_security_classifies_every_conformance_fixture() {
-    let root = common::repo().join("../shared/corpora/pss-conformance/testdata");
+    let root = common::corpora().join("pss-conformance/testdata");
     assert!(
         root.is_dir(),
         "{} is missing: the fixtures come from shared/corpora",

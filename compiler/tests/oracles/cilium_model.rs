@@ -14,7 +14,7 @@
 //!
 //! For every example and 300 programs from a seed, the model's answer on every pair of pods, and
 //! between pods and addresses at every CIDR boundary, on every probed port over TCP, UDP and
-//! SCTP, must equal warden's evaluator — which `netpol_oracle` proves equal to
+//! SCTP, must equal warden's evaluator — which `oracles/netpol.rs` proves equal to
 //! network-config-analyzer on the NetworkPolicies of the same programs.
 #![allow(
     clippy::unwrap_used,
@@ -24,17 +24,17 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
-use common::{Rng, cluster};
+use crate::common::{Rng, cluster};
 use ipnet::IpNet;
 use serde::Deserialize as _;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use warden::document::Target;
 use warden::ir::connectivity::{Evaluator, Verdict};
 use warden::ir::{Endpoint, Pod, Port, Probe, Program, Protocol};
-use warden::lower::Target;
 use warden::span::SourceMap;
 
 const SEED: u64 = 0x00c1_1100_2026_1126;
@@ -57,7 +57,7 @@ struct Policy {
     egress: Vec<Value>,
 }
 
-fn policies(docs: &[warden::lower::Document]) -> Vec<Policy> {
+fn policies(docs: &[warden::document::Document]) -> Vec<Policy> {
     docs.iter()
         .filter(|d| d.path.starts_with("cilium/"))
         .map(|d| {
@@ -305,7 +305,7 @@ fn allows(
 /// every port, warden's answer about the services (every pod each selects: all, none or some of
 /// the pairs allowed) against the model's answers about every pair of the cluster's pods they
 /// select, the region pods among them. Questions whose answer depends on how pods number a named
-/// port, which the cluster's pods fix one way, are left to `tests/evaluator.rs`.
+/// port, which the cluster's pods fix one way, are left to `tests/compiler/evaluator.rs`.
 fn services(
     name: &str,
     program: &Program,
@@ -396,7 +396,7 @@ fn services(
 fn compare(
     name: &str,
     program: &Program,
-    docs: &[warden::lower::Document],
+    docs: &[warden::document::Document],
 ) -> (Vec<String>, usize, usize) {
     let policies = policies(docs);
     let all_pods = cluster::pods(program);
@@ -486,7 +486,7 @@ fn compare(
     (diffs, allowed, denied)
 }
 
-fn compile(name: &str, sources: SourceMap) -> Option<(Program, Vec<warden::lower::Document>)> {
+fn compile(name: &str, sources: SourceMap) -> Option<(Program, Vec<warden::document::Document>)> {
     let c = warden::compile(sources, &[Target::Cilium]);
     match (c.program, c.documents) {
         (Some(p), Some(d)) => Some((p, d)),

@@ -11,7 +11,7 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -34,7 +34,7 @@ fn built(example: &std::path::Path) -> tempfile::TempDir {
     let docs = common::compile_ok(&[example.to_path_buf()]);
     warden::emit::build(
         &tmp.path().join("out"),
-        &warden::emit::plan(docs, warden::lower::Layout::Tree),
+        &warden::emit::plan(docs, warden::document::Layout::Tree),
         &|_| Ok(()),
     )
     .expect("build");
@@ -145,7 +145,7 @@ const SPO: Crd = Crd {
 /// document: `ok` or the error.
 fn crd_schema_check(kind: &Crd, docs: &[(String, String)]) -> Vec<(String, String)> {
     let python = tool("python");
-    let crd = common::repo().join("../shared/corpora").join(kind.crd);
+    let crd = common::corpora().join(kind.crd);
     assert!(
         crd.is_file(),
         "{} is missing: it comes from shared/corpora",
@@ -352,7 +352,7 @@ fn graphviz_reads_every_graph() {
         .expect("Graphviz's `dot` is not installed: `.ci/test` installs Debian's graphviz");
     for example in common::examples() {
         let sources = warden::load::load(std::slice::from_ref(&example)).unwrap();
-        let c = warden::compile(sources, &[warden::lower::Target::Netpol]);
+        let c = warden::compile(sources, &[warden::document::Target::Netpol]);
         let program = c.program.unwrap();
         let text = warden::graph::render(&program, warden::graph::Format::Dot);
         let mut child = Command::new(&dot)
@@ -399,8 +399,8 @@ fn graphviz_reads_every_graph() {
 /// sources of that schema's `Volume`.
 #[test]
 fn the_pod_schema_and_volume_kinds_follow_kubernetes_1_36() {
-    let defs = common::repo()
-        .join("../shared/corpora/schemas/k8s-json-schema/v1.36.0-local-strict/_definitions.json");
+    let defs =
+        common::corpora().join("schemas/k8s-json-schema/v1.36.0-local-strict/_definitions.json");
     assert!(
         defs.is_file(),
         "{} is missing: it comes from shared/corpora",

@@ -13,18 +13,18 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
-use common::admission::{
+use crate::common::admission::{
     Labels, Request, applies_in, cel_policy, cel_violations, gatekeeper_rego, rego_violations,
     vap_policy,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use warden::lower::Target;
+use warden::document::Target;
 
 fn library() -> PathBuf {
-    common::repo().join("../shared/corpora/gatekeeper-library/library")
+    common::corpora().join("gatekeeper-library/library")
 }
 
 fn yaml(path: &Path) -> Value {

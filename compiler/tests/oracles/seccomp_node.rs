@@ -12,9 +12,9 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
-use common::seccomp::{CAPS, native, runtime_spec, tool};
+use crate::common::seccomp::{CAPS, native, runtime_spec, tool};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};

@@ -11,15 +11,13 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
-
-use common::Rng;
-use common::seccomp::{CAPS, native, runtime_spec, tool};
+use crate::common::Rng;
+use crate::common::seccomp::{CAPS, native, runtime_spec, tool};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::process::Command;
+use warden::document::Target;
 use warden::ir::SeccompAction;
-use warden::lower::Target;
 
 /// The probe: for each argument `NR:ARG0`, calls syscall NR with ARG0 and zeros, and prints
 /// `NR ARG0 ERRNO` (0 when the call succeeded).

@@ -13,7 +13,7 @@
     reason = "in tests a panic is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 /// The native architectures whose every call Docker's profile is compared on.
 const COMPARED_ARCHES: [(&str, warden::catalog::Arch); 2] = [
@@ -21,11 +21,11 @@ const COMPARED_ARCHES: [(&str, warden::catalog::Arch); 2] = [
     ("SCMP_ARCH_AARCH64", warden::catalog::Arch::Aarch64),
 ];
 
-use common::seccomp::{CAPS, native, runtime_spec, tool};
+use crate::common::seccomp::{CAPS, native, runtime_spec, tool};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
-use warden::lower::Target;
+use warden::document::Target;
 
 /// For each system call name, what a spec does with it: its default, or the set of its rules
 /// (action, errno, conditions).
@@ -65,10 +65,9 @@ fn program(rules: &str) -> String {
 fn docker_default_unchanged_is_moby_default_json() {
     let ours = &compile(&program("    base docker-default"))["seccomp/t/probe.json"];
     let moby: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            common::repo().join("../shared/corpora/seccomp/moby/default.json"),
-        )
-        .expect("shared/corpora/seccomp/moby/default.json (the corpus lives beside the project)"),
+        &std::fs::read_to_string(common::corpora().join("seccomp/moby/default.json")).expect(
+            "shared/corpora/seccomp/moby/default.json (the corpus lives beside the project)",
+        ),
     )
     .unwrap();
     // warden's copy of the profile is the corpus's.
@@ -276,10 +275,7 @@ fn spo_docker_default_is_moby_default_json_for_default_capabilities() {
         }).collect::<Vec<_>>(),
     });
     let moby: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            common::repo().join("../shared/corpora/seccomp/moby/default.json"),
-        )
-        .unwrap(),
+        &std::fs::read_to_string(common::corpora().join("seccomp/moby/default.json")).unwrap(),
     )
     .unwrap();
     let default_caps = [

@@ -1,0 +1,23 @@
+//! The compiler's own suite, which a clone runs with `cargo test` and nothing but Rust: the
+//! snapshots of every example and broken input, the command line end to end, the evaluator, the
+//! schema check's reader, hostile input, crash safety and the house's rules. The tests that run
+//! independent engines are in `tests/oracles/` (`cargo test --features oracles`); the catalogue of
+//! both is `compiler/tests/README.md`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod admission_rules;
+mod admission_scope;
+mod canonical;
+mod cli;
+mod cli_explain;
+mod crash_safety;
+mod evaluator;
+mod house;
+mod injection;
+mod registry;
+mod robustness;
+mod snapshots;
+mod template_defects;
+mod yaml_reader;
