@@ -201,7 +201,7 @@ mod tests {
 
     /// Every YAML document warden writes for the examples, with every target that compiles them.
     fn documents() -> Vec<Document> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
         let mut dirs = Vec::new();
         let mut todo = vec![root];
         while let Some(dir) = todo.pop() {

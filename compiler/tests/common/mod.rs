@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use warden::document::{Document, Target};
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
 /// The shared corpora the oracle suite reads: `$WARDEN_CORPORA`, or `../shared/corpora` beside

@@ -25,7 +25,7 @@ fn every_code_used_in_the_source_is_registered_once_and_explained() {
         assert!(text.lines().count() >= 3, "{code}: explanation too short");
     }
     let mut used = BTreeSet::new();
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("compiler/src");
     let mut stack = vec![src];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir)

@@ -78,6 +78,7 @@ fn broken_warden(work: &Path) -> PathBuf {
     for dir in [
         "compiler/src",
         "compiler/benches",
+        "compiler/tests",
         "compiler/catalog",
         "compiler/codes",
         "grammar",
@@ -89,12 +90,7 @@ fn broken_warden(work: &Path) -> PathBuf {
     ] {
         copy_dir(&repo.join(dir), &copy.join(dir));
     }
-    for file in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "compiler/Cargo.toml",
-        "fuzz/Cargo.toml",
-    ] {
+    for file in ["Cargo.toml", "Cargo.lock", "fuzz/Cargo.toml"] {
         std::fs::copy(repo.join(file), copy.join(file)).unwrap();
     }
     for (template, good, bad, _, _) in BREAKS {

@@ -9,7 +9,7 @@ use pest::Parser;
 use std::path::{Path, PathBuf};
 
 #[derive(pest_derive::Parser)]
-#[grammar = "../../grammar/warden.pest"]
+#[grammar = "grammar/warden.pest"]
 struct WardenParser;
 
 #[derive(Debug, PartialEq)]
@@ -61,7 +61,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
 /// Every file under `dir` whose name ends in `suffix` ("" for all), in a fixed order.
