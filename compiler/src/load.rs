@@ -74,6 +74,7 @@ pub fn load(paths: &[PathBuf]) -> Result<SourceMap, Vec<Diagnostic>> {
         })
     });
     let mut sources = SourceMap::new();
+    sources.set_root(root.clone());
     for ((name, _), text) in named.into_iter().zip(texts) {
         match text {
             Ok(Ok(text)) => {

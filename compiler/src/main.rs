@@ -1,11 +1,16 @@
 //! The `warden` command line.
 #![forbid(unsafe_code)]
 
-use clap::{Parser, Subcommand, ValueEnum};
-use std::io::IsTerminal;
-use std::path::PathBuf;
+#[path = "cli/init.rs"]
+mod init;
+#[path = "cli/report.rs"]
+mod report;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use report::{Color, Format, Reporter};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use warden::diag::{self, Diagnostic};
+use warden::diag::{self, Diagnostic, Severity};
 use warden::document::{Layout, Target};
 use warden::span::SourceMap;
 
@@ -28,9 +33,10 @@ struct CompileArgs {
     /// `.warden` files, or directories of them; together they are one program
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// The output directory
+    /// The output directory. `build` needs it (`-`: every Kubernetes document as one YAML stream
+    /// on standard output); `check` without it checks the program alone
     #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
     /// Targets to generate (default: netpol, seccomp, vap; `cilium` instead of `netpol` on Cilium, `kyverno` or `gatekeeper` beside or instead of `vap`)
     #[arg(long, value_enum, value_delimiter = ',')]
     target: Vec<TargetArg>,
@@ -43,6 +49,9 @@ struct CompileArgs {
     /// Colour in human diagnostics
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
+    /// Fail (exit 1, writing nothing) when there is a warning
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
 #[derive(Subcommand)]
@@ -58,8 +67,8 @@ enum Command {
         #[arg(long = "program", short = 'p', default_value = ".")]
         program: Vec<PathBuf>,
         /// How the answer is printed
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = AnswerFormat::Human)]
+        format: AnswerFormat,
         /// The connection as an `expect` line writes it, `FROM -> TO [on PORT]` (quote the `->`
         /// for the shell), or `SERVICE syscall NAME`; options may come before or after it
         #[arg(required = true, num_args = 1..)]
@@ -75,6 +84,23 @@ enum Command {
     },
     /// Explain a diagnostic code, e.g. `warden explain-code E0102`
     ExplainCode { code: String },
+    /// Write a starter program, a pre-commit configuration and a CI workflow into DIR
+    Init {
+        /// Where (created if need be; nothing already there is overwritten)
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print a shell's completion script: `source <(warden completions bash)`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages: `warden.1` and one per command, into DIR
+    Man {
+        /// Where (created if need be)
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// `--target`: the library's `Target`, as the command line spells it.
@@ -138,17 +164,11 @@ impl From<GraphFormat> for warden::graph::Format {
     }
 }
 
+/// How `explain` prints its answer.
 #[derive(Clone, Copy, ValueEnum)]
-enum Format {
+enum AnswerFormat {
     Human,
     Json,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Color {
-    Auto,
-    Always,
-    Never,
 }
 
 /// Marks a word of `explain`'s question that starts with `->`, which clap would read as an
@@ -184,6 +204,12 @@ fn main() -> ExitCode {
             format,
         } => explain(&query.join(" ").replace(ARROW, "->"), &program, format),
         Command::Graph { paths, format } => graph(&paths, format.into()),
+        Command::Init { dir } => init::run(&dir),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "warden", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man { out } => man(&out),
         Command::ExplainCode { code } => match diag::codes::explain(&code) {
             Some(text) => {
                 print!("{text}");
@@ -222,7 +248,7 @@ fn graph(paths: &[PathBuf], format: warden::graph::Format) -> ExitCode {
     }
 }
 
-fn explain(query: &str, program: &[PathBuf], format: Format) -> ExitCode {
+fn explain(query: &str, program: &[PathBuf], format: AnswerFormat) -> ExitCode {
     let sources = match warden::load::load(program) {
         Ok(s) => s,
         Err(diags) => {
@@ -232,8 +258,8 @@ fn explain(query: &str, program: &[PathBuf], format: Format) -> ExitCode {
     };
     let (sources, answer, found) = warden::explain::explain(sources, query);
     match format {
-        Format::Json => print!("{}", diag::render::json_lines(&sources, &answer)),
-        Format::Human => print!("{}", diag::render::human(&sources, &answer)),
+        AnswerFormat::Json => print!("{}", diag::render::json_lines(&sources, &answer)),
+        AnswerFormat::Human => print!("{}", diag::render::human(&sources, &answer)),
     }
     // For scripts: 0 allowed, 1 denied, 3 allowed in part (or up to the runtime), 2 no answer.
     ExitCode::from(match found {
@@ -244,44 +270,55 @@ fn explain(query: &str, program: &[PathBuf], format: Format) -> ExitCode {
     })
 }
 
-fn color(args: &CompileArgs) -> bool {
-    match args.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+/// The manual pages: `warden.1`, and `warden-COMMAND.1` for each command.
+fn man(out: &Path) -> ExitCode {
+    let cli = Cli::command();
+    let mut pages = vec![("warden.1".to_string(), cli.clone())];
+    for sub in cli.get_subcommands() {
+        let name = format!("warden-{}", sub.get_name());
+        pages.push((format!("{name}.1"), sub.clone().name(name)));
+    }
+    let written = std::fs::create_dir_all(out).and_then(|()| {
+        for (file, command) in &pages {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command.clone()).render(&mut page)?;
+            std::fs::write(out.join(file), page)?;
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "error: cannot write the manual pages to `{}`: {e}",
+                out.display()
+            );
+            ExitCode::from(2)
+        }
     }
 }
 
-fn report(sources: &SourceMap, diags: &[Diagnostic], args: &CompileArgs) {
-    match rendered(sources, diags, args) {
-        Some(text) => print_rendered(&text, args),
-        None => diag::render::to_stderr_in_color(sources, diags),
-    }
-}
-
-/// What `report` prints for `diags`, as text; `None` in colour, which is written as it is
-/// rendered.
-fn rendered(sources: &SourceMap, diags: &[Diagnostic], args: &CompileArgs) -> Option<String> {
-    match args.format {
-        Format::Json => Some(diag::render::json_lines(sources, diags)),
-        Format::Human if !color(args) => Some(diag::render::human(sources, diags)),
-        Format::Human => None,
-    }
-}
-
-/// Prints what `rendered` made: JSON lines on standard output, text on standard error.
-fn print_rendered(text: &str, args: &CompileArgs) {
-    match args.format {
-        Format::Json => print!("{text}"),
-        Format::Human => eprint!("{text}"),
-    }
+fn warnings(diags: &[Diagnostic]) -> bool {
+    diags.iter().any(|d| d.severity == Severity::Warning)
 }
 
 fn run(args: &CompileArgs, write: bool) -> ExitCode {
+    let stream = write && args.out.as_deref() == Some(Path::new("-"));
+    let reporter = Reporter {
+        format: args.format,
+        color: args.color,
+        stdout_taken: stream,
+    };
+    if write && args.out.is_none() {
+        eprintln!(
+            "error: `warden build` needs `--out DIR` (or `--out -` for one YAML stream on standard output)"
+        );
+        return ExitCode::from(2);
+    }
     let sources = match warden::load::load(&args.paths) {
         Ok(s) => s,
         Err(diags) => {
-            report(&SourceMap::new(), &diags, args);
+            reporter.report(&SourceMap::new(), &diags);
             return ExitCode::from(2);
         }
     };
@@ -293,51 +330,95 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
         t.dedup();
         t
     };
-    let mut compiled = warden::compile_for(sources, &targets, Layout::from(args.layout));
-    let Some(docs) = compiled.documents.take() else {
-        report(&compiled.sources, &compiled.diagnostics, args);
-        return ExitCode::from(1);
+    let layout = Layout::from(args.layout);
+    let mut compiled = warden::compile_for(sources, &targets, layout);
+    let denied = args.deny_warnings && warnings(&compiled.diagnostics);
+    let docs = match compiled.documents.take() {
+        Some(docs) if !denied => docs,
+        _ => {
+            reporter.report(&compiled.sources, &compiled.diagnostics);
+            reporter.summary(&compiled.diagnostics, args.deny_warnings);
+            return ExitCode::from(1);
+        }
     };
-    // The program's own diagnostics (thousands of warnings, in a large program) are rendered while
-    // the output is hashed and written, on what that leaves of the cores; the writing's own are
-    // rendered after it, and printed after them, as one report.
-    let (files, outcome, early) = std::thread::scope(|scope| {
-        // No thread for nothing to render: a clean program, the pre-commit case.
-        let early = if compiled.diagnostics.is_empty() {
-            None
-        } else {
-            std::thread::Builder::new()
-                .spawn_scoped(scope, || {
-                    rendered(&compiled.sources, &compiled.diagnostics, args)
-                })
-                .ok()
-        };
-        let files = warden::emit::plan(docs, Layout::from(args.layout));
-        let outcome = if write {
-            warden::emit::build(&args.out, &files, &|_| Ok(()))
-        } else {
-            let stale = warden::emit::check(&args.out, &files);
-            if stale.is_empty() { Ok(()) } else { Err(stale) }
-        };
-        let early = early.and_then(|thread| thread.join().ok()).flatten();
-        (files, outcome, early)
-    });
-    let failed = outcome.is_err();
-    // Each diagnostic is rendered on its own, so two reports in a row read as one.
-    match early {
-        Some(text) => print_rendered(&text, args),
-        None => report(&compiled.sources, &compiled.diagnostics, args),
+    let Some(out) = &args.out else {
+        // `check` of the program alone: every diagnostic, nothing compared or written.
+        reporter.report(&compiled.sources, &compiled.diagnostics);
+        reporter.summary(&compiled.diagnostics, args.deny_warnings);
+        return ExitCode::SUCCESS;
+    };
+    if stream {
+        return write_stream(&docs, &compiled, &reporter, args);
     }
-    report(&compiled.sources, &outcome.err().unwrap_or_default(), args);
+    let files = warden::emit::plan(docs, layout);
+    let outcome = if write {
+        warden::emit::build(out, &files, &|_| Ok(()))
+    } else {
+        let stale = warden::emit::check(out, &files);
+        if stale.is_empty() { Ok(()) } else { Err(stale) }
+    };
+    let failed = outcome.is_err();
+    let mut diags = std::mem::take(&mut compiled.diagnostics);
+    diags.extend(outcome.err().unwrap_or_default());
+    reporter.report(&compiled.sources, &diags);
+    reporter.summary(&diags, args.deny_warnings);
     if failed {
         return ExitCode::from(1);
     }
     if write && matches!(args.format, Format::Human) {
-        eprintln!("wrote {} files to {}", files.len(), args.out.display());
+        eprintln!("wrote {} files to {}", files.len(), out.display());
     }
     // The process ends here and the system takes its memory back at once; freeing the program
     // and the output object by object first would only delay the exit.
     std::mem::forget(compiled);
     std::mem::forget(files);
     ExitCode::SUCCESS
+}
+
+/// `build --out -`: every Kubernetes document, in the output's order, as one YAML stream on
+/// standard output, for `kubectl apply -f -` and GitOps plugins. Seccomp profiles are files the
+/// kubelet reads from each node, not objects of the API, so they are not in it: a note says where
+/// they go.
+fn write_stream(
+    docs: &[warden::document::Document],
+    compiled: &warden::Compilation,
+    reporter: &Reporter,
+    args: &CompileArgs,
+) -> ExitCode {
+    use std::io::Write;
+    let mut diags = compiled.diagnostics.clone();
+    let profiles = docs
+        .iter()
+        .filter(|d| d.schema == warden::document::Schema::SeccompProfile)
+        .count();
+    if profiles > 0 {
+        diags.push(
+            Diagnostic::note_of(
+                "N0002",
+                format!("{profiles} seccomp profiles are not in the stream"),
+            )
+            .note("a profile is a file the kubelet reads on each node, not an object of the API")
+            .help("build them into a directory (`--out DIR`, its `seccomp/`), or as Security Profiles Operator objects (`--target spo`)"),
+        );
+    }
+    let mut stdout = std::io::stdout().lock();
+    let mut wrote = Ok(());
+    for doc in docs
+        .iter()
+        .filter(|d| d.is_kubernetes() && d.schema != warden::document::Schema::Kustomization)
+    {
+        wrote = wrote
+            .and_then(|()| stdout.write_all(b"---\n"))
+            .and_then(|()| stdout.write_all(doc.text.as_bytes()));
+    }
+    let wrote = wrote.and_then(|()| stdout.flush());
+    reporter.report(&compiled.sources, &diags);
+    reporter.summary(&diags, args.deny_warnings);
+    match wrote {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

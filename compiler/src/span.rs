@@ -32,6 +32,9 @@ impl Span {
 pub struct SourceMap {
     files: SimpleFiles<String, String>,
     count: usize,
+    /// The program root the names are relative to, where the program was read from disk: only
+    /// reports that must point at files on disk (SARIF) read it, never a generated document.
+    root: Option<std::path::PathBuf>,
 }
 
 impl SourceMap {
@@ -46,6 +49,15 @@ impl SourceMap {
 
     pub fn len(&self) -> usize {
         self.count
+    }
+
+    pub fn set_root(&mut self, root: std::path::PathBuf) {
+        self.root = Some(root);
+    }
+
+    /// The directory the files were read from, if they were (see `root`).
+    pub fn root(&self) -> Option<&std::path::Path> {
+        self.root.as_deref()
     }
 
     pub fn is_empty(&self) -> bool {

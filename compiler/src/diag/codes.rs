@@ -73,6 +73,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("W0701", include_str!("../../codes/W0701.md")),
     ("W0702", include_str!("../../codes/W0702.md")),
     ("N0001", include_str!("../../codes/N0001.md")),
+    ("N0002", include_str!("../../codes/N0002.md")),
     ("E0801", include_str!("../../codes/E0801.md")),
     ("E0802", include_str!("../../codes/E0802.md")),
     ("E0803", include_str!("../../codes/E0803.md")),

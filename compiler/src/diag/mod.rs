@@ -6,6 +6,7 @@
 
 pub mod codes;
 pub mod render;
+pub mod sarif;
 
 use crate::span::Span;
 
@@ -24,6 +25,14 @@ pub struct Label {
     pub primary: bool,
 }
 
+/// A file outside the program that a diagnostic is about, a file of the output directory, and the
+/// line it is about there when one is (the first that differs from what warden generates).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputFile {
+    pub path: String,
+    pub line: Option<usize>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
@@ -32,6 +41,8 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     pub notes: Vec<String>,
     pub help: Option<String>,
+    /// For a diagnostic about an output file rather than the program (stale, missing, foreign).
+    pub file: Option<OutputFile>,
 }
 
 impl Diagnostic {
@@ -43,6 +54,7 @@ impl Diagnostic {
             labels: Vec::new(),
             notes: Vec::new(),
             help: None,
+            file: None,
         }
     }
 
@@ -85,6 +97,15 @@ impl Diagnostic {
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// The output file the diagnostic is about, and the line there.
+    pub fn about_file(mut self, path: impl Into<String>, line: Option<usize>) -> Self {
+        self.file = Some(OutputFile {
+            path: path.into(),
+            line,
+        });
         self
     }
 

@@ -120,16 +120,22 @@ pub fn json_lines(sources: &SourceMap, diags: &[Diagnostic]) -> String {
                 }
             })
             .collect();
-        let at = d
-            .span()
-            .map(|s| (sources.name(s.file), sources.line_col(s.file, s.start)));
+        // A diagnostic about an output file points at it, and at the line where it differs.
+        let at = match (d.span(), &d.file) {
+            (Some(s), _) => {
+                let (line, column) = sources.line_col(s.file, s.start);
+                Some((sources.name(s.file), Some(line), Some(column)))
+            }
+            (None, Some(f)) => Some((f.path.as_str(), f.line, None)),
+            (None, None) => None,
+        };
         let json = JsonDiagnostic {
             severity: severity_word(d.severity),
             code: d.code,
             message: &d.message,
             file: at.map(|a| a.0),
-            line: at.map(|a| a.1.0),
-            column: at.map(|a| a.1.1),
+            line: at.and_then(|a| a.1),
+            column: at.and_then(|a| a.2),
             labels,
             notes: &d.notes,
             help: d.help.as_deref(),

@@ -8,6 +8,7 @@
 
 mod check;
 mod existing;
+mod lock;
 mod write;
 
 pub use check::check;

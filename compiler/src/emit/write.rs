@@ -18,6 +18,7 @@ pub fn build(
     files: &[(String, Content)],
     before_write: &BeforeWrite<'_>,
 ) -> Result<(), Vec<Diagnostic>> {
+    let _lock = super::lock::take(out, true, super::lock::wait())?;
     let existing = scan(out)?;
     if let Some(existing) = &existing {
         let foreign = foreign(existing);

@@ -82,7 +82,7 @@ fn a_second_build_is_byte_identical_and_check_passes_until_one_byte_changes() {
     let (code, _, err) = run(&["check", s(&prog), "--out", s(&b)], &repo());
     assert_eq!(code, 1);
     assert!(
-        err.contains("netpol/online-boutique/cartservice.yaml` is stale"),
+        err.contains("netpol/online-boutique/cartservice.yaml` was edited by hand"),
         "{err}"
     );
     assert_eq!(
@@ -164,9 +164,11 @@ fn build_removes_files_it_no_longer_generates() {
     assert_eq!(run(&["build", s(&prog), "--out", s(&out)], &repo()).0, 0);
     assert!(!out.join("netpol/shop/db.yaml").exists());
     assert!(out.join("netpol/shop/database.yaml").exists());
+    // Beside the output, only the program and the lock of the output.
     let leftovers: Vec<_> = fs::read_dir(tmp.path())
         .expect("ls")
         .map(|e| e.expect("e").file_name())
+        .filter(|name| name != ".out.warden-lock")
         .collect();
     assert_eq!(
         leftovers.len(),
@@ -507,7 +509,16 @@ fn an_injected_failure_half_way_leaves_the_old_output_intact() {
         let diags = result.expect_err("the build fails");
         assert!(diags[0].message.contains("injected"), "{:?}", diags[0]);
         assert_eq!(tree(&out), before, "failure after {fail_at} files");
-        let entries: Vec<_> = fs::read_dir(tmp.path()).expect("ls").collect();
+        let entries: Vec<_> = fs::read_dir(tmp.path())
+            .expect("ls")
+            .filter(|e| {
+                !e.as_ref()
+                    .expect("e")
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".warden-lock")
+            })
+            .collect();
         assert_eq!(entries.len(), 1, "no staging directory left behind");
     }
     warden::emit::build(&out, &new, &|_| Ok(())).expect("then it succeeds");

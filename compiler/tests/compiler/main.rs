@@ -12,6 +12,7 @@ mod admission_scope;
 mod canonical;
 mod cli;
 mod cli_explain;
+mod cli_loop;
 mod crash_safety;
 mod evaluator;
 mod house;

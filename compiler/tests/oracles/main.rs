@@ -11,6 +11,7 @@ mod admission_cel;
 mod cilium_model;
 mod engines;
 mod gatekeeper_library;
+mod integrations;
 mod netpol;
 mod netpol_upstream;
 mod seccomp_node;
