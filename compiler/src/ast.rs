@@ -53,6 +53,15 @@ pub struct Namespace {
     pub labels: Vec<Label>,
     /// Flows of every pod of the namespace.
     pub flows: Vec<Flow>,
+    pub accepts: Vec<Accept>,
+}
+
+/// `accept CODE "reason"`: warnings of that code about the block it is in are acknowledged.
+#[derive(Clone, Debug)]
+pub struct Accept {
+    pub code: Ident,
+    pub reason: Ident,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug)]
@@ -68,6 +77,7 @@ pub struct Service {
     pub isolate: Vec<(Option<Direction>, Span)>,
     /// The services named by `overlaps` lines.
     pub overlaps: Vec<Ident>,
+    pub accepts: Vec<Accept>,
 }
 
 #[derive(Clone, Debug)]
@@ -276,6 +286,7 @@ pub struct Admission {
     pub ids: Vec<(Ident, Option<Vec<Ident>>, Span)>,
     /// `require cel "EXPRESSION" message "MESSAGE"` lines.
     pub cel: Vec<(Ident, Ident)>,
+    pub accepts: Vec<Accept>,
 }
 
 #[derive(Clone, Debug)]

@@ -245,6 +245,7 @@ impl Printer {
         for f in &ns.flows {
             self.line(1, &flow(f));
         }
+        self.accepts(&ns.accepts);
         self.line(0, "}");
     }
 
@@ -319,6 +320,7 @@ impl Printer {
             }
             self.line(1, "}");
         }
+        self.accepts(&svc.accepts);
         self.line(0, "}");
     }
 
@@ -383,7 +385,17 @@ impl Printer {
                 ),
             );
         }
+        self.accepts(&adm.accepts);
         self.line(0, "}");
+    }
+
+    fn accepts(&mut self, accepts: &[Accept]) {
+        for a in accepts {
+            self.line(
+                1,
+                &format!("accept {} {}", a.code.text, quote(&a.reason.text)),
+            );
+        }
     }
 
     fn expect(&mut self, exp: &Expect) {

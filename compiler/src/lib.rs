@@ -63,6 +63,7 @@ pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Co
         diagnostics.extend(diags);
         program
     };
+    let accepts = check::accepts::collect(&files);
     // The IR holds all that lowering needs; the syntax tree would only add to the peak. Freeing
     // it is some hundred thousand small frees, done beside the start of lowering, which is one
     // thread's work until the policies are planned.
@@ -96,6 +97,7 @@ pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Co
     }
     diag::sort(&mut diagnostics);
     diagnostics.dedup();
+    check::accepts::apply(&accepts, &mut diagnostics);
     // A thread that could not be started dropped the tree in `spawn`; a started one is waited
     // for, so that the tree is freed when this returns.
     if let Ok(handle) = dropped {

@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use report::{Color, Format, Reporter};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use warden::diag::{self, Diagnostic, Severity};
+use warden::diag::{self, Diagnostic};
 use warden::document::{Layout, Target};
 use warden::span::SourceMap;
 
@@ -298,8 +298,10 @@ fn man(out: &Path) -> ExitCode {
     }
 }
 
+/// Whether a warning no `accept` line acknowledges is among `diags`: what `--deny-warnings`
+/// refuses.
 fn warnings(diags: &[Diagnostic]) -> bool {
-    diags.iter().any(|d| d.severity == Severity::Warning)
+    diags.iter().any(Diagnostic::is_open_warning)
 }
 
 fn run(args: &CompileArgs, write: bool) -> ExitCode {

@@ -32,6 +32,7 @@ const KEYWORDS: &[&str] = &[
     "ingress",
     "isolate",
     "overlaps",
+    "accept",
     "labels",
     "mode",
     "notin",
@@ -390,6 +391,16 @@ fn namespace(u: &mut Unstructured<'_>) -> Result<Namespace> {
         allow_dns: some(u, 0, 1, |_| Ok(Span::default()))?,
         labels: some(u, 0, 2, label)?,
         flows: some(u, 0, 2, flow)?,
+        accepts: some(u, 0, 1, accept)?,
+    })
+}
+
+/// `accept CODE "reason"`, a warning's code or another (E0116).
+fn accept(u: &mut Unstructured<'_>) -> Result<Accept> {
+    Ok(Accept {
+        code: name(u, &["W0306", "W0114", "W0507", "E0102", "W0116", "W9999"])?,
+        reason: string(u, &["reviewed", "the \"why\""])?,
+        span: Span::default(),
     })
 }
 
@@ -417,6 +428,7 @@ fn service(u: &mut Unstructured<'_>) -> Result<Service> {
         syscalls: some(u, 0, 1, syscalls)?,
         isolate: some(u, 0, 1, isolate)?,
         overlaps: some(u, 0, 2, |u| name(u, SERVICES))?,
+        accepts: some(u, 0, 1, accept)?,
     })
 }
 
@@ -483,6 +495,7 @@ fn admission(u: &mut Unstructured<'_>) -> Result<Admission> {
                 string(u, &["named", "must have a spec"])?,
             ))
         })?,
+        accepts: some(u, 0, 1, accept)?,
     })
 }
 
@@ -570,6 +583,13 @@ pub fn valid_file(u: &mut Unstructured<'_>) -> Result<File> {
                 })
             })?,
             flows: Vec::new(),
+            accepts: some(u, 0, 1, |u| {
+                Ok(Accept {
+                    code: pick(u, &["W0701", "W0702"])?,
+                    reason: spanned("reviewed"),
+                    span: Span::default(),
+                })
+            })?,
         });
     }
     for (ns, name, ports) in &services {
@@ -676,6 +696,13 @@ pub fn valid_file(u: &mut Unstructured<'_>) -> Result<File> {
             syscalls,
             isolate: Vec::new(),
             overlaps: Vec::new(),
+            accepts: some(u, 0, 1, |u| {
+                Ok(Accept {
+                    code: pick(u, &["W0306", "W0305", "W0411"])?,
+                    reason: spanned("reviewed"),
+                    span: Span::default(),
+                })
+            })?,
         });
     }
     for (i, ns) in namespaces.iter().enumerate() {

@@ -129,6 +129,7 @@ impl Checker<'_> {
                     exempt_images,
                     rules,
                     mode,
+                    accepted: super::accepts::annotation(&adm.accepts),
                     span: adm.name.span,
                 },
             );

@@ -10,6 +10,7 @@
 //! order nor declaration order can change the outcome. Expectations are evaluated only when
 //! everything else is sound.
 
+pub mod accepts;
 mod admission;
 mod cel;
 mod cidrs;
@@ -118,6 +119,13 @@ pub fn check_asking(
     for file in files {
         for ns in &file.namespaces {
             cx.declare_namespace(ns);
+            cx.check_accepts(&ns.accepts);
+        }
+        for svc in &file.services {
+            cx.check_accepts(&svc.accepts);
+        }
+        for adm in &file.admissions {
+            cx.check_accepts(&adm.accepts);
         }
     }
     let count = files.iter().map(|f| f.services.len()).sum();

@@ -58,6 +58,7 @@ impl Checker<'_> {
             isolate_ingress: false,
             isolate_egress: false,
             allow_dns: !ns.allow_dns.is_empty(),
+            accepted: super::accepts::annotation(&ns.accepts),
             span: ns.name.span,
         };
         for (dir, _) in &ns.isolate {

@@ -71,6 +71,7 @@ impl Checker<'_> {
                 .iter()
                 .any(|(d, _)| *d != Some(ast::Direction::Ingress)),
             syscalls: None,
+            accepted: super::accepts::annotation(&svc.accepts),
             span: svc.name.span,
         })
     }

@@ -89,11 +89,12 @@ impl Reporter {
             return;
         }
         let errors = diags.iter().filter(|d| d.is_error()).count();
-        let warnings = diags
+        let warnings = diags.iter().filter(|d| d.is_open_warning()).count();
+        let accepted = diags
             .iter()
-            .filter(|d| d.severity == Severity::Warning)
+            .filter(|d| d.severity == Severity::Warning && d.accepted.is_some())
             .count();
-        if errors + warnings == 0 {
+        if errors + warnings + accepted == 0 {
             return;
         }
         let plural = |n: usize, word: &str| {
@@ -108,8 +109,13 @@ impl Reporter {
         } else {
             ""
         };
+        let accepted = if accepted > 0 {
+            format!(" ({accepted} accepted in the program, not shown)")
+        } else {
+            String::new()
+        };
         eprintln!(
-            "warden: {}, {}{denied}",
+            "warden: {}, {}{accepted}{denied}",
             plural(errors, "error"),
             plural(warnings, "warning")
         );
@@ -117,11 +123,11 @@ impl Reporter {
 }
 
 /// The diagnostics a human report shows, and per warning code folded, how many more there are:
-/// every error, and the first `SHOWN` warnings of each code.
+/// every error, and the first `SHOWN` warnings of each code that no `accept` line acknowledges.
 fn fold(diags: &[Diagnostic]) -> (Vec<Diagnostic>, BTreeMap<&'static str, usize>) {
     let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut shown = Vec::new();
-    for d in diags {
+    for d in diags.iter().filter(|d| d.accepted.is_none()) {
         if d.severity == Severity::Warning {
             let n = seen.entry(d.code).or_default();
             *n += 1;

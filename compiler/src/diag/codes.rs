@@ -20,6 +20,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("W0114", include_str!("../../codes/W0114.md")),
     ("E0115", include_str!("../../codes/E0115.md")),
     ("W0115", include_str!("../../codes/W0115.md")),
+    ("E0116", include_str!("../../codes/E0116.md")),
+    ("W0116", include_str!("../../codes/W0116.md")),
     ("E0201", include_str!("../../codes/E0201.md")),
     ("E0202", include_str!("../../codes/E0202.md")),
     ("E0203", include_str!("../../codes/E0203.md")),

@@ -43,6 +43,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// For a diagnostic about an output file rather than the program (stale, missing, foreign).
     pub file: Option<OutputFile>,
+    /// For a warning acknowledged by an `accept` line of the program: the reason given there.
+    pub accepted: Option<String>,
 }
 
 impl Diagnostic {
@@ -55,6 +57,7 @@ impl Diagnostic {
             notes: Vec::new(),
             help: None,
             file: None,
+            accepted: None,
         }
     }
 
@@ -120,6 +123,11 @@ impl Diagnostic {
 
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// A warning no `accept` line acknowledges: what `--deny-warnings` refuses.
+    pub fn is_open_warning(&self) -> bool {
+        self.severity == Severity::Warning && self.accepted.is_none()
     }
 }
 

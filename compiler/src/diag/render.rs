@@ -27,6 +27,9 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
     if let Some(h) = &d.help {
         notes.push(format!("help: {h}"));
     }
+    if let Some(reason) = &d.accepted {
+        notes.push(format!("accepted: {reason}"));
+    }
     cs::Diagnostic::new(severity)
         .with_code(d.code)
         .with_message(d.message.clone())
@@ -97,6 +100,9 @@ struct JsonDiagnostic<'a> {
     labels: Vec<JsonLabel<'a>>,
     notes: &'a [String],
     help: Option<&'a str>,
+    /// The reason of the `accept` line acknowledging a warning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accepted: Option<&'a str>,
 }
 
 /// One JSON object per line, the same data as `human`.
@@ -139,6 +145,7 @@ pub fn json_lines(sources: &SourceMap, diags: &[Diagnostic]) -> String {
             labels,
             notes: &d.notes,
             help: d.help.as_deref(),
+            accepted: d.accepted.as_deref(),
         };
         if let Ok(line) = serde_json::to_string(&json) {
             out.push_str(&line);

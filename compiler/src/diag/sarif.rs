@@ -223,10 +223,18 @@ pub fn log(sources: &SourceMap, diags: &[Diagnostic], cwd: Option<&Path>) -> Str
                 "locations": locations,
                 "partialFingerprints": { "wardenDiagnostic/v1": fingerprint(sources, d) },
             });
-            if !related.is_empty()
-                && let Some(obj) = result.as_object_mut()
-            {
-                obj.insert("relatedLocations".to_string(), Value::Array(related));
+            if let Some(obj) = result.as_object_mut() {
+                if !related.is_empty() {
+                    obj.insert("relatedLocations".to_string(), Value::Array(related));
+                }
+                // Acknowledged by an `accept` line: code scanning shows it as dismissed in the
+                // source, with the reason.
+                if let Some(reason) = &d.accepted {
+                    obj.insert(
+                        "suppressions".to_string(),
+                        json!([{ "kind": "inSource", "justification": reason }]),
+                    );
+                }
             }
             result
         })

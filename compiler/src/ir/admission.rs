@@ -132,5 +132,7 @@ pub struct Admission {
     /// INVARIANT: sorted, one of each kind.
     pub rules: Vec<(AdmissionRule, Span)>,
     pub mode: Mode,
+    /// The block's `accept` lines, as the `warden.dev/accepted` annotation says them.
+    pub accepted: String,
     pub span: Span,
 }

@@ -44,6 +44,8 @@ pub struct Namespace {
     pub isolate_ingress: bool,
     pub isolate_egress: bool,
     pub allow_dns: bool,
+    /// The block's `accept` lines, as the `warden.dev/accepted` annotation says them.
+    pub accepted: String,
     pub span: Span,
 }
 

@@ -141,6 +141,8 @@ pub struct Service {
     pub isolate_ingress: bool,
     pub isolate_egress: bool,
     pub syscalls: Option<SyscallPolicy>,
+    /// The block's `accept` lines, as the `warden.dev/accepted` annotation says them.
+    pub accepted: String,
     pub span: Span,
 }
 

@@ -26,6 +26,7 @@ struct PolicyView<'a> {
     namespace: &'a str,
     source: &'a str,
     flows: &'a str,
+    accepted: &'a str,
     endpoint_selector: SelectorView<'a>,
     default_deny_ingress: bool,
     default_deny_egress: bool,
@@ -134,6 +135,7 @@ pub(super) fn document(
         namespace: policy.namespace,
         source: &described.source,
         flows: &described.flows,
+        accepted: policy.accepted,
         endpoint_selector: policy
             .pods
             .map(|p| selector_view(p, POD_LABELS))
@@ -349,6 +351,7 @@ fn write(v: &PolicyView<'_>) -> Result<String, String> {
         v.namespace,
         v.source,
         v.flows,
+        v.accepted,
     );
     o.push_str("\nspec:\n  endpointSelector: ");
     json_selector(o, &v.endpoint_selector);

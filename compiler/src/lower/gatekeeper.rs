@@ -13,6 +13,8 @@ struct TemplateView<'a> {
     kind: &'a str,
     source: String,
     exemptions: String,
+    /// The warnings the block accepts, and why (empty for a template blocks share).
+    accepted: &'a str,
     version: &'static str,
     rego: String,
 }
@@ -24,6 +26,8 @@ struct ConstraintView<'a> {
     source: String,
     /// Why the block exempts what the shared Pod Security template leaves out.
     exemptions: String,
+    /// The warnings the block accepts, and why.
+    accepted: &'a str,
     version: &'static str,
     action: &'static str,
     scope: super::views::ScopeView<'a>,
@@ -156,6 +160,7 @@ fn constraint(
         name: &adm.name,
         source: cx.location(adm.span),
         exemptions,
+        accepted: &adm.accepted,
         version: VERSION,
         action: action(adm.mode),
         scope: super::views::scope_view(&adm.scope),
@@ -180,6 +185,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             kind: &kind,
             source: shared.source(cx),
             exemptions: shared.key.exemptions(),
+            accepted: "",
             version: VERSION,
             rego: super::admission::rego::module(
                 &format!("warden.{template}"),
@@ -211,6 +217,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 kind: &kind,
                 source: cx.location(adm.span),
                 exemptions: exemptions_of(std::iter::empty(), &adm.exempt_images),
+                accepted: &adm.accepted,
                 version: VERSION,
                 rego: super::admission::rego::module(
                     &format!("warden.{template}"),

@@ -12,6 +12,8 @@ struct PolicyView<'a> {
     name: &'a str,
     source: String,
     exemptions: String,
+    /// The warnings the block accepts, and why.
+    accepted: &'a str,
     version: &'static str,
     emit_warning: bool,
     failure_action: &'static str,
@@ -40,6 +42,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             name: &adm.name,
             source: cx.location(adm.span),
             exemptions: exemptions(adm),
+            accepted: &adm.accepted,
             version: VERSION,
             emit_warning,
             failure_action,

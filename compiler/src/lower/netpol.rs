@@ -16,6 +16,7 @@ struct PolicyView<'a> {
     namespace: &'a str,
     source: &'a str,
     flows: &'a str,
+    accepted: &'a str,
     pod_selector: SelectorView<'a>,
     policy_types: Vec<&'static str>,
     ingress: Option<Vec<RuleView<'a>>>,
@@ -117,6 +118,7 @@ pub(super) fn document(
         namespace: policy.namespace,
         source: &described.source,
         flows: &described.flows,
+        accepted: policy.accepted,
         pod_selector: policy
             .pods
             .map(|p| selector_view(p, ""))
@@ -294,6 +296,7 @@ fn write(v: &PolicyView<'_>) -> Result<String, String> {
         v.namespace,
         v.source,
         v.flows,
+        v.accepted,
     );
     o.push_str("\nspec:\n  podSelector:");
     selector(o, &v.pod_selector, 4);

@@ -25,6 +25,8 @@ pub(super) struct Policy<'a> {
     /// The declaration it comes from, and the flows its rules come from (sorted, each once).
     pub source: Span,
     pub flows: Vec<Span>,
+    /// The declaration's `accept` lines, for the `warden.dev/accepted` annotation.
+    pub accepted: &'a str,
 }
 
 /// Where a policy comes from, as its documents say it: the same for `netpol` and `cilium`.
@@ -246,6 +248,7 @@ fn namespace_policies<'a>(program: &'a Program, index: &FlowIndex<'a>) -> Vec<Po
             ingress: ns.isolate_ingress.then(Vec::new),
             egress: ns.isolate_egress.then(Vec::new),
             source: ns.span,
+            accepted: &ns.accepted,
             flows: Vec::new(),
         });
         if ns.allow_dns && ns.isolate_egress {
@@ -256,6 +259,7 @@ fn namespace_policies<'a>(program: &'a Program, index: &FlowIndex<'a>) -> Vec<Po
                 ingress: None,
                 egress: Some(vec![Rule::Dns]),
                 source: ns.span,
+                accepted: &ns.accepted,
                 flows: Vec::new(),
             });
         }
@@ -295,6 +299,7 @@ fn namespace_policies<'a>(program: &'a Program, index: &FlowIndex<'a>) -> Vec<Po
                 ingress: ns.isolate_ingress.then(|| rules(&ingress, false)),
                 egress: ns.isolate_egress.then(|| rules(&egress, false)),
                 source: ns.span,
+                accepted: &ns.accepted,
                 flows,
             });
         }
@@ -343,6 +348,7 @@ fn service_policy<'a>(
         ingress: isolate_ingress.then(|| rules(&ingress, false)),
         egress: isolate_egress.then(|| rules(&egress, dns)),
         source: svc.span,
+        accepted: &svc.accepted,
         flows,
     })
 }

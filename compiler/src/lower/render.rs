@@ -144,7 +144,8 @@ fn write_quoted(out: &mut impl std::fmt::Write, s: &str, yaml: bool) -> std::fmt
 
 /// Appends what every object written without a template starts with: `apiVersion` and `kind` (as
 /// `head` writes them), then the metadata — name, namespace, warden's label and the annotations
-/// saying where the object came from (`flows` left out when empty). No newline after it.
+/// saying where the object came from (`flows` left out when empty) and the warnings its
+/// declaration accepts (`accepted`, left out when empty). No newline after it.
 pub(crate) fn push_object_head(
     out: &mut String,
     head: &str,
@@ -152,6 +153,7 @@ pub(crate) fn push_object_head(
     namespace: &str,
     source: &str,
     flows: &str,
+    accepted: &str,
 ) {
     out.push_str(head);
     out.push_str("\nmetadata:\n  name: ");
@@ -164,6 +166,10 @@ pub(crate) fn push_object_head(
     if !flows.is_empty() {
         out.push_str("\n    warden.dev/flows: ");
         push_quoted(out, flows, true);
+    }
+    if !accepted.is_empty() {
+        out.push_str("\n    warden.dev/accepted: ");
+        push_quoted(out, accepted, true);
     }
     out.push_str("\n    warden.dev/version: ");
     push_quoted(out, crate::document::VERSION, true);

@@ -38,6 +38,7 @@ struct View<'a> {
     name: &'a str,
     namespace: &'a str,
     source: String,
+    accepted: &'a str,
     default_action: &'static str,
     architectures: Vec<&'a str>,
     rules: Vec<&'a RuleView>,
@@ -122,6 +123,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             name: &svc.id.name,
             namespace: &svc.id.namespace,
             source: cx.location(policy.span),
+            accepted: &svc.accepted,
             default_action: view.default_action,
             architectures,
             rules,
@@ -153,6 +155,7 @@ fn write(v: &View<'_>) -> String {
         v.namespace,
         &v.source,
         "",
+        v.accepted,
     );
     o.push_str("\nspec:\n  defaultAction: ");
     q(&mut o, v.default_action);

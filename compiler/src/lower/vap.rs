@@ -21,6 +21,8 @@ struct PolicyView<'a> {
     source: String,
     /// The exempted Pod Security checks and why, for whoever audits the policy.
     exemptions: String,
+    /// The warnings the block accepts, and why (empty for a policy blocks share).
+    accepted: &'a str,
     version: &'static str,
     match_conditions: Vec<MatchCondition>,
     variables: Vec<Variable>,
@@ -34,6 +36,8 @@ struct BindingView<'a> {
     policy: &'a str,
     /// Why the block exempts what the shared policy leaves out.
     exemptions: String,
+    /// The warnings the block accepts, and why.
+    accepted: &'a str,
     source: String,
     version: &'static str,
     actions: Vec<&'static str>,
@@ -79,6 +83,7 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             name: &name,
             source: source.clone(),
             exemptions: String::new(),
+            accepted: "",
             version: VERSION,
             match_conditions: match_conditions(),
             variables: admission::seccomp::variables(),
@@ -101,6 +106,7 @@ fn seccomp_wiring(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             name: &name,
             policy: &name,
             exemptions: String::new(),
+            accepted: "",
             source,
             version: VERSION,
             actions: vec!["Deny"],
@@ -129,6 +135,7 @@ fn binding(
         name,
         policy,
         exemptions,
+        accepted: &adm.accepted,
         source: cx.location(adm.span),
         version: VERSION,
         actions: actions(adm),
@@ -155,6 +162,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
             name: &name,
             source: shared.source(cx),
             exemptions: shared.key.exemptions(),
+            accepted: "",
             version: VERSION,
             match_conditions: match_conditions(),
             variables,
@@ -178,6 +186,7 @@ pub(super) fn lower(cx: &Lowering<'_>) -> Result<Vec<Document>, String> {
                 name: &adm.name,
                 source: cx.location(adm.span),
                 exemptions: exemptions_of(std::iter::empty(), &adm.exempt_images),
+                accepted: &adm.accepted,
                 version: VERSION,
                 match_conditions: match_conditions(),
                 variables,

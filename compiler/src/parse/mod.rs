@@ -92,6 +92,7 @@ fn rule_name(rule: Rule) -> String {
         Rule::protocol => "a protocol (`tcp`, `udp`, `sctp`)",
         Rule::isolate => "`isolate`",
         Rule::overlaps => "`overlaps`",
+        Rule::accept => "`accept`",
         Rule::direction => "`ingress` or `egress`",
         Rule::allow_dns => "`allow dns`",
         Rule::pods => "`pods`",

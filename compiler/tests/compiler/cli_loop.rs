@@ -84,6 +84,84 @@ fn warnings_are_summarised_folded_and_can_be_denied() {
     assert!(!gen_dir.exists());
 }
 
+/// A warning acknowledged by an `accept` line is left out of the human report (but counted),
+/// listed with its reason in JSON and SARIF, let through by `--deny-warnings`, and its reason is
+/// in the annotations of what the block generates; one not acknowledged still fails the run.
+#[test]
+fn accepted_warnings_are_acknowledged_not_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let program = tmp.path().join("p.warden");
+    // As written in the program, and as it is meant.
+    let written = r#"card payments go to the acquirer: \"addresses change\""#;
+    let reason = r#"card payments go to the acquirer: "addresses change""#;
+    let accepting = |i: usize| {
+        format!(
+            "service s{i} in shop {{ pods app = \"s{i}\"  to world on 443/tcp  accept W0306 \"{written}\" }}\n"
+        )
+    };
+    let mut text = String::from("namespace shop { isolate  allow dns }\n");
+    for i in 0..5 {
+        text.push_str(&accepting(i));
+    }
+    fs::write(&program, &text).unwrap();
+    let gen_dir = tmp.path().join("gen");
+    let build = |extra: &[&str]| {
+        let mut args = vec![
+            "build",
+            s(&program),
+            "--out",
+            s(&gen_dir),
+            "--target",
+            "netpol",
+        ];
+        args.extend_from_slice(extra);
+        run(&args, tmp.path())
+    };
+    let (code, _, err) = build(&["--deny-warnings"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning["), "{err}");
+    assert!(
+        err.contains("warden: 0 errors, 0 warnings (5 accepted in the program, not shown)"),
+        "{err}"
+    );
+    // The reason reaches the generated policy, quoted as YAML.
+    let policy = fs::read_to_string(gen_dir.join("netpol/shop/s3.yaml")).unwrap();
+    assert!(
+        policy.contains(
+            r#"warden.dev/accepted: "W0306: card payments go to the acquirer: \"addresses change\"""#
+        ),
+        "{policy}"
+    );
+    // JSON and SARIF list every one, with the reason.
+    let (_, out, _) = run(&["check", s(&program), "--format", "json"], tmp.path());
+    assert_eq!(out.lines().count(), 5, "{out}");
+    for line in out.lines() {
+        let d: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(d["code"], "W0306");
+        assert_eq!(d["accepted"], reason);
+    }
+    let (_, out, _) = run(&["check", s(&program), "--format", "sarif"], tmp.path());
+    let log: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    for r in results {
+        assert_eq!(r["suppressions"][0]["kind"], "inSource", "{r}");
+        assert_eq!(r["suppressions"][0]["justification"], reason);
+    }
+    // One service more, whose `to world` no line accepts: shown, and denied.
+    text.push_str("service open in shop { pods app = \"open\"  to world on 443/tcp }\n");
+    fs::write(&program, &text).unwrap();
+    let (code, _, err) = build(&["--deny-warnings"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.matches("warning[W0306]").count(), 1, "{err}");
+    assert!(err.contains("5 accepted"), "{err}");
+    // The annotation is gone when the line is.
+    let (code, _, err) = build(&[]);
+    assert_eq!(code, 0, "{err}");
+    let open = fs::read_to_string(gen_dir.join("netpol/shop/open.yaml")).unwrap();
+    assert!(!open.contains("warden.dev/accepted"), "{open}");
+}
+
 /// A generated file edited by hand is told from output the program no longer matches, and the
 /// message says what to do instead.
 #[test]

@@ -104,8 +104,10 @@ impl Parser<'_> {
             self.keywords_list(Rule::allow_volumes, ["allow", "volumes"], Self::ident)
         {
             adm.allow_volumes.extend(kinds);
+        } else if let Some(line) = self.id_rule() {
+            adm.ids.push(line);
         } else {
-            adm.ids.push(self.id_rule()?);
+            adm.accepts.push(self.accept()?);
         }
         Some(())
     }

@@ -57,6 +57,7 @@ impl Parser<'_> {
             let mut allow_dns = Vec::new();
             let mut labels = Vec::new();
             let mut flows = Vec::new();
+            let mut accepts = Vec::new();
             p.block(|p| {
                 if let Some(i) = p.isolate() {
                     isolate.push(i);
@@ -64,6 +65,8 @@ impl Parser<'_> {
                     allow_dns.push(s);
                 } else if let Some(l) = p.namespace_labels() {
                     labels.extend(l);
+                } else if let Some(a) = p.accept() {
+                    accepts.push(a);
                 } else {
                     flows.push(p.flow()?);
                 }
@@ -76,6 +79,24 @@ impl Parser<'_> {
                 allow_dns,
                 labels,
                 flows,
+                accepts,
+            })
+        })
+    }
+
+    /// `accept = { kw_accept ~ ident ~ string }`, spanning the line.
+    pub(super) fn accept(&mut self) -> Option<Accept> {
+        self.rule(Rule::accept, |p| {
+            let start = p.pos;
+            p.kw("accept")?;
+            p.skip();
+            let code = p.ident()?;
+            p.skip();
+            let reason = p.string()?;
+            Some(Accept {
+                code,
+                reason,
+                span: p.span(start),
             })
         })
     }

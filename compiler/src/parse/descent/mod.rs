@@ -39,6 +39,7 @@ pub(super) enum Rule {
     namespace_labels,
     isolate,
     overlaps,
+    accept,
     direction,
     allow_dns,
     dns_decl,

@@ -23,6 +23,7 @@ impl Parser<'_> {
             let mut syscalls = Vec::new();
             let mut isolate = Vec::new();
             let mut overlaps = Vec::new();
+            let mut accepts = Vec::new();
             p.block(|p| {
                 if let Some(sel) = p.pods() {
                     pods.push(sel);
@@ -34,8 +35,10 @@ impl Parser<'_> {
                     syscalls.push(s);
                 } else if let Some(i) = p.isolate() {
                     isolate.push(i);
+                } else if let Some(o) = p.overlaps() {
+                    overlaps.extend(o);
                 } else {
-                    overlaps.extend(p.overlaps()?);
+                    accepts.push(p.accept()?);
                 }
                 Some(())
             })?;
@@ -55,6 +58,7 @@ impl Parser<'_> {
                 syscalls,
                 isolate,
                 overlaps,
+                accepts,
             })
         })
     }

@@ -44,6 +44,28 @@ impl Ctx {
         Span::new(self.file, s.start(), s.start() + trimmed.len())
     }
 
+    fn accept(&mut self, pair: Pair<'_, Rule>) -> Accept {
+        let span = self.span(&pair);
+        let mut code = None;
+        let mut reason = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => code = Some(self.ident(&p)),
+                Rule::string => reason = Some(self.value(&p)),
+                _ => {}
+            }
+        }
+        let missing = Ident {
+            text: String::new(),
+            span,
+        };
+        Accept {
+            code: code.unwrap_or_else(|| missing.clone()),
+            reason: reason.unwrap_or(missing),
+            span,
+        }
+    }
+
     fn ident(&self, pair: &Pair<'_, Rule>) -> Ident {
         Ident {
             text: pair.as_str().to_string(),
@@ -114,6 +136,7 @@ impl Ctx {
             allow_dns: Vec::new(),
             labels: Vec::new(),
             flows: Vec::new(),
+            accepts: Vec::new(),
         };
         for p in pair.into_inner() {
             match p.as_rule() {
@@ -121,6 +144,7 @@ impl Ctx {
                 Rule::isolate => ns.isolate.push(self.isolate(p)),
                 Rule::allow_dns => ns.allow_dns.push(self.span(&p)),
                 Rule::flow => ns.flows.push(self.flow(p)),
+                Rule::accept => ns.accepts.push(self.accept(p)),
                 Rule::namespace_labels => {
                     let labels: Vec<Label> = p.into_inner().filter_map(|l| self.label(l)).collect();
                     ns.labels.extend(labels);
@@ -147,6 +171,7 @@ impl Ctx {
             syscalls: Vec::new(),
             isolate: Vec::new(),
             overlaps: Vec::new(),
+            accepts: Vec::new(),
         };
         let mut idents = 0;
         for p in pair.into_inner() {
@@ -177,6 +202,7 @@ impl Ctx {
                         .filter(|p| p.as_rule() == Rule::ident)
                         .map(|p| self.ident(&p)),
                 ),
+                Rule::accept => svc.accepts.push(self.accept(p)),
                 _ => {}
             }
         }
@@ -650,6 +676,7 @@ impl Ctx {
                         adm.cel.push((expression.clone(), message.clone()));
                     }
                 }
+                Rule::accept => adm.accepts.push(self.accept(p)),
                 Rule::exempt => {
                     let parts = idents(self, p);
                     if let [check, reason] = parts.as_slice() {
