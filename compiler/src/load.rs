@@ -110,7 +110,7 @@ pub fn load(paths: &[PathBuf]) -> Result<SourceMap, Vec<Diagnostic>> {
 
 /// The largest source file warden reads: ten times the largest program seen in practice, and a
 /// bound on what a hostile file can make warden read and hold.
-const MAX_FILE: u64 = 32 << 20;
+pub const MAX_FILE: u64 = 32 << 20;
 
 enum Unreadable {
     Io(std::io::Error),

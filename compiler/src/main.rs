@@ -1,6 +1,8 @@
 //! The `warden` command line.
 #![forbid(unsafe_code)]
 
+#[path = "cli/fmt.rs"]
+mod fmt;
 #[path = "cli/init.rs"]
 mod init;
 #[path = "cli/report.rs"]
@@ -84,6 +86,18 @@ enum Command {
     },
     /// Explain a diagnostic code, e.g. `warden explain-code E0102`
     ExplainCode { code: String },
+    /// Lay out `.warden` files in the canonical layout, every comment kept (`-`: standard input
+    /// to standard output)
+    Fmt {
+        /// `.warden` files or directories of them
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write nothing; fail naming each file that is not formatted
+        #[arg(long)]
+        check: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Write a starter program, a pre-commit configuration and a CI workflow into DIR
     Init {
         /// Where (created if need be; nothing already there is overwritten)
@@ -205,6 +219,19 @@ fn main() -> ExitCode {
         } => explain(&query.join(" ").replace(ARROW, "->"), &program, format),
         Command::Graph { paths, format } => graph(&paths, format.into()),
         Command::Init { dir } => init::run(&dir),
+        Command::Fmt {
+            paths,
+            check,
+            format,
+        } => fmt::run(
+            &paths,
+            check,
+            &Reporter {
+                format,
+                color: Color::Auto,
+                stdout_taken: paths.iter().any(|p| p == Path::new("-")),
+            },
+        ),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "warden", &mut std::io::stdout());
             ExitCode::SUCCESS

@@ -75,6 +75,22 @@ pub fn parse(data: &[u8]) {
     let id = sources.add("f.warden".to_string(), text.to_string());
     let (_, diags) = warden::parse::parse_file(id, text);
     assert_spans(&sources, &diags, true);
+    if diags.is_empty() {
+        formats(text);
+    }
+}
+
+/// `warden fmt` of a file that parses: it never refuses (E0806 is a bug: the layout would have
+/// changed the program or lost a comment), and formatting twice is formatting once.
+fn formats(text: &str) {
+    let once = match warden::format::source::format(0, text) {
+        Ok(out) => out,
+        Err(diags) => panic!("fmt refused a file that parses:\n{text}\n{diags:?}"),
+    };
+    match warden::format::source::format(0, &once) {
+        Ok(twice) => assert_eq!(twice, once, "fmt is not idempotent on\n{text}"),
+        Err(diags) => panic!("fmt refused its own output:\n{once}\n{diags:?}"),
+    }
 }
 
 /// Parsing and checking: every error points at the source it is about.
@@ -179,5 +195,6 @@ pub fn round_trip(data: &[u8]) {
         text,
         "printing is not stable"
     );
+    formats(&text);
     compile_sources(sources);
 }

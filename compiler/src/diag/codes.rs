@@ -81,6 +81,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0803", include_str!("../../codes/E0803.md")),
     ("E0804", include_str!("../../codes/E0804.md")),
     ("E0805", include_str!("../../codes/E0805.md")),
+    ("E0806", include_str!("../../codes/E0806.md")),
     ("E0901", include_str!("../../codes/E0901.md")),
     ("E0902", include_str!("../../codes/E0902.md")),
     ("E0903", include_str!("../../codes/E0903.md")),

@@ -29,6 +29,40 @@ pub fn parse_file(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     }
 }
 
+/// A file as `fmt` reads it: its syntax tree, its diagnostics, where each declaration and each
+/// item of a block starts, and the spans of its comments (both sorted, each once).
+pub struct Laid {
+    pub file: ast::File,
+    pub diags: Vec<Diagnostic>,
+    pub starts: Vec<usize>,
+    pub comments: Vec<(usize, usize)>,
+}
+
+/// `parse_file`, and what `fmt` lays the file out by (`Laid`). `Err` holds the diagnostics of a
+/// file that does not parse.
+pub fn parse_for_layout(file: FileId, text: &str) -> Result<Laid, Vec<Diagnostic>> {
+    match descent::file_and_starts(file, text) {
+        Ok((ast, diags, mut starts, mut comments)) => {
+            starts.sort_unstable();
+            starts.dedup();
+            comments.sort_unstable();
+            comments.dedup();
+            Ok(Laid {
+                file: ast,
+                diags,
+                starts,
+                comments,
+            })
+        }
+        Err(failure) => Err(vec![syntax_error(
+            file,
+            text,
+            failure.pos,
+            &failure.expected,
+        )]),
+    }
+}
+
 fn syntax_error(file: FileId, text: &str, start: usize, expected: &[Rule]) -> Diagnostic {
     // Underline the token where parsing stopped, not an empty point.
     let rest = text.get(start..).unwrap_or("");

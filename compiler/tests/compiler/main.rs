@@ -15,6 +15,7 @@ mod cli_explain;
 mod cli_loop;
 mod crash_safety;
 mod evaluator;
+mod fmt;
 mod house;
 mod injection;
 mod registry;

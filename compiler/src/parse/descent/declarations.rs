@@ -13,7 +13,7 @@ impl Parser<'_> {
             let mut out = File::default();
             p.skip();
             let mut decls = Vec::new();
-            p.many(&mut decls, |p| p.decl(&mut out));
+            p.many(&mut decls, |p| p.started(|p| p.decl(&mut out)));
             p.skip();
             p.rule(Rule::EOI, |p| (p.pos == p.bytes.len()).then_some(()))?;
             Some(out)
@@ -36,12 +36,22 @@ impl Parser<'_> {
         Some(())
     }
 
+    /// `f`, and where it started if it matched and starts are recorded.
+    fn started(&mut self, f: impl FnOnce(&mut Self) -> Option<()>) -> Option<()> {
+        let start = self.pos;
+        f(self)?;
+        if let Some(s) = &mut self.starts {
+            s.push(start);
+        }
+        Some(())
+    }
+
     /// `open ~ item* ~ close`, the body of every block.
     pub(super) fn block(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.punct(Rule::open, "{")?;
         self.skip();
         let mut done = Vec::new();
-        self.many(&mut done, &mut item);
+        self.many(&mut done, |p| p.started(&mut item));
         self.skip();
         self.punct(Rule::close, "}")
     }

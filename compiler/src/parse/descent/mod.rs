@@ -128,6 +128,20 @@ pub(super) struct Failure {
 
 /// The AST of one file and its string-escape diagnostics, or where the file stops matching.
 pub(super) fn file(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), Failure> {
+    parse(file, text, None).map(|(out, diags, _, _)| (out, diags))
+}
+
+/// `file`, and where each declaration and each item of a block starts (`fmt` puts each on a line
+/// of its own), in no particular order.
+pub(super) fn file_and_starts(file: FileId, text: &str) -> Result<Parsed, Failure> {
+    parse(file, text, Some(Vec::new()))
+}
+
+/// A file parsed for `fmt`: the tree, its diagnostics, where declarations and items start, and
+/// the spans of its comments.
+pub(super) type Parsed = (File, Vec<Diagnostic>, Vec<usize>, Vec<(usize, usize)>);
+
+fn parse(file: FileId, text: &str, starts: Option<Vec<usize>>) -> Result<Parsed, Failure> {
     let mut p = Parser {
         text,
         bytes: text.as_bytes(),
@@ -136,9 +150,11 @@ pub(super) fn file(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), 
         attempt_pos: 0,
         attempts: Vec::new(),
         diags: Vec::new(),
+        starts,
+        comments: Vec::new(),
     };
     match p.program() {
-        Some(out) => Ok((out, p.diags)),
+        Some(out) => Ok((out, p.diags, p.starts.unwrap_or_default(), p.comments)),
         None => {
             let mut expected = p.attempts;
             expected.sort_unstable();
@@ -160,6 +176,12 @@ struct Parser<'a> {
     attempt_pos: usize,
     attempts: Vec<Rule>,
     diags: Vec<Diagnostic>,
+    /// Where declarations and block items start, and the spans of comments, when asked
+    /// (`file_and_starts`); a failed alternative takes back what it recorded, as it takes back
+    /// its diagnostics. Which text is a comment depends on the rule (`a//b` is one label key), so
+    /// only the parser can say.
+    starts: Option<Vec<usize>>,
+    comments: Vec<(usize, usize)>,
 }
 
 fn is_ident_char(b: u8) -> bool {
@@ -204,6 +226,7 @@ impl<'a> Parser<'a> {
         loop {
             self.pos += run(self.rest(), |b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
             let rest = self.text.get(self.pos..).unwrap_or("");
+            let start = self.pos;
             if rest.starts_with("//") {
                 self.pos += rest.find('\n').unwrap_or(rest.len());
             } else if let Some(body) = rest.strip_prefix("/*") {
@@ -214,6 +237,9 @@ impl<'a> Parser<'a> {
                 }
             } else {
                 return;
+            }
+            if self.starts.is_some() {
+                self.comments.push((start, self.pos));
             }
         }
     }
@@ -256,10 +282,16 @@ impl<'a> Parser<'a> {
         };
         let prev = self.attempts_at(start);
         let diags = self.diags.len();
+        let starts = self.starts.as_ref().map_or(0, Vec::len);
+        let comments = self.comments.len();
         let out = f(self);
         if out.is_none() {
             self.pos = start;
             self.diags.truncate(diags);
+            if let Some(s) = &mut self.starts {
+                s.truncate(starts);
+            }
+            self.comments.truncate(comments);
             self.track(rule, start, index, prev);
         }
         out
@@ -268,10 +300,16 @@ impl<'a> Parser<'a> {
     /// `(…)?`: on failure nothing is consumed.
     fn opt<T>(&mut self, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
         let (pos, diags) = (self.pos, self.diags.len());
+        let starts = self.starts.as_ref().map_or(0, Vec::len);
+        let comments = self.comments.len();
         let out = f(self);
         if out.is_none() {
             self.pos = pos;
             self.diags.truncate(diags);
+            if let Some(s) = &mut self.starts {
+                s.truncate(starts);
+            }
+            self.comments.truncate(comments);
         }
         out
     }

@@ -3,11 +3,13 @@
 //!
 //! Parsing the text gives the same AST but for spans: the structure-aware fuzz target checks that
 //! for generated programs. Comments are not in the AST, so this is no formatter for files people
-//! keep; it prints what the parser understood.
+//! keep (that is `source`, `warden fmt`); it prints what the parser understood.
 //! ```text
 //! namespace shop{isolate labels team=ops}   // parsed
 //! namespace shop {                          // printed
 //! ```
+
+pub mod source;
 
 use crate::ast::*;
 use std::fmt::Write as _;
