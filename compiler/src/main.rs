@@ -5,6 +5,8 @@
 mod fmt;
 #[path = "cli/init.rs"]
 mod init;
+#[path = "cli/lsp/mod.rs"]
+mod lsp;
 #[path = "cli/report.rs"]
 mod report;
 
@@ -98,6 +100,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Serve the Language Server Protocol on standard input and output, for editors
+    Lsp,
     /// Write a starter program, a pre-commit configuration and a CI workflow into DIR
     Init {
         /// Where (created if need be; nothing already there is overwritten)
@@ -219,6 +223,7 @@ fn main() -> ExitCode {
         } => explain(&query.join(" ").replace(ARROW, "->"), &program, format),
         Command::Graph { paths, format } => graph(&paths, format.into()),
         Command::Init { dir } => init::run(&dir),
+        Command::Lsp => lsp::run(),
         Command::Fmt {
             paths,
             check,

@@ -14,7 +14,7 @@ use crate::ir::{self, AdmissionRule, IdField, Mode};
 use crate::span::Span;
 use std::collections::BTreeSet;
 
-const FORBID: [&str; 7] = [
+pub const FORBID: [&str; 7] = [
     "host-ipc",
     "host-namespaces",
     "host-network",
@@ -23,7 +23,7 @@ const FORBID: [&str; 7] = [
     "privilege-escalation",
     "privileged",
 ];
-const REQUIRE: [&str; 7] = [
+pub const REQUIRE: [&str; 7] = [
     "drop-all-capabilities",
     "image-digest",
     "read-only-root-filesystem",

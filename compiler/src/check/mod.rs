@@ -11,6 +11,8 @@
 //! everything else is sound.
 
 pub mod accepts;
+/// The rule names `forbid` and `require` take in an admission block.
+pub use admission::{FORBID as FORBID_RULES, REQUIRE as REQUIRE_RULES};
 mod admission;
 mod cel;
 mod cidrs;

@@ -44,6 +44,27 @@ fn node_tool(name: &str) -> PathBuf {
     path
 }
 
+/// The language server driven by a real LSP client: pytest-lsp (from PyPI, pinned in
+/// .ci/requirements.txt) runs `compiler/tests/lsp/test_server.py` against `warden lsp` over
+/// stdio: diagnostics as edits arrive (with the CLI's codes, spans and help), the quick fix from a
+/// "did you mean", definition and references across files, hover, completion by context,
+/// formatting, and malformed and out-of-order JSON-RPC answered with errors, not a crash.
+#[test]
+fn the_language_server_answers_a_real_client() {
+    let python = python_tool("python");
+    let out = Command::new(&python)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(repo().join("compiler/tests/lsp/test_server.py"))
+        .env("WARDEN_BIN", warden_bin())
+        .output()
+        .expect("pytest runs");
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    // Every test ran: none was skipped or deselected.
+    assert!(report.contains("6 passed"), "{report}");
+    assert!(!report.contains("skipped"), "{report}");
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
