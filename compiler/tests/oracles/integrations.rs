@@ -65,6 +65,88 @@ fn the_language_server_answers_a_real_client() {
     assert!(!report.contains("skipped"), "{report}");
 }
 
+/// The editor grammar, by `vscode-tmgrammar-test` (npm, pinned in .ci/node): every annotated
+/// test file of `editors/vscode/tests/` scopes as it says; every keyword of `grammar/warden.pest`
+/// is in the grammar's keyword rules and in a test file; and the test can fail (a grammar without
+/// its keyword rule is caught).
+#[test]
+fn the_editor_grammar_highlights_every_construct() {
+    let tool = node_tool("vscode-tmgrammar-test");
+    let vscode = repo().join("editors/vscode");
+    let grammar_path = vscode.join("syntaxes/warden.tmLanguage.json");
+    // Run from a directory of its own: in `editors/vscode`, the tool would also load the grammar
+    // `package.json` contributes, whatever `-g` names.
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir(tmp.path().join("tests")).unwrap();
+    for e in fs::read_dir(vscode.join("tests")).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), tmp.path().join("tests").join(e.file_name())).unwrap();
+    }
+    let run = |grammar: &Path| {
+        Command::new(&tool)
+            .arg("-g")
+            .arg(grammar)
+            .arg("tests/*.warden")
+            .current_dir(tmp.path())
+            .output()
+            .expect("vscode-tmgrammar-test runs")
+    };
+    let out = run(&grammar_path);
+    assert!(out.status.success(), "{}", text(&out));
+    let tests: Vec<String> = fs::read_dir(vscode.join("tests"))
+        .unwrap()
+        .map(|e| fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(!tests.is_empty());
+    assert_eq!(
+        text(&out).matches("run successfuly").count(),
+        tests.len(),
+        "{}",
+        text(&out)
+    );
+    // Every keyword of the language is highlighted and tested.
+    let pest = fs::read_to_string(repo().join("grammar/warden.pest")).unwrap();
+    let grammar = fs::read_to_string(&grammar_path).unwrap();
+    let keyword = regex::Regex::new(r#"(?m)^kw_\w+\s*=\s*@\{\s*"([^"]+)""#).unwrap();
+    let words: Vec<&str> = keyword
+        .captures_iter(&pest)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    assert!(words.len() > 50, "{words:?}");
+    for word in words {
+        assert!(
+            grammar.contains(&format!("|{word}|"))
+                || grammar.contains(&format!("({word}|"))
+                || grammar.contains(&format!("|{word})")),
+            "keyword `{word}` is not in the editor grammar"
+        );
+        let used = regex::Regex::new(&format!(
+            r"(?m)^[^/].*(^|[^A-Za-z0-9_-]){}([^A-Za-z0-9_-]|$)",
+            regex::escape(word)
+        ))
+        .unwrap();
+        assert!(
+            tests.iter().any(|t| used.is_match(t)),
+            "keyword `{word}` appears in no test of editors/vscode/tests"
+        );
+    }
+    // The test fails on a grammar that lost its keyword rule.
+    let broken = tmp.path().join("warden.tmLanguage.json");
+    fs::write(
+        &broken,
+        grammar.replace(
+            "\"name\": \"keyword.other.warden\",\n      \"match\"",
+            "\"name\": \"keyword.other.warden\",\n      \"nomatch\"",
+        ),
+    )
+    .unwrap();
+    assert_ne!(fs::read_to_string(&broken).unwrap(), grammar);
+    assert!(
+        !run(&broken).status.success(),
+        "a grammar without keywords passed"
+    );
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
