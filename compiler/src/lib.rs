@@ -16,6 +16,7 @@ pub mod graph;
 pub mod ir;
 pub mod load;
 pub mod lower;
+pub mod lsp;
 mod parallel;
 pub mod parse;
 pub mod span;
@@ -49,24 +50,6 @@ pub fn validate_all(docs: &[Document]) -> Result<(), String> {
     } else {
         Err(problems.join("\n"))
     }
-}
-
-/// What `warden check` without an output says of parsed files, short of lowering: the checks,
-/// what the targets cannot say, and the `accept` lines applied; with the program when it has no
-/// error. The language server's diagnostics, recomputed on each edit.
-pub fn diagnose(
-    sources: &SourceMap,
-    files: &[ast::File],
-    targets: &[Target],
-) -> (Option<ir::Program>, Vec<Diagnostic>) {
-    let (program, mut diagnostics) = check::check(sources, files);
-    if let Some(program) = &program {
-        diagnostics.extend(lower::limits(program, targets));
-    }
-    diag::sort(&mut diagnostics);
-    diagnostics.dedup();
-    check::accepts::apply(&check::accepts::collect(files), &mut diagnostics);
-    (program, diagnostics)
 }
 
 /// `compile` for an output laid out as `layout` (which changes what the kustomization lists).

@@ -5,8 +5,6 @@
 mod fmt;
 #[path = "cli/init.rs"]
 mod init;
-#[path = "cli/lsp/mod.rs"]
-mod lsp;
 #[path = "cli/report.rs"]
 mod report;
 
@@ -223,7 +221,7 @@ fn main() -> ExitCode {
         } => explain(&query.join(" ").replace(ARROW, "->"), &program, format),
         Command::Graph { paths, format } => graph(&paths, format.into()),
         Command::Init { dir } => init::run(&dir),
-        Command::Lsp => lsp::run(),
+        Command::Lsp => warden::lsp::run(),
         Command::Fmt {
             paths,
             check,

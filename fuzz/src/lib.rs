@@ -198,3 +198,150 @@ pub fn round_trip(data: &[u8]) {
     formats(&text);
     compile_sources(sources);
 }
+
+/// The language server fed an editor's session drawn from the input: files opened with generated
+/// programs or arbitrary text, edits spliced in at arbitrary places, every request at arbitrary
+/// positions (past the end of lines and files too), and raw frames, malformed or not. It never
+/// panics, and every request gets exactly one answer.
+pub fn lsp(data: &[u8]) {
+    use arbitrary::Unstructured;
+    use serde_json::{Value, json};
+    use warden::lsp::transport::{self, Incoming};
+    let mut u = Unstructured::new(data);
+    let mut out: Vec<u8> = Vec::new();
+    let mut requests = 0;
+    {
+        let mut server = warden::lsp::Server::new(&mut out);
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                          "params": {"capabilities": {}}});
+        server.handle(Incoming::Message(init));
+        requests += 1;
+        let uris = ["file:///w/a.warden", "file:///w/b.warden"];
+        let mut texts = [String::new(), String::new()];
+        let Ok(steps) = u.int_in_range(1..=24u8) else {
+            return;
+        };
+        for step in 0..steps {
+            let Ok(op) = u.int_in_range(0..=11u8) else {
+                break;
+            };
+            let which = usize::from(u.arbitrary::<bool>().unwrap_or(false));
+            let uri = uris[which];
+            let position = json!({
+                "line": u.int_in_range(0..=40u32).unwrap_or(0),
+                "character": u.int_in_range(0..=120u32).unwrap_or(0),
+            });
+            let doc = json!({"uri": uri});
+            let id = i64::from(step) + 1;
+            let request = |method: &str, params: Value| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+            let message = match op {
+                0 => {
+                    let bytes: &[u8] = u.arbitrary().unwrap_or_default();
+                    let mut reader = std::io::BufReader::new(bytes);
+                    while let Some(incoming) = transport::read(&mut reader) {
+                        if let Incoming::Message(m) = &incoming
+                            && m.get("id").is_some()
+                            && m.get("method").is_some()
+                        {
+                            requests += 1;
+                        }
+                        if server.handle(incoming).is_some() {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                1 => {
+                    let generated = if u.arbitrary::<bool>().unwrap_or(false) {
+                        generate::valid_file(&mut u)
+                    } else {
+                        generate::file(&mut u)
+                    };
+                    texts[which] = match generated {
+                        Ok(file) => warden::format::file(&file),
+                        Err(_) => u.arbitrary::<String>().unwrap_or_default(),
+                    };
+                    json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params":
+                        {"textDocument": {"uri": uri, "languageId": "warden", "version": 1,
+                                          "text": texts[which]}}})
+                }
+                2 => {
+                    let text = &mut texts[which];
+                    let at = u.int_in_range(0..=text.len()).unwrap_or(0);
+                    let at = (0..=at)
+                        .rev()
+                        .find(|&i| text.is_char_boundary(i))
+                        .unwrap_or(0);
+                    let cut = u.int_in_range(0..=8usize).unwrap_or(0);
+                    let end = (at..=text.len().min(at + cut))
+                        .rev()
+                        .find(|&i| text.is_char_boundary(i))
+                        .unwrap_or(at);
+                    let insert: String = u.arbitrary().unwrap_or_default();
+                    text.replace_range(at..end, &insert);
+                    json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params":
+                        {"textDocument": {"uri": uri, "version": step}, "contentChanges":
+                            [{"text": text}]}})
+                }
+                3 => json!({"jsonrpc": "2.0", "method": "textDocument/didClose",
+                            "params": {"textDocument": doc}}),
+                4 => request(
+                    "textDocument/hover",
+                    json!({"textDocument": doc, "position": position}),
+                ),
+                5 => request(
+                    "textDocument/definition",
+                    json!({"textDocument": doc, "position": position}),
+                ),
+                6 => request(
+                    "textDocument/references",
+                    json!({"textDocument": doc,
+                    "position": position, "context": {"includeDeclaration": true}}),
+                ),
+                7 => request(
+                    "textDocument/completion",
+                    json!({"textDocument": doc, "position": position}),
+                ),
+                8 => request(
+                    "textDocument/codeAction",
+                    json!({"textDocument": doc,
+                    "range": {"start": position, "end": position}, "context": {"diagnostics": []}}),
+                ),
+                9 => request(
+                    "textDocument/formatting",
+                    json!({"textDocument": doc,
+                    "options": {"tabSize": 2, "insertSpaces": true}}),
+                ),
+                10 => request("workspace/symbol", json!({"query": ""})),
+                _ => {
+                    server.settle();
+                    continue;
+                }
+            };
+            if message.get("id").is_some() {
+                requests += 1;
+            }
+            if server.handle(Incoming::Message(message)).is_some() {
+                return;
+            }
+        }
+        server.settle();
+    }
+    // One answer per request: count the responses in what the server wrote.
+    let mut reader = std::io::BufReader::new(out.as_slice());
+    let mut answers = 0;
+    while let Some(incoming) = transport::read(&mut reader) {
+        match incoming {
+            Incoming::Message(m) if m.get("id").is_some() && m.get("method").is_none() => {
+                answers += 1;
+            }
+            Incoming::Message(_) => {}
+            Incoming::Malformed(e) => panic!("the server wrote a malformed frame: {e}"),
+        }
+    }
+    // A malformed frame is answered too (with id null), so there are at least as many answers.
+    assert!(
+        answers >= requests,
+        "{requests} requests, {answers} answers"
+    );
+}

@@ -15,11 +15,12 @@ use std::path::{Path, PathBuf};
 
 type Body = fn(&[u8]);
 
-const TARGETS: [(&str, Body); 4] = [
+const TARGETS: [(&str, Body); 5] = [
     ("parse", warden_fuzz::parse),
     ("check", warden_fuzz::check),
     ("compile", warden_fuzz::compile),
     ("round_trip", warden_fuzz::round_trip),
+    ("lsp", warden_fuzz::lsp),
 ];
 
 fn inputs(dir: &Path) -> Vec<PathBuf> {

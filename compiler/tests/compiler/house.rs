@@ -29,6 +29,7 @@ const FLOORS: &[&[&str]] = &[
     &["validate"],
     &["emit"],
     &["load", "format", "graph", "explain"],
+    &["lsp"],
 ];
 
 fn files_under(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
