@@ -113,14 +113,21 @@ fn replace(path: &Path, text: &str) -> std::io::Result<()> {
         .unwrap_or_default();
     let temp = dir.join(format!(".{name}.warden-fmt-{}", std::process::id()));
     let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temp)?;
+        // Created, never opened: a file or link already at that name is not written through.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
         file.write_all(text.as_bytes())?;
         file.set_permissions(std::fs::metadata(path)?.permissions())?;
         file.sync_all()?;
         std::fs::rename(&temp, path)
     };
     let result = write();
-    if result.is_err() {
+    // Only a temporary this run created is removed (not one `create_new` refused).
+    if let Err(e) = &result
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
         let _ = std::fs::remove_file(&temp);
     }
     result

@@ -192,8 +192,8 @@ fn fmt_rewrites_checks_and_leaves_a_broken_file_alone() {
     assert_eq!((code, err.as_str()), (0, ""));
 }
 
-#[test]
-fn fmt_reads_standard_input_for_editors() {
+/// `warden fmt -` with `input` on standard input.
+fn fmt_stdin(input: &[u8]) -> std::process::Output {
     use std::io::Write;
     let mut child = std::process::Command::new(crate::common::warden_bin())
         .args(["fmt", "-"])
@@ -202,33 +202,20 @@ fn fmt_reads_standard_input_for_editors() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"expect a -> b   denied // kept\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn fmt_reads_standard_input_for_editors() {
+    let out = fmt_stdin(b"expect a -> b   denied // kept\n");
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "expect a -> b denied // kept\n"
     );
     // A syntax error: nothing on standard output, the error on standard error.
-    let mut child = std::process::Command::new(crate::common::warden_bin())
-        .args(["fmt", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"expect a -> ")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = fmt_stdin(b"expect a -> ");
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("<stdin>"));
