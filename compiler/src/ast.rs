@@ -26,6 +26,39 @@ pub struct File {
     pub admissions: Vec<Admission>,
     pub expects: Vec<Expect>,
     pub dns: Vec<Dns>,
+    pub compliance: Vec<Compliance>,
+}
+
+/// A `compliance` block: frameworks claimed for a scope of namespaces, and controls waived there.
+#[derive(Clone, Debug, Default)]
+pub struct Compliance {
+    pub name: Ident,
+    pub span: Span,
+    /// The frameworks of each `framework` line.
+    pub frameworks: Vec<Ident>,
+    /// `applies to …` lines, with their spans.
+    pub applies: Vec<(AdmissionScope, Span)>,
+    /// `except …` lines, with their spans.
+    pub except: Vec<(AdmissionScope, Span)>,
+    pub waivers: Vec<Waiver>,
+}
+
+/// `waive FRAMEWORK CONTROL owner "…" until DATE because "…"`.
+#[derive(Clone, Debug)]
+pub struct Waiver {
+    pub framework: Ident,
+    pub control: Ident,
+    pub owner: Ident,
+    pub until: Ident,
+    pub reason: Ident,
+    pub span: Span,
+}
+
+/// Who answers for an exemption and the day it ends, where the line says so.
+#[derive(Clone, Debug, Default)]
+pub struct Terms {
+    pub owner: Option<Ident>,
+    pub until: Option<Ident>,
 }
 
 /// A `dns { … }` block: where the cluster DNS runs.
@@ -274,10 +307,10 @@ pub struct Admission {
     pub modes: Vec<Ident>,
     /// `pod-security LEVEL [version V]` lines: the level, the version, the line.
     pub pod_security: Vec<(Ident, Option<Ident>, Span)>,
-    /// `exempt CHECK "reason"` lines.
-    pub exempt: Vec<(Ident, Ident)>,
-    /// `exempt images "PATTERN", … because "reason"` lines.
-    pub exempt_images: Vec<(Vec<Ident>, Ident)>,
+    /// `exempt CHECK "reason" [owner "…"] [until DATE]` lines.
+    pub exempt: Vec<(Ident, Ident, Terms)>,
+    /// `exempt images "PATTERN", … because "reason" [owner "…"] [until DATE]` lines.
+    pub exempt_images: Vec<(Vec<Ident>, Ident, Terms)>,
     pub forbid_host_paths: Vec<Ident>,
     pub allow_capabilities: Vec<Ident>,
     pub allow_volumes: Vec<Ident>,

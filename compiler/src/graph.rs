@@ -118,7 +118,7 @@ pub fn render(program: &Program, format: Format) -> String {
     out
 }
 
-fn describe(program: &Program, peer: &Peer) -> (String, Option<String>) {
+pub fn describe(program: &Program, peer: &Peer) -> (String, Option<String>) {
     match peer {
         Peer::Service(r) => match program.services.at(*r) {
             Some(s) => (s.id.name.clone(), Some(s.id.namespace.clone())),
@@ -155,7 +155,7 @@ fn describe(program: &Program, peer: &Peer) -> (String, Option<String>) {
     }
 }
 
-fn selector(sel: &Selector) -> String {
+pub fn selector(sel: &Selector) -> String {
     let mut parts: Vec<String> = sel
         .match_labels
         .iter()
@@ -172,7 +172,7 @@ fn selector(sel: &Selector) -> String {
     parts.join(", ")
 }
 
-fn ports(ports: &Ports) -> String {
+pub fn ports(ports: &Ports) -> String {
     match ports {
         Ports::All => "all ports".to_string(),
         Ports::Only(list) => list

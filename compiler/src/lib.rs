@@ -5,9 +5,11 @@
 #![forbid(unsafe_code)]
 
 pub mod ast;
+pub mod audit;
 pub mod catalog;
 pub mod check;
 pub mod diag;
+pub mod diff;
 pub mod document;
 pub mod emit;
 pub mod explain;
@@ -32,6 +34,9 @@ pub struct Compilation {
     pub diagnostics: Vec<Diagnostic>,
     pub documents: Option<Vec<Document>>,
     pub program: Option<ir::Program>,
+    /// The documents of a program whose only errors are about its compliance claims (a control
+    /// nothing implements, a waiver that ended): not to be written, but what `audit` reports on.
+    pub audited: Option<Vec<Document>>,
 }
 
 /// Parses, checks, lowers, renders and validates `sources` for `targets`, for the tree layout.
@@ -52,8 +57,35 @@ pub fn validate_all(docs: &[Document]) -> Result<(), String> {
     }
 }
 
-/// `compile` for an output laid out as `layout` (which changes what the kustomization lists).
+/// The day waivers and exemptions are counted on: `SOURCE_DATE_EPOCH` (seconds since 1970, UTC)
+/// where it is set, else the clock. The command line's `--date` takes precedence over both.
+pub fn today() -> ir::Date {
+    if let Some(seconds) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+    {
+        return ir::Date::from_unix(seconds);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    ir::Date::from_unix(now)
+}
+
+/// `compile` for an output laid out as `layout` (which changes what the kustomization lists),
+/// on the day `today()` says.
 pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Compilation {
+    compile_on(sources, targets, layout, today())
+}
+
+/// `compile_for` on `today`: the day only decides whether a waiver or an exemption has ended
+/// (an error) or soon will (a warning); the documents never depend on it.
+pub fn compile_on(
+    sources: SourceMap,
+    targets: &[Target],
+    layout: Layout,
+    today: ir::Date,
+) -> Compilation {
     let (files, mut diagnostics) = parse::all(&sources);
     // A file that does not parse contributes nothing, so checking the rest would only report
     // names it would have defined.
@@ -69,8 +101,17 @@ pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Co
     // it is some hundred thousand small frees, done beside the start of lowering, which is one
     // thread's work until the policies are planned.
     let dropped = std::thread::Builder::new().spawn(move || drop(files));
+    // Kept apart until the documents are made: a claim the program does not meet blocks the
+    // output, not the audit that says so.
+    let mut claims = Vec::new();
     if let Some(program) = &program {
         diagnostics.extend(lower::limits(program, targets));
+        let coverage = if program.compliance.is_empty() {
+            Vec::new()
+        } else {
+            check::compliance::coverage(program, &check::compliance::evidence(program))
+        };
+        claims = check::compliance::diagnostics(program, &coverage, today);
     }
     let mut documents = None;
     if let Some(program) = &program
@@ -96,6 +137,11 @@ pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Co
             ),
         }
     }
+    let mut audited = None;
+    if claims.iter().any(Diagnostic::is_error) {
+        audited = documents.take();
+    }
+    diagnostics.extend(claims);
     diag::sort(&mut diagnostics);
     diagnostics.dedup();
     check::accepts::apply(&accepts, &mut diagnostics);
@@ -109,5 +155,6 @@ pub fn compile_for(sources: SourceMap, targets: &[Target], layout: Layout) -> Co
         diagnostics,
         documents,
         program,
+        audited,
     }
 }

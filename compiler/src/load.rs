@@ -179,3 +179,124 @@ fn common_ancestor(paths: &[PathBuf]) -> PathBuf {
     }
     root
 }
+
+/// `REV:PATH` on the command line: the program at `PATH` (a directory or a `.warden` file, as
+/// for `load`) as git revision `REV` of the repository of the working directory holds it, named
+/// as `load` would name the files of a checkout of it. Only when `REV:PATH` does not name a file
+/// or directory that exists.
+pub fn git_spec(arg: &str) -> Option<(&str, &str)> {
+    if Path::new(arg).exists() {
+        return None;
+    }
+    let (rev, path) = arg.split_once(':')?;
+    (!rev.is_empty()).then_some((rev, if path.is_empty() { "." } else { path }))
+}
+
+fn git(args: &[&str]) -> Result<Vec<u8>, String> {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// The program at `path` in git revision `rev` (see `git_spec`).
+pub fn load_git(rev: &str, path: &str) -> Result<SourceMap, Vec<Diagnostic>> {
+    let fail = |message: String| {
+        vec![Diagnostic::error("E0801", message).help("name a revision git knows (`main`, `HEAD~1`, a commit) and a path inside the repository")]
+    };
+    let prefix = git(&["rev-parse", "--show-prefix"])
+        .map_err(|e| fail(format!("not in a git repository: {e}")))?;
+    let prefix = String::from_utf8_lossy(&prefix).trim().to_string();
+    // The path as the repository names it, `.` and `..` resolved.
+    let mut parts: Vec<&str> = prefix.split('/').filter(|p| !p.is_empty()).collect();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    let full = parts.join("/");
+    let listing = git(&[
+        "ls-tree",
+        "-r",
+        "-z",
+        "--full-name",
+        rev,
+        "--",
+        if full.is_empty() { "." } else { &full },
+    ])
+    .map_err(|e| fail(format!("cannot list `{path}` at `{rev}`: {e}")))?;
+    let mut files: Vec<(String, String)> = Vec::new();
+    for entry in listing.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        let entry = String::from_utf8_lossy(entry);
+        let Some((meta, name)) = entry.split_once('\t') else {
+            continue;
+        };
+        let mut meta = meta.split(' ');
+        let (_, kind, object) = (meta.next(), meta.next(), meta.next());
+        if kind != Some("blob") || !name.ends_with(".warden") {
+            continue;
+        }
+        let relative = if name == full {
+            name.rsplit('/').next().unwrap_or(name).to_string()
+        } else if full.is_empty() {
+            name.to_string()
+        } else {
+            match name.strip_prefix(&format!("{full}/")) {
+                Some(rest) => rest.to_string(),
+                None => continue,
+            }
+        };
+        files.push((relative, object.unwrap_or_default().to_string()));
+    }
+    if files.is_empty() {
+        return Err(fail(format!("`{path}` at `{rev}` holds no `.warden` file")));
+    }
+    files.sort();
+    let mut sources = SourceMap::new();
+    let mut diags = Vec::new();
+    for (name, object) in files {
+        let size = git(&["cat-file", "-s", &object])
+            .ok()
+            .and_then(|s| String::from_utf8_lossy(&s).trim().parse::<u64>().ok())
+            .unwrap_or(u64::MAX);
+        if size > MAX_FILE {
+            diags.push(Diagnostic::error(
+                "E0801",
+                format!("`{name}` at `{rev}` is larger than {} MiB", MAX_FILE >> 20),
+            ));
+            continue;
+        }
+        match git(&["cat-file", "blob", &object]).map(String::from_utf8) {
+            Ok(Ok(text)) => {
+                let text = text
+                    .strip_prefix('\u{feff}')
+                    .map(str::to_string)
+                    .unwrap_or(text);
+                sources.add(name, text);
+            }
+            Ok(Err(_)) => diags.push(Diagnostic::error(
+                "E0801",
+                format!("`{name}` at `{rev}` is not UTF-8 text"),
+            )),
+            Err(e) => diags.push(Diagnostic::error(
+                "E0801",
+                format!("cannot read `{name}` at `{rev}`: {e}"),
+            )),
+        }
+    }
+    if diags.is_empty() {
+        Ok(sources)
+    } else {
+        Err(diags)
+    }
+}

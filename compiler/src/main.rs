@@ -54,6 +54,14 @@ struct CompileArgs {
     /// Fail (exit 1, writing nothing) when there is a warning
     #[arg(long)]
     deny_warnings: bool,
+    /// The day waivers and exemptions are counted on, YYYY-MM-DD (default: SOURCE_DATE_EPOCH,
+    /// else today); the output never depends on it
+    #[arg(long, value_parser = parse_date)]
+    date: Option<warden::ir::Date>,
+}
+
+fn parse_date(text: &str) -> Result<warden::ir::Date, String> {
+    warden::ir::Date::parse(text).ok_or_else(|| format!("`{text}` is not a day written YYYY-MM-DD"))
 }
 
 #[derive(Subcommand)]
@@ -75,6 +83,48 @@ enum Command {
         /// for the shell), or `SERVICE syscall NAME`; options may come before or after it
         #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
+    },
+    /// Report what the program implements, for auditors: each claimed framework's controls with
+    /// their evidence, the network, seccomp and admission, waivers by expiry
+    Audit {
+        /// `.warden` files, or directories of them
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The committed output directory, compared with what the program generates
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The report's format: Markdown, one HTML page, JSON (compiler/schemas/audit.schema.json)
+        /// or an OSCAL component definition
+        #[arg(long, value_enum, default_value_t = AuditFormat::Md)]
+        format: AuditFormat,
+        /// Targets the output was generated for (as for `build`)
+        #[arg(long, value_enum, value_delimiter = ',')]
+        target: Vec<TargetArg>,
+        /// How the output directory is laid out (as for `build`)
+        #[arg(long, value_enum, default_value_t = LayoutArg::Tree)]
+        layout: LayoutArg,
+        /// The day of the report, YYYY-MM-DD (default: SOURCE_DATE_EPOCH, else today)
+        #[arg(long, value_parser = parse_date)]
+        date: Option<warden::ir::Date>,
+        /// The program's name in the OSCAL component (default: the first path's name)
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// What a change to a program does: connections, system calls, admission rules and waivers
+    /// it adds, removes or relaxes. `OLD` and `NEW` are programs (directories or files), or
+    /// `REV:PATH` for a program as a git revision holds it: `warden diff main:policy policy`
+    Diff {
+        old: String,
+        new: String,
+        /// Markdown (for a pull-request comment) or JSON
+        #[arg(long, value_enum, default_value_t = DiffFormat::Md)]
+        format: DiffFormat,
+        /// Exit 1 when the change widens what is allowed (for CI)
+        #[arg(long, value_enum)]
+        fail_on: Option<FailOn>,
+        /// The day waivers are counted on, YYYY-MM-DD (default: SOURCE_DATE_EPOCH, else today)
+        #[arg(long, value_parser = parse_date)]
+        date: Option<warden::ir::Date>,
     },
     /// Draw who may talk to whom, as Graphviz DOT or Mermaid
     Graph {
@@ -180,6 +230,30 @@ impl From<GraphFormat> for warden::graph::Format {
     }
 }
 
+/// How `audit` writes its report.
+#[derive(Clone, Copy, ValueEnum)]
+enum AuditFormat {
+    Md,
+    Html,
+    Json,
+    Oscal,
+}
+
+/// How `diff` writes what a change does.
+#[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    Md,
+    Json,
+}
+
+/// What makes `diff` fail.
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    /// Anything newly allowed: a connection, a system call, an admission rule removed or
+    /// relaxed, a waiver or exemption added or extended
+    Widening,
+}
+
 /// How `explain` prints its answer.
 #[derive(Clone, Copy, ValueEnum)]
 enum AnswerFormat {
@@ -220,6 +294,36 @@ fn main() -> ExitCode {
             format,
         } => explain(&query.join(" ").replace(ARROW, "->"), &program, format),
         Command::Graph { paths, format } => graph(&paths, format.into()),
+        Command::Diff {
+            old,
+            new,
+            format,
+            fail_on,
+            date,
+        } => diff(
+            &old,
+            &new,
+            format,
+            fail_on,
+            date.unwrap_or_else(warden::today),
+        ),
+        Command::Audit {
+            paths,
+            out,
+            format,
+            target,
+            layout,
+            date,
+            name,
+        } => audit(&AuditArgs {
+            paths,
+            out,
+            format,
+            targets: targets_of(&target),
+            layout: layout.into(),
+            today: date.unwrap_or_else(warden::today),
+            name,
+        }),
         Command::Init { dir } => init::run(&dir),
         Command::Lsp => warden::lsp::run(),
         Command::Fmt {
@@ -328,6 +432,164 @@ fn man(out: &Path) -> ExitCode {
     }
 }
 
+/// The targets asked for, in order, each once; the default ones where none is.
+fn targets_of(asked: &[TargetArg]) -> Vec<Target> {
+    if asked.is_empty() {
+        return Target::DEFAULT.to_vec();
+    }
+    let mut t: Vec<Target> = asked.iter().map(|&t| t.into()).collect();
+    t.sort();
+    t.dedup();
+    t
+}
+
+/// A program of `diff`, compiled: a path, or `REV:PATH` in git.
+fn diff_side(arg: &str, today: warden::ir::Date) -> Result<warden::ir::Program, ExitCode> {
+    let sources = match warden::load::git_spec(arg) {
+        Some((rev, path)) => warden::load::load_git(rev, path),
+        None => warden::load::load(&[PathBuf::from(arg)]),
+    };
+    let sources = sources.map_err(|diags| {
+        eprint!("{}", diag::render::human(&SourceMap::new(), &diags));
+        ExitCode::from(2)
+    })?;
+    // Targets do not matter: the diff reads the IR, which every target expresses.
+    let compiled = warden::compile_on(sources, &[], Layout::Tree, today);
+    // Unmet claims and ended waivers (E10xx) are the program's state, not a reason to refuse.
+    let refused = |d: &Diagnostic| d.is_error() && !d.code.starts_with("E10");
+    match compiled.program {
+        Some(program) if !compiled.diagnostics.iter().any(refused) => Ok(program),
+        _ => {
+            eprint!(
+                "{}",
+                diag::render::human(&compiled.sources, &compiled.diagnostics)
+            );
+            eprintln!("error: `{arg}` does not compile");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// `warden diff`: 0, or 1 with `--fail-on widening` when the change widens; 2 when a program
+/// cannot be read or compiled or the diff cannot be told.
+fn diff(
+    old: &str,
+    new: &str,
+    format: DiffFormat,
+    fail_on: Option<FailOn>,
+    today: warden::ir::Date,
+) -> ExitCode {
+    let (a, b) = match (diff_side(old, today), diff_side(new, today)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let d = match warden::diff::diff(&a, &b, today) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match format {
+        DiffFormat::Md => warden::diff::markdown(&d),
+        DiffFormat::Json => warden::diff::json(&d),
+    };
+    print!("{text}");
+    if d.widening && matches!(fail_on, Some(FailOn::Widening)) {
+        eprintln!("error: the change widens what is allowed");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+struct AuditArgs {
+    paths: Vec<PathBuf>,
+    out: Option<PathBuf>,
+    format: AuditFormat,
+    targets: Vec<Target>,
+    layout: Layout,
+    today: warden::ir::Date,
+    name: Option<String>,
+}
+
+/// `warden audit`: the report on standard output; exit 1 if the program has errors (nothing
+/// is reported on a program that does not compile), 2 if it cannot be read.
+fn audit(args: &AuditArgs) -> ExitCode {
+    let sources = match warden::load::load(&args.paths) {
+        Ok(s) => s,
+        Err(diags) => {
+            eprint!("{}", diag::render::human(&SourceMap::new(), &diags));
+            return ExitCode::from(2);
+        }
+    };
+    let compiled = warden::compile_on(sources, &args.targets, args.layout, args.today);
+    // Unmet claims and ended waivers are what the report shows; other errors leave nothing to
+    // report on.
+    if !compiled.diagnostics.is_empty() {
+        eprint!(
+            "{}",
+            diag::render::human(&compiled.sources, &compiled.diagnostics)
+        );
+    }
+    let Some(docs) = compiled.documents.as_ref().or(compiled.audited.as_ref()) else {
+        eprintln!("error: no report on a program with errors");
+        return ExitCode::from(1);
+    };
+    let committed = args.out.as_ref().map(|out| {
+        let files = warden::emit::plan(docs.clone(), args.layout);
+        let stale = warden::emit::check(out, &files);
+        let lines: Vec<String> = stale
+            .iter()
+            .map(|d| match &d.file {
+                Some(f) => format!("{}: {}", f.path, d.message),
+                None => d.message.clone(),
+            })
+            .collect();
+        (out.display().to_string(), lines)
+    });
+    let Some(program) = compiled.program.as_ref() else {
+        eprintln!("error: no report on a program with errors");
+        return ExitCode::from(1);
+    };
+    let report = warden::audit::report(
+        program,
+        &compiled.sources,
+        docs,
+        args.layout,
+        args.today,
+        committed,
+    );
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.paths
+            .first()
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "program".to_string())
+    });
+    let text = match args.format {
+        AuditFormat::Md => warden::audit::markdown(&report),
+        AuditFormat::Html => warden::audit::html(&report),
+        AuditFormat::Json => Ok(warden::audit::json(&report)),
+        AuditFormat::Oscal => warden::audit::oscal(&report, &name),
+    };
+    match text {
+        Ok(text) => {
+            use std::io::Write;
+            match std::io::stdout().lock().write_all(text.as_bytes()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write to standard output: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Whether a warning no `accept` line acknowledges is among `diags`: what `--deny-warnings`
 /// refuses.
 fn warnings(diags: &[Diagnostic]) -> bool {
@@ -354,16 +616,10 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let targets: Vec<Target> = if args.target.is_empty() {
-        Target::DEFAULT.to_vec()
-    } else {
-        let mut t: Vec<Target> = args.target.iter().map(|&t| t.into()).collect();
-        t.sort();
-        t.dedup();
-        t
-    };
+    let targets = targets_of(&args.target);
     let layout = Layout::from(args.layout);
-    let mut compiled = warden::compile_for(sources, &targets, layout);
+    let today = args.date.unwrap_or_else(warden::today);
+    let mut compiled = warden::compile_on(sources, &targets, layout, today);
     let denied = args.deny_warnings && warnings(&compiled.diagnostics);
     let docs = match compiled.documents.take() {
         Some(docs) if !denied => docs,

@@ -4,6 +4,7 @@
 //! The data lives in `compiler/catalog/` as plain files with their sources named in their headers;
 //! this module only reads them. They are parsed once, on first use.
 
+pub mod controls;
 pub mod pod_security;
 pub mod pod_spec;
 pub mod seccomp;

@@ -175,6 +175,11 @@ pub struct Check {
 }
 
 impl Check {
+    /// The baseline check this restricted one replaces, if any.
+    pub fn overrides(&self) -> Option<CheckId> {
+        self.overrides
+    }
+
     pub fn level(&self) -> Option<Level> {
         Level::parse(&self.level)
     }

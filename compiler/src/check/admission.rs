@@ -120,6 +120,28 @@ impl Checker<'_> {
             );
         }
         let mode = self.mode(adm);
+        let mut exemptions = Vec::new();
+        for (check, reason, terms) in &adm.exempt {
+            let (owner, until) = self.terms(terms);
+            exemptions.push(ir::Exemption {
+                what: check.text.clone(),
+                reason: reason.text.clone(),
+                owner,
+                until,
+                span: check.span,
+            });
+        }
+        for (patterns, reason, terms) in &adm.exempt_images {
+            let (owner, until) = self.terms(terms);
+            let quoted: Vec<String> = patterns.iter().map(|p| format!("\"{}\"", p.text)).collect();
+            exemptions.push(ir::Exemption {
+                what: format!("images {}", quoted.join(", ")),
+                reason: reason.text.clone(),
+                owner,
+                until,
+                span: patterns.first().map_or(adm.name.span, |p| p.span),
+            });
+        }
         if name_ok {
             self.program.admissions.insert(
                 adm.name.text.clone(),
@@ -127,6 +149,7 @@ impl Checker<'_> {
                     name: adm.name.text.clone(),
                     scope,
                     exempt_images,
+                    exemptions,
                     rules,
                     mode,
                     accepted: super::accepts::annotation(&adm.accepts),
@@ -138,22 +161,35 @@ impl Checker<'_> {
 
     /// The `applies to` line (exactly one) less the `except` lines.
     fn admission_scope(&mut self, adm: &ast::Admission) -> ir::AdmissionScope {
+        self.scope_of(&adm.name, &adm.applies, &adm.except, true)
+    }
+
+    /// The namespaces of an `applies to` line less the `except` lines. Without an `applies to`
+    /// line: an error where one is `required`, else every namespace.
+    pub(super) fn scope_of(
+        &mut self,
+        name: &ast::Ident,
+        applies: &[(ast::AdmissionScope, crate::span::Span)],
+        excepts: &[(ast::AdmissionScope, crate::span::Span)],
+        required: bool,
+    ) -> ir::AdmissionScope {
         let mut scope = ir::AdmissionScope {
             names: Some(BTreeSet::new()),
             labels: ir::Selector::default(),
             except_names: BTreeSet::new(),
             except_labels: Vec::new(),
         };
-        match adm.applies.as_slice() {
+        match applies {
+            [] if !required => scope.names = None,
             [] => self.diags.push(
                 Diagnostic::error(
                     "E0503",
                     format!(
                         "admission `{}` does not say where it applies",
-                        adm.name.text
+                        name.text
                     ),
                 )
-                .primary(adm.name.span, "no `applies to` line")
+                .primary(name.span, "no `applies to` line")
                 .help("add `applies to workloads in namespace NAME`, `… in namespaces(LABELS)` or `… in all namespaces`"),
             ),
             [(first, _), rest @ ..] => {
@@ -183,7 +219,7 @@ impl Checker<'_> {
                 }
             }
         }
-        for (except, span) in &adm.except {
+        for (except, span) in excepts {
             match except {
                 // Namespaces warden does not declare (kube-system, the engines' own) are the
                 // usual exclusions: a name need only be one Kubernetes accepts.
@@ -220,7 +256,7 @@ impl Checker<'_> {
         scope.except_labels.sort();
         scope.except_labels.dedup();
         if let Some(names) = &scope.names {
-            let both = adm.except.iter().flat_map(|(e, _)| match e {
+            let both = excepts.iter().flat_map(|(e, _)| match e {
                 ast::AdmissionScope::Names(n) => n.as_slice(),
                 _ => &[],
             });
@@ -241,7 +277,7 @@ impl Checker<'_> {
     /// `exempt images … because "…"`: patterns as for `images from`, and a reason.
     fn exempt_images(&mut self, adm: &ast::Admission) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for (patterns, reason) in &adm.exempt_images {
+        for (patterns, reason, _) in &adm.exempt_images {
             if reason.text.trim().is_empty() {
                 self.diags.push(
                     Diagnostic::error("E0509", "an exemption needs a reason")
@@ -501,7 +537,7 @@ impl Checker<'_> {
     fn pod_security(&mut self, adm: &ast::Admission) -> Option<(AdmissionRule, Span)> {
         let catalog = pod_security::get();
         let Some((level, version, span)) = adm.pod_security.first() else {
-            for (check, _) in &adm.exempt {
+            for (check, _, _) in &adm.exempt {
                 self.diags.push(
                     Diagnostic::error("E0509", "`exempt` without `pod-security`")
                         .primary(check.span, "nothing to exempt this check from")
@@ -556,7 +592,7 @@ impl Checker<'_> {
             },
         };
         let mut exempt: Vec<(CheckId, String)> = Vec::new();
-        for (check, reason) in &adm.exempt {
+        for (check, reason, _) in &adm.exempt {
             let id = CheckId::parse(&check.text).filter(|id| catalog.check(*id).is_some());
             let Some(id) = id else {
                 let ids: Vec<&str> = catalog.checks.iter().map(|c| c.id.name()).collect();

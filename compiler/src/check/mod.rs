@@ -16,6 +16,7 @@ pub use admission::{FORBID as FORBID_RULES, REQUIRE as REQUIRE_RULES};
 mod admission;
 mod cel;
 mod cidrs;
+pub mod compliance;
 mod dns;
 mod expects;
 mod flows;
@@ -28,6 +29,7 @@ mod services;
 mod syscalls;
 
 pub use names::{is_dns_label, label_key_problem, label_value_problem};
+pub use syscalls::DANGEROUS as DANGEROUS_SYSCALLS;
 
 use crate::ast;
 use crate::diag::Diagnostic;
@@ -216,6 +218,11 @@ pub fn check_asking(
     for file in files {
         for adm in &file.admissions {
             cx.check_admission(adm);
+        }
+    }
+    for file in files {
+        for c in &file.compliance {
+            cx.check_compliance(c);
         }
     }
     cx.check_overlaps(&declared);

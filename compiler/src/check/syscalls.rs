@@ -36,7 +36,7 @@ const ALWAYS_NEEDED: [(&str, &str); 3] = [
 ];
 
 /// Calls that give a container a way out or into the kernel, with the reason.
-const DANGEROUS: [(&str, &str); 20] = [
+pub const DANGEROUS: [(&str, &str); 20] = [
     ("add_key", "the kernel keyring is not namespaced"),
     ("bpf", "loads programs into the kernel"),
     ("delete_module", "unloads kernel modules"),

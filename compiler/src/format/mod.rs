@@ -26,6 +26,9 @@ pub fn file(file: &File) -> String {
     for svc in &file.services {
         p.service(svc);
     }
+    for c in &file.compliance {
+        p.compliance(c);
+    }
     for adm in &file.admissions {
         p.admission(adm);
     }
@@ -354,16 +357,25 @@ impl Printer {
                 None => self.line(1, &format!("pod-security {}", level.text)),
             }
         }
-        for (check, reason) in &adm.exempt {
-            self.line(1, &format!("exempt {} {}", check.text, quote(&reason.text)));
-        }
-        for (patterns, reason) in &adm.exempt_images {
+        for (check, reason, terms) in &adm.exempt {
             self.line(
                 1,
                 &format!(
-                    "exempt images {} because {}",
+                    "exempt {} {}{}",
+                    check.text,
+                    quote(&reason.text),
+                    terms_text(terms)
+                ),
+            );
+        }
+        for (patterns, reason, terms) in &adm.exempt_images {
+            self.line(
+                1,
+                &format!(
+                    "exempt images {} because {}{}",
                     join(patterns, quoted),
-                    quote(&reason.text)
+                    quote(&reason.text),
+                    terms_text(terms)
                 ),
             );
         }
@@ -391,6 +403,31 @@ impl Printer {
         self.line(0, "}");
     }
 
+    fn compliance(&mut self, c: &Compliance) {
+        self.line(0, &format!("compliance {} {{", c.name.text));
+        self.list("framework", &c.frameworks, text);
+        for (scope, _) in &c.applies {
+            self.line(1, &format!("applies to {}", admission_scope(scope)));
+        }
+        for (scope, _) in &c.except {
+            self.line(1, &format!("except {}", admission_scope(scope)));
+        }
+        for w in &c.waivers {
+            self.line(
+                1,
+                &format!(
+                    "waive {} {} owner {} until {} because {}",
+                    w.framework.text,
+                    w.control.text,
+                    quote(&w.owner.text),
+                    w.until.text,
+                    quote(&w.reason.text)
+                ),
+            );
+        }
+        self.line(0, "}");
+    }
+
     fn accepts(&mut self, accepts: &[Accept]) {
         for a in accepts {
             self.line(
@@ -408,4 +445,16 @@ impl Printer {
         line.push_str(if exp.allowed { " allowed" } else { " denied" });
         self.line(0, &line);
     }
+}
+
+/// ` owner "…" until DATE`, as much of it as the line has.
+fn terms_text(terms: &Terms) -> String {
+    let mut out = String::new();
+    if let Some(owner) = &terms.owner {
+        let _ = write!(out, " owner {}", quote(&owner.text));
+    }
+    if let Some(until) = &terms.until {
+        let _ = write!(out, " until {}", until.text);
+    }
+    out
 }

@@ -129,6 +129,8 @@ pub struct Admission {
     pub scope: AdmissionScope,
     /// Image patterns whose containers the container rules leave out, with the reasons.
     pub exempt_images: Vec<(String, String)>,
+    /// Every `exempt` line, with its owner and end, for audits and expiry.
+    pub exemptions: Vec<super::Exemption>,
     /// INVARIANT: sorted, one of each kind.
     pub rules: Vec<(AdmissionRule, Span)>,
     pub mode: Mode,

@@ -8,6 +8,7 @@ pub mod connectivity;
 pub mod regions;
 
 mod admission;
+mod compliance;
 mod flows;
 mod ports;
 mod seccomp;
@@ -15,6 +16,7 @@ mod selectors;
 mod services;
 
 pub use admission::*;
+pub use compliance::*;
 pub use flows::*;
 pub use ports::*;
 pub use seccomp::*;
@@ -34,6 +36,8 @@ pub struct Program {
     pub admissions: BTreeMap<String, Admission>,
     pub expects: Vec<Expect>,
     pub dns: Dns,
+    /// The `compliance` blocks, by name.
+    pub compliance: BTreeMap<String, Compliance>,
 }
 
 #[derive(Debug, Clone)]

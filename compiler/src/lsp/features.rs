@@ -521,7 +521,40 @@ pub fn completion(ws: &Workspace, uri: &Uri, position: Position) -> Vec<Completi
             keywords(&["isolate", "allow dns", "labels", "to", "from", "accept"])
         }
         "dns" if words.is_empty() => keywords(&["namespace", "pods", "nodelocal"]),
-        "" if words.is_empty() => keywords(&["namespace", "service", "admission", "expect", "dns"]),
+        "compliance" => {
+            let frameworks = || {
+                crate::catalog::controls::all()
+                    .iter()
+                    .map(|f| item(&f.framework, CompletionItemKind::ENUM_MEMBER))
+                    .collect::<Vec<_>>()
+            };
+            match (words.as_slice(), last) {
+                ([], _) => keywords(&["framework", "applies to", "except", "waive"]),
+                (_, "framework" | ",") if first == "framework" => frameworks(),
+                ([_], "waive") => frameworks(),
+                ([_, framework], _) if first == "waive" => {
+                    crate::catalog::controls::framework(framework)
+                        .map(|f| {
+                            f.controls
+                                .iter()
+                                .filter(|c| c.in_reach())
+                                .map(|c| item(&c.id, CompletionItemKind::ENUM_MEMBER))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                }
+                (_, "namespace" | "namespaces" | "to") => namespaces(ws),
+                _ => Vec::new(),
+            }
+        }
+        "" if words.is_empty() => keywords(&[
+            "namespace",
+            "service",
+            "admission",
+            "expect",
+            "dns",
+            "compliance",
+        ]),
         _ => Vec::new(),
     }
 }

@@ -103,7 +103,7 @@ fn rule_name(rule: Rule) -> String {
     let fixed = match rule {
         Rule::Kw(word) => return format!("`{word}`"),
         Rule::EOI | Rule::program => {
-            "a declaration (`namespace`, `service`, `admission`, `expect`)"
+            "a declaration (`namespace`, `service`, `admission`, `expect`, `compliance`)"
         }
         Rule::namespace_decl => "`namespace`",
         Rule::service_decl => "`service`",
@@ -186,6 +186,14 @@ fn rule_name(rule: Rule) -> String {
         Rule::all_ports => "`all ports`",
         Rule::pod_security => "`pod-security`",
         Rule::version_lit => "a version such as `v1.36`",
+        Rule::owner => "`owner`",
+        Rule::until => "`until`",
+        Rule::date_lit => "a date such as `2027-03-31`",
+        Rule::compliance_decl => "`compliance`",
+        Rule::framework => "`framework`",
+        Rule::claim_scope => "`applies to`",
+        Rule::waive => "`waive`",
+        Rule::control_id => "a control such as `AC-6(10)` or `5.2.2`",
     };
     fixed.to_string()
 }

@@ -29,6 +29,8 @@ const FLOORS: &[&[&str]] = &[
     &["validate"],
     &["emit"],
     &["load", "format", "graph", "explain"],
+    &["audit"],
+    &["diff"],
     &["lsp"],
 ];
 

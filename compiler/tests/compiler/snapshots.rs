@@ -19,7 +19,7 @@
 use crate::common;
 
 use std::path::Path;
-use warden::document::Target;
+use warden::document::{Layout, Target};
 
 fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
@@ -62,6 +62,44 @@ fn examples_draw() {
     }
 }
 
+/// The audit report of examples that show each part of it as Markdown, and Online Boutique's as
+/// HTML (which a person reviews as a screenshot too: `compiler/tests/README.md`).
+#[test]
+fn examples_audit() {
+    let shown = [
+        "online-boutique",
+        "minimal",
+        "bookinfo",
+        "seccomp",
+        "pod-security-restricted",
+    ];
+    for dir in common::examples() {
+        let name = common::example_name(&dir);
+        if !shown.contains(&name.as_str()) {
+            continue;
+        }
+        let sources = warden::load::load(std::slice::from_ref(&dir)).expect("loads");
+        let targets = common::targets_for(&dir);
+        let c = warden::compile_on(sources, &targets, Layout::Tree, common::today());
+        let docs = c.documents.as_ref().expect("compiles");
+        let program = c.program.as_ref().expect("compiles");
+        let report = warden::audit::report(
+            program,
+            &c.sources,
+            docs,
+            Layout::Tree,
+            common::today(),
+            None,
+        );
+        let md = warden::audit::markdown(&report).expect("renders");
+        settings().bind(|| insta::assert_snapshot!(format!("audit-{name}.md"), md));
+        if name == "online-boutique" {
+            let html = warden::audit::html(&report).expect("renders");
+            settings().bind(|| insta::assert_snapshot!(format!("audit-{name}.html"), html));
+        }
+    }
+}
+
 #[test]
 fn broken_inputs_report() {
     let s = settings();
@@ -83,7 +121,8 @@ fn broken_inputs_report() {
 fn diagnose(path: &Path) -> (String, Vec<String>) {
     let sources = warden::load::load(&[path.to_path_buf()]).expect("loads");
     let text = sources.text(0).to_string();
-    let c = warden::compile(sources, &Target::ALL);
+    // Expiry is counted on a fixed day, so that the snapshots do not change with the clock.
+    let c = warden::compile_on(sources, &Target::ALL, Layout::Tree, common::today());
     let rendered = warden::diag::render::human(&c.sources, &c.diagnostics);
     let mut expected: Vec<(String, String)> = Vec::new();
     for line in text.lines().take_while(|l| l.starts_with("//!")) {

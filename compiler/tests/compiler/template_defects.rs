@@ -81,6 +81,7 @@ fn broken_warden(work: &Path) -> PathBuf {
         "compiler/tests",
         "compiler/catalog",
         "compiler/codes",
+        "compiler/templates",
         "grammar",
         "targets",
         // The fuzz crate is a workspace member: the workspace does not load without it.

@@ -385,6 +385,28 @@ impl<'a> Evaluator<'a> {
         Ok(Answer { cases })
     }
 
+    /// What decides `pod`'s side of a connection in one direction (`egress`: as the client):
+    /// whether it is isolated that way, and the flows with rules for it there. Two programs that
+    /// agree on this for a pod, and on the labels of every namespace, agree on every connection
+    /// on that side of it: `warden diff` compares only the pods where they do not.
+    pub fn side(&self, pod: &crate::ir::Pod, egress: bool) -> (bool, Vec<&'a Flow>) {
+        let candidates: Vec<ServiceRef> = self
+            .program
+            .services
+            .of_namespace(&pod.namespace)
+            .map(|(r, _)| r)
+            .collect();
+        let isolated = self.isolated((pod, &candidates), egress);
+        let mut flows: Vec<&'a Flow> = self
+            .rules((pod, &candidates), egress)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        flows.sort_unstable();
+        flows.dedup();
+        (isolated, flows)
+    }
+
     /// The answer in short.
     pub fn evaluate(&self, from: &Endpoint, to: &Endpoint, port: Option<&Probe>) -> Verdict {
         match self.answer(from, to, port) {

@@ -147,15 +147,15 @@ fn dns_port(port: Option<&Probe>) -> bool {
 /// A pod and the services that may select it (every one that does is among them).
 pub(super) type Side<'p> = (&'p Pod, &'p [ServiceRef]);
 
-impl Evaluator<'_> {
+impl<'a> Evaluator<'a> {
     /// The flows with rules for `pod` on its side (`egress`: its client side): those of each
     /// service selecting it that is isolated that way (by itself or its namespace), each with the
     /// policy holding its rules, and its namespace's own where the namespace isolates that way.
-    fn rules<'s>(
+    pub(super) fn rules<'s>(
         &'s self,
         (pod, candidates): Side<'s>,
         egress: bool,
-    ) -> Vec<(&'s Flow, PolicyRef)> {
+    ) -> Vec<(&'a Flow, PolicyRef)> {
         let program = self.program;
         let namespace_isolates = program.namespace_isolates(&pod.namespace, egress);
         let mut out = Vec::new();
@@ -181,7 +181,7 @@ impl Evaluator<'_> {
         out
     }
 
-    fn isolated(&self, (pod, candidates): Side<'_>, egress: bool) -> bool {
+    pub(super) fn isolated(&self, (pod, candidates): Side<'_>, egress: bool) -> bool {
         self.program.namespace_isolates(&pod.namespace, egress)
             || isolating_services(self.program, pod, candidates, egress)
                 .next()

@@ -83,7 +83,8 @@ impl Parser<'_> {
             p.skip();
             p.kw("because")?;
             p.skip();
-            Some((patterns, p.string()?))
+            let reason = p.string()?;
+            Some((patterns, reason, p.terms()))
         }) {
             adm.exempt_images.push(line);
         } else if let Some(line) = self.rule(Rule::exempt, |p| {
@@ -91,7 +92,8 @@ impl Parser<'_> {
             p.skip();
             let check = p.ident()?;
             p.skip();
-            Some((check, p.string()?))
+            let reason = p.string()?;
+            Some((check, reason, p.terms()))
         }) {
             adm.exempt.push(line);
         } else if let Some(caps) = self.keywords_list(
@@ -108,6 +110,106 @@ impl Parser<'_> {
             adm.ids.push(line);
         } else {
             adm.accepts.push(self.accept()?);
+        }
+        Some(())
+    }
+
+    /// `owner? ~ until?` after an exemption.
+    pub(super) fn terms(&mut self) -> Terms {
+        let owner = self.opt(|p| {
+            p.skip();
+            p.owner()
+        });
+        let until = self.opt(|p| {
+            p.skip();
+            p.until()
+        });
+        Terms { owner, until }
+    }
+
+    /// `owner = { kw_owner ~ string }`.
+    pub(super) fn owner(&mut self) -> Option<Ident> {
+        self.rule(Rule::owner, |p| {
+            p.kw("owner")?;
+            p.skip();
+            p.string()
+        })
+    }
+
+    /// `until = { kw_until ~ date_lit }`, `date_lit = @{ ASCII_DIGIT{4} ~ "-" ~ …{2} ~ "-" ~ …{2} }`.
+    pub(super) fn until(&mut self) -> Option<Ident> {
+        self.rule(Rule::until, |p| {
+            p.kw("until")?;
+            p.skip();
+            p.atom(Rule::date_lit, |r| {
+                let digits = |at: usize, n: usize| {
+                    r.get(at..at + n)
+                        .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+                };
+                let ok = digits(0, 4)
+                    && r.get(4) == Some(&b'-')
+                    && digits(5, 2)
+                    && r.get(7) == Some(&b'-')
+                    && digits(8, 2);
+                if ok { 10 } else { 0 }
+            })
+        })
+    }
+
+    // ------------------------------------------------------------ compliance
+
+    pub(super) fn compliance_decl(&mut self) -> Option<Compliance> {
+        self.rule(Rule::compliance_decl, |p| {
+            let start = p.pos;
+            p.kw("compliance")?;
+            p.skip();
+            let name = p.ident()?;
+            p.skip();
+            let mut c = Compliance::default();
+            p.block(|p| p.compliance_item(&mut c))?;
+            c.name = name;
+            c.span = p.span(start);
+            Some(c)
+        })
+    }
+
+    /// One of `compliance_item`'s alternatives, in the grammar's order, added to `c`.
+    fn compliance_item(&mut self, c: &mut Compliance) -> Option<()> {
+        if let Some(names) = self.keyword_list(Rule::framework, "framework", Self::ident) {
+            c.frameworks.extend(names);
+        } else if let Some(line) = self.scope_line(Rule::claim_scope) {
+            c.applies.push(line);
+        } else if let Some(line) = self.scope_line(Rule::except_scope) {
+            c.except.push(line);
+        } else {
+            c.waivers.push(self.rule(Rule::waive, |p| {
+                let start = p.pos;
+                p.kw("waive")?;
+                p.skip();
+                let framework = p.ident()?;
+                p.skip();
+                let control = p.atom(Rule::control_id, |r| {
+                    run(r, |b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'(' | b')')
+                    })
+                })?;
+                p.skip();
+                let owner = p.owner()?;
+                p.skip();
+                let until = p.until()?;
+                p.skip();
+                p.kw("because")?;
+                p.skip();
+                let reason = p.string()?;
+                Some(Waiver {
+                    framework,
+                    control,
+                    owner,
+                    until,
+                    reason,
+                    span: p.span(start),
+                })
+            })?);
         }
         Some(())
     }
@@ -147,9 +249,14 @@ impl Parser<'_> {
     pub(super) fn scope_line(&mut self, rule: Rule) -> Option<(AdmissionScope, Span)> {
         self.rule(rule, |p| {
             let start = p.pos;
-            let applies = rule == Rule::applies;
-            if applies {
+            let applies = matches!(rule, Rule::applies | Rule::claim_scope);
+            if rule == Rule::applies {
                 for word in ["applies", "to", "workloads", "in"] {
+                    p.kw(word)?;
+                    p.skip();
+                }
+            } else if applies {
+                for word in ["applies", "to"] {
                     p.kw(word)?;
                     p.skip();
                 }

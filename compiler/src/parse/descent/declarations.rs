@@ -20,7 +20,8 @@ impl Parser<'_> {
         })
     }
 
-    /// `decl = _{ namespace_decl | service_decl | admission_decl | expect_decl | dns_decl }`.
+    /// `decl = _{ namespace_decl | service_decl | admission_decl | expect_decl | dns_decl |
+    /// compliance_decl }`.
     pub(super) fn decl(&mut self, out: &mut File) -> Option<()> {
         if let Some(ns) = self.namespace_decl() {
             out.namespaces.push(ns);
@@ -30,8 +31,10 @@ impl Parser<'_> {
             out.admissions.push(adm);
         } else if let Some(exp) = self.expect_decl() {
             out.expects.push(exp);
+        } else if let Some(dns) = self.dns_decl() {
+            out.dns.push(dns);
         } else {
-            out.dns.push(self.dns_decl()?);
+            out.compliance.push(self.compliance_decl()?);
         }
         Some(())
     }

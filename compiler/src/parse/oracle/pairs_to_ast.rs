@@ -27,6 +27,7 @@ pub(super) fn file(file: FileId, pairs: Pairs<'_, Rule>) -> (File, Vec<Diagnosti
                 Rule::admission_decl => out.admissions.push(cx.admission(decl)),
                 Rule::expect_decl => out.expects.push(cx.expect(decl)),
                 Rule::dns_decl => out.dns.push(cx.dns(decl)),
+                Rule::compliance_decl => out.compliance.push(cx.compliance(decl)),
                 _ => {}
             }
         }
@@ -89,6 +90,110 @@ impl Ctx {
             .find(|d| d.as_rule() == Rule::direction)
             .map(|d| direction(d.as_str()));
         (dir, span)
+    }
+
+    /// The `owner` and `until` of an exemption line.
+    fn terms(&mut self, pair: &Pair<'_, Rule>) -> Terms {
+        let mut terms = Terms::default();
+        for p in pair.clone().into_inner() {
+            match p.as_rule() {
+                Rule::owner => terms.owner = self.inner_value(p),
+                Rule::until => terms.until = self.inner_value(p),
+                _ => {}
+            }
+        }
+        terms
+    }
+
+    /// The string or literal inside `owner` or `until`.
+    fn inner_value(&mut self, pair: Pair<'_, Rule>) -> Option<Ident> {
+        pair.into_inner()
+            .find(|n| matches!(n.as_rule(), Rule::string | Rule::date_lit))
+            .map(|n| self.value(&n))
+    }
+
+    fn claim_scope(&mut self, pair: Pair<'_, Rule>) -> Option<AdmissionScope> {
+        pair.into_inner().find_map(|n| match n.as_rule() {
+            Rule::all_namespaces => Some(AdmissionScope::All),
+            Rule::namespaces_sel => Some(AdmissionScope::Labels(
+                n.into_inner()
+                    .find(|p| p.as_rule() == Rule::selector)
+                    .map(|p| self.selector(p)),
+            )),
+            Rule::namespace_names => Some(AdmissionScope::Names(
+                n.into_inner()
+                    .filter(|p| p.as_rule() == Rule::ident)
+                    .map(|p| self.ident(&p))
+                    .collect(),
+            )),
+            _ => None,
+        })
+    }
+
+    fn compliance(&mut self, pair: Pair<'_, Rule>) -> Compliance {
+        let span = self.span(&pair);
+        let mut c = Compliance {
+            span,
+            ..Compliance::default()
+        };
+        for p in pair.into_inner() {
+            let s = self.span(&p);
+            match p.as_rule() {
+                Rule::ident => c.name = self.ident(&p),
+                Rule::framework => c.frameworks.extend(
+                    p.into_inner()
+                        .filter(|n| n.as_rule() == Rule::ident)
+                        .map(|n| self.ident(&n)),
+                ),
+                Rule::claim_scope => {
+                    if let Some(scope) = self.claim_scope(p) {
+                        c.applies.push((scope, s));
+                    }
+                }
+                Rule::except_scope => {
+                    if let Some(scope) = self.claim_scope(p) {
+                        c.except.push((scope, s));
+                    }
+                }
+                Rule::waive => {
+                    let mut framework = None;
+                    let mut control = None;
+                    let mut owner = None;
+                    let mut until = None;
+                    let mut reason = None;
+                    for n in p.into_inner() {
+                        match n.as_rule() {
+                            Rule::ident => framework = Some(self.ident(&n)),
+                            Rule::control_id => control = Some(self.ident(&n)),
+                            Rule::owner => owner = self.inner_value(n),
+                            Rule::until => until = self.inner_value(n),
+                            Rule::string => reason = Some(self.value(&n)),
+                            _ => {}
+                        }
+                    }
+                    let parts = (framework, control, owner, until, reason);
+                    if let (
+                        Some(framework),
+                        Some(control),
+                        Some(owner),
+                        Some(until),
+                        Some(reason),
+                    ) = parts
+                    {
+                        c.waivers.push(Waiver {
+                            framework,
+                            control,
+                            owner,
+                            until,
+                            reason,
+                            span: s,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        c
     }
 
     fn dns(&mut self, pair: Pair<'_, Rule>) -> Dns {
@@ -647,9 +752,10 @@ impl Ctx {
                     }
                 }
                 Rule::exempt_images => {
+                    let terms = self.terms(&p);
                     let mut parts = idents(self, p);
                     if let Some(reason) = parts.pop() {
-                        adm.exempt_images.push((parts, reason));
+                        adm.exempt_images.push((parts, reason, terms));
                     }
                 }
                 Rule::forbid_host_paths => adm.forbid_host_paths.extend(idents(self, p)),
@@ -678,9 +784,10 @@ impl Ctx {
                 }
                 Rule::accept => adm.accepts.push(self.accept(p)),
                 Rule::exempt => {
+                    let terms = self.terms(&p);
                     let parts = idents(self, p);
                     if let [check, reason] = parts.as_slice() {
-                        adm.exempt.push((check.clone(), reason.clone()));
+                        adm.exempt.push((check.clone(), reason.clone(), terms));
                     }
                 }
                 _ => {}

@@ -1,0 +1,452 @@
+//! The network part of `warden diff`: every connection one program allows and the other does
+//! not, between kinds of pod and to and from addresses outside the cluster, by port.
+//!
+//! The kinds of pod are the label regions of every service's selector that any selector of
+//! either program tells apart (as `expect` reads a service), one pod each, with one kind of pod
+//! no service selects per namespace and the cluster DNS. Ports are classes: the ranges between
+//! every boundary either program names, per protocol, and each named port by its name. External
+//! addresses likewise: the ranges between every CIDR boundary. A pair is asked about only where
+//! one side's rules differ between the programs (`Evaluator::side`) or a namespace's labels do;
+//! elsewhere both programs give the same answer by construction.
+
+use crate::ir::connectivity::{Evaluator, Verdict};
+use crate::ir::regions::regions;
+use crate::ir::{
+    Endpoint, NamedPort, NamespaceScope, Peer, Pod, Port, PortSpec, Ports, Probe, Program,
+    Protocol, Selector,
+};
+use ipnet::IpNet;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// Kinds of pod per service past which the diff stops and says so, as `expect` does.
+pub const KINDS: usize = 1024;
+
+/// One kind of pod, with how the report names it.
+#[derive(Clone, Debug)]
+pub struct Kind {
+    pub pod: Pod,
+    pub name: String,
+}
+
+/// A connection one program allows and the other does not, for a pair of endpoints: the ports
+/// added and removed.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Change {
+    pub from: String,
+    pub to: String,
+    /// Ports the new program allows that the old did not, e.g. `8080/tcp, 9000-9100/tcp`.
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// A class of ports: a range of one protocol, or a named port.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum PortClass {
+    Range(Protocol, u16, u16),
+    Named(String, Protocol),
+}
+
+impl PortClass {
+    fn probe(&self) -> Probe {
+        match self {
+            PortClass::Range(protocol, start, _) => Probe::Number(Port {
+                number: *start,
+                protocol: *protocol,
+            }),
+            PortClass::Named(name, protocol) => Probe::Named(NamedPort {
+                name: name.clone(),
+                protocol: *protocol,
+            }),
+        }
+    }
+}
+
+fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+    }
+}
+
+/// The classes as text, adjacent ranges of a protocol joined: `53/udp, 8000-8100/tcp, http/tcp`.
+fn describe(classes: &[&PortClass]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut run: Option<(Protocol, u16, u16)> = None;
+    let flush = |run: &mut Option<(Protocol, u16, u16)>, out: &mut Vec<String>| {
+        if let Some((p, a, b)) = run.take() {
+            out.push(if a == b {
+                format!("{a}/{}", protocol_name(p))
+            } else if a == 1 && b == 65535 {
+                format!("all {} ports", protocol_name(p))
+            } else {
+                format!("{a}-{b}/{}", protocol_name(p))
+            });
+        }
+    };
+    for class in classes {
+        match class {
+            PortClass::Range(p, a, b) => match &mut run {
+                Some((rp, _, rb)) if rp == p && u32::from(*rb) + 1 == u32::from(*a) => *rb = *b,
+                _ => {
+                    flush(&mut run, &mut out);
+                    run = Some((*p, *a, *b));
+                }
+            },
+            PortClass::Named(name, p) => {
+                flush(&mut run, &mut out);
+                out.push(format!("{name}/{}", protocol_name(*p)));
+            }
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+fn ranges_of(spec: &PortSpec, out: &mut Vec<(Protocol, u16, u16)>, named: &mut Vec<PortClass>) {
+    match spec {
+        PortSpec::Range(r) => out.push((r.protocol, r.start, r.end)),
+        PortSpec::Named(n) => named.push(PortClass::Named(n.name.clone(), n.protocol)),
+    }
+}
+
+/// The port classes of both programs.
+fn port_classes(programs: [&Program; 2]) -> Vec<PortClass> {
+    let mut ranges: Vec<(Protocol, u16, u16)> =
+        vec![(Protocol::Tcp, 53, 53), (Protocol::Udp, 53, 53)];
+    let mut named = Vec::new();
+    for p in programs {
+        for s in p.services.values() {
+            for (_, spec) in &s.ports {
+                ranges_of(spec, &mut ranges, &mut named);
+            }
+        }
+        for f in &p.flows {
+            if let Ports::Only(list) = &f.ports {
+                for spec in list {
+                    ranges_of(spec, &mut ranges, &mut named);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for protocol in [Protocol::Tcp, Protocol::Udp, Protocol::Sctp] {
+        let mine: Vec<(u16, u16)> = ranges
+            .iter()
+            .filter(|(p, _, _)| *p == protocol)
+            .map(|(_, a, b)| (*a, *b))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut cuts: BTreeSet<u32> = [1, 65_536].into();
+        for (a, b) in mine {
+            cuts.insert(u32::from(a));
+            cuts.insert(u32::from(b) + 1);
+        }
+        let cuts: Vec<u32> = cuts.into_iter().collect();
+        for w in cuts.windows(2) {
+            if let [a, b] = w
+                && let (Ok(a), Ok(end)) = (u16::try_from(*a), u16::try_from(*b - 1))
+            {
+                out.push(PortClass::Range(protocol, a, end));
+            }
+        }
+    }
+    named.sort();
+    named.dedup();
+    out.extend(named);
+    out
+}
+
+/// Every selector of `program` that tells pods of `namespace` apart.
+fn selectors_in<'p>(program: &'p Program, namespace: &str, out: &mut Vec<&'p Selector>) {
+    out.extend(
+        program
+            .services
+            .in_namespace(namespace)
+            .iter()
+            .map(|s| &s.selector),
+    );
+    for f in &program.flows {
+        for peer in [&f.client, &f.server] {
+            if let Peer::Pods(p) = peer {
+                let inside = match &p.namespaces {
+                    NamespaceScope::Name(n) => n == namespace,
+                    NamespaceScope::Labels(sel) => {
+                        sel.matches(&program.namespace_labels(namespace))
+                    }
+                };
+                if inside {
+                    out.push(&p.pods);
+                }
+            }
+        }
+    }
+    if program.dns.namespace == namespace {
+        out.push(&program.dns.pods);
+    }
+}
+
+fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The kinds of pod of both programs; `Err` names a service with too many.
+pub fn kinds(old: &Program, new: &Program) -> Result<Vec<Kind>, String> {
+    let mut namespaces: BTreeSet<&str> = BTreeSet::new();
+    for p in [old, new] {
+        namespaces.extend(p.namespaces.keys().map(String::as_str));
+        namespaces.extend(p.services.values().map(|s| s.id.namespace.as_str()));
+        namespaces.insert(p.dns.namespace.as_str());
+    }
+    let mut out: Vec<Kind> = Vec::new();
+    let mut seen: BTreeSet<(String, BTreeMap<String, String>)> = BTreeSet::new();
+    for ns in namespaces {
+        let mut selectors: Vec<&Selector> = Vec::new();
+        selectors_in(old, ns, &mut selectors);
+        selectors_in(new, ns, &mut selectors);
+        selectors.sort();
+        selectors.dedup();
+        let mut bases: Vec<(String, &Selector)> = Vec::new();
+        for p in [old, new] {
+            for s in p.services.in_namespace(ns) {
+                bases.push((format!("{ns}/{}", s.id.name), &s.selector));
+            }
+            if p.dns.namespace == ns {
+                bases.push((format!("{ns}/cluster DNS"), &p.dns.pods));
+            }
+        }
+        bases.sort();
+        bases.dedup();
+        for (name, base) in &bases {
+            let others: Vec<&Selector> = selectors.iter().copied().filter(|o| o != base).collect();
+            let found = regions(base, &others, KINDS)
+                .map_err(|e| format!("the pods of {name} are of more than {} kinds", e.limit))?;
+            let several = found.len() > 1;
+            for region in found {
+                if seen.insert((ns.to_string(), region.labels.clone())) {
+                    let label = if several {
+                        format!("{name} {{{}}}", labels_text(&region.labels))
+                    } else {
+                        name.clone()
+                    };
+                    out.push(Kind {
+                        pod: Pod {
+                            namespace: ns.to_string(),
+                            labels: region.labels,
+                            name: label.clone(),
+                            named_ports: BTreeMap::new(),
+                        },
+                        name: label,
+                    });
+                }
+            }
+        }
+        // A pod that no selector of the namespace picks: what a namespace-wide rule decides.
+        let other: BTreeMap<String, String> =
+            [("warden.dev/diff-other".to_string(), "1".to_string())].into();
+        if !selectors.iter().any(|s| s.matches(&other))
+            && seen.insert((ns.to_string(), other.clone()))
+        {
+            let name = format!("{ns}/other pods");
+            out.push(Kind {
+                pod: Pod {
+                    namespace: ns.to_string(),
+                    labels: other,
+                    name: name.clone(),
+                    named_ports: BTreeMap::new(),
+                },
+                name,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Address classes outside the cluster: the ranges between every CIDR boundary either program
+/// names, each with its first address.
+fn address_classes(programs: [&Program; 2]) -> Vec<(IpAddr, String)> {
+    let mut cuts: BTreeSet<(bool, u128)> = [(false, 0), (true, 0)].into();
+    for p in programs {
+        let mut nets: Vec<IpNet> = p.dns.nodelocal.into_iter().collect();
+        for f in &p.flows {
+            for peer in [&f.client, &f.server] {
+                for block in peer.blocks() {
+                    nets.push(block.cidr);
+                    nets.extend(block.except.iter().copied());
+                }
+            }
+        }
+        for net in nets {
+            let (v6, lo, hi) = bounds(net);
+            cuts.insert((v6, lo));
+            if let Some(next) = hi.checked_add(1) {
+                let max = if v6 { u128::MAX } else { u128::from(u32::MAX) };
+                if next <= max {
+                    cuts.insert((v6, next));
+                }
+            }
+        }
+    }
+    let cuts: Vec<(bool, u128)> = cuts.into_iter().collect();
+    let mut out = Vec::new();
+    for (i, (v6, start)) in cuts.iter().enumerate() {
+        let end = match cuts.get(i + 1) {
+            Some((nv6, next)) if nv6 == v6 => next - 1,
+            _ if *v6 => u128::MAX,
+            _ => u128::from(u32::MAX),
+        };
+        let (a, b) = (addr(*v6, *start), addr(*v6, end));
+        let text = if *start == 0 && (end == u128::MAX || (!v6 && end == u128::from(u32::MAX))) {
+            if *v6 {
+                "::/0".to_string()
+            } else {
+                "0.0.0.0/0".to_string()
+            }
+        } else if start == &end {
+            a.to_string()
+        } else {
+            format!("{a}-{b}")
+        };
+        out.push((a, text));
+    }
+    out
+}
+
+fn bounds(net: IpNet) -> (bool, u128, u128) {
+    match net {
+        IpNet::V4(n) => (
+            false,
+            u128::from(u32::from(n.network())),
+            u128::from(u32::from(n.broadcast())),
+        ),
+        IpNet::V6(n) => (true, u128::from(n.network()), u128::from(n.broadcast())),
+    }
+}
+
+fn addr(v6: bool, value: u128) -> IpAddr {
+    if v6 {
+        IpAddr::V6(value.into())
+    } else {
+        IpAddr::V4(u32::try_from(value).unwrap_or(u32::MAX).into())
+    }
+}
+
+/// What a side of a pod looks like, comparable across programs: isolated or not, and each rule
+/// as the other side's peer (selectors resolved), its ports and requests. `allow dns` and the
+/// namespace's DNS settings are part of the client side.
+fn signature(program: &Program, ev: &Evaluator<'_>, pod: &Pod, egress: bool) -> String {
+    let (isolated, flows) = ev.side(pod, egress);
+    let mut rules: Vec<String> = flows
+        .iter()
+        .map(|f| {
+            let other = if egress { &f.server } else { &f.client };
+            let peer = match other {
+                Peer::Service(r) => program
+                    .services
+                    .at(*r)
+                    .map(|s| format!("service {} {:?}", s.id.namespace, s.selector))
+                    .unwrap_or_default(),
+                p => format!("{p:?}"),
+            };
+            format!("{peer} {:?} {:?}", f.ports, f.http)
+        })
+        .collect();
+    rules.sort();
+    rules.dedup();
+    let dns = if egress {
+        program
+            .namespaces
+            .get(&pod.namespace)
+            .filter(|n| n.allow_dns)
+            .map(|_| format!("{:?}", program.dns))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    format!("{isolated} {dns} {}", rules.join("; "))
+}
+
+fn allowed(verdict: &Verdict) -> bool {
+    matches!(verdict, Verdict::Allowed { .. })
+}
+
+/// Every change of connection between `old` and `new`; `Err` if a service's pods are of too many
+/// kinds to tell.
+pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
+    let kinds = kinds(old, new)?;
+    let ports = port_classes([old, new]);
+    let addresses = address_classes([old, new]);
+    let (old_ev, new_ev) = (Evaluator::new(old), Evaluator::new(new));
+    let relabelled: BTreeSet<&str> = old
+        .namespaces
+        .keys()
+        .chain(new.namespaces.keys())
+        .filter(|n| old.namespace_labels(n) != new.namespace_labels(n))
+        .map(String::as_str)
+        .collect();
+    let changed = |egress: bool| -> Vec<bool> {
+        kinds
+            .iter()
+            .map(|k| {
+                relabelled.contains(k.pod.namespace.as_str())
+                    || signature(old, &old_ev, &k.pod, egress)
+                        != signature(new, &new_ev, &k.pod, egress)
+            })
+            .collect()
+    };
+    let (client_changed, server_changed) = (changed(true), changed(false));
+    let mut out = Vec::new();
+    let mut compare = |from: &Endpoint, to: &Endpoint, from_name: &str, to_name: &str| {
+        let mut added = Vec::new();
+        let mut removed = Vec::new();
+        for class in &ports {
+            let probe = class.probe();
+            let [a, b] = [&old_ev, &new_ev].map(|ev| allowed(&ev.evaluate(from, to, Some(&probe))));
+            if a && !b {
+                removed.push(class);
+            } else if b && !a {
+                added.push(class);
+            }
+        }
+        if !added.is_empty() || !removed.is_empty() {
+            out.push(Change {
+                from: from_name.to_string(),
+                to: to_name.to_string(),
+                added: describe(&added),
+                removed: describe(&removed),
+            });
+        }
+    };
+    for (i, c) in kinds.iter().enumerate() {
+        let from = Endpoint::Pod(c.pod.clone());
+        for (j, s) in kinds.iter().enumerate() {
+            let ask = client_changed.get(i).copied().unwrap_or(true)
+                || server_changed.get(j).copied().unwrap_or(true);
+            if !ask {
+                continue;
+            }
+            compare(&from, &Endpoint::Pod(s.pod.clone()), &c.name, &s.name);
+        }
+    }
+    for (i, k) in kinds.iter().enumerate() {
+        let me = Endpoint::Pod(k.pod.clone());
+        for (ip, text) in &addresses {
+            let outside = Endpoint::External(vec![IpNet::from(*ip)]);
+            if client_changed.get(i).copied().unwrap_or(true) {
+                compare(&me, &outside, &k.name, text);
+            }
+            if server_changed.get(i).copied().unwrap_or(true) {
+                compare(&outside, &me, text, &k.name);
+            }
+        }
+    }
+    Ok(out)
+}
