@@ -61,6 +61,100 @@ pub struct WaiverChange {
     pub widening: bool,
 }
 
+/// Docker's rules by the call they name, each as `effective` writes a rule.
+fn docker_rules() -> &'static BTreeMap<String, Vec<String>> {
+    static T: std::sync::OnceLock<BTreeMap<String, Vec<String>>> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let profile = crate::catalog::seccomp::docker_default();
+        for r in profile["syscalls"].as_array().into_iter().flatten() {
+            let mut args: Vec<String> = r["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| {
+                    format!(
+                        "arg{} {} {} {}",
+                        a["index"],
+                        a["op"].as_str().unwrap_or(""),
+                        a["value"],
+                        a["valueTwo"].as_u64().unwrap_or(0)
+                    )
+                })
+                .collect();
+            args.sort();
+            let errno = match r["action"].as_str() {
+                Some("SCMP_ACT_ERRNO") => r["errnoRet"].as_u64().unwrap_or(1),
+                _ => 0,
+            };
+            let nonempty = |v: &serde_json::Value| {
+                if v.as_object().is_some_and(|o| !o.is_empty()) {
+                    v.to_string()
+                } else {
+                    String::new()
+                }
+            };
+            let rule = format!(
+                "{} {errno} [{}] {} {}",
+                r["action"].as_str().unwrap_or(""),
+                args.join(", "),
+                nonempty(&r["includes"]),
+                nonempty(&r["excludes"])
+            );
+            for n in r["names"].as_array().into_iter().flatten() {
+                if let Some(n) = n.as_str() {
+                    out.entry(n.to_string()).or_default().push(rule.clone());
+                }
+            }
+        }
+        out
+    })
+}
+
+fn errno_of(a: SeccompAction) -> u64 {
+    match a {
+        SeccompAction::Errno(n) => u64::from(n),
+        _ => 0,
+    }
+}
+
+/// The rules a profile applies to `name`, as the kernel reads them: each rule naming it (its
+/// action, errno, conditions on arguments, and the runtime conditions of Docker's rules), and the
+/// default action where none of them is unconditional. Two profiles treat a call alike exactly
+/// when these are equal.
+pub fn effective(policy: &SyscallPolicy, name: &str) -> Vec<String> {
+    let rule = |action: SeccompAction, args: &[ir::ArgCmp]| {
+        let mut args: Vec<String> = args
+            .iter()
+            .map(|c| format!("arg{} {} {} {}", c.index, c.op.scmp(), c.value, c.value_two))
+            .collect();
+        args.sort();
+        format!(
+            "{} {} [{}]  ",
+            action.scmp(),
+            errno_of(action),
+            args.join(", ")
+        )
+    };
+    let mut out: Vec<String> = match policy.entries.get(name) {
+        Some(e) if e.when.is_empty() => vec![rule(e.action, &[])],
+        Some(e) => e.when.iter().map(|alt| rule(e.action, alt)).collect(),
+        None if policy.docker_base => docker_rules().get(name).cloned().unwrap_or_default(),
+        None => Vec::new(),
+    };
+    out.sort();
+    out.dedup();
+    let unconditional = out.iter().any(|r| r.ends_with(" []  "));
+    if !unconditional {
+        out.push(format!(
+            "default {} {}",
+            policy.default.scmp(),
+            errno_of(policy.default)
+        ));
+    }
+    out
+}
+
 /// What every x86_64 and aarch64 system call gets from a profile, as text; `None`: no profile.
 fn call_rules(policy: Option<&SyscallPolicy>) -> Option<BTreeMap<&'static str, String>> {
     let policy = policy?;
@@ -104,8 +198,14 @@ fn call_rules(policy: Option<&SyscallPolicy>) -> Option<BTreeMap<&'static str, S
                         )
                     }
                     None if policy.docker_base => {
-                        if docker.contains(name) {
+                        let rules = docker_rules().get(name).map_or(&[][..], Vec::as_slice);
+                        if rules.iter().any(|r| r == "SCMP_ACT_ALLOW 0 []  ") {
                             "docker-default (allow)".to_string()
+                        } else if docker.contains(name) {
+                            format!(
+                                "docker-default (allow for some arguments or kernels), else {}",
+                                action(policy.default)
+                            )
                         } else {
                             format!("docker-default ({})", action(policy.default))
                         }
@@ -126,6 +226,11 @@ fn action(a: SeccompAction) -> String {
 /// arguments, 0 never.
 fn runs(text: &str) -> u8 {
     let runs_word = |t: &str| t.starts_with("allow") || t.starts_with("log");
+    if let Some(otherwise) =
+        text.strip_prefix("docker-default (allow for some arguments or kernels), else ")
+    {
+        return if runs_word(otherwise) { 2 } else { 1 };
+    }
     match text.split_once(" if ") {
         Some((then, rest)) => {
             let otherwise = rest.rsplit_once(", else ").map_or("", |(_, e)| e);
@@ -167,11 +272,19 @@ pub fn seccomp(old: &Program, new: &Program) -> Vec<ServiceCalls> {
                 |m| m.get(n).cloned().unwrap_or_default(),
             )
         };
+        let (pa, pb) = (
+            old.services.get(id).and_then(|s| s.syscalls.as_ref()),
+            new.services.get(id).and_then(|s| s.syscalls.as_ref()),
+        );
         let calls: Vec<CallChange> = names
             .into_iter()
             .filter_map(|n| {
                 let (o, w) = (text(&a, n), text(&b, n));
-                (o != w).then(|| CallChange {
+                let differ = match (pa, pb) {
+                    (Some(pa), Some(pb)) => effective(pa, n) != effective(pb, n),
+                    _ => true,
+                };
+                differ.then(|| CallChange {
                     call: n.to_string(),
                     widening: widens(&o, &w),
                     old: o,

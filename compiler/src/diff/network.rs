@@ -138,9 +138,6 @@ fn port_classes(programs: [&Program; 2]) -> Vec<PortClass> {
             .filter(|(p, _, _)| *p == protocol)
             .map(|(_, a, b)| (*a, *b))
             .collect();
-        if mine.is_empty() {
-            continue;
-        }
         let mut cuts: BTreeSet<u32> = [1, 65_536].into();
         for (a, b) in mine {
             cuts.insert(u32::from(a));
@@ -267,12 +264,24 @@ pub fn kinds(old: &Program, new: &Program) -> Result<Vec<Kind>, String> {
             });
         }
     }
+    // A service whose selector changed stands for other pods in each program: each kind is named
+    // by its labels too, wherever a name would stand for two.
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for k in &out {
+        *count.entry(k.name.clone()).or_default() += 1;
+    }
+    for k in &mut out {
+        if count.get(&k.name).is_some_and(|n| *n > 1) && !k.name.ends_with('}') {
+            k.name = format!("{} {{{}}}", k.name, labels_text(&k.pod.labels));
+            k.pod.name = k.name.clone();
+        }
+    }
     Ok(out)
 }
 
 /// Address classes outside the cluster: the ranges between every CIDR boundary either program
 /// names, each with its first address.
-fn address_classes(programs: [&Program; 2]) -> Vec<(IpAddr, String)> {
+pub fn address_classes(programs: [&Program; 2]) -> Vec<(IpAddr, String)> {
     let mut cuts: BTreeSet<(bool, u128)> = [(false, 0), (true, 0)].into();
     for p in programs {
         let mut nets: Vec<IpNet> = p.dns.nodelocal.into_iter().collect();

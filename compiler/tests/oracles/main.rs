@@ -9,6 +9,7 @@ mod common;
 
 mod admission_cel;
 mod cilium_model;
+mod diff;
 mod engines;
 mod gatekeeper_library;
 mod integrations;

@@ -34,7 +34,7 @@ const RANDOM_PROGRAMS: usize = 300;
 const BATCH: usize = 12;
 const SEED: u64 = 0x00c0_ffee_2026_1126;
 
-fn nca() -> PathBuf {
+pub(super) fn nca() -> PathBuf {
     let dir = std::env::var_os("WARDEN_NCA_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| common::repo().join("target/nca-venv/bin"));
@@ -122,7 +122,7 @@ fn key(e: &End) -> End {
 }
 
 impl NcaMap {
-    fn add(&mut self, src: End, dst: End, conns: Conns) {
+    pub(super) fn add(&mut self, src: End, dst: End, conns: Conns) {
         self.lines
             .entry((key(&src), key(&dst)))
             .or_default()
@@ -161,7 +161,7 @@ pub(super) fn ip_value(ip: IpAddr) -> (bool, u128) {
     }
 }
 
-fn parse_end(text: &str) -> End {
+pub(super) fn parse_end(text: &str) -> End {
     let text = text.trim();
     if let Some(pod) = text.strip_suffix("[Pod]") {
         return End::Pod(pod.to_string());
@@ -178,7 +178,7 @@ fn parse_end(text: &str) -> End {
     End::Ips(fa, lo, hi)
 }
 
-fn parse_conns(text: &str) -> Conns {
+pub(super) fn parse_conns(text: &str) -> Conns {
     let text = text.trim();
     if text == "All connections" {
         return None;
