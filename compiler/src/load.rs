@@ -229,7 +229,7 @@ pub fn load_git(rev: &str, path: &str) -> Result<SourceMap, Vec<Diagnostic>> {
         "ls-tree",
         "-r",
         "-z",
-        "--full-name",
+        "--full-tree",
         rev,
         "--",
         if full.is_empty() { "." } else { &full },

@@ -479,7 +479,13 @@ fn diff(
     fail_on: Option<FailOn>,
     today: warden::ir::Date,
 ) -> ExitCode {
-    let (a, b) = match (diff_side(old, today), diff_side(new, today)) {
+    // The two programs compile side by side.
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| diff_side(old, today));
+        let b = diff_side(new, today);
+        (a.join().unwrap_or(Err(ExitCode::from(2))), b)
+    });
+    let (a, b) = match (a, b) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(code), _) | (_, Err(code)) => return code,
     };
@@ -522,7 +528,7 @@ fn audit(args: &AuditArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let compiled = warden::compile_on(sources, &args.targets, args.layout, args.today);
+    let mut compiled = warden::compile_on(sources, &args.targets, args.layout, args.today);
     // Unmet claims and ended waivers are what the report shows; other errors leave nothing to
     // report on.
     if !compiled.diagnostics.is_empty() {
@@ -531,7 +537,7 @@ fn audit(args: &AuditArgs) -> ExitCode {
             diag::render::human(&compiled.sources, &compiled.diagnostics)
         );
     }
-    let Some(docs) = compiled.documents.as_ref().or(compiled.audited.as_ref()) else {
+    let Some(docs) = compiled.documents.take().or(compiled.audited.take()) else {
         eprintln!("error: no report on a program with errors");
         return ExitCode::from(1);
     };

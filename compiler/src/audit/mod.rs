@@ -15,7 +15,6 @@ pub use network::Network;
 pub use render::{html, markdown, markdown_text};
 pub use seccomp::{action_text as seccomp_action, docker_allowed};
 
-use crate::catalog::controls::Control;
 use crate::check::compliance::{self, State, Status};
 use crate::document::Document;
 use crate::ir::{Date, Program};
@@ -82,6 +81,12 @@ pub struct Block {
     pub declared: String,
     pub namespaces: Vec<String>,
     pub frameworks: Vec<FrameworkReport>,
+    /// By namespace and kind, the evidence the controls name: listed once, however many
+    /// controls it serves.
+    pub evidence: BTreeMap<String, BTreeMap<String, EvidenceReport>>,
+    /// By namespace, the expectations about its services (all hold), evidence of its network
+    /// controls.
+    pub expects: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -107,22 +112,23 @@ pub struct ControlReport {
     pub outside: Option<String>,
     /// What implements it, in the language's words.
     pub implemented_by: Vec<String>,
-    pub namespaces: Vec<NamespaceReport>,
+    /// The namespaces of the scope, grouped by where the control stands in them and by what.
+    pub groups: Vec<Group>,
 }
 
+/// Namespaces where a control stands alike: implemented by the same evidence, waived by the
+/// same waiver, or missing.
 #[derive(Serialize)]
-pub struct NamespaceReport {
-    pub namespace: String,
+pub struct Group {
     pub status: String,
-    pub evidence: Vec<EvidenceReport>,
+    /// The kinds of evidence (in `Block::evidence`) that implement it.
+    pub evidence: Vec<String>,
     pub waiver: Option<Expiry>,
-    /// The expectations about the namespace that hold, for its network controls.
-    pub expects: Vec<String>,
+    pub namespaces: Vec<String>,
 }
 
 #[derive(Serialize)]
 pub struct EvidenceReport {
-    pub kind: String,
     pub description: String,
     /// The declarations, `file:line`.
     pub declarations: Vec<String>,
@@ -237,12 +243,17 @@ fn owners(program: &Program) -> BTreeMap<Span, Vec<Span>> {
 pub fn report(
     program: &Program,
     sources: &SourceMap,
-    documents: &[Document],
+    documents: Vec<Document>,
     layout: crate::document::Layout,
     today: Date,
     committed: Option<(String, Vec<String>)>,
 ) -> Report {
-    let plan = crate::emit::plan(documents.to_vec(), layout);
+    // Where each document goes and what it came from, before the documents move into the plan.
+    let origins: Vec<(Span, String)> = documents
+        .iter()
+        .filter_map(|d| Some((d.origin?, layout.file_of(&d.path, d.schema).into_owned())))
+        .collect();
+    let plan = crate::emit::plan(documents, layout);
     let manifest: Option<crate::emit::Manifest> = plan
         .iter()
         .find(|(path, _)| path == crate::emit::MANIFEST)
@@ -265,11 +276,9 @@ pub fn report(
         .map(|(i, f)| (f.path.as_str(), i))
         .collect();
     let mut by_origin: BTreeMap<Span, BTreeSet<usize>> = BTreeMap::new();
-    for d in documents {
-        if let Some(origin) = d.origin
-            && let Some(i) = index.get(layout.file_of(&d.path, d.schema).as_ref())
-        {
-            by_origin.entry(origin).or_default().insert(*i);
+    for (origin, file) in &origins {
+        if let Some(i) = index.get(file.as_str()) {
+            by_origin.entry(*origin).or_default().insert(*i);
         }
     }
     drop(index);
@@ -279,22 +288,66 @@ pub fn report(
         owners: owners(program),
         files,
     };
+    // The network part is the evaluator's, on every core; the rest reads the IR beside it.
+    std::thread::scope(|scope| {
+        let network = scope.spawn(|| network::network(program, sources));
+        let mut report = report_rest(program, sources, &places, today, committed);
+        if let Ok(network) = network.join() {
+            report.network = network;
+        }
+        report
+    })
+}
+
+fn report_rest(
+    program: &Program,
+    sources: &SourceMap,
+    places: &Places<'_>,
+    today: Date,
+    committed: Option<(String, Vec<String>)>,
+) -> Report {
     let evidence = compliance::evidence(program);
     let coverage = compliance::coverage(program, &evidence);
     let expects_by_ns = expects_by_namespace(program, sources);
+    let labelled = compliance::Labelled::of(program);
     let blocks = program
         .compliance
         .values()
         .zip(&coverage)
-        .map(|(block, cov)| Block {
-            name: block.name.clone(),
-            declared: places.at(block.span),
-            namespaces: cov.namespaces.clone(),
-            frameworks: cov
+        .map(|(block, cov)| {
+            let frameworks: Vec<FrameworkReport> = cov
                 .frameworks
                 .iter()
-                .map(|fw| framework_report(fw, block, &places, &expects_by_ns, today))
-                .collect(),
+                .map(|fw| framework_report(fw, block, places, today))
+                .collect();
+            let mut used: BTreeMap<String, BTreeMap<String, EvidenceReport>> = BTreeMap::new();
+            for fw in &cov.frameworks {
+                for c in &fw.controls {
+                    for n in &c.namespaces {
+                        for kind in &n.evidence {
+                            let slot = used.entry(n.namespace.clone()).or_default();
+                            if !slot.contains_key(kind)
+                                && let Some(spans) =
+                                    evidence.get(&n.namespace).and_then(|m| m.get(kind))
+                            {
+                                slot.insert(kind.clone(), evidence_report(kind, spans, places));
+                            }
+                        }
+                    }
+                }
+            }
+            Block {
+                name: block.name.clone(),
+                declared: places.at(block.span),
+                namespaces: cov.namespaces.clone(),
+                frameworks,
+                evidence: used,
+                expects: cov
+                    .namespaces
+                    .iter()
+                    .filter_map(|n| expects_by_ns.get(n).map(|e| (n.clone(), e.clone())))
+                    .collect(),
+            }
         })
         .collect();
     let (output_dir, stale) = match committed {
@@ -304,13 +357,13 @@ pub fn report(
     let mut expiries: Vec<Expiry> = Vec::new();
     for block in program.compliance.values() {
         for w in &block.waivers {
-            expiries.push(waiver_expiry(block, w, &places, today));
+            expiries.push(waiver_expiry(block, w, places, today));
         }
     }
     let admission: Vec<AdmissionBlock> = program
         .admissions
         .values()
-        .map(|a| admission_block(program, a, &places, today))
+        .map(|a| admission_block(&labelled, a, places, today))
         .collect();
     for a in &admission {
         expiries.extend(a.exemptions.iter().cloned());
@@ -347,8 +400,8 @@ pub fn report(
             files: places.files.clone(),
         },
         compliance: blocks,
-        network: network::network(program, sources),
-        seccomp: seccomp::profiles(program, &places),
+        network: Network::default(),
+        seccomp: seccomp::profiles(program, places),
         admission,
         expiries,
         expects: program
@@ -388,20 +441,20 @@ fn expects_by_namespace(program: &Program, sources: &SourceMap) -> BTreeMap<Stri
     out
 }
 
-/// Whether a control is about the network, so that expectations are evidence of it.
-fn about_network(control: &Control) -> bool {
-    control
-        .any_of
-        .iter()
-        .flatten()
-        .any(|e| e.starts_with("isolate-"))
+fn evidence_report(kind: &str, spans: &[Span], places: &Places<'_>) -> EvidenceReport {
+    let mut declarations: Vec<String> = spans.iter().map(|s| places.at(*s)).collect();
+    declarations.dedup();
+    EvidenceReport {
+        description: compliance::describe_evidence(kind),
+        declarations,
+        generated: places.generated(spans),
+    }
 }
 
 fn framework_report(
     fw: &compliance::FrameworkCoverage,
     block: &crate::ir::Compliance,
     places: &Places<'_>,
-    expects: &BTreeMap<String, Vec<String>>,
     today: Date,
 ) -> FrameworkReport {
     let mut counts = [0usize; 4];
@@ -413,53 +466,39 @@ fn framework_report(
             if let Some(n) = counts.get_mut(status as usize) {
                 *n += 1;
             }
+            // Namespaces grouped by state and evidence, in the order of their first namespace.
+            let mut groups: Vec<Group> = Vec::new();
+            let mut index: BTreeMap<(String, Vec<String>, Option<usize>), usize> = BTreeMap::new();
+            for n in &c.namespaces {
+                let (state, waiver) = match n.state {
+                    State::Implemented => (Status::Implemented, None),
+                    State::Waived(i) => (Status::Waived, Some(i)),
+                    State::Missing => (Status::Missing, None),
+                };
+                let kinds: Vec<String> = n.evidence.clone();
+                let key = (state.name().to_string(), kinds.clone(), waiver);
+                let at = *index.entry(key).or_insert_with(|| {
+                    groups.push(Group {
+                        status: state.name().to_string(),
+                        evidence: kinds,
+                        waiver: waiver
+                            .and_then(|i| block.waivers.get(i))
+                            .map(|w| waiver_expiry(block, w, places, today)),
+                        namespaces: Vec::new(),
+                    });
+                    groups.len() - 1
+                });
+                if let Some(g) = groups.get_mut(at) {
+                    g.namespaces.push(n.namespace.clone());
+                }
+            }
             ControlReport {
                 id: c.control.id.clone(),
                 title: c.control.title.clone(),
                 status: status.name().to_string(),
                 outside: c.control.outside.clone(),
                 implemented_by: compliance::ways(c.control),
-                namespaces: c
-                    .namespaces
-                    .iter()
-                    .map(|n| NamespaceReport {
-                        namespace: n.namespace.clone(),
-                        status: match n.state {
-                            State::Implemented => Status::Implemented,
-                            State::Waived(_) => Status::Waived,
-                            State::Missing => Status::Missing,
-                        }
-                        .name()
-                        .to_string(),
-                        evidence: n
-                            .evidence
-                            .iter()
-                            .map(|(kind, spans)| EvidenceReport {
-                                kind: kind.clone(),
-                                description: compliance::describe_evidence(kind),
-                                declarations: {
-                                    let mut d: Vec<String> =
-                                        spans.iter().map(|s| places.at(*s)).collect();
-                                    d.dedup();
-                                    d
-                                },
-                                generated: places.generated(spans),
-                            })
-                            .collect(),
-                        waiver: match n.state {
-                            State::Waived(i) => block
-                                .waivers
-                                .get(i)
-                                .map(|w| waiver_expiry(block, w, places, today)),
-                            _ => None,
-                        },
-                        expects: if n.state == State::Implemented && about_network(c.control) {
-                            expects.get(&n.namespace).cloned().unwrap_or_default()
-                        } else {
-                            Vec::new()
-                        },
-                    })
-                    .collect(),
+                groups,
             }
         })
         .collect();
@@ -497,7 +536,7 @@ fn waiver_expiry(
 }
 
 fn admission_block(
-    program: &Program,
+    labelled: &compliance::Labelled,
     a: &crate::ir::Admission,
     places: &Places<'_>,
     today: Date,
@@ -513,7 +552,7 @@ fn admission_block(
         }
         .to_string(),
         scope: scope_text(&a.scope),
-        namespaces: compliance::scope_namespaces(program, &a.scope),
+        namespaces: labelled.covered(&a.scope),
         rules: a
             .rules
             .iter()

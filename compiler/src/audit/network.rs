@@ -12,7 +12,7 @@ use serde::Serialize;
 /// Past this many services the matrix and the picture would not be read; the flows are listed.
 pub const MATRIX_LIMIT: usize = 40;
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub struct Network {
     pub namespaces: Vec<NamespaceNet>,
     pub flows: Vec<Edge>,
@@ -182,46 +182,55 @@ pub fn network(program: &Program, sources: &SourceMap) -> Network {
         .collect();
     let world = Endpoint::External(world_blocks().iter().map(|b| b.cidr).collect());
     let ids: Vec<ServiceId> = program.services.keys().cloned().collect();
-    let mut from_outside = Vec::new();
-    let mut to_internet = Vec::new();
-    for s in program.services.values() {
+    // By service: the ports of its flows to addresses outside the cluster.
+    let mut outward: Vec<Vec<(String, PortSpec)>> = vec![Vec::new(); program.services.len()];
+    for f in &program.flows {
+        if let (Peer::Service(r), Peer::World | Peer::Ip(_), Ports::Only(list)) =
+            (&f.client, &f.server, &f.ports)
+            && let Some(slot) = outward.get_mut(r.index())
+        {
+            slot.extend(list.iter().map(|p| (p.to_string(), p.clone())));
+        }
+    }
+    // Each service asked about on its own: on every core.
+    let services: Vec<(crate::ir::ServiceRef, &crate::ir::Service)> =
+        program.services.iter().collect();
+    let answers = crate::parallel::map(&services, |(r, s)| {
         let me = Endpoint::Service(s.id.clone());
-        if let Some((ports, partly, by)) = allowed(&ev, &world, &me, &probes(&s.ports), sources) {
-            from_outside.push(Exposure {
-                service: s.id.to_string(),
-                ports,
-                partly,
-                by,
+        let inward =
+            allowed(&ev, &world, &me, &probes(&s.ports), sources).map(|(ports, partly, by)| {
+                Exposure {
+                    service: s.id.to_string(),
+                    ports,
+                    partly,
+                    by,
+                }
             });
-        }
         // The ports the service's own flows name towards the outside, besides every port.
-        let mut outbound: Vec<(String, PortSpec)> = Vec::new();
-        for f in &program.flows {
-            let mine = match &f.client {
-                Peer::Service(r) => program.services.at(*r).is_some_and(|c| c.id == s.id),
-                _ => false,
-            };
-            if mine
-                && matches!(f.server, Peer::World | Peer::Ip(_))
-                && let Ports::Only(list) = &f.ports
-            {
-                outbound.extend(list.iter().map(|p| (p.to_string(), p.clone())));
-            }
-        }
+        let mut outbound: Vec<(String, PortSpec)> =
+            outward.get(r.index()).cloned().unwrap_or_default();
         outbound.sort();
         outbound.dedup();
         let outbound_probes: Vec<(String, Option<Probe>)> = probes(&outbound)
             .into_iter()
             .map(|(name, p)| (name.split(" (").next().unwrap_or(&name).to_string(), p))
             .collect();
-        if let Some((ports, partly, by)) = allowed(&ev, &me, &world, &outbound_probes, sources) {
-            to_internet.push(Exposure {
-                service: s.id.to_string(),
-                ports,
-                partly,
-                by,
+        let outward =
+            allowed(&ev, &me, &world, &outbound_probes, sources).map(|(ports, partly, by)| {
+                Exposure {
+                    service: s.id.to_string(),
+                    ports,
+                    partly,
+                    by,
+                }
             });
-        }
+        (inward, outward)
+    });
+    let mut from_outside = Vec::new();
+    let mut to_internet = Vec::new();
+    for (inward, outward) in answers {
+        from_outside.extend(inward);
+        to_internet.extend(outward);
     }
     let (matrix, picture) = if ids.len() <= MATRIX_LIMIT {
         let cells = ids

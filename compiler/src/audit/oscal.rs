@@ -9,7 +9,7 @@
 use super::Report;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const OSCAL_VERSION: &str = "1.1.2";
 /// NIST's SP 800-53 rev. 5 catalog, which the control ids are from.
@@ -18,6 +18,11 @@ pub const NIST_CATALOG: &str = "https://raw.githubusercontent.com/usnistgov/osca
 const UNCLAIMED: &str = "no compliance block claims `nist-800-53`: an OSCAL component definition states the NIST SP 800-53 controls a program implements; add `framework nist-800-53` to a compliance block";
 
 const IMPLEMENTATION: &str = "The NIST SP 800-53 rev. 5 controls the program's compliance claims implement, as warden's control catalog (compiler/catalog/controls/nist-800-53.yaml) maps its rules to them.";
+
+/// A resource's link to its file, with the file's SHA-256.
+fn rlink(path: &str, sha256: &str) -> Value {
+    json!({ "href": path, "hashes": [{ "algorithm": "SHA-256", "value": sha256 }] })
+}
 
 /// Sets `key` of a JSON object.
 fn put(object: &mut Value, key: &str, value: Value) {
@@ -65,24 +70,43 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
     };
     // Resources: each source file and each generated file, once.
     let mut resources: BTreeMap<String, Value> = BTreeMap::new();
-    let mut resource = |kind: &str, path: &str, sha256: &str| -> String {
-        let id = uuid(&format!("{program_hash}/{kind}/{path}"));
-        resources.entry(id.clone()).or_insert_with(|| {
-            json!({
-                "uuid": id,
-                "title": format!("{kind} {path}"),
-                "rlinks": [{"href": path, "hashes": [{"algorithm": "SHA-256", "value": sha256}]}],
+    // By kind and path: the resource's UUID, made once (each is a SHA-256); and each link made,
+    // (resource, text), by its index.
+    let mut ids: BTreeMap<(&'static str, String), String> = BTreeMap::new();
+    let mut table: Vec<(String, String)> = Vec::new();
+    let mut made_links: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut resource = |kind: &'static str, path: &str, sha256: &str, text: &str| -> usize {
+        let id = match ids.get(&(kind, path.to_string())) {
+            Some(id) => id.clone(),
+            None => {
+                let id = uuid(&format!("{program_hash}/{kind}/{path}"));
+                ids.insert((kind, path.to_string()), id.clone());
+                resources.insert(
+                    id.clone(),
+                    json!({
+                        "uuid": id,
+                        "title": format!("{kind} {path}"),
+                        "rlinks": [rlink(path, sha256)],
+                    }),
+                );
+                id
+            }
+        };
+        *made_links
+            .entry((id.clone(), text.to_string()))
+            .or_insert_with(|| {
+                table.push((id, text.to_string()));
+                table.len() - 1
             })
-        });
-        id
     };
+    let mut cache: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     let sources: BTreeMap<&str, &str> = report
         .program
         .files
         .iter()
         .map(|f| (f.path.as_str(), f.sha256.as_str()))
         .collect();
-    let mut requirements: BTreeMap<String, Value> = BTreeMap::new();
+    let mut requirements: BTreeMap<String, (Value, BTreeSet<usize>)> = BTreeMap::new();
     let mut waived: Vec<String> = Vec::new();
     let mut claimed = false;
     for block in &report.compliance {
@@ -96,12 +120,12 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
                     continue;
                 };
                 if c.status == "waived" {
-                    for n in &c.namespaces {
-                        if let Some(w) = &n.waiver {
+                    for g in &c.groups {
+                        if let Some(w) = &g.waiver {
                             waived.push(format!(
-                                "{} in namespace {} (block {}): waived by {} until {}: {}",
+                                "{} in namespaces {} (block {}): waived by {} until {}: {}",
                                 c.id,
-                                n.namespace,
+                                g.namespaces.join(", "),
                                 block.name,
                                 w.owner.as_deref().unwrap_or(""),
                                 w.until.as_deref().unwrap_or(""),
@@ -114,38 +138,74 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
                     continue;
                 }
                 let mut lines = Vec::new();
-                let mut links: Vec<Value> = Vec::new();
-                for n in &c.namespaces {
+                // The links, as indices into `table`.
+                let mut links: BTreeSet<usize> = BTreeSet::new();
+                for g in &c.groups {
                     let mut said: Vec<String> = Vec::new();
-                    for e in &n.evidence {
-                        said.push(format!("{} ({})", e.description, e.declarations.join(", ")));
-                        for d in &e.declarations {
-                            let file = d.rsplit_once(':').map_or(d.as_str(), |(f, _)| f);
-                            if let Some(sha) = sources.get(file) {
-                                let id = resource("source", file, sha);
-                                links.push(link(&id, d));
-                            }
-                        }
-                        for g in &e.generated {
-                            let id = resource("generated", &g.path, &g.sha256);
-                            links.push(link(&id, &g.path));
+                    let mut declarations: BTreeSet<&str> = BTreeSet::new();
+                    for n in &g.namespaces {
+                        for kind in &g.evidence {
+                            let Some(e) = block.evidence.get(n).and_then(|m| m.get(kind)) else {
+                                continue;
+                            };
+                            declarations.extend(e.declarations.iter().map(String::as_str));
+                            let made =
+                                cache.entry((n.as_str(), kind.as_str())).or_insert_with(|| {
+                                    let mut out = Vec::new();
+                                    for d in &e.declarations {
+                                        let file =
+                                            d.rsplit_once(':').map_or(d.as_str(), |(f, _)| f);
+                                        if let Some(sha) = sources.get(file) {
+                                            out.push(resource("source", file, sha, d));
+                                        }
+                                    }
+                                    for f in &e.generated {
+                                        out.push(resource(
+                                            "generated",
+                                            &f.path,
+                                            &f.sha256,
+                                            &f.path,
+                                        ));
+                                    }
+                                    out
+                                });
+                            links.extend(made.iter().copied());
                         }
                     }
-                    lines.push(format!("Namespace {}: {}.", n.namespace, said.join("; ")));
-                    for x in &n.expects {
-                        lines.push(format!("Expectation holding in {}: {x}.", n.namespace));
+                    for kind in &g.evidence {
+                        said.push(crate::check::compliance::describe_evidence(kind));
                     }
+                    let expects: usize = g
+                        .namespaces
+                        .iter()
+                        .filter_map(|n| block.expects.get(n))
+                        .map(Vec::len)
+                        .sum();
+                    lines.push(format!(
+                        "In namespace{} {}: {}, declared at {}{}.",
+                        if g.namespaces.len() == 1 { "" } else { "s" },
+                        g.namespaces.join(", "),
+                        said.join("; "),
+                        declarations.iter().copied().collect::<Vec<_>>().join(", "),
+                        if expects > 0 {
+                            format!("; {expects} expectations about them hold")
+                        } else {
+                            String::new()
+                        }
+                    ));
                 }
-                links.sort_by_key(|l| l["href"].as_str().map(str::to_string));
-                links.dedup_by(|a, b| a["href"] == b["href"]);
-                let entry = requirements.entry(control_id.clone()).or_insert_with(|| {
-                    json!({
-                        "uuid": uuid(&format!("{program_hash}/requirement/{control_id}")),
-                        "control-id": control_id,
-                        "description": "",
-                        "links": [],
-                    })
-                });
+                let (entry, all_links) =
+                    requirements.entry(control_id.clone()).or_insert_with(|| {
+                        (
+                            json!({
+                                "uuid": uuid(&format!("{program_hash}/requirement/{control_id}")),
+                                "control-id": control_id,
+                                "description": "",
+                            }),
+                            BTreeSet::new(),
+                        )
+                    });
+                all_links.extend(links);
                 let before = entry["description"].as_str().unwrap_or("");
                 let gap = if before.is_empty() { "" } else { "\n\n" };
                 let description = format!(
@@ -155,26 +215,30 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
                     block.name,
                     lines.join(" ")
                 );
-                entry["description"] = Value::String(description);
-                if let Some(list) = entry["links"].as_array_mut() {
-                    list.extend(links);
-                    list.sort_by_key(|l| l["href"].as_str().map(str::to_string));
-                    list.dedup_by(|a, b| a["href"] == b["href"]);
-                }
+                put(entry, "description", Value::String(description));
             }
         }
     }
     if !claimed {
         return Err(UNCLAIMED.to_string());
     }
-    let mut requirements: Vec<Value> = requirements.into_values().collect();
-    for r in &mut requirements {
-        if r["links"].as_array().is_some_and(Vec::is_empty)
-            && let Some(obj) = r.as_object_mut()
-        {
-            obj.remove("links");
-        }
-    }
+    let requirements: Vec<Value> = requirements
+        .into_values()
+        .map(|(mut r, links)| {
+            if !links.is_empty() {
+                // One link per resource, its text the first declaration or file naming it.
+                let mut seen = BTreeSet::new();
+                let links: Vec<Value> = links
+                    .iter()
+                    .filter_map(|i| table.get(*i))
+                    .filter(|(id, _)| seen.insert(id.clone()))
+                    .map(|(id, text)| link(id, text))
+                    .collect();
+                put(&mut r, "links", Value::Array(links));
+            }
+            r
+        })
+        .collect();
     let mut component = json!({
         "uuid": uuid(&format!("{program_hash}/component")),
         "type": "software",

@@ -25,7 +25,7 @@ pub struct Profile {
     pub profiles: Vec<GeneratedRef>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct Dangerous {
     pub call: String,
     pub why: String,
@@ -125,12 +125,35 @@ pub fn profiles(program: &Program, places: &Places<'_>) -> Vec<Profile> {
         .table(Arch::X86_64)
         .map(|t| t.keys().collect())
         .unwrap_or_default();
+    // Blocks of the same text share one map of entries: their counts are made once.
+    type Key = (usize, SeccompAction, bool);
+    let mut made: std::collections::BTreeMap<Key, (usize, Vec<Dangerous>)> =
+        std::collections::BTreeMap::new();
     program
         .services
         .values()
         .filter_map(|s| s.syscalls.as_ref().map(|p| (s, p)))
         .map(|(s, policy)| {
-            let allowed = names.iter().filter(|n| runs(policy, n)).count();
+            let key = (
+                std::sync::Arc::as_ptr(&policy.entries) as usize,
+                policy.default,
+                policy.docker_base,
+            );
+            let (allowed, dangerous) = made
+                .entry(key)
+                .or_insert_with(|| {
+                    let allowed = names.iter().filter(|n| runs(policy, n)).count();
+                    let dangerous = crate::check::DANGEROUS_SYSCALLS
+                        .iter()
+                        .filter(|(name, _)| runs(policy, name))
+                        .map(|(name, why)| Dangerous {
+                            call: (*name).to_string(),
+                            why: (*why).to_string(),
+                        })
+                        .collect();
+                    (allowed, dangerous)
+                })
+                .clone();
             let reduction = if docker == 0 {
                 0.0
             } else {
@@ -145,14 +168,7 @@ pub fn profiles(program: &Program, places: &Places<'_>) -> Vec<Profile> {
                 allowed_x86_64: allowed,
                 docker_default_x86_64: docker,
                 reduction_percent: reduction,
-                dangerous: crate::check::DANGEROUS_SYSCALLS
-                    .iter()
-                    .filter(|(name, _)| runs(policy, name))
-                    .map(|(name, why)| Dangerous {
-                        call: (*name).to_string(),
-                        why: (*why).to_string(),
-                    })
-                    .collect(),
+                dangerous,
                 profiles: places
                     .generated(&[policy.span])
                     .into_iter()

@@ -241,7 +241,9 @@ pub struct NamespaceCoverage {
     pub namespace: String,
     pub state: State,
     /// The evidence that implements it (and the evidence shown with it), with the declarations.
-    pub evidence: Vec<(String, Vec<Span>)>,
+    /// The kinds of evidence that implement it (and those shown with it), as `Evidence` holds
+    /// them for the namespace.
+    pub evidence: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -427,24 +429,45 @@ fn rule_evidence(rule: &AdmissionRule) -> Vec<String> {
     }
 }
 
+/// Every namespace of the program with the labels selectors see, made once for the many
+/// scopes a large program has.
+pub struct Labelled(Vec<(String, BTreeMap<String, String>)>);
+
+impl Labelled {
+    pub fn of(program: &Program) -> Labelled {
+        Labelled(
+            program
+                .namespaces
+                .keys()
+                .map(|n| (n.clone(), program.namespace_labels(n)))
+                .collect(),
+        )
+    }
+
+    /// Every namespace of the program a scope covers.
+    pub fn covered(&self, scope: &ir::AdmissionScope) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, labels)| scope.matches(n, labels))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+}
+
 /// Every namespace of the program a scope covers.
 pub fn scope_namespaces(program: &Program, scope: &ir::AdmissionScope) -> Vec<String> {
-    program
-        .namespaces
-        .keys()
-        .filter(|n| scope.matches(n, &program.namespace_labels(n)))
-        .cloned()
-        .collect()
+    Labelled::of(program).covered(scope)
 }
 
 /// Every `compliance` block's claims, control by control and namespace by namespace.
 pub fn coverage(program: &Program, evidence: &Evidence) -> Vec<BlockCoverage> {
     let empty = BTreeMap::new();
+    let labelled = Labelled::of(program);
     program
         .compliance
         .values()
         .map(|block| {
-            let namespaces = scope_namespaces(program, &block.scope);
+            let namespaces = labelled.covered(&block.scope);
             let frameworks = block
                 .frameworks
                 .iter()
@@ -495,9 +518,7 @@ fn namespace_state(
     let (state, evidence) = match way {
         Some(way) => {
             let shown = way.iter().chain(control.evidence.iter());
-            let evidence = shown
-                .filter_map(|e| held.get(e).map(|spans| (e.clone(), spans.clone())))
-                .collect();
+            let evidence = shown.filter(|e| held.contains_key(*e)).cloned().collect();
             (State::Implemented, evidence)
         }
         None => {

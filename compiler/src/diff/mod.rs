@@ -256,6 +256,18 @@ pub fn seccomp(old: &Program, new: &Program) -> Vec<ServiceCalls> {
     let ids: BTreeSet<&ir::ServiceId> = old.services.keys().chain(new.services.keys()).collect();
     let mut out = Vec::new();
     for id in ids {
+        let (pa, pb) = (
+            old.services.get(id).and_then(|s| s.syscalls.as_ref()),
+            new.services.get(id).and_then(|s| s.syscalls.as_ref()),
+        );
+        // The same block: nothing to compare call by call.
+        if let (Some(x), Some(y)) = (pa, pb)
+            && x.default == y.default
+            && x.docker_base == y.docker_base
+            && (std::sync::Arc::ptr_eq(&x.entries, &y.entries) || x.entries == y.entries)
+        {
+            continue;
+        }
         let a = call_rules(old.services.get(id).and_then(|s| s.syscalls.as_ref()));
         let b = call_rules(new.services.get(id).and_then(|s| s.syscalls.as_ref()));
         if a.is_none() && b.is_none() {
@@ -272,10 +284,6 @@ pub fn seccomp(old: &Program, new: &Program) -> Vec<ServiceCalls> {
                 |m| m.get(n).cloned().unwrap_or_default(),
             )
         };
-        let (pa, pb) = (
-            old.services.get(id).and_then(|s| s.syscalls.as_ref()),
-            new.services.get(id).and_then(|s| s.syscalls.as_ref()),
-        );
         let calls: Vec<CallChange> = names
             .into_iter()
             .filter_map(|n| {
@@ -366,6 +374,10 @@ fn mode_name(m: Mode) -> &'static str {
 
 pub fn admission(old: &Program, new: &Program) -> Vec<AdmissionChange> {
     let mut out = Vec::new();
+    let (old_ns, new_ns) = (
+        crate::check::compliance::Labelled::of(old),
+        crate::check::compliance::Labelled::of(new),
+    );
     let names: BTreeSet<&String> = old.admissions.keys().chain(new.admissions.keys()).collect();
     for name in names {
         let push = |out: &mut Vec<AdmissionChange>, change: &str, what: String, widening: bool| {
@@ -390,8 +402,8 @@ pub fn admission(old: &Program, new: &Program) -> Vec<AdmissionChange> {
                         widening,
                     );
                 }
-                let before = crate::check::compliance::scope_namespaces(old, &a.scope);
-                let after = crate::check::compliance::scope_namespaces(new, &b.scope);
+                let before = old_ns.covered(&a.scope);
+                let after = new_ns.covered(&b.scope);
                 let left: Vec<&String> = before.iter().filter(|n| !after.contains(n)).collect();
                 let joined: Vec<&String> = after.iter().filter(|n| !before.contains(n)).collect();
                 if crate::audit::scope_text(&a.scope) != crate::audit::scope_text(&b.scope)

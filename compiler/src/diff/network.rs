@@ -158,33 +158,58 @@ fn port_classes(programs: [&Program; 2]) -> Vec<PortClass> {
     out
 }
 
-/// Every selector of `program` that tells pods of `namespace` apart.
-fn selectors_in<'p>(program: &'p Program, namespace: &str, out: &mut Vec<&'p Selector>) {
-    out.extend(
-        program
-            .services
-            .in_namespace(namespace)
-            .iter()
-            .map(|s| &s.selector),
-    );
-    for f in &program.flows {
-        for peer in [&f.client, &f.server] {
-            if let Peer::Pods(p) = peer {
-                let inside = match &p.namespaces {
-                    NamespaceScope::Name(n) => n == namespace,
-                    NamespaceScope::Labels(sel) => {
-                        sel.matches(&program.namespace_labels(namespace))
-                    }
-                };
-                if inside {
-                    out.push(&p.pods);
+/// By namespace, every selector of `program` that tells pods of it apart: its services', the
+/// `pods(…)` peers' whose namespaces include it, the cluster DNS's there. Made in one pass over
+/// the flows.
+fn selectors_by_namespace(program: &Program) -> BTreeMap<&str, Vec<&Selector>> {
+    let mut out: BTreeMap<&str, Vec<&Selector>> = BTreeMap::new();
+    for s in program.services.values() {
+        out.entry(s.id.namespace.as_str())
+            .or_default()
+            .push(&s.selector);
+    }
+    let labelled: Vec<(&str, BTreeMap<String, String>)> = program
+        .namespaces
+        .keys()
+        .map(|n| (n.as_str(), program.namespace_labels(n)))
+        .collect();
+    let mut matched: BTreeMap<&Selector, Vec<&str>> = BTreeMap::new();
+    // Thousands of flows share a few peers: each distinct one once.
+    let peers: BTreeSet<&crate::ir::Pods> = program
+        .flows
+        .iter()
+        .flat_map(|f| [&f.client, &f.server])
+        .filter_map(|peer| match peer {
+            Peer::Pods(p) => Some(&**p),
+            _ => None,
+        })
+        .collect();
+    for p in peers {
+        match &p.namespaces {
+            NamespaceScope::Name(n) => out.entry(n.as_str()).or_default().push(&p.pods),
+            NamespaceScope::Labels(sel) => {
+                // Many peers share a few namespace selectors.
+                let within = matched.entry(sel).or_insert_with(|| {
+                    labelled
+                        .iter()
+                        .filter(|(_, labels)| sel.matches(labels))
+                        .map(|(n, _)| *n)
+                        .collect()
+                });
+                for n in within.iter() {
+                    out.entry(n).or_default().push(&p.pods);
                 }
             }
         }
     }
-    if program.dns.namespace == namespace {
-        out.push(&program.dns.pods);
+    out.entry(program.dns.namespace.as_str())
+        .or_default()
+        .push(&program.dns.pods);
+    for list in out.values_mut() {
+        list.sort();
+        list.dedup();
     }
+    out
 }
 
 fn labels_text(labels: &BTreeMap<String, String>) -> String {
@@ -205,10 +230,11 @@ pub fn kinds(old: &Program, new: &Program) -> Result<Vec<Kind>, String> {
     }
     let mut out: Vec<Kind> = Vec::new();
     let mut seen: BTreeSet<(String, BTreeMap<String, String>)> = BTreeSet::new();
+    let (old_selectors, new_selectors) = (selectors_by_namespace(old), selectors_by_namespace(new));
     for ns in namespaces {
         let mut selectors: Vec<&Selector> = Vec::new();
-        selectors_in(old, ns, &mut selectors);
-        selectors_in(new, ns, &mut selectors);
+        selectors.extend(old_selectors.get(ns).into_iter().flatten());
+        selectors.extend(new_selectors.get(ns).into_iter().flatten());
         selectors.sort();
         selectors.dedup();
         let mut bases: Vec<(String, &Selector)> = Vec::new();
@@ -348,13 +374,19 @@ fn addr(v6: bool, value: u128) -> IpAddr {
     }
 }
 
-/// What a side of a pod looks like, comparable across programs: isolated or not, and each rule
-/// as the other side's peer (selectors resolved), its ports and requests. `allow dns` and the
-/// namespace's DNS settings are part of the client side.
-fn signature(program: &Program, ev: &Evaluator<'_>, pod: &Pod, egress: bool) -> String {
+/// A side of a pod, comparable across programs: whether it is isolated, the namespace's DNS
+/// settings (for the client side), and each rule by the other side's peer (selectors resolved),
+/// its ports and requests, with the flow it comes from.
+struct Side<'p> {
+    isolated: bool,
+    dns: String,
+    rules: BTreeMap<String, &'p crate::ir::Flow>,
+}
+
+fn side<'p>(program: &'p Program, ev: &Evaluator<'p>, pod: &Pod, egress: bool) -> Side<'p> {
     let (isolated, flows) = ev.side(pod, egress);
-    let mut rules: Vec<String> = flows
-        .iter()
+    let rules = flows
+        .into_iter()
         .map(|f| {
             let other = if egress { &f.server } else { &f.client };
             let peer = match other {
@@ -365,11 +397,9 @@ fn signature(program: &Program, ev: &Evaluator<'_>, pod: &Pod, egress: bool) -> 
                     .unwrap_or_default(),
                 p => format!("{p:?}"),
             };
-            format!("{peer} {:?} {:?}", f.ports, f.http)
+            (format!("{peer} {:?} {:?}", f.ports, f.http), f)
         })
         .collect();
-    rules.sort();
-    rules.dedup();
     let dns = if egress {
         program
             .namespaces
@@ -380,7 +410,39 @@ fn signature(program: &Program, ev: &Evaluator<'_>, pod: &Pod, egress: bool) -> 
     } else {
         String::new()
     };
-    format!("{isolated} {dns} {}", rules.join("; "))
+    Side {
+        isolated,
+        dns,
+        rules,
+    }
+}
+
+/// The kinds of pod on the other side whose connections with this one may differ between the
+/// programs: those a rule of one program and not the other takes, or every one where the
+/// isolation or the DNS settings differ. `None`: every one.
+fn reach(
+    kinds: &[Kind],
+    (old_ev, old): (&Evaluator<'_>, &Side<'_>),
+    (new_ev, new): (&Evaluator<'_>, &Side<'_>),
+    egress: bool,
+) -> Option<BTreeSet<usize>> {
+    if old.isolated != new.isolated || old.dns != new.dns {
+        return None;
+    }
+    let mut out = BTreeSet::new();
+    for (ev, mine, theirs) in [(old_ev, old, new), (new_ev, new, old)] {
+        for (key, flow) in &mine.rules {
+            if theirs.rules.contains_key(key) {
+                continue;
+            }
+            let peer = if egress { &flow.server } else { &flow.client };
+            out.extend(
+                (0..kinds.len())
+                    .filter(|&k| kinds.get(k).is_some_and(|kind| ev.takes(peer, &kind.pod))),
+            );
+        }
+    }
+    Some(out)
 }
 
 fn allowed(verdict: &Verdict) -> bool {
@@ -401,19 +463,100 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
         .filter(|n| old.namespace_labels(n) != new.namespace_labels(n))
         .map(String::as_str)
         .collect();
-    let changed = |egress: bool| -> Vec<bool> {
-        kinds
-            .iter()
-            .map(|k| {
-                relabelled.contains(k.pod.namespace.as_str())
-                    || signature(old, &old_ev, &k.pod, egress)
-                        != signature(new, &new_ev, &k.pod, egress)
+    // Every kind's sides, in both programs: (egress, ingress) of (old, new).
+    type Sides<'p> = [(Side<'p>, Side<'p>); 2];
+    let sides: Vec<Sides<'_>> = kinds
+        .iter()
+        .map(|k| {
+            [true, false].map(|egress| {
+                (
+                    side(old, &old_ev, &k.pod, egress),
+                    side(new, &new_ev, &k.pod, egress),
+                )
+            })
+        })
+        .collect();
+    let differs = |a: &Side<'_>, b: &Side<'_>| {
+        a.isolated != b.isolated || a.dns != b.dns || !a.rules.keys().eq(b.rules.keys())
+    };
+    // Where a side's isolation (or DNS) changes, the kinds on the other side whose connections
+    // with it may change: those open that way in either program, and those with a rule taking it.
+    let open_or_taking = |k: usize, egress: bool| -> BTreeSet<usize> {
+        let other = usize::from(egress);
+        let Some(pod) = kinds.get(k).map(|x| &x.pod) else {
+            return BTreeSet::new();
+        };
+        (0..kinds.len())
+            .filter(|&j| {
+                let Some(theirs) = sides.get(j).and_then(|s| s.get(other)) else {
+                    return true;
+                };
+                let (a, b) = theirs;
+                !a.isolated
+                    || !b.isolated
+                    || [(&old_ev, a), (&new_ev, b)].iter().any(|(ev, side)| {
+                        side.rules.values().any(|f| {
+                            let peer = if egress { &f.client } else { &f.server };
+                            ev.takes(peer, pod)
+                        })
+                    })
             })
             .collect()
     };
-    let (client_changed, server_changed) = (changed(true), changed(false));
-    let mut out = Vec::new();
-    let mut compare = |from: &Endpoint, to: &Endpoint, from_name: &str, to_name: &str| {
+    // Per kind and direction, whether anything differs and with which kinds on the other side.
+    let reached = |egress: bool| -> Vec<Option<Option<BTreeSet<usize>>>> {
+        let d = usize::from(!egress);
+        (0..kinds.len())
+            .map(|k| {
+                let namespace = kinds.get(k).map_or("", |x| x.pod.namespace.as_str());
+                if relabelled.contains(namespace) {
+                    return Some(None);
+                }
+                let (a, b) = sides.get(k).and_then(|s| s.get(d))?;
+                if !differs(a, b) {
+                    return None;
+                }
+                Some(Some(
+                    match reach(&kinds, (&old_ev, a), (&new_ev, b), egress) {
+                        Some(set) => set,
+                        None => {
+                            let mut set = open_or_taking(k, egress);
+                            // The DNS rule reaches the cluster DNS's pods.
+                            if a.dns != b.dns {
+                                set.extend((0..kinds.len()).filter(|&j| {
+                                    kinds.get(j).is_some_and(|x| {
+                                        x.pod.namespace == old.dns.namespace
+                                            || x.pod.namespace == new.dns.namespace
+                                    })
+                                }));
+                            }
+                            set
+                        }
+                    },
+                ))
+            })
+            .collect()
+    };
+    let (as_client, as_server) = (reached(true), reached(false));
+    // The pairs to ask about: each pair of kinds one of whose sides may differ for the other.
+    let mut pairs: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for (i, r) in as_client.iter().enumerate() {
+        match r {
+            None => {}
+            Some(None) => pairs.extend((0..kinds.len()).map(|j| (i, j))),
+            Some(Some(set)) => pairs.extend(set.iter().map(|&j| (i, j))),
+        }
+    }
+    for (j, r) in as_server.iter().enumerate() {
+        match r {
+            None => {}
+            Some(None) => pairs.extend((0..kinds.len()).map(|i| (i, j))),
+            Some(Some(set)) => pairs.extend(set.iter().map(|&i| (i, j))),
+        }
+    }
+    let client_changed: Vec<bool> = as_client.iter().map(Option::is_some).collect();
+    let server_changed: Vec<bool> = as_server.iter().map(Option::is_some).collect();
+    let compare = |from: &Endpoint, to: &Endpoint, from_name: &str, to_name: &str| {
         let mut added = Vec::new();
         let mut removed = Vec::new();
         for class in &ports {
@@ -425,24 +568,23 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
                 added.push(class);
             }
         }
-        if !added.is_empty() || !removed.is_empty() {
-            out.push(Change {
-                from: from_name.to_string(),
-                to: to_name.to_string(),
-                added: describe(&added),
-                removed: describe(&removed),
-            });
-        }
+        (!added.is_empty() || !removed.is_empty()).then(|| Change {
+            from: from_name.to_string(),
+            to: to_name.to_string(),
+            added: describe(&added),
+            removed: describe(&removed),
+        })
     };
-    for (i, c) in kinds.iter().enumerate() {
-        let from = Endpoint::Pod(c.pod.clone());
-        for (j, s) in kinds.iter().enumerate() {
-            let ask = client_changed.get(i).copied().unwrap_or(true)
-                || server_changed.get(j).copied().unwrap_or(true);
-            if !ask {
-                continue;
-            }
-            compare(&from, &Endpoint::Pod(s.pod.clone()), &c.name, &s.name);
+    // Every question, in a fixed order, asked on every core.
+    let mut questions: Vec<(Endpoint, Endpoint, &str, &str)> = Vec::new();
+    for &(i, j) in &pairs {
+        if let (Some(c), Some(s)) = (kinds.get(i), kinds.get(j)) {
+            questions.push((
+                Endpoint::Pod(c.pod.clone()),
+                Endpoint::Pod(s.pod.clone()),
+                &c.name,
+                &s.name,
+            ));
         }
     }
     for (i, k) in kinds.iter().enumerate() {
@@ -450,12 +592,17 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
         for (ip, text) in &addresses {
             let outside = Endpoint::External(vec![IpNet::from(*ip)]);
             if client_changed.get(i).copied().unwrap_or(true) {
-                compare(&me, &outside, &k.name, text);
+                questions.push((me.clone(), outside.clone(), &k.name, text));
             }
             if server_changed.get(i).copied().unwrap_or(true) {
-                compare(&outside, &me, text, &k.name);
+                questions.push((outside, me.clone(), text, &k.name));
             }
         }
     }
+    let out: Vec<Change> =
+        crate::parallel::map(&questions, |(from, to, a, b)| compare(from, to, a, b))
+            .into_iter()
+            .flatten()
+            .collect();
     Ok(out)
 }

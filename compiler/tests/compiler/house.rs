@@ -282,3 +282,64 @@ fn every_relative_link_of_the_documentation_leads_somewhere() {
     }
     assert!(broken.is_empty(), "links to nothing: {broken:#?}");
 }
+
+/// The mapping of the control catalogs, as `docs/compliance.md` states it: one row per control.
+fn compliance_table() -> String {
+    let mut out = String::from(
+        "| framework | control | title | implemented in a namespace by (any one way) | shown with |\n|---|---|---|---|---|\n",
+    );
+    for f in warden::catalog::controls::all() {
+        for c in &f.controls {
+            let ways = if c.in_reach() {
+                warden::check::compliance::ways(c).join("; or ")
+            } else {
+                format!("outside warden: {}", c.outside.as_deref().unwrap_or(""))
+            };
+            let shown: Vec<String> = c.evidence.iter().map(|e| format!("`{e}`")).collect();
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                f.framework,
+                c.id,
+                c.title,
+                ways.replace('|', "\\|"),
+                shown.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_compliance_table_states_the_catalogs() {
+    // Every piece of evidence a catalog names is one the evaluation knows.
+    for f in warden::catalog::controls::all() {
+        for c in &f.controls {
+            for e in c.any_of.iter().flatten().chain(&c.evidence) {
+                assert!(
+                    warden::catalog::controls::known_evidence(e),
+                    "{} {}: unknown evidence `{e}`",
+                    f.framework,
+                    c.id
+                );
+            }
+            assert!(
+                c.in_reach() != c.outside.is_some(),
+                "{} {}: a control is either implementable or outside warden",
+                f.framework,
+                c.id
+            );
+        }
+    }
+    assert_eq!(
+        warden::catalog::controls::all().len(),
+        5,
+        "a catalog does not parse"
+    );
+    let table = compliance_table();
+    let doc =
+        std::fs::read_to_string(common::repo().join("docs/compliance.md")).unwrap_or_default();
+    assert!(
+        doc.contains(&table),
+        "docs/compliance.md must state the catalogs as they are; put this table in it:\n\n{table}"
+    );
+}

@@ -86,7 +86,7 @@ fn examples_audit() {
         let report = warden::audit::report(
             program,
             &c.sources,
-            docs,
+            docs.clone(),
             Layout::Tree,
             common::today(),
             None,

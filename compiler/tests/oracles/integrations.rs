@@ -487,7 +487,7 @@ fn sarif_passes_the_multitool_and_the_schema() {
         serde_json::json!(0);
     fs::write(&bad, value.to_string()).unwrap();
     assert!(
-        multitool_findings(&[bad.clone()])
+        multitool_findings(std::slice::from_ref(&bad))
             .iter()
             .any(|(_, level, _)| level == "error"),
         "the multitool passes a region starting at line 0"

@@ -407,6 +407,12 @@ impl<'a> Evaluator<'a> {
         (isolated, flows)
     }
 
+    /// Whether a flow's peer takes `pod` (a service selecting it, its namespace, a `pods(…)` peer
+    /// whose scope and selector take it); addresses outside the cluster take no pod.
+    pub fn takes(&self, peer: &Peer, pod: &crate::ir::Pod) -> bool {
+        pods::matches(self.program, peer, pod)
+    }
+
     /// The answer in short.
     pub fn evaluate(&self, from: &Endpoint, to: &Endpoint, port: Option<&Probe>) -> Verdict {
         match self.answer(from, to, port) {

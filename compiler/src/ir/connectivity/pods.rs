@@ -33,7 +33,7 @@ pub(super) fn in_scope(program: &Program, scope: &NamespaceScope, namespace: &st
     }
 }
 
-fn matches(program: &Program, peer: &Peer, pod: &Pod) -> bool {
+pub(super) fn matches(program: &Program, peer: &Peer, pod: &Pod) -> bool {
     match peer {
         Peer::Service(r) => program
             .services

@@ -1,0 +1,315 @@
+//! `warden audit`, `warden diff` and the day waivers are counted on, end to end through the
+//! binary: exit codes, the committed output compared, determinism, git revisions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "in tests a panic is a failed test"
+)]
+
+use crate::common::{self, run, tree};
+use std::path::Path;
+use std::process::Command;
+
+const PROGRAM: &str = r#"namespace shop {
+  isolate
+  allow dns
+}
+
+service web in shop {
+  pods app = "web"
+  port http 8080/tcp
+  from world on http
+  to db on postgres
+}
+
+service db in shop {
+  pods app = "db"
+  port postgres 5432/tcp
+}
+
+admission base {
+  applies to workloads in namespace shop
+  pod-security restricted
+  images from "registry.example.com/*"
+}
+
+compliance shop {
+  framework nist-800-53
+  applies to namespace shop
+  waive nist-800-53 CM-7 owner "apps" until 2027-01-31 because "SEC-1: profiles next"
+  waive nist-800-53 SI-7 owner "release" until 2027-06-30 because "SEC-2: digests"
+}
+"#;
+
+fn program(dir: &Path, text: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("shop.warden"), text).unwrap();
+}
+
+#[test]
+fn waivers_end_on_the_day_given_and_never_change_the_output() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("policy");
+    program(&src, PROGRAM);
+    let s = src.to_str().unwrap();
+    // Well before the end: nothing to say.
+    let (code, _, err) = run(&["check", s, "--date", "2026-12-06"], work.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("W1005"), "{err}");
+    // Within 30 days of the first end: a warning, and --deny-warnings refuses it.
+    let (code, _, err) = run(&["check", s, "--date", "2027-01-10"], work.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning[W1005]") && err.contains("in 21 days"),
+        "{err}"
+    );
+    let (code, _, _) = run(
+        &["check", s, "--date", "2027-01-10", "--deny-warnings"],
+        work.path(),
+    );
+    assert_eq!(code, 1);
+    // The day after: an error, and nothing is built.
+    let (code, _, err) = run(
+        &["build", s, "--out", "out", "--date", "2027-02-01"],
+        work.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("error[E1004]") && err.contains("ended on 2027-01-31"),
+        "{err}"
+    );
+    assert!(!work.path().join("out").exists());
+    // SOURCE_DATE_EPOCH is the day when --date is not given (2027-02-01 00:00:00 UTC).
+    let out = Command::new(common::warden_bin())
+        .args(["check", s])
+        .env("SOURCE_DATE_EPOCH", "1801440000")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E1004"));
+    // Two days, the same output byte for byte.
+    for (date, out) in [("2026-12-06", "a"), ("2027-01-20", "b")] {
+        let (code, _, err) = run(&["build", s, "--out", out, "--date", date], work.path());
+        assert_eq!(code, 0, "{err}");
+    }
+    assert_eq!(tree(&work.path().join("a")), tree(&work.path().join("b")));
+    // A date that is no day is refused by the command line.
+    let (code, _, err) = run(&["check", s, "--date", "2027-02-30"], work.path());
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn audit_compares_the_committed_output_and_is_deterministic() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("policy");
+    program(&src, PROGRAM);
+    let s = src.to_str().unwrap();
+    let (code, _, err) = run(
+        &["build", s, "--out", "out", "--date", "2026-12-06"],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let audit = |format: &str| {
+        run(
+            &[
+                "audit",
+                s,
+                "--out",
+                "out",
+                "--date",
+                "2026-12-06",
+                "--format",
+                format,
+            ],
+            work.path(),
+        )
+    };
+    let (code, md, err) = audit("md");
+    assert_eq!(code, 0, "{err}");
+    assert!(md.contains("matches the program"), "{md}");
+    assert!(
+        md.contains("| CM-7 | Least Functionality | waived |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 2027-01-31 | 56 | waiver | shop | nist-800-53 CM-7 | apps |"),
+        "{md}"
+    );
+    for format in ["md", "html", "json", "oscal"] {
+        let (code, first, err) = audit(format);
+        assert_eq!(code, 0, "{format}: {err}");
+        assert_eq!(first, audit(format).1, "{format} differs between two runs");
+    }
+    // A hand edit of a generated file: the report says the output does not match, and where.
+    let policy = work.path().join("out/netpol/shop/web.yaml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, text.replace("8080", "8081")).unwrap();
+    let (code, json, err) = audit("json");
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["output"]["matches"], false);
+    let stale = report["output"]["stale"].to_string();
+    assert!(stale.contains("netpol/shop/web.yaml"), "{stale}");
+    // The report's day is the one given; the evidence names generated files with their sha256.
+    assert_eq!(report["date"], "2026-12-06");
+    let block = &report["compliance"][0];
+    let group = &block["frameworks"][0]["controls"][1]["groups"][0];
+    assert_eq!(group["evidence"][0], "isolate-ingress", "{group}");
+    assert_eq!(group["namespaces"][0], "shop", "{group}");
+    let evidence = &block["evidence"]["shop"]["isolate-ingress"];
+    assert!(evidence["generated"][0]["sha256"].as_str().unwrap().len() == 64);
+}
+
+#[test]
+fn audit_reports_unmet_claims_and_oscal_needs_nist() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("policy");
+    // The waivers gone: two controls are claimed and missing.
+    let unmet = PROGRAM
+        .lines()
+        .filter(|l| !l.contains("waive"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    program(&src, &unmet);
+    let s = src.to_str().unwrap();
+    let (code, md, err) = run(&["audit", s, "--date", "2026-12-06"], work.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("E1003"), "{err}");
+    assert!(
+        md.contains("| SI-7 | Software, Firmware, and Information Integrity | missing |"),
+        "{md}"
+    );
+    let (code, _, _) = run(&["check", s, "--date", "2026-12-06"], work.path());
+    assert_eq!(code, 1, "an unmet claim fails check");
+    // Without a NIST claim there is no component definition to write.
+    let other = PROGRAM
+        .replace("nist-800-53", "nsa-cisa")
+        .replace("CM-7", "net-resource-policies")
+        .replace("SI-7", "pod-trusted-images");
+    program(&src, &other);
+    let (code, out, err) = run(
+        &["audit", s, "--format", "oscal", "--date", "2026-12-06"],
+        work.path(),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("no compliance block claims `nist-800-53`"),
+        "{err}"
+    );
+    // A program that does not compile gets no report.
+    program(&src, "namespace {");
+    let (code, out, _) = run(&["audit", s], work.path());
+    assert_eq!((code, out.as_str()), (1, ""));
+}
+
+#[test]
+fn diff_tells_what_a_change_widens_between_directories_and_git_revisions() {
+    let work = tempfile::tempdir().unwrap();
+    let old = work.path().join("old");
+    let new = work.path().join("new");
+    program(&old, PROGRAM);
+    let widened = PROGRAM
+        .replace(
+            "  to db on postgres\n",
+            "  to db on postgres\n  to world on 443/tcp\n",
+        )
+        .replace("  pod-security restricted\n", "  pod-security baseline\n")
+        .replace("until 2027-06-30", "until 2027-09-30");
+    program(&new, &widened);
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let (code, md, err) = run(
+        &[
+            "diff",
+            o,
+            n,
+            "--date",
+            "2026-12-06",
+            "--fail-on",
+            "widening",
+        ],
+        work.path(),
+    );
+    assert_eq!(code, 1, "{md}{err}");
+    assert!(md.contains("It widens what is allowed"), "{md}");
+    assert!(md.contains("| shop/web | 0.0.0.0/0 | ⚠ 443/tcp |"), "{md}");
+    assert!(
+        md.contains("pod-security restricted version v1.37 → pod-security baseline version v1.37"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| shop | waive nist-800-53 SI-7 | ⚠ extended | release | 2027-09-30 |"),
+        "{md}"
+    );
+    // The other way round narrows: no failure, and the same connection is removed.
+    let (code, json, err) = run(
+        &[
+            "diff",
+            n,
+            o,
+            "--format",
+            "json",
+            "--date",
+            "2026-12-06",
+            "--fail-on",
+            "widening",
+        ],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(d["widening"], false);
+    let removed = d["network"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["to"] == "0.0.0.0/0")
+        .unwrap();
+    assert_eq!(removed["removed"][0], "443/tcp");
+    // A program and itself: nothing.
+    let (code, md, _) = run(&["diff", o, o], work.path());
+    assert_eq!(code, 0);
+    assert!(
+        md.contains("Nothing: both programs allow exactly the same."),
+        "{md}"
+    );
+
+    // At git revisions: the committed program against the working tree.
+    let repo = work.path().join("repo");
+    program(&repo.join("policy"), PROGRAM);
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "policy"]);
+    program(&repo.join("policy"), &widened);
+    let (code, md, err) = run(
+        &["diff", "HEAD:policy", "policy", "--date", "2026-12-06"],
+        &repo,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(md.contains("⚠ 443/tcp"), "{md}");
+    // From a subdirectory, paths are the working directory's, as git's are.
+    let (code, md, err) = run(
+        &["diff", "HEAD:.", ".", "--date", "2026-12-06"],
+        &repo.join("policy"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(md.contains("⚠ 443/tcp"), "{md}");
+    let (code, _, err) = run(&["diff", "nosuchrev:policy", "policy"], &repo);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot list `policy` at `nosuchrev`"), "{err}");
+}

@@ -1,0 +1,475 @@
+//! `warden audit`'s reports, read by the tools their readers use.
+//!
+//! - JSON: every report validates against `compiler/schemas/audit.schema.json` with Python's
+//!   `jsonschema` (Draft 2020-12), and a report missing a field does not.
+//! - OSCAL: the component definition validates with `compliance-trestle` (pinned in
+//!   `.ci/requirements-trestle.txt`), every NIST control id in it exists in NIST's catalog in the
+//!   corpora, and a broken one is refused.
+//! - HTML: the Nu HTML Checker (`vnu-jar`, npm, on Debian's Java) finds no error in the reports,
+//!   and finds the one planted in a broken copy; headless Chromium (Debian's) renders the page:
+//!   the DOM it builds has every section, a row per control, a dot per node of the picture, and a
+//!   program's hostile text as text, not markup; a screenshot and a PDF are written to
+//!   `target/audit-review/` for a person to look at.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "in tests a panic is a failed test"
+)]
+
+use crate::common::{self, repo};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use warden::document::Layout;
+
+fn tool(env: &str, default: &str, name: &str, how: &str) -> PathBuf {
+    let dir = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(default));
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "`{}` is missing: {how}, or set {env}",
+        path.display()
+    );
+    path
+}
+
+/// A program whose reasons and owners hold what would be markup in HTML and Markdown.
+const HOSTILE: &str = r#"
+namespace shop {
+  isolate
+  allow dns
+}
+service web in shop {
+  pods app = "web"
+  port http 8080/tcp
+  from world on http
+  syscalls { base docker-default }
+}
+admission base {
+  applies to workloads in namespace shop
+  pod-security restricted
+  exempt runAsUser "<script>alert(1)</script> | <b>bold</b> [x](http://e)" owner "</td><td>evil" until 2027-06-30
+}
+compliance shop {
+  framework nist-800-53, pci-dss
+  applies to namespace shop
+  waive nist-800-53 CM-7(5) owner "<img src=x onerror=alert(2)>" until 2027-06-30 because "a | b\n| c | d |"
+  waive nist-800-53 SI-7 owner "release" until 2027-06-30 because "digests next"
+  waive pci-dss 2.2.4 owner "ops" until 2027-01-15 because "SEC-9"
+}
+"#;
+
+struct Reports {
+    name: String,
+    json: String,
+    html: String,
+    oscal: String,
+    controls: usize,
+    nodes: usize,
+}
+
+fn reports() -> Vec<Reports> {
+    let mut out = Vec::new();
+    let mut programs: Vec<(
+        String,
+        warden::span::SourceMap,
+        Vec<warden::document::Target>,
+    )> = Vec::new();
+    let boutique = common::example("online-boutique");
+    programs.push((
+        "online-boutique".to_string(),
+        warden::load::load(std::slice::from_ref(&boutique)).unwrap(),
+        common::targets_for(&boutique),
+    ));
+    let mut hostile = warden::span::SourceMap::new();
+    hostile.add("hostile.warden".to_string(), HOSTILE.to_string());
+    programs.push((
+        "hostile".to_string(),
+        hostile,
+        warden::document::Target::DEFAULT.to_vec(),
+    ));
+    for (name, sources, targets) in programs {
+        let c = warden::compile_on(sources, &targets, Layout::Tree, common::today());
+        let docs = c.documents.as_ref().unwrap_or_else(|| {
+            panic!(
+                "{name}: {}",
+                warden::diag::render::human(&c.sources, &c.diagnostics)
+            )
+        });
+        let program = c.program.as_ref().unwrap();
+        let report = warden::audit::report(
+            program,
+            &c.sources,
+            docs.clone(),
+            Layout::Tree,
+            common::today(),
+            None,
+        );
+        let controls = report
+            .compliance
+            .iter()
+            .flat_map(|b| &b.frameworks)
+            .map(|f| f.controls.len())
+            .sum();
+        let nodes = report.network.picture.as_ref().map_or(0, |p| p.nodes.len());
+        out.push(Reports {
+            json: warden::audit::json(&report),
+            html: warden::audit::html(&report).unwrap(),
+            oscal: warden::audit::oscal(&report, &name).unwrap(),
+            name,
+            controls,
+            nodes,
+        });
+    }
+    out
+}
+
+#[test]
+fn json_reports_validate_against_their_schema() {
+    let python = tool(
+        "WARDEN_PYTHON_BIN",
+        "target/ci-venv/bin",
+        "python",
+        "run `.ci/test` (it installs .ci/requirements.txt into target/ci-venv)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for r in reports() {
+        let path = dir.path().join(format!("{}.json", r.name));
+        std::fs::write(&path, &r.json).unwrap();
+        files.push(path);
+        // The same report without a field it must have: the schema must refuse it.
+        let mut broken: serde_json::Value = serde_json::from_str(&r.json).unwrap();
+        broken["compliance"][0]["frameworks"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("missing");
+        let path = dir.path().join(format!("{}.broken.json", r.name));
+        std::fs::write(&path, broken.to_string()).unwrap();
+    }
+    let script = r#"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+validator = jsonschema.Draft202012Validator(schema)
+for path in sys.argv[2:]:
+    errors = list(validator.iter_errors(json.load(open(path))))
+    print(path, "valid" if not errors else "invalid: " + errors[0].message)
+"#;
+    let schema = repo().join("compiler/schemas/audit.schema.json");
+    let mut all = files.clone();
+    all.extend(files.iter().map(|f| f.with_extension("broken.json")));
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(&schema)
+        .args(&all)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in &files {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&*f.to_string_lossy()))
+            .unwrap();
+        assert!(line.ends_with(" valid"), "{line}");
+        let broken = f.with_extension("broken.json");
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&*broken.to_string_lossy()))
+            .unwrap();
+        assert!(
+            line.contains("invalid: 'missing' is a required property"),
+            "{line}"
+        );
+    }
+}
+
+/// Every control id of NIST's catalog in the corpora.
+fn nist_ids() -> std::collections::BTreeSet<String> {
+    let path = common::corpora()
+        .join("oscal/NIST_SP-800-53_rev5_HIGH-baseline-resolved-profile_catalog-min.json");
+    let catalog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    fn walk(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        for c in v["controls"].as_array().into_iter().flatten() {
+            out.insert(c["id"].as_str().unwrap().to_string());
+            walk(c, out);
+        }
+        for g in v["groups"].as_array().into_iter().flatten() {
+            walk(g, out);
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(&catalog["catalog"], &mut out);
+    out
+}
+
+#[test]
+fn every_nist_id_of_the_catalog_exists_in_nists_own() {
+    let ids = nist_ids();
+    assert!(ids.len() > 300, "{} ids read", ids.len());
+    let nist = warden::catalog::controls::framework("nist-800-53").unwrap();
+    for c in &nist.controls {
+        let oscal = c
+            .oscal
+            .as_deref()
+            .unwrap_or_else(|| panic!("{} has no oscal id", c.id));
+        assert!(
+            ids.contains(oscal),
+            "{} ({oscal}) is not in NIST's catalog",
+            c.id
+        );
+    }
+}
+
+fn trestle_validate(workspace: &Path, name: &str, text: &str) -> (bool, String) {
+    let trestle = tool(
+        "WARDEN_TRESTLE_BIN",
+        "target/trestle-venv/bin",
+        "trestle",
+        "run `.ci/test` (it installs .ci/requirements-trestle.txt into target/trestle-venv)",
+    );
+    let dir = workspace.join("component-definitions").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("component-definition.json");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(&trestle)
+        .args(["validate", "-f"])
+        .arg(&file)
+        .current_dir(workspace)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && all.contains("VALID"), all)
+}
+
+#[test]
+fn oscal_component_definitions_validate_with_compliance_trestle() {
+    let trestle = tool(
+        "WARDEN_TRESTLE_BIN",
+        "target/trestle-venv/bin",
+        "trestle",
+        "run `.ci/test` (it installs .ci/requirements-trestle.txt into target/trestle-venv)",
+    );
+    let workspace = tempfile::tempdir().unwrap();
+    let init = Command::new(&trestle)
+        .arg("init")
+        .current_dir(workspace.path())
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let ids = nist_ids();
+    let mut requirements = 0;
+    for r in reports() {
+        let (ok, out) = trestle_validate(workspace.path(), &r.name, &r.oscal);
+        assert!(
+            ok,
+            "{}: trestle refuses the component definition:\n{out}\n{}",
+            r.name, r.oscal
+        );
+        let doc: serde_json::Value = serde_json::from_str(&r.oscal).unwrap();
+        for c in doc["component-definition"]["components"][0]["control-implementations"][0]
+            ["implemented-requirements"]
+            .as_array()
+            .unwrap()
+        {
+            let id = c["control-id"].as_str().unwrap();
+            assert!(ids.contains(id), "{}: `{id}` is not a NIST control", r.name);
+            requirements += 1;
+        }
+        // Determinism: the same program gives the same document, UUIDs included.
+        assert_eq!(
+            r.oscal,
+            reports()
+                .into_iter()
+                .find(|o| o.name == r.name)
+                .unwrap()
+                .oscal
+        );
+        // A broken document is refused: trestle does read what it is given.
+        let broken = r
+            .oscal
+            .replacen("\"uuid\": \"", "\"uuid\": \"not-a-uuid-", 1);
+        let (ok, _) = trestle_validate(workspace.path(), &format!("{}-broken", r.name), &broken);
+        assert!(
+            !ok,
+            "trestle accepts a component definition with a malformed uuid"
+        );
+    }
+    assert!(
+        requirements >= 15,
+        "only {requirements} implemented requirements"
+    );
+}
+
+fn vnu_errors(file: &Path) -> (bool, String) {
+    let jar = tool(
+        "WARDEN_NODE_BIN",
+        "target/ci-node/node_modules/.bin",
+        "../vnu-jar/build/dist/vnu.jar",
+        "run `.ci/test` (it installs .ci/node/package-lock.json into target/ci-node)",
+    );
+    let out = Command::new("java")
+        .arg("-jar")
+        .arg(&jar)
+        .args(["--errors-only", "--format", "text"])
+        .arg(file)
+        .output()
+        .expect("java runs (Debian's default-jre-headless)");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn chromium(args: &[&str], page: &Path) -> std::process::Output {
+    let chromium = std::env::var_os("WARDEN_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    assert!(
+        chromium.exists(),
+        "`{}` is missing: run `.ci/test` (it installs Debian's chromium), or set WARDEN_CHROMIUM",
+        chromium.display()
+    );
+    let profile = tempfile::tempdir().unwrap();
+    Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs")
+}
+
+#[test]
+fn html_reports_are_valid_and_render_in_chromium() {
+    let review = repo().join("target/audit-review");
+    std::fs::create_dir_all(&review).unwrap();
+    for r in reports() {
+        let page = review.join(format!("{}.html", r.name));
+        std::fs::write(&page, &r.html).unwrap();
+        let (ok, out) = vnu_errors(&page);
+        assert!(ok, "{}: the Nu HTML Checker finds errors:\n{out}", r.name);
+        // The checker does find errors: an element closed twice.
+        let broken = review.join(format!("{}.broken.html", r.name));
+        std::fs::write(
+            &broken,
+            r.html.replacen("</main>", "</main></main></div>", 1),
+        )
+        .unwrap();
+        let (ok, _) = vnu_errors(&broken);
+        assert!(
+            !ok,
+            "the Nu HTML Checker accepts a page with stray end tags"
+        );
+        std::fs::remove_file(&broken).unwrap();
+
+        let dom = chromium(&["--dump-dom"], &page);
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        for id in [
+            "compliance",
+            "expiries",
+            "network",
+            "seccomp",
+            "admission",
+            "expects",
+            "files",
+        ] {
+            assert!(
+                dom.contains(&format!("<section id=\"{id}\"")),
+                "{}: no section {id}",
+                r.name
+            );
+        }
+        assert_eq!(
+            dom.matches("<tr class=\"control\"").count(),
+            r.controls,
+            "{}: a row per control",
+            r.name
+        );
+        assert_eq!(
+            dom.matches("<circle ").count(),
+            r.nodes,
+            "{}: a dot per node",
+            r.name
+        );
+        assert!(!dom.contains("<script"), "{}: a script in the page", r.name);
+        assert!(
+            !dom.contains("<img"),
+            "{}: a program's text became an element",
+            r.name
+        );
+        if r.name == "hostile" {
+            assert!(
+                dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{dom}"
+            );
+            assert!(dom.contains("&lt;/td&gt;&lt;td&gt;evil"), "{dom}");
+        }
+        let png = review.join(format!("{}.png", r.name));
+        let pdf = review.join(format!("{}.pdf", r.name));
+        let shot = chromium(
+            &[
+                &format!("--screenshot={}", png.display()),
+                "--window-size=1280,2400",
+            ],
+            &page,
+        );
+        assert!(
+            shot.status.success(),
+            "{}",
+            String::from_utf8_lossy(&shot.stderr)
+        );
+        let print = chromium(
+            &[
+                &format!("--print-to-pdf={}", pdf.display()),
+                "--no-pdf-header-footer",
+            ],
+            &page,
+        );
+        assert!(
+            print.status.success(),
+            "{}",
+            String::from_utf8_lossy(&print.stderr)
+        );
+        let png_bytes = std::fs::read(&png).unwrap();
+        let pdf_bytes = std::fs::read(&pdf).unwrap();
+        assert!(
+            png_bytes.starts_with(b"\x89PNG") && png_bytes.len() > 50_000,
+            "{} PNG",
+            r.name
+        );
+        assert!(
+            pdf_bytes.starts_with(b"%PDF") && pdf_bytes.len() > 20_000,
+            "{} PDF",
+            r.name
+        );
+        eprintln!("{}: review {} and {}", r.name, png.display(), pdf.display());
+    }
+}
