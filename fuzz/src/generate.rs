@@ -70,6 +70,11 @@ const KEYWORDS: &[&str] = &[
     "non-root",
     "cel",
     "message",
+    "compliance",
+    "framework",
+    "waive",
+    "owner",
+    "until",
     "run-as-user",
     "run-as-group",
     "fs-group",
@@ -465,12 +470,17 @@ fn admission(u: &mut Unstructured<'_>) -> Result<Admission> {
             ))
         })?,
         exempt: some(u, 0, 1, |u| {
-            Ok((name(u, CHECKS)?, string(u, &["legacy", "vendor"])?))
+            Ok((
+                name(u, CHECKS)?,
+                string(u, &["legacy", "vendor"])?,
+                terms(u)?,
+            ))
         })?,
         exempt_images: some(u, 0, 1, |u| {
             Ok((
                 some(u, 1, 2, |u| string(u, IMAGES))?,
                 string(u, &["vendor"])?,
+                terms(u)?,
             ))
         })?,
         forbid_host_paths: some(u, 0, 2, |u| string(u, &["/", "/var/run", "/etc"]))?,
@@ -499,6 +509,60 @@ fn admission(u: &mut Unstructured<'_>) -> Result<Admission> {
     })
 }
 
+/// Days as the grammar takes them: some that exist, some that do not.
+const DATES: &[&str] = &[
+    "2027-03-31",
+    "2026-11-30",
+    "2026-12-20",
+    "2027-02-30",
+    "9999-99-99",
+];
+
+/// An exemption's owner and end, either, both or neither.
+fn terms(u: &mut Unstructured<'_>) -> Result<Terms> {
+    Ok(Terms {
+        owner: optional(u, |u| string(u, &["platform", "", "team \"a\""]))?,
+        until: optional(u, |u| pick(u, DATES))?,
+    })
+}
+
+fn compliance(u: &mut Unstructured<'_>) -> Result<Compliance> {
+    const FRAMEWORKS: &[&str] = &[
+        "nist-800-53",
+        "pci-dss",
+        "cis-kubernetes",
+        "nsa-cisa",
+        "pod-security",
+        "iso",
+    ];
+    const CONTROLS: &[&str] = &[
+        "AC-4",
+        "SC-7(5)",
+        "1.3.2",
+        "5.2.2",
+        "net-default-deny",
+        "privileged",
+        "9.9",
+    ];
+    Ok(Compliance {
+        name: name(u, &["estate", "payments"])?,
+        span: Span::default(),
+        frameworks: some(u, 0, 2, |u| pick(u, FRAMEWORKS))?,
+        applies: some(u, 0, 1, |u| admission_scope(u, true))?,
+        except: some(u, 0, 1, |u| admission_scope(u, false))?,
+        waivers: some(u, 0, 2, |u| {
+            Ok(Waiver {
+                framework: pick(u, FRAMEWORKS)?,
+                control: pick(u, CONTROLS)?,
+                owner: string(u, &["ops", ""])?,
+                until: pick(u, DATES)?,
+                reason: string(u, &["SEC-1", "a | b"])?,
+                span: Span::default(),
+            })
+        })?,
+    })
+}
+
 fn endpoint(u: &mut Unstructured<'_>) -> Result<Endpoint> {
     Ok(match u.int_in_range(0..=2)? {
         0 => Endpoint::World(Span::default()),
@@ -513,6 +577,7 @@ pub fn file(u: &mut Unstructured<'_>) -> Result<File> {
         namespaces: some(u, 0, 3, namespace)?,
         services: some(u, 0, 4, service)?,
         admissions: some(u, 0, 2, admission)?,
+        compliance: some(u, 0, 1, compliance)?,
         expects: some(u, 0, 3, |u| {
             Ok(Expect {
                 from: endpoint(u)?,

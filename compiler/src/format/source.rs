@@ -89,6 +89,36 @@ fn lex<'a>(text: &'a str, comments: &[(usize, usize)]) -> Vec<Token<'a>> {
         }
         at = end;
     }
+    join_control_ids(text, out)
+}
+
+/// A control id such as `SC-7(5)` is one token of the grammar (`control_id`): a word, `(`, a word
+/// and `)` written without a space between them stay one word, as written.
+fn join_control_ids<'a>(text: &'a str, tokens: Vec<Token<'a>>) -> Vec<Token<'a>> {
+    let mut out: Vec<Token<'a>> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while let Some(t) = tokens.get(i) {
+        if let [w, open, inner, close] = tokens.get(i..i + 4).unwrap_or_default()
+            && w.kind == Kind::Word
+            && open.text == "("
+            && inner.kind == Kind::Word
+            && close.text == ")"
+            && open.start == w.end
+            && inner.start == open.end
+            && close.start == inner.end
+        {
+            out.push(Token {
+                kind: Kind::Word,
+                text: text.get(w.start..close.end).unwrap_or_default(),
+                start: w.start,
+                end: close.end,
+            });
+            i += 4;
+            continue;
+        }
+        out.push(*t);
+        i += 1;
+    }
     out
 }
 
