@@ -538,31 +538,6 @@ fn network_diff_agrees_with_network_config_analyzer() {
     );
 }
 
-#[test]
-#[ignore = "debugging aid"]
-fn debug_pair() {
-    let which: usize = std::env::var("PAIR").unwrap().parse().unwrap();
-    let pairs = pairs();
-    let p = pairs.iter().find(|p| p.index == which).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let _ = run_nca(&[p], dir.path());
-    let out = Command::new(nca())
-        .arg("--semantic_diff")
-        .arg(dir.path().join("new"))
-        .arg("--base_np_list")
-        .arg(dir.path().join("old"))
-        .arg("--pod_list")
-        .arg(dir.path().join("pods.json"))
-        .arg("--ns_list")
-        .arg(dir.path().join("ns.json"))
-        .args(["--output_format", "txt_no_fw_rules", "--print_ipv6"])
-        .output()
-        .unwrap();
-    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
-    eprintln!("{:#?}", p.changes);
-    eprintln!("{}", p.new_text);
-}
-
 /// Calls whose treatment the random blocks vary: plain ones, ones Docker's profile allows for
 /// some arguments (`personality`), capabilities (`chroot`) or kernels (`clone3`), and ones it
 /// refuses.
