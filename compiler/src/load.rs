@@ -189,7 +189,9 @@ pub fn git_spec(arg: &str) -> Option<(&str, &str)> {
         return None;
     }
     let (rev, path) = arg.split_once(':')?;
-    (!rev.is_empty()).then_some((rev, if path.is_empty() { "." } else { path }))
+    // A revision is never an option of git's.
+    (!rev.is_empty() && !rev.starts_with('-'))
+        .then_some((rev, if path.is_empty() { "." } else { path }))
 }
 
 fn git(args: &[&str]) -> Result<Vec<u8>, String> {
