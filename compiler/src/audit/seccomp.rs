@@ -33,22 +33,7 @@ pub struct Dangerous {
 
 /// The capabilities Docker (and containerd) give a container by default: the rules of Docker's
 /// profile that need one of them apply.
-const DEFAULT_CAPABILITIES: [&str; 14] = [
-    "CAP_AUDIT_WRITE",
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_MKNOD",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_RAW",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-];
+use crate::lower::spo::DEFAULT_CAPS as DEFAULT_CAPABILITIES;
 
 /// The x86_64 system calls Docker's default profile lets run (some for some arguments only) in a
 /// container with the default capabilities: 309 with the profile in the catalog.

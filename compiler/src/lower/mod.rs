@@ -13,7 +13,7 @@ mod netpol;
 mod plan;
 mod render;
 mod seccomp;
-mod spo;
+pub mod spo;
 mod vap;
 mod views;
 

@@ -10,7 +10,7 @@ use super::{Document, Lowering, Schema};
 use crate::ir::SeccompAction;
 
 /// The capabilities containerd and CRI-O give a container unless told otherwise (Docker's set).
-const DEFAULT_CAPS: [&str; 14] = [
+pub const DEFAULT_CAPS: [&str; 14] = [
     "CAP_AUDIT_WRITE",
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",

@@ -112,6 +112,7 @@ impl Ctx {
             .map(|n| self.value(&n))
     }
 
+    /// The namespaces of an `applies`, `claim_scope` or `except_scope` line.
     fn claim_scope(&mut self, pair: Pair<'_, Rule>) -> Option<AdmissionScope> {
         pair.into_inner().find_map(|n| match n.as_rule() {
             Rule::all_namespaces => Some(AdmissionScope::All),
@@ -708,22 +709,7 @@ impl Ctx {
             match rule {
                 Rule::ident => adm.name = self.ident(&p),
                 Rule::applies | Rule::except_scope => {
-                    let scope = p.into_inner().find_map(|n| match n.as_rule() {
-                        Rule::all_namespaces => Some(AdmissionScope::All),
-                        Rule::namespaces_sel => Some(AdmissionScope::Labels(
-                            n.into_inner()
-                                .find(|p| p.as_rule() == Rule::selector)
-                                .map(|p| self.selector(p)),
-                        )),
-                        Rule::namespace_names => Some(AdmissionScope::Names(
-                            n.into_inner()
-                                .filter(|p| p.as_rule() == Rule::ident)
-                                .map(|p| self.ident(&p))
-                                .collect(),
-                        )),
-                        _ => None,
-                    });
-                    if let Some(scope) = scope {
+                    if let Some(scope) = self.claim_scope(p) {
                         if rule == Rule::applies {
                             adm.applies.push((scope, s));
                         } else {
