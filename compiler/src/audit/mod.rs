@@ -253,23 +253,17 @@ pub fn report(
         .iter()
         .filter_map(|d| Some((d.origin?, layout.file_of(&d.path, d.schema).into_owned())))
         .collect();
-    let plan = crate::emit::plan(documents, layout);
-    let manifest: Option<crate::emit::Manifest> = plan
-        .iter()
-        .find(|(path, _)| path == crate::emit::MANIFEST)
-        .and_then(|(_, content)| serde_json::from_slice(&content.to_bytes()).ok());
+    // The files' texts are not needed, only their hashes.
+    let (_, manifest) = crate::emit::plan_and_manifest(documents, layout);
     let files: Vec<GeneratedFile> = manifest
-        .map(|m| {
-            m.files
-                .into_iter()
-                .map(|(path, e)| GeneratedFile {
-                    path,
-                    sha256: e.sha256,
-                    sources: e.sources,
-                })
-                .collect()
+        .files
+        .into_iter()
+        .map(|(path, e)| GeneratedFile {
+            path,
+            sha256: e.sha256,
+            sources: e.sources,
         })
-        .unwrap_or_default();
+        .collect();
     let index: BTreeMap<&str, usize> = files
         .iter()
         .enumerate()

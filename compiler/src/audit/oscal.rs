@@ -9,7 +9,7 @@
 use super::Report;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 pub const OSCAL_VERSION: &str = "1.1.2";
 /// NIST's SP 800-53 rev. 5 catalog, which the control ids are from.
@@ -24,7 +24,8 @@ fn rlink(path: &str, sha256: &str) -> Value {
     json!({ "href": path, "hashes": [{ "algorithm": "SHA-256", "value": sha256 }] })
 }
 
-/// Sets `key` of a JSON object.
+/// Sets `key` of a JSON object. `json!` copies every value put in it, so the large ones (all the
+/// resources and requirements) are moved in with this instead.
 fn put(object: &mut Value, key: &str, value: Value) {
     if let Some(map) = object.as_object_mut() {
         map.insert(key.to_string(), value);
@@ -58,7 +59,7 @@ pub fn uuid(seed: &str) -> String {
 }
 
 /// The component definition; `Err` if no compliance block claims NIST SP 800-53.
-pub fn component_definition(report: &Report, name: &str) -> Result<String, String> {
+pub fn component_definition<'r>(report: &'r Report, name: &str) -> Result<String, String> {
     let program_hash: String = {
         let mut h = Sha256::new();
         for f in &report.program.files {
@@ -68,45 +69,36 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     };
-    // Resources: each source file and each generated file, once.
-    let mut resources: BTreeMap<String, Value> = BTreeMap::new();
-    // By kind and path: the resource's UUID, made once (each is a SHA-256); and each link made,
-    // (resource, text), by its index.
-    let mut ids: BTreeMap<(&'static str, String), String> = BTreeMap::new();
-    let mut table: Vec<(String, String)> = Vec::new();
-    let mut made_links: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let mut resource = |kind: &'static str, path: &str, sha256: &str, text: &str| -> usize {
-        let id = match ids.get(&(kind, path.to_string())) {
-            Some(id) => id.clone(),
-            None => {
-                let id = uuid(&format!("{program_hash}/{kind}/{path}"));
-                ids.insert((kind, path.to_string()), id.clone());
-                resources.insert(
-                    id.clone(),
-                    json!({
-                        "uuid": id,
-                        "title": format!("{kind} {path}"),
-                        "rlinks": [rlink(path, sha256)],
-                    }),
-                );
-                id
-            }
-        };
-        *made_links
-            .entry((id.clone(), text.to_string()))
-            .or_insert_with(|| {
-                table.push((id, text.to_string()));
-                table.len() - 1
-            })
+    // Resources: each source file and each generated file, once, by index; their UUIDs (each a
+    // SHA-256) made once; and each link made, (resource, text), by its index in `table`.
+    let mut resources: Vec<(String, Value)> = Vec::new();
+    let mut ids: HashMap<(&'static str, &str), usize> = HashMap::new();
+    let mut table: Vec<(usize, &str)> = Vec::new();
+    let mut made_links: HashMap<(usize, &str), usize> = HashMap::new();
+    let mut resource = |kind: &'static str, path: &'r str, sha256: &str, text: &'r str| -> usize {
+        let at = *ids.entry((kind, path)).or_insert_with(|| {
+            let id = uuid(&format!("{program_hash}/{kind}/{path}"));
+            let value = json!({
+                "uuid": id,
+                "title": format!("{kind} {path}"),
+                "rlinks": [rlink(path, sha256)],
+            });
+            resources.push((id, value));
+            resources.len() - 1
+        });
+        *made_links.entry((at, text)).or_insert_with(|| {
+            table.push((at, text));
+            table.len() - 1
+        })
     };
-    let mut cache: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    let mut cache: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     let sources: BTreeMap<&str, &str> = report
         .program
         .files
         .iter()
         .map(|f| (f.path.as_str(), f.sha256.as_str()))
         .collect();
-    let mut requirements: BTreeMap<String, (Value, BTreeSet<usize>)> = BTreeMap::new();
+    let mut requirements: BTreeMap<String, (Value, Vec<usize>)> = BTreeMap::new();
     let mut waived: Vec<String> = Vec::new();
     let mut claimed = false;
     for block in &report.compliance {
@@ -139,10 +131,10 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
                 }
                 let mut lines = Vec::new();
                 // The links, as indices into `table`.
-                let mut links: BTreeSet<usize> = BTreeSet::new();
+                let mut links: Vec<usize> = Vec::new();
                 for g in &c.groups {
                     let mut said: Vec<String> = Vec::new();
-                    let mut declarations: BTreeSet<&str> = BTreeSet::new();
+                    let mut declarations: Vec<&str> = Vec::new();
                     for n in &g.namespaces {
                         for kind in &g.evidence {
                             let Some(e) = block.evidence.get(n).and_then(|m| m.get(kind)) else {
@@ -172,6 +164,8 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
                             links.extend(made.iter().copied());
                         }
                     }
+                    declarations.sort_unstable();
+                    declarations.dedup();
                     for kind in &g.evidence {
                         said.push(crate::check::compliance::describe_evidence(kind));
                     }
@@ -186,7 +180,7 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
                         if g.namespaces.len() == 1 { "" } else { "s" },
                         g.namespaces.join(", "),
                         said.join("; "),
-                        declarations.iter().copied().collect::<Vec<_>>().join(", "),
+                        declarations.join(", "),
                         if expects > 0 {
                             format!("; {expects} expectations about them hold")
                         } else {
@@ -202,7 +196,7 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
                                 "control-id": control_id,
                                 "description": "",
                             }),
-                            BTreeSet::new(),
+                            Vec::new(),
                         )
                     });
                 all_links.extend(links);
@@ -224,15 +218,20 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
     }
     let requirements: Vec<Value> = requirements
         .into_values()
-        .map(|(mut r, links)| {
+        .map(|(mut r, mut links)| {
             if !links.is_empty() {
                 // One link per resource, its text the first declaration or file naming it.
-                let mut seen = BTreeSet::new();
+                links.sort_unstable();
+                links.dedup();
+                let mut seen = vec![false; resources.len()];
                 let links: Vec<Value> = links
                     .iter()
                     .filter_map(|i| table.get(*i))
-                    .filter(|(id, _)| seen.insert(id.clone()))
-                    .map(|(id, text)| link(id, text))
+                    .filter(|(at, _)| {
+                        seen.get_mut(*at)
+                            .is_some_and(|s| !std::mem::replace(s, true))
+                    })
+                    .filter_map(|(at, text)| resources.get(*at).map(|(id, _)| link(id, text)))
                     .collect();
                 put(&mut r, "links", Value::Array(links));
             }
@@ -251,15 +250,20 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
         ),
     });
     if !requirements.is_empty() {
+        let mut implementation = json!({
+            "uuid": uuid(&format!("{program_hash}/implementation")),
+            "source": NIST_CATALOG,
+            "description": IMPLEMENTATION,
+        });
+        put(
+            &mut implementation,
+            "implemented-requirements",
+            Value::Array(requirements),
+        );
         put(
             &mut component,
             "control-implementations",
-            json!([{
-                "uuid": uuid(&format!("{program_hash}/implementation")),
-                "source": NIST_CATALOG,
-                "description": IMPLEMENTATION,
-                "implemented-requirements": requirements,
-            }]),
+            Value::Array(vec![implementation]),
         );
     }
     if !waived.is_empty() {
@@ -274,18 +278,22 @@ pub fn component_definition(report: &Report, name: &str) -> Result<String, Strin
             "version": program_hash.get(..12).unwrap_or(""),
             "oscal-version": OSCAL_VERSION,
         },
-        "components": [component],
     });
+    put(&mut definition, "components", Value::Array(vec![component]));
     if !resources.is_empty() {
-        let resources: Vec<Value> = resources.into_values().collect();
+        // In the order of their UUIDs, whatever the order they were met in.
+        resources.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut back_matter = Value::Object(serde_json::Map::new());
         put(
-            &mut definition,
-            "back-matter",
-            json!({ "resources": resources }),
+            &mut back_matter,
+            "resources",
+            Value::Array(resources.into_iter().map(|(_, v)| v).collect()),
         );
+        put(&mut definition, "back-matter", back_matter);
     }
-    let mut out = serde_json::to_string_pretty(&json!({ "component-definition": definition }))
-        .map_err(|e| e.to_string())?;
+    let mut document = Value::Object(serde_json::Map::new());
+    put(&mut document, "component-definition", definition);
+    let mut out = serde_json::to_string_pretty(&document).map_err(|e| e.to_string())?;
     out.push('\n');
     Ok(out)
 }

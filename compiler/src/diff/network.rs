@@ -556,12 +556,19 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
     }
     let client_changed: Vec<bool> = as_client.iter().map(Option::is_some).collect();
     let server_changed: Vec<bool> = as_server.iter().map(Option::is_some).collect();
+    let probes: Vec<Probe> = ports.iter().map(PortClass::probe).collect();
     let compare = |from: &Endpoint, to: &Endpoint, from_name: &str, to_name: &str| {
         let mut added = Vec::new();
         let mut removed = Vec::new();
-        for class in &ports {
-            let probe = class.probe();
-            let [a, b] = [&old_ev, &new_ev].map(|ev| allowed(&ev.evaluate(from, to, Some(&probe))));
+        let [old_on, new_on] = [&old_ev, &new_ev].map(|ev| {
+            ev.allowed_on(from, to, &probes).unwrap_or_else(|| {
+                probes
+                    .iter()
+                    .map(|p| allowed(&ev.evaluate(from, to, Some(p))))
+                    .collect()
+            })
+        });
+        for ((class, a), b) in ports.iter().zip(old_on).zip(new_on) {
             if a && !b {
                 removed.push(class);
             } else if b && !a {

@@ -149,6 +149,15 @@ impl Content {
 /// It takes the documents by value: each text moves into its file rather than being copied, which
 /// keeps a large program's output in memory once, not twice.
 pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Content)> {
+    plan_and_manifest(docs, layout).0
+}
+
+/// [`plan`], and its manifest as data (for the audit report, which would otherwise read back the
+/// JSON just written).
+pub fn plan_and_manifest(
+    docs: Vec<Document>,
+    layout: Layout,
+) -> (Vec<(String, Content)>, Manifest) {
     // Each file's texts, moved in as they come, and its sources; and whether its first document
     // is at the file's own path. Sources are only gathered here and put in order per file on
     // every core below, rather than kept in order as they come on one thread.
@@ -201,7 +210,7 @@ pub fn plan(docs: Vec<Document>, layout: Layout) -> Vec<(String, Content)> {
     let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     text.push('\n');
     files.push((MANIFEST.to_string(), Content::one(text)));
-    files
+    (files, manifest)
 }
 
 fn error(code: &'static str, message: String) -> Diagnostic {

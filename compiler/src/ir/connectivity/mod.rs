@@ -413,6 +413,38 @@ impl<'a> Evaluator<'a> {
         pods::matches(self.program, peer, pod)
     }
 
+    /// For a pod and a pod or an address outside the cluster, whether each of `ports` is allowed
+    /// (as `evaluate` would say `Allowed`), with the services that may select the pods found
+    /// once for all the ports. `None` where an endpoint is a service, which stands for pods that
+    /// may differ: ask `evaluate`.
+    pub fn allowed_on(&self, from: &Endpoint, to: &Endpoint, ports: &[Probe]) -> Option<Vec<bool>> {
+        let allowed = |o: Outcome| matches!(o, Outcome::Allowed(_));
+        match (from, to) {
+            (Endpoint::Pod(client), Endpoint::Pod(server)) => {
+                let (theirs, mine) = (self.candidates(from), self.candidates(to));
+                let pair = self.pod_pair((client, &theirs), (server, &mine));
+                Some(
+                    ports
+                        .iter()
+                        .map(|p| pair.open(Some(p), server) == (true, true))
+                        .collect(),
+                )
+            }
+            (Endpoint::Pod(pod), Endpoint::External(nets))
+            | (Endpoint::External(nets), Endpoint::Pod(pod)) => {
+                let egress = matches!(from, Endpoint::Pod(_));
+                let mine = self.candidates(if egress { from } else { to });
+                Some(
+                    ports
+                        .iter()
+                        .map(|p| allowed(self.external(nets, pod, &mine, Some(p), egress)))
+                        .collect(),
+                )
+            }
+            _ => None,
+        }
+    }
+
     /// The answer in short.
     pub fn evaluate(&self, from: &Endpoint, to: &Endpoint, port: Option<&Probe>) -> Verdict {
         match self.answer(from, to, port) {

@@ -144,6 +144,29 @@ fn dns_port(port: Option<&Probe>) -> bool {
     }
 }
 
+/// What decides a connection from one pod to another apart from its port: the rules on each side
+/// that take the other pod, whether each side is isolated, and the DNS rule where the client's
+/// namespace allows DNS and the server is the cluster DNS.
+pub(super) struct PodPair<'a> {
+    egress: Vec<(&'a Flow, PolicyRef)>,
+    ingress: Vec<(&'a Flow, PolicyRef)>,
+    egress_isolated: bool,
+    ingress_isolated: bool,
+    dns: Option<Grant>,
+}
+
+impl PodPair<'_> {
+    /// Whether the client's side and the server's let a connection on `port` through.
+    pub(super) fn open(&self, port: Option<&Probe>, server: &Pod) -> (bool, bool) {
+        let egress_ok = !self.egress_isolated
+            || self.egress.iter().any(|(f, _)| covers(f, port, server))
+            || (self.dns.is_some() && dns_port(port));
+        let ingress_ok =
+            !self.ingress_isolated || self.ingress.iter().any(|(f, _)| covers(f, port, server));
+        (egress_ok, ingress_ok)
+    }
+}
+
 /// A pod and the services that may select it (every one that does is among them).
 pub(super) type Side<'p> = (&'p Pod, &'p [ServiceRef]);
 
@@ -188,45 +211,62 @@ impl<'a> Evaluator<'a> {
                 .is_some()
     }
 
+    /// What decides a connection from `src` to `dst` on any port.
+    pub(super) fn pod_pair(&self, src: Side<'_>, dst: Side<'_>) -> PodPair<'a> {
+        let program = self.program;
+        let reaches_dns_pods =
+            dst.0.namespace == program.dns.namespace && program.dns.pods.matches(&dst.0.labels);
+        let dns = program
+            .namespaces
+            .get(&src.0.namespace)
+            .filter(|ns| reaches_dns_pods && ns.allow_dns)
+            .map(|ns| dns_rule(program, ns, src.0, src.1));
+        PodPair {
+            egress: self
+                .rules(src, true)
+                .into_iter()
+                .filter(|(f, _)| matches(program, &f.server, dst.0))
+                .collect(),
+            ingress: self
+                .rules(dst, false)
+                .into_iter()
+                .filter(|(f, _)| matches(program, &f.client, src.0))
+                .collect(),
+            egress_isolated: self.isolated(src, true),
+            ingress_isolated: self.isolated(dst, false),
+            dns,
+        }
+    }
+
     pub(super) fn pod_to_pod(&self, src: Side<'_>, dst: Side<'_>, port: Option<&Probe>) -> Outcome {
         let program = self.program;
-        let grant = |(f, policy): (&Flow, PolicyRef), egress: bool| Grant {
+        let pair = self.pod_pair(src, dst);
+        let grant = |(f, policy): &(&Flow, PolicyRef), egress: bool| Grant {
             source: f.span,
             dns: false,
             egress,
-            policies: vec![policy],
+            policies: vec![policy.clone()],
         };
-        let mut egress_grants: Vec<Grant> = self
-            .rules(src, true)
-            .into_iter()
-            .filter(|(f, _)| matches(program, &f.server, dst.0) && covers(f, port, dst.0))
+        let mut egress_grants: Vec<Grant> = pair
+            .egress
+            .iter()
+            .filter(|(f, _)| covers(f, port, dst.0))
             .map(|rule| grant(rule, true))
             .collect();
-        let mut ingress_grants: Vec<Grant> = self
-            .rules(dst, false)
-            .into_iter()
-            .filter(|(f, _)| matches(program, &f.client, src.0) && covers(f, port, dst.0))
+        let mut ingress_grants: Vec<Grant> = pair
+            .ingress
+            .iter()
+            .filter(|(f, _)| covers(f, port, dst.0))
             .map(|rule| grant(rule, false))
             .collect();
         egress_grants.sort_by_key(|g| g.source);
         ingress_grants.sort_by_key(|g| g.source);
-        let reaches_dns = dns_port(port)
-            && dst.0.namespace == program.dns.namespace
-            && program.dns.pods.matches(&dst.0.labels);
-        let dns = program
-            .namespaces
-            .get(&src.0.namespace)
-            .filter(|ns| reaches_dns && ns.allow_dns)
-            .map(|ns| dns_rule(program, ns, src.0, src.1));
-        let egress_isolated = self.isolated(src, true);
-        let ingress_isolated = self.isolated(dst, false);
-        let egress_ok = !egress_isolated || !egress_grants.is_empty() || dns.is_some();
-        let ingress_ok = !ingress_isolated || !ingress_grants.is_empty();
+        let (egress_ok, ingress_ok) = pair.open(port, dst.0);
         if egress_ok && ingress_ok {
             let mut grants = egress_grants;
             // The DNS rule decides only where no flow opens the client's side.
-            if egress_isolated && grants.is_empty() {
-                grants.extend(dns);
+            if pair.egress_isolated && grants.is_empty() && dns_port(port) {
+                grants.extend(pair.dns);
             }
             grants.extend(ingress_grants);
             return Outcome::Allowed(grants);
