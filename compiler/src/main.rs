@@ -3,6 +3,8 @@
 
 #[path = "cli/fmt.rs"]
 mod fmt;
+#[path = "cli/infer.rs"]
+mod infer;
 #[path = "cli/init.rs"]
 mod init;
 #[path = "cli/report.rs"]
@@ -150,6 +152,23 @@ enum Command {
     },
     /// Serve the Language Server Protocol on standard input and output, for editors
     Lsp,
+    /// Draft a program from Kubernetes manifests: services from workloads, flows from the
+    /// addresses they are given, `from world` from what is exposed, each line with its evidence
+    Infer {
+        /// Manifest files or directories (YAML or JSON, as kubectl, kustomize or helm write them)
+        #[arg(required = true)]
+        manifests: Vec<PathBuf>,
+        /// The namespace of objects that name none
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// The target the program is for: with `cilium`, hosts outside the cluster are named
+        #[arg(long, value_enum, default_value_t = InferTarget::Netpol)]
+        target: InferTarget,
+        /// Write a file per namespace into DIR (default: print the program); only files
+        /// `infer` drafted are written over
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write a starter program, a pre-commit configuration and a CI workflow into DIR
     Init {
         /// Where (created if need be; nothing already there is overwritten)
@@ -167,6 +186,13 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// `infer --target`: which network target the draft is for.
+#[derive(Clone, Copy, ValueEnum)]
+enum InferTarget {
+    Netpol,
+    Cilium,
 }
 
 /// `--target`: the library's `Target`, as the command line spells it.
@@ -324,6 +350,19 @@ fn main() -> ExitCode {
             today: date.unwrap_or_else(warden::today),
             name,
         }),
+        Command::Infer {
+            manifests,
+            namespace,
+            target,
+            out,
+        } => infer::run(
+            &manifests,
+            &warden::infer::Options {
+                namespace,
+                cilium: matches!(target, InferTarget::Cilium),
+            },
+            out.as_deref(),
+        ),
         Command::Init { dir } => init::run(&dir),
         Command::Lsp => warden::lsp::run(),
         Command::Fmt {

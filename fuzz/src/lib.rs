@@ -345,3 +345,47 @@ pub fn lsp(data: &[u8]) {
         "{requests} requests, {answers} answers"
     );
 }
+
+/// The manifest reader and `infer` on any bytes as a manifest file: never a panic, every label
+/// inside the file, and a draft that compiles (a draft that does not is a defect of `infer`).
+pub fn manifests(data: &[u8]) {
+    let mut m = warden::manifests::Manifests::new();
+    m.add("f.yaml".to_string(), data);
+    assert_spans(&m.sources, &m.diagnostics, false);
+    if m.diagnostics.iter().any(Diagnostic::is_error) {
+        return;
+    }
+    for cilium in [false, true] {
+        let options = warden::infer::Options {
+            namespace: "default".to_string(),
+            cilium,
+        };
+        let draft = warden::infer::infer(&m, &options);
+        assert_spans(&m.sources, &draft.diagnostics, false);
+        let mut program = SourceMap::new();
+        for (name, text) in &draft.files {
+            program.add(name.clone(), text.clone());
+        }
+        let target = if cilium {
+            Target::Cilium
+        } else {
+            Target::Netpol
+        };
+        let compiled = warden::compile(program, &[target]);
+        let errors: Vec<&str> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.as_str())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "the draft does not compile: {errors:?}\n{}",
+            draft
+                .files
+                .iter()
+                .map(|(_, t)| t.as_str())
+                .collect::<String>()
+        );
+    }
+}

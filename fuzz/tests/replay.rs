@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 
 type Body = fn(&[u8]);
 
-const TARGETS: [(&str, Body); 5] = [
+const TARGETS: [(&str, Body); 6] = [
     ("parse", warden_fuzz::parse),
     ("check", warden_fuzz::check),
     ("compile", warden_fuzz::compile),
     ("round_trip", warden_fuzz::round_trip),
     ("lsp", warden_fuzz::lsp),
+    ("manifests", warden_fuzz::manifests),
 ];
 
 fn inputs(dir: &Path) -> Vec<PathBuf> {

@@ -120,8 +120,99 @@ fn realistic(n: usize) -> Vec<(String, String)> {
     files
 }
 
+/// `infer`'s input: N workloads in namespaces of ten, each a Deployment with a container port
+/// and a Service in front (port 80 to the pod's 8080, every tenth a LoadBalancer), each given
+/// the addresses of two neighbours (one literal, one through its namespace's shared ConfigMap),
+/// a database URL, an external API and a Secret reference, as `helm template` writes them: a
+/// file per namespace.
+fn manifests(n: usize) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for ns in 0..n.div_ceil(10) {
+        let mut s = String::new();
+        let members: Vec<usize> = (ns * 10..(ns * 10 + 10).min(n)).collect();
+        let _ = writeln!(
+            s,
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: ns-{ns}\ndata:"
+        );
+        for i in &members {
+            let _ = writeln!(s, "  SVC_{i}_ADDR: svc-{i}:80");
+        }
+        for &i in &members {
+            let next = members.get((i + 1) % members.len()).copied().unwrap_or(i);
+            let kind = if i % 10 == 0 {
+                "LoadBalancer"
+            } else {
+                "ClusterIP"
+            };
+            let _ = write!(
+                s,
+                "---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: svc-{i}
+  namespace: ns-{ns}
+spec:
+  selector:
+    matchLabels:
+      app: svc-{i}
+  template:
+    metadata:
+      labels:
+        app: svc-{i}
+        tier: t{tier}
+    spec:
+      securityContext:
+        seccompProfile:
+          type: RuntimeDefault
+      containers:
+        - name: app
+          image: registry.example.com/svc-{i}:1.0
+          ports:
+            - containerPort: 8080
+              name: http
+          env:
+            - name: NEXT_ADDR
+              value: \"svc-{next}.ns-{ns}.svc.cluster.local:80\"
+            - name: DB_URL
+              value: \"postgresql://app@svc-{db}:80/app\"
+            - name: API
+              value: \"https://api{api}.example.com/v1\"
+            - name: TOKEN
+              valueFrom:
+                secretKeyRef:
+                  name: token
+                  key: token
+          envFrom:
+            - configMapRef:
+                name: shared
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-{i}
+  namespace: ns-{ns}
+spec:
+  type: {kind}
+  selector:
+    app: svc-{i}
+  ports:
+    - name: http
+      port: 80
+      targetPort: 8080
+",
+                tier = i % 3,
+                db = members.first().copied().unwrap_or(i),
+                api = i % 7,
+            );
+        }
+        files.push((format!("ns-{ns}.yaml"), s));
+    }
+    files
+}
+
 fn usage() -> ExitCode {
-    eprintln!("usage: bench-gen chain|realistic N DIR");
+    eprintln!("usage: bench-gen chain|realistic|manifests N DIR");
     ExitCode::from(2)
 }
 
@@ -144,6 +235,7 @@ fn main() -> ExitCode {
     let files = match kind.as_str() {
         "chain" => chain(n),
         "realistic" => realistic(n),
+        "manifests" => manifests(n),
         _ => return usage(),
     };
     match write(&PathBuf::from(dir), &files) {

@@ -24,7 +24,7 @@ mod layer7;
 mod names;
 mod namespaces;
 mod overlaps;
-mod ports;
+pub mod ports;
 mod services;
 mod syscalls;
 

@@ -292,7 +292,7 @@ fn served(ports: &[(String, PortSpec)], port: &PortRange) -> bool {
 
 /// Kubernetes' rule for a container port's name (IANA_SVC_NAME), or why it breaks it. The
 /// grammar already starts every name with a letter.
-fn container_port_name(name: &str) -> Result<(), &'static str> {
+pub fn container_port_name(name: &str) -> Result<(), &'static str> {
     if name.len() > 15 {
         return Err("longer than 15 characters");
     }

@@ -94,6 +94,14 @@ pub const CODES: &[(&str, &str)] = &[
     ("E1004", include_str!("../../codes/E1004.md")),
     ("W1005", include_str!("../../codes/W1005.md")),
     ("W1006", include_str!("../../codes/W1006.md")),
+    ("E1101", include_str!("../../codes/E1101.md")),
+    ("W1102", include_str!("../../codes/W1102.md")),
+    ("W1201", include_str!("../../codes/W1201.md")),
+    ("W1202", include_str!("../../codes/W1202.md")),
+    ("W1203", include_str!("../../codes/W1203.md")),
+    ("W1204", include_str!("../../codes/W1204.md")),
+    ("W1205", include_str!("../../codes/W1205.md")),
+    ("W1206", include_str!("../../codes/W1206.md")),
 ];
 
 /// The explanation of a code, if it exists.

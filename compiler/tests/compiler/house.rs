@@ -20,6 +20,7 @@ const FLOORS: &[&[&str]] = &[
     &["span", "parallel"],
     &["diag"],
     &["catalog"],
+    &["manifests"],
     &["ast"],
     &["parse"],
     &["ir"],
@@ -31,6 +32,7 @@ const FLOORS: &[&[&str]] = &[
     &["load", "format", "graph", "explain"],
     &["audit"],
     &["diff"],
+    &["infer"],
     &["lsp"],
 ];
 

@@ -13,6 +13,7 @@ mod cilium_model;
 mod diff;
 mod engines;
 mod gatekeeper_library;
+mod infer;
 mod integrations;
 mod netpol;
 mod netpol_upstream;

@@ -230,7 +230,7 @@ const BOUTIQUE: &str = "online-boutique";
 /// (its template's labels and container ports), a pod in another namespace, the cluster DNS and
 /// addresses outside the cluster. Returns the pod and namespace lists, the ends and the ports to
 /// probe.
-fn boutique_cluster(dir: &Path) -> (PathBuf, PathBuf, Vec<End>, BTreeSet<u16>) {
+pub(super) fn boutique_cluster(dir: &Path) -> (PathBuf, PathBuf, Vec<End>, BTreeSet<u16>) {
     let release = common::corpora().join("microservices-demo/release/kubernetes-manifests.yaml");
     let text = std::fs::read_to_string(&release)
         .unwrap_or_else(|e| panic!("{}: {e} (it comes from shared/corpora)", release.display()));

@@ -1,0 +1,113 @@
+//! `warden infer MANIFESTS… [--out DIR]`: the draft program, printed or written a file per
+//! namespace. A manifest that cannot be read stops it with nothing written; the draft is
+//! compiled before it is written, so what `infer` writes builds.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use warden::diag;
+use warden::infer::HEADER;
+
+pub fn run(paths: &[PathBuf], options: &warden::infer::Options, out: Option<&Path>) -> ExitCode {
+    let manifests = warden::manifests::read(paths);
+    if manifests.diagnostics.iter().any(diag::Diagnostic::is_error) {
+        eprint!(
+            "{}",
+            diag::render::human(&manifests.sources, &manifests.diagnostics)
+        );
+        return ExitCode::from(1);
+    }
+    let draft = warden::infer::infer(&manifests, options);
+    let mut diagnostics = manifests.diagnostics.clone();
+    diagnostics.extend(draft.diagnostics);
+    eprint!("{}", diag::render::human(&manifests.sources, &diagnostics));
+    let mut skipped: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (kind, _) in &manifests.skipped {
+        *skipped.entry(kind.as_str()).or_default() += 1;
+    }
+    if !skipped.is_empty() {
+        let kinds: Vec<String> = skipped.iter().map(|(k, n)| format!("{k} ({n})")).collect();
+        eprintln!("note: not read, of no use to a draft: {}", kinds.join(", "));
+    }
+    // The draft must build: a failure here is a defect of `infer`, shown rather than written.
+    let mut program = warden::span::SourceMap::new();
+    for (name, text) in &draft.files {
+        program.add(name.clone(), text.clone());
+    }
+    let target = if options.cilium {
+        warden::document::Target::Cilium
+    } else {
+        warden::document::Target::Netpol
+    };
+    let compiled = warden::compile(program, &[target]);
+    if compiled.diagnostics.iter().any(diag::Diagnostic::is_error) {
+        eprint!(
+            "{}",
+            diag::render::human(&compiled.sources, &compiled.diagnostics)
+        );
+        eprintln!(
+            "error: the draft does not compile (a defect of `warden infer`); nothing written"
+        );
+        return ExitCode::from(1);
+    }
+    let Some(dir) = out else {
+        let texts: Vec<&str> = draft.files.iter().map(|(_, t)| t.as_str()).collect();
+        print!("{}", texts.join("\n"));
+        return ExitCode::SUCCESS;
+    };
+    match write(dir, &draft.files) {
+        Ok(()) => {
+            eprintln!(
+                "drafted {} file(s), {} flow(s) into {}",
+                draft.files.len(),
+                draft.flows,
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn drafted(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(HEADER))
+}
+
+/// Writes each file through a temporary one and a rename; refuses, before writing anything, to
+/// write over a file `infer` did not draft; removes the drafts of namespaces no longer seen.
+fn write(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let foreign: Vec<String> = files
+        .iter()
+        .map(|(name, _)| dir.join(name))
+        .filter(|p| p.exists() && !drafted(p))
+        .map(|p| p.display().to_string())
+        .collect();
+    if !foreign.is_empty() {
+        return Err(format!(
+            "`warden infer` writes only over files it drafted, and these are not: {}",
+            foreign.join(", ")
+        ));
+    }
+    for (name, text) in files {
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    let current: std::collections::BTreeSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".warden") && !current.contains(name.as_str()) && drafted(&p) {
+                std::fs::remove_file(&p)
+                    .map_err(|e| format!("cannot remove {}: {e}", p.display()))?;
+            }
+        }
+    }
+    Ok(())
+}

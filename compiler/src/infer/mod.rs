@@ -1,0 +1,798 @@
+//! `warden infer`: a draft program from what the manifests already declare. Each workload
+//! becomes a service (its selector, its container ports); each place a workload names another —
+//! an environment variable (literal, from a ConfigMap key, or every key of an `envFrom`
+//! ConfigMap), a command or argument, a mounted ConfigMap's data — becomes a flow to the pod port
+//! behind the Service named; what a LoadBalancer or NodePort Service, an Ingress or a Gateway API
+//! route exposes becomes `from world`; hosts outside the cluster become `to host` (target
+//! `cilium`) or `to world` with the host in a comment. Every line carries its evidence as a
+//! comment: the manifest file and line, and the value read there.
+
+mod exposure;
+pub mod refs;
+mod render;
+
+use render::sanitize;
+
+use crate::diag::Diagnostic;
+use crate::manifests::Manifests;
+use crate::manifests::objects::{
+    At, ConfigMap, EnvSource, Object, Service, ServicePort, TargetPort, Workload,
+};
+use refs::Reference;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What `infer` is asked.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The namespace of objects that say none.
+    pub namespace: String,
+    /// Whether the program is for target `cilium`, which can name hosts outside the cluster.
+    pub cilium: bool,
+}
+
+/// The first line of every file `infer` writes: what marks a file it may write over.
+pub const HEADER: &str = "// Drafted by `warden infer`";
+
+/// The draft: a file per namespace (name, text), and what a reviewer should know.
+pub struct Draft {
+    pub files: Vec<(String, String)>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub flows: usize,
+}
+
+/// A value a workload is given, where, and how.
+struct Said {
+    text: String,
+    what: String,
+    at: At,
+    /// Through a ConfigMap that other workloads use too: its name and how many use it.
+    shared: Option<(String, usize)>,
+}
+
+/// A port a service declares, and why.
+struct PortDecl {
+    name: String,
+    evidence: BTreeSet<String>,
+}
+
+struct Svc<'m> {
+    namespace: String,
+    name: String,
+    workload: &'m Workload,
+    ports: BTreeMap<(String, u16), PortDecl>,
+    /// Pod ports reached from outside, with why.
+    exposed: BTreeMap<(String, u16), BTreeSet<String>>,
+    /// `RuntimeDefault`, where the pod asks for it.
+    runtime_default: Option<String>,
+}
+
+/// A flow's server and evidence.
+#[derive(Default)]
+struct FlowEvidence {
+    said: BTreeSet<String>,
+    /// Whether every piece of evidence came through a shared ConfigMap.
+    weak: bool,
+}
+
+/// Where a flow goes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Peer {
+    Service(usize),
+    Host(String),
+    Ip(String),
+}
+
+/// A Kubernetes name as a warden name (a DNS-1123 label).
+fn program_name(name: &str) -> String {
+    let mut out: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    out.truncate(63);
+    let out = out.trim_matches('-').to_string();
+    if out.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        out
+    } else {
+        format!("w-{out}")
+    }
+}
+
+fn protocol(p: &str) -> String {
+    p.to_ascii_lowercase()
+}
+
+fn label_key_ok(k: &str) -> bool {
+    !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'))
+}
+
+struct Inference<'m> {
+    m: &'m Manifests,
+    opts: &'m Options,
+    services: Vec<Svc<'m>>,
+    /// The services of each namespace, by index.
+    by_namespace: BTreeMap<String, Vec<usize>>,
+    /// Kubernetes Services by namespace and name.
+    k8s: BTreeMap<(String, String), &'m Service>,
+    config_maps: BTreeMap<(String, String), &'m ConfigMap>,
+    namespaces: BTreeSet<String>,
+    flows: BTreeMap<(usize, Peer, String, Option<u16>), FlowEvidence>,
+    diagnostics: Vec<Diagnostic>,
+    /// Warned once each.
+    warned: BTreeSet<String>,
+}
+
+impl<'m> Inference<'m> {
+    fn ns(&self, namespace: &Option<String>) -> String {
+        // A namespace as the program can name it, whatever the manifest says.
+        program_name(namespace.as_deref().unwrap_or(&self.opts.namespace))
+    }
+
+    fn loc(&self, at: &At) -> String {
+        self.m.location(at)
+    }
+
+    fn warn(&mut self, key: String, d: Diagnostic) {
+        if self.warned.insert(key) {
+            self.diagnostics.push(d);
+        }
+    }
+
+    /// The services whose pods a Kubernetes Service selects.
+    fn selected(&self, s: &Service) -> Vec<usize> {
+        if s.selector.is_empty() {
+            return Vec::new();
+        }
+        let ns = self.ns(&s.meta.namespace);
+        self.by_namespace
+            .get(&ns)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| {
+                self.services.get(i).is_some_and(|w| {
+                    s.selector
+                        .iter()
+                        .all(|(k, v)| w.workload.pod_labels.get(k) == Some(v))
+                })
+            })
+            .collect()
+    }
+
+    /// The pod port a Service port leads to on a service's pods, declaring it there if the
+    /// containers do not.
+    fn pod_port(&mut self, server: usize, s: &Service, sp: &ServicePort) -> Option<u16> {
+        let proto = protocol(&sp.protocol);
+        let svc = self.services.get(server)?;
+        let number = match &sp.target {
+            TargetPort::Number(n) => *n,
+            TargetPort::Name(name) => {
+                let found = svc
+                    .workload
+                    .containers
+                    .iter()
+                    .filter(|c| !c.init)
+                    .flat_map(|c| &c.ports)
+                    .find(|p| p.name.as_deref() == Some(name.as_str()))
+                    .map(|p| p.number);
+                if found.is_none() {
+                    let d = Diagnostic::warning(
+                        "W1202",
+                        format!(
+                            "Service `{}` targets the port named `{name}`, which no container of `{}` has",
+                            s.meta.name, svc.name
+                        ),
+                    )
+                    .primary(self.m.span(&sp.at), "this port");
+                    self.warn(format!("target {} {name} {}", s.meta.name, svc.name), d);
+                }
+                found?
+            }
+        };
+        if sp.port != number {
+            let d = Diagnostic::warning(
+                "W1203",
+                format!(
+                    "Service `{}` port {} leads to pod port {number}: flows are to {number}",
+                    s.meta.name, sp.port
+                ),
+            )
+            .primary(self.m.span(&sp.at), "the Service port and its targetPort")
+            .note("NetworkPolicies match the pod's port, not the Service's: a policy on the Service port would let nothing through");
+            self.warn(format!("port {} {}", s.meta.name, sp.port), d);
+        }
+        let key = (proto.clone(), number);
+        let evidence = format!(
+            "{} Service {} port {} targets {number}",
+            self.loc(&sp.at),
+            s.meta.name,
+            sp.port
+        );
+        let svc = self.services.get_mut(server)?;
+        if !svc.ports.contains_key(&key) {
+            let name = sp
+                .name
+                .clone()
+                .filter(|n| crate::check::ports::container_port_name(n).is_ok())
+                .filter(|n| !svc.ports.values().any(|p| &p.name == n))
+                .unwrap_or_else(|| format!("{proto}-{number}"));
+            svc.ports.insert(
+                key.clone(),
+                PortDecl {
+                    name,
+                    evidence: [evidence].into(),
+                },
+            );
+        }
+        Some(number)
+    }
+
+    /// Which Service a host names from `namespace`, or why none.
+    fn resolve(&self, host: &str, namespace: &str) -> Resolved<'m> {
+        let labels: Vec<&str> = host.split('.').collect();
+        let (svc, ns, internal) = match labels.as_slice() {
+            [svc] => (*svc, namespace.to_string(), true),
+            [svc, ns] => (*svc, (*ns).to_string(), self.namespaces.contains(*ns)),
+            [svc, ns, "svc", ..] => (*svc, (*ns).to_string(), true),
+            _ => ("", String::new(), false),
+        };
+        if let Some(s) = self.k8s.get(&(ns.clone(), svc.to_string())) {
+            return Resolved::Service(s);
+        }
+        if internal {
+            return Resolved::Unknown;
+        }
+        if host.parse::<std::net::IpAddr>().is_ok() {
+            return Resolved::Ip;
+        }
+        let tld_alpha = labels
+            .last()
+            .is_some_and(|l| l.chars().all(|c| c.is_ascii_alphabetic()));
+        if labels.len() >= 2 && tld_alpha && refs::dns_name(host) {
+            Resolved::External
+        } else {
+            Resolved::Unknown
+        }
+    }
+
+    /// The values workload `i` is given: its environment, commands and arguments, and the data
+    /// of the ConfigMaps it reads.
+    fn said(&self, i: usize, users: &BTreeMap<(String, String), BTreeSet<usize>>) -> Vec<Said> {
+        let Some(svc) = self.services.get(i) else {
+            return Vec::new();
+        };
+        let ns = &svc.namespace;
+        let shared = |cm: &str| {
+            let n = users
+                .get(&(ns.clone(), cm.to_string()))
+                .map_or(0, BTreeSet::len);
+            (n > 1).then(|| (cm.to_string(), n))
+        };
+        let mut out = Vec::new();
+        for c in &svc.workload.containers {
+            let mut literal: BTreeMap<&str, &str> = BTreeMap::new();
+            for e in &c.env {
+                match &e.source {
+                    EnvSource::Value(v) => {
+                        literal.insert(&e.name, v);
+                        out.push(Said {
+                            text: v.clone(),
+                            what: format!("env {}={}", e.name, v),
+                            at: e.at.clone(),
+                            shared: None,
+                        });
+                    }
+                    EnvSource::ConfigMapKey { name, key } => {
+                        if let Some((value, line)) = self
+                            .config_maps
+                            .get(&(ns.clone(), name.clone()))
+                            .and_then(|cm| cm.data.iter().find(|(k, _, _)| k == key))
+                            .map(|(_, v, l)| (v.clone(), *l))
+                        {
+                            let cm_at =
+                                self.config_maps
+                                    .get(&(ns.clone(), name.clone()))
+                                    .map(|cm| At {
+                                        file: cm.meta.at.file,
+                                        line,
+                                    });
+                            out.push(Said {
+                                what: format!(
+                                    "env {} from ConfigMap {name} key {key}{} = {value}",
+                                    e.name,
+                                    cm_at
+                                        .map(|a| format!(" ({})", self.loc(&a)))
+                                        .unwrap_or_default()
+                                ),
+                                text: value,
+                                at: e.at.clone(),
+                                shared: shared(name),
+                            });
+                        }
+                    }
+                    EnvSource::SecretKey { .. } | EnvSource::Other => {}
+                }
+            }
+            for from in &c.env_from {
+                let Some(name) = &from.config_map else {
+                    continue;
+                };
+                if let Some(cm) = self.config_maps.get(&(ns.clone(), name.clone())) {
+                    for (key, value, line) in &cm.data {
+                        let at = At {
+                            file: cm.meta.at.file,
+                            line: *line,
+                        };
+                        out.push(Said {
+                            text: value.clone(),
+                            what: format!(
+                                "env {}{key}={value} from envFrom ConfigMap {name} ({})",
+                                from.prefix,
+                                self.loc(&at)
+                            ),
+                            at: from.at.clone(),
+                            shared: shared(name),
+                        });
+                    }
+                }
+            }
+            for (word, at) in &c.words {
+                // Kubernetes expands `$(NAME)` in commands and arguments from the environment.
+                let mut text = word.clone();
+                for (name, value) in &literal {
+                    text = text.replace(&format!("$({name})"), value);
+                }
+                out.push(Said {
+                    what: format!(
+                        "{} `{}`",
+                        if c.init { "init argument" } else { "argument" },
+                        text
+                    ),
+                    text,
+                    at: at.clone(),
+                    shared: None,
+                });
+            }
+        }
+        for (name, at) in &svc.workload.config_map_volumes {
+            if let Some(cm) = self.config_maps.get(&(ns.clone(), name.clone())) {
+                for (key, value, line) in &cm.data {
+                    let data_at = At {
+                        file: cm.meta.at.file,
+                        line: *line,
+                    };
+                    out.push(Said {
+                        text: value.clone(),
+                        what: format!(
+                            "ConfigMap {name} key {key} ({}), mounted at {}",
+                            self.loc(&data_at),
+                            self.loc(at)
+                        ),
+                        at: data_at,
+                        shared: shared(name),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The flows a value names.
+    fn flows_of(&mut self, client: usize, said: &Said) {
+        let Some(namespace) = self.services.get(client).map(|s| s.namespace.clone()) else {
+            return;
+        };
+        for r in refs::references(&said.text) {
+            self.reference(client, &namespace, said, &r);
+        }
+    }
+
+    fn reference(&mut self, client: usize, namespace: &str, said: &Said, r: &Reference) {
+        let evidence = format!("{} {}", self.loc(&said.at), sanitize(&said.what));
+        match self.resolve(&r.host, namespace) {
+            Resolved::Service(s) => {
+                let servers = self.selected(s);
+                if servers.is_empty() {
+                    let d = Diagnostic::warning(
+                        "W1204",
+                        format!(
+                            "Service `{}` selects no workload of the manifests: no flow for `{}`",
+                            s.meta.name, r.host
+                        ),
+                    )
+                    .primary(self.m.span(&said.at), "named here")
+                    .secondary(self.m.span(&s.meta.at), "the Service");
+                    self.warn(format!("empty {}", s.meta.name), d);
+                    return;
+                }
+                let ports: Vec<&ServicePort> = match r.port {
+                    Some(p) => s.ports.iter().filter(|sp| sp.port == p).collect(),
+                    None => {
+                        let by_scheme: Vec<&ServicePort> = r
+                            .scheme
+                            .as_deref()
+                            .and_then(refs::default_port)
+                            .map(|d| s.ports.iter().filter(|sp| sp.port == d).collect())
+                            .unwrap_or_default();
+                        if !by_scheme.is_empty() {
+                            by_scheme
+                        } else {
+                            if s.ports.len() > 1 {
+                                let d = Diagnostic::warning(
+                                    "W1205",
+                                    format!(
+                                        "`{}` names Service `{}` without a port: a flow to each of its {} ports",
+                                        r.host,
+                                        s.meta.name,
+                                        s.ports.len()
+                                    ),
+                                )
+                                .primary(self.m.span(&said.at), "named here")
+                                .help("keep the ports the client calls");
+                                self.warn(format!("ports {:?} {}", said.at, s.meta.name), d);
+                            }
+                            s.ports.iter().collect()
+                        }
+                    }
+                };
+                if ports.is_empty() {
+                    let d = Diagnostic::warning(
+                        "W1202",
+                        format!(
+                            "`{}:{}` names a port Service `{}` does not have: no flow",
+                            r.host,
+                            r.port.unwrap_or_default(),
+                            s.meta.name
+                        ),
+                    )
+                    .primary(self.m.span(&said.at), "named here")
+                    .secondary(self.m.span(&s.meta.at), "the Service");
+                    self.warn(format!("noport {:?} {}", said.at, r.host), d);
+                    return;
+                }
+                for server in servers {
+                    if server == client {
+                        continue;
+                    }
+                    for sp in &ports {
+                        let Some(number) = self.pod_port(server, s, sp) else {
+                            continue;
+                        };
+                        let e = self
+                            .flows
+                            .entry((
+                                client,
+                                Peer::Service(server),
+                                protocol(&sp.protocol),
+                                Some(number),
+                            ))
+                            .or_insert_with(|| FlowEvidence {
+                                said: BTreeSet::new(),
+                                weak: true,
+                            });
+                        e.weak &= said.shared.is_some();
+                        e.said.insert(format!(
+                            "{evidence}{}",
+                            said.shared
+                                .as_ref()
+                                .map(|(cm, n)| format!(
+                                    " (ConfigMap {cm} is shared by {n} workloads)"
+                                ))
+                                .unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            Resolved::External | Resolved::Ip => {
+                let port = r
+                    .port
+                    .or_else(|| r.scheme.as_deref().and_then(refs::default_port));
+                let peer = if r.host.parse::<std::net::IpAddr>().is_ok() {
+                    Peer::Ip(r.host.clone())
+                } else {
+                    Peer::Host(r.host.clone())
+                };
+                let e = self
+                    .flows
+                    .entry((client, peer, "tcp".to_string(), port))
+                    .or_insert_with(|| FlowEvidence {
+                        said: BTreeSet::new(),
+                        weak: true,
+                    });
+                e.weak &= said.shared.is_some();
+                e.said.insert(evidence);
+            }
+            Resolved::Unknown => {
+                // A word that may be a name by chance is not worth a warning; a host with a port,
+                // a URL or an address-like variable is.
+                if r.bare && !r.host.contains('.') && !address_like(&said.what) {
+                    return;
+                }
+                if !refs::dns_name(&r.host) {
+                    return;
+                }
+                let d = Diagnostic::warning(
+                    "W1202",
+                    format!(
+                        "`{}` names no Service of the manifests: no flow",
+                        r.host
+                    ),
+                )
+                .primary(self.m.span(&said.at), sanitize(&said.what))
+                .help("if the service runs elsewhere, add its manifests; if it is optional, leave it out");
+                self.warn(format!("unknown {:?} {}", said.at, r.host), d);
+            }
+        }
+    }
+}
+
+enum Resolved<'m> {
+    Service(&'m Service),
+    External,
+    Ip,
+    Unknown,
+}
+
+/// Whether an environment variable's name says it holds an address.
+fn address_like(what: &str) -> bool {
+    let name = what
+        .strip_prefix("env ")
+        .and_then(|w| w.split(['=', ' ']).next())
+        .unwrap_or_default();
+    [
+        "ADDR", "HOST", "URL", "URI", "ENDPOINT", "SERVICE", "SERVER", "DSN",
+    ]
+    .iter()
+    .any(|s| name.contains(s))
+}
+
+/// The draft program for the manifests read.
+pub fn infer(m: &Manifests, opts: &Options) -> Draft {
+    let mut inf = Inference {
+        m,
+        opts,
+        services: Vec::new(),
+        by_namespace: BTreeMap::new(),
+        k8s: BTreeMap::new(),
+        config_maps: BTreeMap::new(),
+        namespaces: BTreeSet::new(),
+        flows: BTreeMap::new(),
+        diagnostics: Vec::new(),
+        warned: BTreeSet::new(),
+    };
+    // Workloads in a fixed order whatever the order of files and documents.
+    let mut workloads: Vec<&Workload> = Vec::new();
+    for o in &m.objects {
+        match o {
+            Object::Workload(w) => workloads.push(w),
+            Object::Service(s) => {
+                inf.k8s
+                    .insert((inf.ns(&s.meta.namespace), s.meta.name.clone()), s);
+            }
+            Object::ConfigMap(c) => {
+                inf.config_maps
+                    .insert((inf.ns(&c.meta.namespace), c.meta.name.clone()), c);
+            }
+            Object::Secret(_) | Object::Route(_) | Object::NetworkPolicy(..) => {}
+        }
+    }
+    for o in &m.objects {
+        let meta = match o {
+            Object::Workload(w) => &w.meta,
+            Object::Service(s) => &s.meta,
+            Object::ConfigMap(c) => &c.meta,
+            Object::Secret(s) => &s.meta,
+            Object::Route(r) => &r.meta,
+            Object::NetworkPolicy(meta, _) => meta,
+        };
+        inf.namespaces.insert(inf.ns(&meta.namespace));
+    }
+    workloads.sort_by(|a, b| {
+        (inf.ns(&a.meta.namespace), &a.meta.name, &a.meta.kind).cmp(&(
+            inf.ns(&b.meta.namespace),
+            &b.meta.name,
+            &b.meta.kind,
+        ))
+    });
+    let mut names: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for w in &workloads {
+        *names
+            .entry((inf.ns(&w.meta.namespace), program_name(&w.meta.name)))
+            .or_default() += 1;
+    }
+    for w in workloads {
+        let namespace = inf.ns(&w.meta.namespace);
+        // A policy selects pods by their labels: pods with none (or none a program can say)
+        // cannot be a service.
+        let sayable = |labels: &BTreeMap<String, String>| labels.keys().any(|k| label_key_ok(k));
+        if !sayable(&w.selector) && !sayable(&w.pod_labels) {
+            inf.diagnostics.push(
+                Diagnostic::warning(
+                    "W1102",
+                    format!(
+                        "{} `{}` has no pod labels a policy could select: left out",
+                        w.meta.kind, w.meta.name
+                    ),
+                )
+                .primary(m.span(&w.meta.at), "this workload"),
+            );
+            continue;
+        }
+        let base = program_name(&w.meta.name);
+        // Two kinds of workload with one name: each named by its kind too.
+        let name = if names.get(&(namespace.clone(), base.clone())).copied() > Some(1) {
+            program_name(&format!("{base}-{}", w.meta.kind))
+        } else {
+            base
+        };
+        let mut ports = BTreeMap::new();
+        for c in w.containers.iter().filter(|c| !c.init) {
+            for p in &c.ports {
+                let proto = protocol(&p.protocol);
+                let key = (proto.clone(), p.number);
+                let taken = |n: &str, ports: &BTreeMap<(String, u16), PortDecl>| {
+                    ports.values().any(|d| d.name == n)
+                };
+                let name = p
+                    .name
+                    .clone()
+                    .filter(|n| crate::check::ports::container_port_name(n).is_ok())
+                    .filter(|n| !taken(n, &ports))
+                    .unwrap_or_else(|| format!("{proto}-{}", p.number));
+                ports
+                    .entry(key)
+                    .or_insert_with(|| PortDecl {
+                        name,
+                        evidence: BTreeSet::new(),
+                    })
+                    .evidence
+                    .insert(format!(
+                        "{} container {} port {}{}",
+                        m.location(&p.at),
+                        c.name,
+                        p.number,
+                        p.name
+                            .as_ref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default()
+                    ));
+            }
+        }
+        let runtime_default = ["securityContext", "seccompProfile", "type"];
+        let runtime_default = w
+            .spec
+            .at(&runtime_default)
+            .filter(|t| t.str() == Some("RuntimeDefault"))
+            .map(|t| {
+                format!(
+                    "{} seccompProfile RuntimeDefault",
+                    m.location(&At {
+                        file: w.meta.at.file,
+                        line: t.line
+                    })
+                )
+            });
+        inf.by_namespace
+            .entry(namespace.clone())
+            .or_default()
+            .push(inf.services.len());
+        inf.services.push(Svc {
+            namespace,
+            name,
+            workload: w,
+            ports,
+            exposed: BTreeMap::new(),
+            runtime_default,
+        });
+    }
+    exposure::name_ports(&mut inf);
+    // Who reads each ConfigMap: an address many workloads are given is weaker evidence.
+    let mut users: BTreeMap<(String, String), BTreeSet<usize>> = BTreeMap::new();
+    for (i, s) in inf.services.iter().enumerate() {
+        let ns = &s.namespace;
+        for c in &s.workload.containers {
+            for e in &c.env {
+                if let EnvSource::ConfigMapKey { name, .. } = &e.source {
+                    users
+                        .entry((ns.clone(), name.clone()))
+                        .or_default()
+                        .insert(i);
+                }
+            }
+            for f in &c.env_from {
+                if let Some(name) = &f.config_map {
+                    users
+                        .entry((ns.clone(), name.clone()))
+                        .or_default()
+                        .insert(i);
+                }
+            }
+        }
+        for (name, _) in &s.workload.config_map_volumes {
+            users
+                .entry((ns.clone(), name.clone()))
+                .or_default()
+                .insert(i);
+        }
+    }
+    for i in 0..inf.services.len() {
+        let said = inf.said(i, &users);
+        for s in &said {
+            inf.flows_of(i, s);
+        }
+    }
+    exposure::expose(&mut inf);
+    // One warning per workload, naming every service it reaches only that way.
+    let mut weak: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    for ((client, peer, _, _), e) in &inf.flows {
+        if e.weak {
+            let name = match peer {
+                Peer::Service(s) => inf
+                    .services
+                    .get(*s)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                Peer::Host(h) | Peer::Ip(h) => h.clone(),
+            };
+            weak.entry(*client).or_default().insert(name);
+        }
+    }
+    for (client, servers) in weak {
+        let Some(s) = inf.services.get(client) else {
+            continue;
+        };
+        let servers: Vec<String> = servers.into_iter().map(|n| format!("`{n}`")).collect();
+        let d = Diagnostic::warning(
+            "W1201",
+            format!(
+                "`{}` is given the address of {} only through a ConfigMap other workloads read: the flow is inferred, but the code may never call it",
+                s.name,
+                servers.join(", ")
+            ),
+        )
+        .primary(inf.m.span(&s.workload.meta.at), "this workload")
+        .help("drop each flow whose service the workload never calls");
+        inf.diagnostics.push(d);
+    }
+    // What nothing calls and nothing exposes, though it serves ports.
+    let called: BTreeSet<usize> = inf
+        .flows
+        .keys()
+        .filter_map(|(_, p, _, _)| match p {
+            Peer::Service(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    for (i, s) in inf.services.iter().enumerate() {
+        if !s.ports.is_empty() && s.exposed.is_empty() && !called.contains(&i) {
+            let d = Diagnostic::warning(
+                "W1206",
+                format!(
+                    "nothing in the manifests calls `{}`, which serves {}",
+                    s.name,
+                    s.ports
+                        .keys()
+                        .map(|(p, n)| format!("{n}/{p}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .primary(inf.m.span(&s.workload.meta.at), "this workload")
+            .note(
+                "its ingress stays closed; callers from outside these manifests need a `from` line",
+            );
+            inf.diagnostics.push(d);
+        }
+    }
+    let flows = inf.flows.len();
+    let files = render::render(&inf);
+    let mut diagnostics = inf.diagnostics;
+    crate::diag::sort(&mut diagnostics);
+    Draft {
+        files,
+        diagnostics,
+        flows,
+    }
+}

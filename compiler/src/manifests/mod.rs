@@ -1,0 +1,170 @@
+//! Kubernetes manifests as `kubectl`, `kustomize build` and `helm template` write them: YAML (or
+//! JSON) streams of several documents and `List`s, in files or directories, read into the
+//! objects `infer` derives a program from.
+
+pub mod objects;
+pub mod yaml;
+
+use crate::diag::Diagnostic;
+use crate::span::{SourceMap, Span};
+use objects::{At, Object, Skipped};
+use std::path::{Path, PathBuf};
+
+/// What was read.
+pub struct Manifests {
+    /// Every file read, with its text (for diagnostics and evidence); file ids are `At::file`.
+    pub sources: SourceMap,
+    pub objects: Vec<Object>,
+    /// Documents of kinds not read, by kind, with where each is.
+    pub skipped: Vec<(String, At)>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Manifests {
+    /// `file:line`.
+    pub fn location(&self, at: &At) -> String {
+        format!("{}:{}", self.sources.name(at.file), at.line)
+    }
+
+    /// The span of line `at` (for a diagnostic's label).
+    pub fn span(&self, at: &At) -> Span {
+        line_span(&self.sources, at.file, at.line)
+    }
+}
+
+fn line_span(sources: &SourceMap, file: usize, line: u32) -> Span {
+    let text = sources.text(file);
+    let mut start = 0;
+    for _ in 1..line.max(1) {
+        match text.get(start..).and_then(|t| t.find('\n')) {
+            Some(i) => start += i + 1,
+            None => break,
+        }
+    }
+    let end = text
+        .get(start..)
+        .and_then(|t| t.find('\n'))
+        .map_or(text.len(), |i| start + i);
+    Span::new(file, start, end)
+}
+
+fn is_manifest(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+}
+
+/// The files under `paths`: each file as given, each directory's manifest files (`.yaml`,
+/// `.yml`, `.json`) at any depth, in path order whatever the order given.
+fn files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo: Vec<PathBuf> = paths.to_vec();
+    while let Some(path) = todo.pop() {
+        if path.is_dir() {
+            match std::fs::read_dir(&path) {
+                Ok(entries) => {
+                    for e in entries.flatten() {
+                        let p = e.path();
+                        if p.is_dir() || is_manifest(&p) {
+                            todo.push(p);
+                        }
+                    }
+                }
+                Err(e) => diagnostics.push(
+                    Diagnostic::error("E1101", format!("cannot read {}: {e}", path.display()))
+                        .about_file(path.display().to_string(), None),
+                ),
+            }
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Reads every manifest under `paths`. A file that cannot be read is an error naming it and the
+/// line; the rest are still read.
+pub fn read(paths: &[PathBuf]) -> Manifests {
+    let mut m = Manifests::new();
+    for path in files(paths, &mut m.diagnostics) {
+        let name = path.display().to_string();
+        let refuse = |message: String| {
+            Diagnostic::error("E1101", format!("cannot read {name}: {message}"))
+                .about_file(name.clone(), None)
+        };
+        // The size first: a file past the limit is refused without reading it.
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.len() > yaml::MAX_BYTES => {
+                m.diagnostics.push(refuse(format!(
+                    "{} bytes, more than the {} a manifest file may have",
+                    meta.len(),
+                    yaml::MAX_BYTES
+                )));
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                m.diagnostics.push(refuse(e.to_string()));
+                continue;
+            }
+        }
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                m.diagnostics.push(refuse(e.to_string()));
+                continue;
+            }
+        };
+        m.add(name, &bytes);
+    }
+    m
+}
+
+impl Default for Manifests {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Manifests {
+    pub fn new() -> Manifests {
+        Manifests {
+            sources: SourceMap::new(),
+            objects: Vec::new(),
+            skipped: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Reads one file's bytes, named `name`.
+    pub fn add(&mut self, name: String, bytes: &[u8]) {
+        let file = self
+            .sources
+            .add(name.clone(), String::from_utf8_lossy(bytes).into_owned());
+        match yaml::read(bytes) {
+            Err(e) => {
+                let d = Diagnostic::error("E1101", format!("cannot read {name}: {}", e.message));
+                self.diagnostics.push(if e.line == 0 {
+                    d.about_file(name, None)
+                } else {
+                    d.primary(line_span(&self.sources, file, e.line), e.message)
+                });
+            }
+            Ok(docs) => {
+                for doc in &docs {
+                    match objects::objects(doc, file, &mut self.objects) {
+                        Ok(()) => {}
+                        Err((Skipped::Kind(kind), line)) => {
+                            self.skipped.push((kind, At { file, line }));
+                        }
+                        Err((Skipped::Malformed(why), line)) => self.diagnostics.push(
+                            Diagnostic::warning("W1102", format!("{why}: left out"))
+                                .primary(line_span(&self.sources, file, line), "this document"),
+                        ),
+                    }
+                }
+            }
+        }
+    }
+}

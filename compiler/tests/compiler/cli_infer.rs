@@ -1,0 +1,248 @@
+//! `warden infer` end to end through the binary: the draft of a shop whose manifests use every
+//! form `infer` reads (a snapshot, reviewed), what it never does (read a Secret's values, write
+//! over a file it did not draft), determinism whatever the order of files, and hostile manifests
+//! refused with the file and line in bounded time.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "in tests a panic is a failed test"
+)]
+
+use crate::common::{self, run};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn manifests() -> PathBuf {
+    common::repo().join("compiler/tests/manifests")
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(common::repo().join("snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s
+}
+
+#[test]
+fn the_shop_draft_names_every_flow_with_its_evidence() {
+    let (code, out, err) = run(&["infer", "shop"], &manifests());
+    assert_eq!(code, 0, "{err}");
+    settings().bind(|| insta::assert_snapshot!("infer-shop.warden", out));
+    settings().bind(|| insta::assert_snapshot!("infer-shop.stderr", err));
+    // Every form of address, resolved to the pod port behind the Service named.
+    for line in [
+        "to catalog on api",   // URL with svc.ns.svc.cluster.local, Service port 80 → api
+        "to cart on tcp-7070", // configMapKeyRef
+        "to cache on tcp-6379", // redis:// without a port: the scheme's, and envFrom
+        "to data/db on tcp-5432", // a JDBC-like URL in an argument, another namespace
+        "from world on http",  // an Ingress backend by port name
+        "from world on api",   // an HTTPRoute backend by port number
+        "to world on 443/tcp", // a host outside the cluster, target netpol
+        "base docker-default", // RuntimeDefault
+    ] {
+        assert!(out.contains(line), "missing `{line}` in:\n{out}");
+    }
+    // The shared ConfigMap is weaker evidence, said in the comment and warned.
+    assert!(
+        out.contains("ConfigMap shared-config is shared by 2 workloads"),
+        "{out}"
+    );
+    assert!(err.contains("W1201"), "{err}");
+    assert!(err.contains("ServiceAccount (1)"), "{err}");
+}
+
+#[test]
+fn a_secret_value_never_reaches_the_draft() {
+    for target in ["netpol", "cilium"] {
+        let (code, out, err) = run(&["infer", "shop", "--target", target], &manifests());
+        assert_eq!(code, 0, "{err}");
+        assert!(!out.contains("SECRET-VALUE"), "{out}");
+        assert!(!err.contains("SECRET-VALUE"), "{err}");
+    }
+    let (_, out, _) = run(&["infer", "shop", "--target", "cilium"], &manifests());
+    assert!(
+        out.contains("to host \"api.stripe.com\" on 443/tcp"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_draft_compiles_and_does_not_depend_on_file_order() {
+    let work = tempfile::tempdir().unwrap();
+    let shop = manifests().join("shop");
+    // The same documents, split into one file per document, given in reverse order.
+    let split = work.path().join("split");
+    std::fs::create_dir(&split).unwrap();
+    let mut n = 0;
+    for file in ["app.yaml", "data.yaml"] {
+        let text = std::fs::read_to_string(shop.join(file)).unwrap();
+        for doc in text.split("\n---\n") {
+            n += 1;
+            std::fs::write(split.join(format!("{:02}.yaml", 100 - n)), doc).unwrap();
+        }
+    }
+    let a = work.path().join("a");
+    let b = work.path().join("b");
+    let (code, _, err) = run(
+        &[
+            "infer",
+            shop.to_str().unwrap(),
+            "--out",
+            a.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(
+        &[
+            "infer",
+            split.to_str().unwrap(),
+            "--out",
+            b.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    for ns in ["shop.warden", "data.warden"] {
+        let strip = |t: String| -> Vec<String> {
+            // Evidence names the file it came from, which differs; the program does not.
+            t.lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(
+            strip(std::fs::read_to_string(a.join(ns)).unwrap()),
+            strip(std::fs::read_to_string(b.join(ns)).unwrap()),
+            "{ns}"
+        );
+    }
+    // What it wrote builds.
+    let (code, _, err) = run(
+        &[
+            "build",
+            a.to_str().unwrap(),
+            "--out",
+            work.path().join("out").to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn infer_writes_only_over_its_own_drafts() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("policy");
+    let shop = manifests().join("shop");
+    let args = |o: &Path| {
+        vec![
+            "infer".to_string(),
+            shop.to_str().unwrap().to_string(),
+            "--out".to_string(),
+            o.to_str().unwrap().to_string(),
+        ]
+    };
+    let argv = args(&out);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let (code, _, err) = run(&argv, work.path());
+    assert_eq!(code, 0, "{err}");
+    // Again over its own drafts: fine, and a draft of a namespace no longer seen goes.
+    std::fs::write(
+        out.join("gone.warden"),
+        format!("{} earlier\nnamespace gone {{\n}}\n", warden::infer::HEADER),
+    )
+    .unwrap();
+    let (code, _, err) = run(&argv, work.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.join("gone.warden").exists());
+    // A file someone wrote by hand is never written over: nothing is written at all.
+    let hand = "// mine\nnamespace shop {\n  isolate\n}\n";
+    std::fs::write(out.join("shop.warden"), hand).unwrap();
+    std::fs::remove_file(out.join("data.warden")).unwrap();
+    let (code, _, err) = run(&argv, work.path());
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("shop.warden"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("shop.warden")).unwrap(),
+        hand
+    );
+    assert!(!out.join("data.warden").exists());
+}
+
+/// Runs `infer` on one file of `bytes`; returns the exit code and standard error, and how long
+/// it took.
+fn infer_on(bytes: &[u8]) -> (i32, String, Duration) {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("bad.yaml"), bytes).unwrap();
+    let start = Instant::now();
+    let (code, _, err) = run(&["infer", "bad.yaml"], work.path());
+    (code, err, start.elapsed())
+}
+
+#[test]
+fn hostile_manifests_are_refused_with_file_and_line_in_bounded_time() {
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("alias bomb", bomb.into_bytes(), "alias bomb"),
+        // The parser's own limit stops flow collections; warden's, block ones.
+        (
+            "deep flow nesting",
+            "[".repeat(1_000_000).into_bytes(),
+            "recursion limit",
+        ),
+        (
+            "deep block nesting",
+            (0..2000)
+                .map(|i| format!("{}a:\n", " ".repeat(i)))
+                .collect::<String>()
+                .into_bytes(),
+            "nested more than",
+        ),
+        (
+            "duplicate keys",
+            b"kind: Service\nmetadata:\n  name: a\n  name: b\n".to_vec(),
+            "given twice",
+        ),
+        (
+            "not UTF-8",
+            b"kind: Service\nmetadata:\n  name: \xff\xfe\n".to_vec(),
+            "not UTF-8",
+        ),
+        ("not YAML", b"kind: [Service\n".to_vec(), "not YAML"),
+    ];
+    for (what, bytes, says) in cases {
+        let (code, err, took) = infer_on(&bytes);
+        assert_eq!(code, 1, "{what}: {err}");
+        assert!(err.contains(says), "{what}: {err}");
+        assert!(err.contains("bad.yaml"), "{what}: {err}");
+        assert!(took < Duration::from_secs(10), "{what} took {took:?}");
+    }
+    // A file past the limit is refused before it is read: a sparse 100 MB file.
+    let work = tempfile::tempdir().unwrap();
+    let big = work.path().join("big.yaml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(100 * 1024 * 1024)
+        .unwrap();
+    let start = Instant::now();
+    let (code, _, err) = run(&["infer", "big.yaml"], work.path());
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("big.yaml") && err.contains("more than"),
+        "{err}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+    // Lines are named: the duplicate key is on line 4.
+    let (_, err, _) = infer_on(b"kind: Service\nmetadata:\n  name: a\n  name: b\n");
+    assert!(err.contains("bad.yaml:4"), "{err}");
+}
