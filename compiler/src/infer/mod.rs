@@ -590,11 +590,18 @@ pub fn infer(m: &Manifests, opts: &Options) -> Draft {
         inf.namespaces.insert(inf.ns(&meta.namespace));
     }
     workloads.sort_by(|a, b| {
-        (inf.ns(&a.meta.namespace), &a.meta.name, &a.meta.kind).cmp(&(
-            inf.ns(&b.meta.namespace),
-            &b.meta.name,
-            &b.meta.kind,
-        ))
+        (
+            inf.ns(&a.meta.namespace),
+            &a.meta.name,
+            &a.meta.kind,
+            &a.meta.at,
+        )
+            .cmp(&(
+                inf.ns(&b.meta.namespace),
+                &b.meta.name,
+                &b.meta.kind,
+                &b.meta.at,
+            ))
     });
     let mut names: BTreeMap<(String, String), usize> = BTreeMap::new();
     for w in &workloads {
@@ -602,6 +609,8 @@ pub fn infer(m: &Manifests, opts: &Options) -> Draft {
             .entry((inf.ns(&w.meta.namespace), program_name(&w.meta.name)))
             .or_default() += 1;
     }
+    let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
+    let mut taken_names: BTreeSet<(String, String)> = BTreeSet::new();
     for w in workloads {
         let namespace = inf.ns(&w.meta.namespace);
         // A policy selects pods by their labels: pods with none (or none a program can say)
@@ -620,13 +629,36 @@ pub fn infer(m: &Manifests, opts: &Options) -> Draft {
             );
             continue;
         }
+        // The same object twice (two files, or a copy in one): the first is read.
+        if !seen.insert((namespace.clone(), w.meta.kind.clone(), w.meta.name.clone())) {
+            inf.diagnostics.push(
+                Diagnostic::warning(
+                    "W1102",
+                    format!(
+                        "{} `{}` is given twice in namespace `{namespace}`: this one is left out",
+                        w.meta.kind, w.meta.name
+                    ),
+                )
+                .primary(m.span(&w.meta.at), "this workload"),
+            );
+            continue;
+        }
         let base = program_name(&w.meta.name);
-        // Two kinds of workload with one name: each named by its kind too.
-        let name = if names.get(&(namespace.clone(), base.clone())).copied() > Some(1) {
+        // Two kinds of workload with one name: each named by its kind too; names that only
+        // became equal as program names are numbered.
+        let mut name = if names.get(&(namespace.clone(), base.clone())).copied() > Some(1) {
             program_name(&format!("{base}-{}", w.meta.kind))
         } else {
             base
         };
+        let mut n = 1;
+        while taken_names.contains(&(namespace.clone(), name.clone())) {
+            n += 1;
+            let mut stem = program_name(&w.meta.name);
+            stem.truncate(56);
+            name = program_name(&format!("{stem}-{n}"));
+        }
+        taken_names.insert((namespace.clone(), name.clone()));
         let mut ports = BTreeMap::new();
         for c in w.containers.iter().filter(|c| !c.init) {
             for p in &c.ports {

@@ -362,7 +362,7 @@ pub fn objects(doc: &Node, file: usize, out: &mut Vec<Object>) -> Result<(), (Sk
             Skipped::Malformed(if kind.is_empty() {
                 "a document without a kind".to_string()
             } else {
-                format!("a {kind} without a name")
+                format!("a document of kind {kind} without a name")
             }),
             doc.line,
         ));
