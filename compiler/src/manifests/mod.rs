@@ -64,7 +64,12 @@ fn files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
                 Ok(entries) => {
                     for e in entries.flatten() {
                         let p = e.path();
-                        if p.is_dir() || is_manifest(&p) {
+                        // Links inside a directory are not followed: a link to a parent would
+                        // never end.
+                        let Ok(kind) = e.file_type() else {
+                            continue;
+                        };
+                        if kind.is_dir() || (kind.is_file() && is_manifest(&p)) {
                             todo.push(p);
                         }
                     }

@@ -242,6 +242,16 @@ fn hostile_manifests_are_refused_with_file_and_line_in_bounded_time() {
         "{err}"
     );
     assert!(start.elapsed() < Duration::from_secs(5));
+    // A directory holding a link to itself is read once, not forever.
+    let looped = work.path().join("looped");
+    std::fs::create_dir_all(looped.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&looped, looped.join("sub/up")).unwrap();
+    std::fs::copy(manifests().join("shop/app.yaml"), looped.join("app.yaml")).unwrap();
+    let start = Instant::now();
+    let (code, out, err) = run(&["infer", "looped"], work.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("service web in shop"), "{out}");
+    assert!(start.elapsed() < Duration::from_secs(10));
     // Lines are named: the duplicate key is on line 4.
     let (_, err, _) = infer_on(b"kind: Service\nmetadata:\n  name: a\n  name: b\n");
     assert!(err.contains("bad.yaml:4"), "{err}");
