@@ -108,6 +108,22 @@ fn label_key_ok(k: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'))
 }
 
+/// Kubernetes' rule for a label value: at most 63 letters, digits, `-`, `_` and `.`, beginning
+/// and ending with a letter or digit (or empty).
+fn label_value_ok(v: &str) -> bool {
+    v.is_empty()
+        || (v.len() <= 63
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && v.ends_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
+/// A label a program can say.
+fn label_ok((k, v): (&String, &String)) -> bool {
+    label_key_ok(k) && label_value_ok(v)
+}
+
 struct Inference<'m> {
     m: &'m Manifests,
     opts: &'m Options,
@@ -615,7 +631,7 @@ pub fn infer(m: &Manifests, opts: &Options) -> Draft {
         let namespace = inf.ns(&w.meta.namespace);
         // A policy selects pods by their labels: pods with none (or none a program can say)
         // cannot be a service.
-        let sayable = |labels: &BTreeMap<String, String>| labels.keys().any(|k| label_key_ok(k));
+        let sayable = |labels: &BTreeMap<String, String>| labels.iter().any(label_ok);
         if !sayable(&w.selector) && !sayable(&w.pod_labels) {
             inf.diagnostics.push(
                 Diagnostic::warning(

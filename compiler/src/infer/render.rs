@@ -1,7 +1,7 @@
 //! The draft as program text: a file per namespace, each line after the comments that are its
 //! evidence, laid out by `warden fmt`'s formatter.
 
-use super::{HEADER, Inference, Peer, PortDecl, label_key_ok};
+use super::{HEADER, Inference, Peer, PortDecl, label_ok};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A value as one comment line: no control characters, and a long one cut.
@@ -61,14 +61,14 @@ pub(super) fn render(inf: &Inference<'_>) -> Vec<(String, String)> {
                 w.meta.name,
                 s.name
             ));
-            let labels = if w.selector.keys().any(|k| label_key_ok(k)) {
+            let labels = if w.selector.iter().any(label_ok) {
                 &w.selector
             } else {
                 &w.pod_labels
             };
             let selector: Vec<String> = labels
                 .iter()
-                .filter(|(k, _)| label_key_ok(k))
+                .filter(|(k, v)| label_ok((k, v)))
                 .map(|(k, v)| format!("{k} = {}", crate::format::quote(v)))
                 .collect();
             if w.selector_expressions {
