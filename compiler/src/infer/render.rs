@@ -46,7 +46,7 @@ pub(super) fn render(inf: &Inference<'_>) -> Vec<(String, String)> {
     for (ns, members) in by_ns {
         let mut out = format!(
             "{HEADER} from {}: review it, keep what the workloads need, then enforce it.\n",
-            read.join(", ")
+            sanitize(&read.join(", "))
         );
         out.push_str(&format!("namespace {ns} {{\n  isolate\n  allow dns\n}}\n"));
         for i in members {
@@ -55,10 +55,13 @@ pub(super) fn render(inf: &Inference<'_>) -> Vec<(String, String)> {
             };
             let w = s.workload;
             out.push_str(&format!(
-                "\n// {} {} {}\nservice {} in {ns} {{\n",
-                inf.loc(&w.meta.at),
-                w.meta.kind,
-                w.meta.name,
+                "\n// {}\nservice {} in {ns} {{\n",
+                sanitize(&format!(
+                    "{} {} {}",
+                    inf.loc(&w.meta.at),
+                    w.meta.kind,
+                    w.meta.name
+                )),
                 s.name
             ));
             let labels = if w.selector.iter().any(label_ok) {
@@ -133,7 +136,8 @@ pub(super) fn render(inf: &Inference<'_>) -> Vec<(String, String)> {
             }
             if let Some(why) = &s.runtime_default {
                 out.push_str(&format!(
-                    "  // {why}\n  syscalls {{\n    base docker-default\n  }}\n"
+                    "  // {}\n  syscalls {{\n    base docker-default\n  }}\n",
+                    sanitize(why)
                 ));
             }
             out.push_str("}\n");

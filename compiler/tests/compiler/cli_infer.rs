@@ -11,19 +11,12 @@
 )]
 
 use crate::common::{self, run};
+use crate::snapshots::settings;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn manifests() -> PathBuf {
     common::repo().join("compiler/tests/manifests")
-}
-
-fn settings() -> insta::Settings {
-    let mut s = insta::Settings::clone_current();
-    s.set_snapshot_path(common::repo().join("snapshots"));
-    s.set_prepend_module_to_snapshot(false);
-    s.set_omit_expression(true);
-    s
 }
 
 #[test]
@@ -52,6 +45,18 @@ fn the_shop_draft_names_every_flow_with_its_evidence() {
     );
     assert!(err.contains("W1201"), "{err}");
     assert!(err.contains("ServiceAccount (1)"), "{err}");
+}
+
+#[test]
+fn a_name_with_a_line_break_stays_in_its_comment() {
+    let doc = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"web\\n}\\nservice evil in shop {\"\n  labels: {app: web}\nspec:\n  containers: [{name: c, image: x}]\n";
+    let (code, out, err) = {
+        let work = tempfile::tempdir().unwrap();
+        std::fs::write(work.path().join("pod.yaml"), doc).unwrap();
+        run(&["infer", "pod.yaml"], work.path())
+    };
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("\nservice evil"), "{out}");
 }
 
 #[test]

@@ -21,7 +21,7 @@ use crate::common;
 use std::path::Path;
 use warden::document::{Layout, Target};
 
-fn settings() -> insta::Settings {
+pub(crate) fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_snapshot_path(common::repo().join("snapshots"));
     s.set_prepend_module_to_snapshot(false);
