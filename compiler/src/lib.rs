@@ -4,6 +4,7 @@
 //! `targets/`) ─▶ `validate` ─▶ `emit`. See the README's architecture section.
 #![forbid(unsafe_code)]
 
+pub mod admit;
 pub mod ast;
 pub mod audit;
 pub mod catalog;

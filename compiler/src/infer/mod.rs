@@ -7,6 +7,7 @@
 //! `cilium`) or `to world` with the host in a comment. Every line carries its evidence as a
 //! comment: the manifest file and line, and the value read there.
 
+mod admission;
 mod exposure;
 pub mod refs;
 mod render;
@@ -102,10 +103,26 @@ fn protocol(p: &str) -> String {
     p.to_ascii_lowercase()
 }
 
+/// Kubernetes' rule for a label key: a name as `label_value_ok` says but not empty, after an
+/// optional prefix that is a DNS subdomain and a `/`. (Anything else could even read as a
+/// comment in a program: `//app`.)
 fn label_key_ok(k: &str) -> bool {
-    !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'))
+    let (prefix, name) = match k.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, k),
+    };
+    let subdomain = |p: &str| {
+        p.len() <= 253
+            && p.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+            })
+    };
+    !name.is_empty() && label_value_ok(name) && prefix.is_none_or(subdomain)
 }
 
 /// Kubernetes' rule for a label value: at most 63 letters, digits, `-`, `_` and `.`, beginning

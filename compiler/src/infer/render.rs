@@ -142,6 +142,7 @@ pub(super) fn render(inf: &Inference<'_>) -> Vec<(String, String)> {
             }
             out.push_str("}\n");
         }
+        out.push_str(&super::admission::block(inf, ns));
         let text = match crate::format::source::format(0, &out) {
             Ok(formatted) => formatted,
             Err(_) => out,

@@ -89,6 +89,8 @@ pub struct Workload {
     pub selector_expressions: bool,
     /// The labels of its pods.
     pub pod_labels: BTreeMap<String, String>,
+    /// The annotations of its pods (Pod Security reads AppArmor's older form there).
+    pub pod_annotations: BTreeMap<String, String>,
     pub containers: Vec<Container>,
     /// The pod spec as written, for the checks of admission rules.
     pub spec: Node,
@@ -302,6 +304,7 @@ fn workload(meta: Meta, selector: Option<&Node>, template: &Node, file: usize) -
         line: template.line,
     });
     let pod_labels = string_map(template.at(&["metadata", "labels"]));
+    let pod_annotations = string_map(template.at(&["metadata", "annotations"]));
     let (selector, selector_expressions) = match selector {
         Some(s) => (
             string_map(s.get("matchLabels")),
@@ -335,6 +338,7 @@ fn workload(meta: Meta, selector: Option<&Node>, template: &Node, file: usize) -
         selector,
         selector_expressions,
         pod_labels,
+        pod_annotations,
         containers,
         spec,
         config_map_volumes,

@@ -32,6 +32,7 @@ const FLOORS: &[&[&str]] = &[
     &["load", "format", "graph", "explain"],
     &["audit"],
     &["diff"],
+    &["admit"],
     &["infer"],
     &["lsp"],
 ];

@@ -248,3 +248,151 @@ fn online_boutique_draft_has_exactly_the_flows_of_flows_md_and_their_meaning() {
     });
     println!("draft: {} flows, policies {by_kind:?}", found.len());
 }
+
+/// Three namespaces: one whose workloads meet restricted, one baseline only, one not even that.
+const LEVELS: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: tight}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: api
+        image: ghcr.io/acme/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: sweep, namespace: tight}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        metadata: {labels: {app: sweep}}
+        spec:
+          securityContext: {runAsNonRoot: true, seccompProfile: {type: Localhost, localhostProfile: sweep.json}}
+          containers:
+          - name: sweep
+            image: busybox:1.36
+            securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: loose}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+      - name: db
+        image: postgres
+        securityContext: {capabilities: {add: [CHOWN]}}
+      volumes: [{name: data, nfs: {server: nfs.example.com, path: /db}}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: wild}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      hostNetwork: true
+      containers:
+      - name: agent
+        image: localhost:5000/agent:2
+        securityContext: {privileged: true}
+      volumes: [{name: proc, hostPath: {path: /proc}}]
+"#;
+
+/// The namespace's admission block of `program`, as a ValidatingAdmissionPolicy the CEL engine
+/// runs, and the messages it gives each workload of `objects` in that namespace.
+fn denials(program: &str, ns: &str, objects: &[Value]) -> Vec<(String, Vec<String>)> {
+    use crate::common::admission::{Request, cel_violations, vap_policy};
+    let docs = common::parsed_program(program, &[Target::Vap]);
+    let policy = vap_policy(&docs, ns);
+    objects
+        .iter()
+        .filter(|o| o["metadata"]["namespace"].as_str().unwrap_or(NS) == ns)
+        .map(|o| {
+            let name = o["metadata"]["name"].as_str().unwrap().to_string();
+            (name, cel_violations(&policy, &Request::create(o.clone())))
+        })
+        .collect()
+}
+
+/// The admission block `infer` drafts for each namespace admits every workload of it (its
+/// images too), by the generated policy run by an independent CEL engine, unless it only warns;
+/// and its level is the strictest: restricted in its place refuses one of them.
+#[test]
+fn drafted_admission_admits_every_workload_at_the_strictest_level() {
+    let release = common::corpora().join("microservices-demo/release/kubernetes-manifests.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let levels = dir.path().join("levels.yaml");
+    std::fs::write(&levels, LEVELS).unwrap();
+    let mut seen = BTreeMap::new();
+    for input in [release, levels] {
+        let text = std::fs::read_to_string(&input).unwrap();
+        let objects: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .filter(|v: &Value| v["spec"].is_object() && v["kind"] != "Service")
+            .collect();
+        let manifests = warden::manifests::read(std::slice::from_ref(&input));
+        let options = warden::infer::Options {
+            namespace: NS.to_string(),
+            cilium: false,
+        };
+        let draft = warden::infer::infer(&manifests, &options);
+        let program: String = draft.files.iter().map(|(_, t)| t.as_str()).collect();
+        for ns in draft
+            .files
+            .iter()
+            .map(|(n, _)| n.trim_end_matches(".warden"))
+        {
+            let block = program
+                .split("\nadmission ")
+                .find(|b| b.starts_with(&format!("{ns} {{")))
+                .unwrap_or_else(|| panic!("no admission block for {ns}:\n{program}"));
+            let warns = block.contains("mode warn");
+            let level = if block.contains("pod-security restricted") {
+                "restricted"
+            } else {
+                assert!(block.contains("pod-security baseline"), "{block}");
+                "baseline"
+            };
+            let verdicts = denials(&program, ns, &objects);
+            assert!(!verdicts.is_empty(), "{ns}: no workloads");
+            let denied: Vec<_> = verdicts.iter().filter(|(_, v)| !v.is_empty()).collect();
+            if warns {
+                assert!(!denied.is_empty(), "{ns} warns, but CEL admits all");
+            } else {
+                assert!(denied.is_empty(), "{ns}: {denied:?}\n{block}");
+            }
+            if level == "baseline" {
+                let stricter = program.replace(
+                    &format!("admission {ns} {{\n  applies to workloads in namespace {ns}\n  pod-security baseline"),
+                    &format!("admission {ns} {{\n  applies to workloads in namespace {ns}\n  pod-security restricted"),
+                );
+                assert_ne!(stricter, program);
+                assert!(
+                    denials(&stricter, ns, &objects)
+                        .iter()
+                        .any(|(_, v)| !v.is_empty()),
+                    "{ns}: restricted would admit every workload, yet the draft says baseline"
+                );
+            }
+            seen.insert(ns.to_string(), (level, warns));
+        }
+    }
+    let expect = |l, w| (l, w);
+    assert_eq!(seen["tight"], expect("restricted", false));
+    assert_eq!(seen["loose"], expect("baseline", false));
+    assert_eq!(seen["wild"], expect("baseline", true));
+    assert_eq!(seen[NS], expect("baseline", false));
+}

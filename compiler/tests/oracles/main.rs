@@ -17,6 +17,7 @@ mod infer;
 mod integrations;
 mod netpol;
 mod netpol_upstream;
+mod pod_security_eval;
 mod seccomp_node;
 mod seccomp_property;
 mod seccomp_runtime;
