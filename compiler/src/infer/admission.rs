@@ -12,22 +12,21 @@ use std::collections::{BTreeMap, BTreeSet};
 /// How many workloads a comment names before it counts the rest.
 const NAMED: usize = 8;
 
-/// The workloads of `namespace`, each once (the first of two with one kind and name).
-fn workloads<'m>(inf: &Inference<'m>, namespace: &str) -> Vec<&'m Workload> {
-    let mut seen = BTreeSet::new();
-    let mut out: Vec<&Workload> = inf
-        .m
-        .objects
-        .iter()
-        .filter_map(|o| match o {
-            Object::Workload(w) if inf.ns(&w.meta.namespace) == namespace => Some(w),
-            _ => None,
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        (&a.meta.kind, &a.meta.name, &a.meta.at).cmp(&(&b.meta.kind, &b.meta.name, &b.meta.at))
-    });
-    out.retain(|w| seen.insert((w.meta.kind.clone(), w.meta.name.clone())));
+/// The workloads of each namespace, each once (the first of two with one kind and name).
+pub(super) fn by_namespace<'m>(inf: &Inference<'m>) -> BTreeMap<String, Vec<&'m Workload>> {
+    let mut out: BTreeMap<String, Vec<&Workload>> = BTreeMap::new();
+    for o in &inf.m.objects {
+        if let Object::Workload(w) = o {
+            out.entry(inf.ns(&w.meta.namespace)).or_default().push(w);
+        }
+    }
+    for ws in out.values_mut() {
+        ws.sort_by(|a, b| {
+            (&a.meta.kind, &a.meta.name, &a.meta.at).cmp(&(&b.meta.kind, &b.meta.name, &b.meta.at))
+        });
+        let mut seen = BTreeSet::new();
+        ws.retain(|w| seen.insert((w.meta.kind.clone(), w.meta.name.clone())));
+    }
     out
 }
 
@@ -124,9 +123,8 @@ fn image_patterns(ws: &[&Workload]) -> (BTreeSet<String>, BTreeSet<String>) {
     (patterns, unsayable)
 }
 
-/// The block for `namespace`, or nothing where it has no workloads.
-pub(super) fn block(inf: &Inference<'_>, namespace: &str) -> String {
-    let ws = workloads(inf, namespace);
+/// The block for `namespace`, whose workloads are `ws`, or nothing where it has none.
+pub(super) fn block(inf: &Inference<'_>, namespace: &str, ws: &[&Workload]) -> String {
     if ws.is_empty() {
         return String::new();
     }
@@ -144,7 +142,7 @@ pub(super) fn block(inf: &Inference<'_>, namespace: &str) -> String {
         Level::Restricted
     } else {
         out.push_str("// Pod Security: restricted would refuse\n");
-        for line in failing(inf, &ws, Level::Restricted, version) {
+        for line in failing(inf, ws, Level::Restricted, version) {
             out.push_str(&format!("//   {}\n", sanitize(&line)));
         }
         Level::Baseline
@@ -152,7 +150,7 @@ pub(super) fn block(inf: &Inference<'_>, namespace: &str) -> String {
     let warn = !meets(level);
     if warn {
         out.push_str("// and baseline too, so this block only warns until they are fixed:\n");
-        for line in failing(inf, &ws, level, version) {
+        for line in failing(inf, ws, level, version) {
             out.push_str(&format!("//   {}\n", sanitize(&line)));
         }
     }
@@ -160,7 +158,7 @@ pub(super) fn block(inf: &Inference<'_>, namespace: &str) -> String {
         "admission {namespace} {{\n  applies to workloads in namespace {namespace}\n  pod-security {} version {version}\n",
         level.name()
     ));
-    let (patterns, unsayable) = image_patterns(&ws);
+    let (patterns, unsayable) = image_patterns(ws);
     if let Some(image) = unsayable.first() {
         // A rule without it would refuse that workload.
         out.push_str(&format!(

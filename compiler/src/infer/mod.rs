@@ -83,20 +83,24 @@ enum Peer {
     Ip(String),
 }
 
-/// A Kubernetes name as a warden name (a DNS-1123 label).
+/// A Kubernetes name as a warden name (a DNS-1123 label: at most 63 letters, digits and `-`,
+/// starting with a letter and not ending with `-`).
 fn program_name(name: &str) -> String {
-    let mut out: String = name
+    let mapped: String = name
         .to_ascii_lowercase()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    out.truncate(63);
-    let out = out.trim_matches('-').to_string();
-    if out.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        out
+    let trimmed = mapped.trim_matches('-');
+    let mut out = if trimmed.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        trimmed.to_string()
+    } else if trimmed.is_empty() {
+        "w".to_string()
     } else {
-        format!("w-{out}")
-    }
+        format!("w-{trimmed}")
+    };
+    out.truncate(63);
+    out.trim_end_matches('-').to_string()
 }
 
 fn protocol(p: &str) -> String {
@@ -210,7 +214,11 @@ impl<'m> Inference<'m> {
                     .flat_map(|c| &c.ports)
                     .find(|p| p.name.as_deref() == Some(name.as_str()))
                     .map(|p| p.number);
-                if found.is_none() {
+                let key = format!(
+                    "target {} {} {name} {}",
+                    svc.namespace, s.meta.name, svc.name
+                );
+                if found.is_none() && !self.warned.contains(&key) {
                     let d = Diagnostic::warning(
                         "W1202",
                         format!(
@@ -219,12 +227,19 @@ impl<'m> Inference<'m> {
                         ),
                     )
                     .primary(self.m.span(&sp.at), "this port");
-                    self.warn(format!("target {} {name} {}", s.meta.name, svc.name), d);
+                    self.warn(key, d);
                 }
                 found?
             }
         };
-        if sp.port != number {
+        // Built once: a Service is named by every client of it.
+        let key = format!(
+            "port {} {} {}",
+            self.ns(&s.meta.namespace),
+            s.meta.name,
+            sp.port
+        );
+        if sp.port != number && !self.warned.contains(&key) {
             let d = Diagnostic::warning(
                 "W1203",
                 format!(
@@ -234,7 +249,7 @@ impl<'m> Inference<'m> {
             )
             .primary(self.m.span(&sp.at), "the Service port and its targetPort")
             .note("NetworkPolicies match the pod's port, not the Service's: a policy on the Service port would let nothing through");
-            self.warn(format!("port {} {}", s.meta.name, sp.port), d);
+            self.warn(key, d);
         }
         let key = (proto.clone(), number);
         let evidence = format!(
@@ -427,6 +442,10 @@ impl<'m> Inference<'m> {
         match self.resolve(&r.host, namespace) {
             Resolved::Service(s) => {
                 let servers = self.selected(s);
+                let key = format!("empty {} {}", self.ns(&s.meta.namespace), s.meta.name);
+                if servers.is_empty() && self.warned.contains(&key) {
+                    return;
+                }
                 if servers.is_empty() {
                     let d = Diagnostic::warning(
                         "W1204",
@@ -437,7 +456,7 @@ impl<'m> Inference<'m> {
                     )
                     .primary(self.m.span(&said.at), "named here")
                     .secondary(self.m.span(&s.meta.at), "the Service");
-                    self.warn(format!("empty {}", s.meta.name), d);
+                    self.warn(key, d);
                     return;
                 }
                 let ports: Vec<&ServicePort> = match r.port {
@@ -859,5 +878,26 @@ pub fn infer(m: &Manifests, opts: &Options) -> Draft {
         files,
         diagnostics,
         flows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_dns_labels_and_label_keys_are_kubernetes_keys() {
+        for (from, to) in [
+            ("Web_API", "web-api"),
+            ("-", "w"),
+            ("", "w"),
+            ("9lives", "w-9lives"),
+        ] {
+            assert_eq!(super::program_name(from), to);
+        }
+        let long = super::program_name(&format!("1{}", "a".repeat(80)));
+        assert!(long.len() <= 63 && long.starts_with("w-1"), "{long}");
+        assert!(super::label_key_ok("app.kubernetes.io/name"));
+        for bad in ["//app", "/app", "Example.com/app", "app/", "a/b/c", "-app"] {
+            assert!(!super::label_key_ok(bad), "{bad}");
+        }
     }
 }

@@ -42,14 +42,18 @@ pub(super) fn render(inf: &Inference<'_>) -> Vec<(String, String)> {
             list.push((key, e));
         }
     }
-    let mut files = Vec::new();
-    for (ns, members) in by_ns {
-        let mut out = format!(
-            "{HEADER} from {}: review it, keep what the workloads need, then enforce it.\n",
-            sanitize(&read.join(", "))
-        );
+    let workloads = super::admission::by_namespace(inf);
+    let header = format!(
+        "{HEADER} from {}: review it, keep what the workloads need, then enforce it.\n",
+        sanitize(&read.join(", "))
+    );
+    let namespaces: Vec<(&str, Vec<usize>)> = by_ns.into_iter().collect();
+    // Namespaces are drafted apart, on every core, and returned in their order.
+    crate::parallel::map(&namespaces, |(ns, members)| {
+        let ns = *ns;
+        let mut out = header.clone();
         out.push_str(&format!("namespace {ns} {{\n  isolate\n  allow dns\n}}\n"));
-        for i in members {
+        for &i in members {
             let Some(s) = inf.services.get(i) else {
                 continue;
             };
@@ -142,12 +146,12 @@ pub(super) fn render(inf: &Inference<'_>) -> Vec<(String, String)> {
             }
             out.push_str("}\n");
         }
-        out.push_str(&super::admission::block(inf, ns));
+        let ws = workloads.get(ns).map(Vec::as_slice).unwrap_or_default();
+        out.push_str(&super::admission::block(inf, ns, ws));
         let text = match crate::format::source::format(0, &out) {
             Ok(formatted) => formatted,
             Err(_) => out,
         };
-        files.push((format!("{ns}.warden"), text));
-    }
-    files
+        (format!("{ns}.warden"), text)
+    })
 }

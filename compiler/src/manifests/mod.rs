@@ -33,19 +33,17 @@ impl Manifests {
 }
 
 fn line_span(sources: &SourceMap, file: usize, line: u32) -> Span {
+    use codespan_reporting::files::Files;
     let text = sources.text(file);
-    let mut start = 0;
-    for _ in 1..line.max(1) {
-        match text.get(start..).and_then(|t| t.find('\n')) {
-            Some(i) => start += i + 1,
-            None => break,
-        }
-    }
-    let end = text
-        .get(start..)
-        .and_then(|t| t.find('\n'))
-        .map_or(text.len(), |i| start + i);
-    Span::new(file, start, end)
+    // The file's line starts are indexed once, when it is added.
+    let index = usize::try_from(line.max(1) - 1).unwrap_or(usize::MAX);
+    let range = sources
+        .files()
+        .line_range(file, index)
+        .unwrap_or(text.len()..text.len());
+    let line_text = text.get(range.clone()).unwrap_or_default();
+    let end = range.start + line_text.trim_end_matches(['\n', '\r']).len();
+    Span::new(file, range.start, end)
 }
 
 fn is_manifest(path: &Path) -> bool {
@@ -92,6 +90,7 @@ fn files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
 /// line; the rest are still read.
 pub fn read(paths: &[PathBuf]) -> Manifests {
     let mut m = Manifests::new();
+    let mut read = Vec::new();
     for path in files(paths, &mut m.diagnostics) {
         let name = path.display().to_string();
         let refuse = |message: String| {
@@ -114,16 +113,49 @@ pub fn read(paths: &[PathBuf]) -> Manifests {
                 continue;
             }
         }
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                m.diagnostics.push(refuse(e.to_string()));
-                continue;
-            }
-        };
-        m.add(name, &bytes);
+        match std::fs::read(&path) {
+            Ok(bytes) => read.push((name, bytes)),
+            Err(e) => m.diagnostics.push(refuse(e.to_string())),
+        }
+    }
+    // Files parse apart, on every core; they are added in path order, so ids and outputs are
+    // the same whatever the number of cores.
+    let base = m.sources.len();
+    let indexed: Vec<(usize, &[u8])> = read
+        .iter()
+        .enumerate()
+        .map(|(i, (_, bytes))| (base + i, bytes.as_slice()))
+        .collect();
+    let parsed = crate::parallel::map(&indexed, |(file, bytes)| parse(bytes, *file));
+    for ((name, bytes), parsed) in read.into_iter().zip(parsed) {
+        m.merge(name, &bytes, parsed);
     }
     m
+}
+
+/// What one file holds, before it is added: its objects, or why it cannot be read.
+type Parsed = Result<FileObjects, yaml::Error>;
+
+#[derive(Default)]
+struct FileObjects {
+    objects: Vec<Object>,
+    skipped: Vec<(String, At)>,
+    malformed: Vec<(String, u32)>,
+}
+
+/// Parses `bytes` as file `file`.
+fn parse(bytes: &[u8], file: usize) -> Parsed {
+    yaml::read(bytes).map(|docs| {
+        let mut out = FileObjects::default();
+        for doc in &docs {
+            match objects::objects(doc, file, &mut out.objects) {
+                Ok(()) => {}
+                Err((Skipped::Kind(kind), line)) => out.skipped.push((kind, At { file, line })),
+                Err((Skipped::Malformed(why), line)) => out.malformed.push((why, line)),
+            }
+        }
+        out
+    })
 }
 
 impl Default for Manifests {
@@ -144,10 +176,16 @@ impl Manifests {
 
     /// Reads one file's bytes, named `name`.
     pub fn add(&mut self, name: String, bytes: &[u8]) {
+        let parsed = parse(bytes, self.sources.len());
+        self.merge(name, bytes, parsed);
+    }
+
+    /// Adds a file parsed as the next file id.
+    fn merge(&mut self, name: String, bytes: &[u8], parsed: Parsed) {
         let file = self
             .sources
             .add(name.clone(), String::from_utf8_lossy(bytes).into_owned());
-        match yaml::read(bytes) {
+        match parsed {
             Err(e) => {
                 let d = Diagnostic::error("E1101", format!("cannot read {name}: {}", e.message));
                 self.diagnostics.push(if e.line == 0 {
@@ -156,18 +194,14 @@ impl Manifests {
                     d.primary(line_span(&self.sources, file, e.line), e.message)
                 });
             }
-            Ok(docs) => {
-                for doc in &docs {
-                    match objects::objects(doc, file, &mut self.objects) {
-                        Ok(()) => {}
-                        Err((Skipped::Kind(kind), line)) => {
-                            self.skipped.push((kind, At { file, line }));
-                        }
-                        Err((Skipped::Malformed(why), line)) => self.diagnostics.push(
-                            Diagnostic::warning("W1102", format!("{why}: left out"))
-                                .primary(line_span(&self.sources, file, line), "this document"),
-                        ),
-                    }
+            Ok(mut found) => {
+                self.objects.append(&mut found.objects);
+                self.skipped.append(&mut found.skipped);
+                for (why, line) in found.malformed {
+                    self.diagnostics.push(
+                        Diagnostic::warning("W1102", format!("{why}: left out"))
+                            .primary(line_span(&self.sources, file, line), "this document"),
+                    );
                 }
             }
         }
