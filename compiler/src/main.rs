@@ -166,8 +166,12 @@ enum Command {
         target: InferTarget,
         /// Write a file per namespace into DIR (default: print the program); only files
         /// `infer` drafted are written over
-        #[arg(long)]
+        #[arg(long, conflicts_with = "diff")]
         out: Option<PathBuf>,
+        /// Print only what the manifests say that the program at PROGRAM does not (services,
+        /// ports, exposure, flows), rewriting nothing; exit 1 if there is any
+        #[arg(long, value_name = "PROGRAM")]
+        diff: Option<PathBuf>,
     },
     /// Write a starter program, a pre-commit configuration and a CI workflow into DIR
     Init {
@@ -355,14 +359,17 @@ fn main() -> ExitCode {
             namespace,
             target,
             out,
-        } => infer::run(
-            &manifests,
-            &warden::infer::Options {
+            diff,
+        } => {
+            let options = warden::infer::Options {
                 namespace,
                 cilium: matches!(target, InferTarget::Cilium),
-            },
-            out.as_deref(),
-        ),
+            };
+            match diff {
+                Some(program) => infer::diff(&manifests, &options, &program),
+                None => infer::run(&manifests, &options, out.as_deref()),
+            }
+        }
         Command::Init { dir } => init::run(&dir),
         Command::Lsp => warden::lsp::run(),
         Command::Fmt {

@@ -71,6 +71,60 @@ pub fn run(paths: &[PathBuf], options: &warden::infer::Options, out: Option<&Pat
     }
 }
 
+/// `--diff PROGRAM`: what the manifests say that the program does not, printed; exit 1 if
+/// anything, 2 if the manifests or the program cannot be read.
+pub fn diff(paths: &[PathBuf], options: &warden::infer::Options, program: &Path) -> ExitCode {
+    let manifests = warden::manifests::read(paths);
+    if manifests.diagnostics.iter().any(diag::Diagnostic::is_error) {
+        eprint!(
+            "{}",
+            diag::render::human(&manifests.sources, &manifests.diagnostics)
+        );
+        return ExitCode::from(2);
+    }
+    let sources = match warden::load::load(&[program.to_path_buf()]) {
+        Ok(s) => s,
+        Err(diags) => {
+            eprint!(
+                "{}",
+                diag::render::human(&warden::span::SourceMap::new(), &diags)
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let compiled = warden::compile(sources, &[]);
+    let Some(ir) = compiled
+        .program
+        .as_ref()
+        .filter(|_| !compiled.diagnostics.iter().any(diag::Diagnostic::is_error))
+    else {
+        eprint!(
+            "{}",
+            diag::render::human(&compiled.sources, &compiled.diagnostics)
+        );
+        eprintln!(
+            "error: {} does not compile; nothing compared",
+            program.display()
+        );
+        return ExitCode::from(2);
+    };
+    let additions = warden::infer::additions(&manifests, options, ir, &compiled.sources);
+    eprint!(
+        "{}",
+        diag::render::human(&manifests.sources, &additions.diagnostics)
+    );
+    if additions.count == 0 {
+        eprintln!(
+            "nothing to add: {} says all the manifests do",
+            program.display()
+        );
+        return ExitCode::SUCCESS;
+    }
+    print!("{}", additions.text);
+    eprintln!("{} line(s) or block(s) to add", additions.count);
+    ExitCode::from(1)
+}
+
 fn drafted(path: &Path) -> bool {
     std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(HEADER))
 }

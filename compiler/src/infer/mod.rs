@@ -7,8 +7,11 @@
 //! `cilium`) or `to world` with the host in a comment. Every line carries its evidence as a
 //! comment: the manifest file and line, and the value read there.
 
+mod additions;
 mod admission;
 mod exposure;
+mod names;
+pub use additions::Additions;
 pub mod refs;
 mod render;
 
@@ -19,6 +22,7 @@ use crate::manifests::Manifests;
 use crate::manifests::objects::{
     At, ConfigMap, EnvSource, Object, Service, ServicePort, TargetPort, Workload,
 };
+use names::{label_ok, program_name, protocol};
 use refs::Reference;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -81,68 +85,6 @@ enum Peer {
     Service(usize),
     Host(String),
     Ip(String),
-}
-
-/// A Kubernetes name as a warden name (a DNS-1123 label: at most 63 letters, digits and `-`,
-/// starting with a letter and not ending with `-`).
-fn program_name(name: &str) -> String {
-    let mapped: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let trimmed = mapped.trim_matches('-');
-    let mut out = if trimmed.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        trimmed.to_string()
-    } else if trimmed.is_empty() {
-        "w".to_string()
-    } else {
-        format!("w-{trimmed}")
-    };
-    out.truncate(63);
-    out.trim_end_matches('-').to_string()
-}
-
-fn protocol(p: &str) -> String {
-    p.to_ascii_lowercase()
-}
-
-/// Kubernetes' rule for a label key: a name as `label_value_ok` says but not empty, after an
-/// optional prefix that is a DNS subdomain and a `/`. (Anything else could even read as a
-/// comment in a program: `//app`.)
-fn label_key_ok(k: &str) -> bool {
-    let (prefix, name) = match k.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, k),
-    };
-    let subdomain = |p: &str| {
-        p.len() <= 253
-            && p.split('.').all(|part| {
-                !part.is_empty()
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                    && !part.starts_with('-')
-                    && !part.ends_with('-')
-            })
-    };
-    !name.is_empty() && label_value_ok(name) && prefix.is_none_or(subdomain)
-}
-
-/// Kubernetes' rule for a label value: at most 63 letters, digits, `-`, `_` and `.`, beginning
-/// and ending with a letter or digit (or empty).
-fn label_value_ok(v: &str) -> bool {
-    v.is_empty()
-        || (v.len() <= 63
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && v.ends_with(|c: char| c.is_ascii_alphanumeric()))
-}
-
-/// A label a program can say.
-fn label_ok((k, v): (&String, &String)) -> bool {
-    label_key_ok(k) && label_value_ok(v)
 }
 
 struct Inference<'m> {
@@ -602,6 +544,34 @@ fn address_like(what: &str) -> bool {
 
 /// The draft program for the manifests read.
 pub fn infer(m: &Manifests, opts: &Options) -> Draft {
+    let inf = build(m, opts);
+    let flows = inf.flows.len();
+    let files = render::render(&inf);
+    let mut diagnostics = inf.diagnostics;
+    crate::diag::sort(&mut diagnostics);
+    Draft {
+        files,
+        diagnostics,
+        flows,
+    }
+}
+
+/// What the manifests say that `program` does not (`infer --diff`).
+pub fn additions(
+    m: &Manifests,
+    opts: &Options,
+    program: &crate::ir::Program,
+    sources: &crate::span::SourceMap,
+) -> Additions {
+    let inf = build(m, opts);
+    let mut out = additions::additions(&inf, program, sources);
+    out.diagnostics = inf.diagnostics;
+    crate::diag::sort(&mut out.diagnostics);
+    out
+}
+
+/// The services, flows and exposure the manifests say, with the warnings found on the way.
+fn build<'m>(m: &'m Manifests, opts: &'m Options) -> Inference<'m> {
     let mut inf = Inference {
         m,
         opts,
@@ -870,34 +840,5 @@ pub fn infer(m: &Manifests, opts: &Options) -> Draft {
             inf.diagnostics.push(d);
         }
     }
-    let flows = inf.flows.len();
-    let files = render::render(&inf);
-    let mut diagnostics = inf.diagnostics;
-    crate::diag::sort(&mut diagnostics);
-    Draft {
-        files,
-        diagnostics,
-        flows,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn names_are_dns_labels_and_label_keys_are_kubernetes_keys() {
-        for (from, to) in [
-            ("Web_API", "web-api"),
-            ("-", "w"),
-            ("", "w"),
-            ("9lives", "w-9lives"),
-        ] {
-            assert_eq!(super::program_name(from), to);
-        }
-        let long = super::program_name(&format!("1{}", "a".repeat(80)));
-        assert!(long.len() <= 63 && long.starts_with("w-1"), "{long}");
-        assert!(super::label_key_ok("app.kubernetes.io/name"));
-        for bad in ["//app", "/app", "Example.com/app", "app/", "a/b/c", "-app"] {
-            assert!(!super::label_key_ok(bad), "{bad}");
-        }
-    }
+    inf
 }

@@ -261,3 +261,177 @@ fn hostile_manifests_are_refused_with_file_and_line_in_bounded_time() {
     let (_, err, _) = infer_on(b"kind: Service\nmetadata:\n  name: a\n  name: b\n");
     assert!(err.contains("bad.yaml:4"), "{err}");
 }
+
+/// Inserts what `--diff` printed into the program at `dir`: each `// FILE:LINE: service …, add:`
+/// section after that line, the new blocks as a file of their own.
+fn apply(dir: &Path, printed: &str) {
+    let (new, added) = match printed.split_once("// Lines the program's services do not say\n") {
+        Some((new, added)) => (new, added),
+        None => (printed, ""),
+    };
+    if !new.trim().is_empty() {
+        std::fs::write(dir.join("new.warden"), new).unwrap();
+    }
+    let mut sections: Vec<(String, usize, String)> = Vec::new();
+    for section in added.split("\n// ").filter(|s| !s.trim().is_empty()) {
+        let (head, lines) = section.split_once(", add:\n").unwrap();
+        let at = head.trim_start_matches("// ").split(": ").next().unwrap();
+        let (file, line) = at.rsplit_once(':').unwrap();
+        sections.push((file.to_string(), line.parse().unwrap(), lines.to_string()));
+    }
+    // From the bottom up, so that the lines named stay where they were.
+    sections.sort_by_key(|s| std::cmp::Reverse(s.1));
+    for (file, line, lines) in sections {
+        let path = dir.join(&file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut all: Vec<&str> = text.lines().collect();
+        all.insert(line, lines.trim_end_matches('\n'));
+        std::fs::write(&path, all.join("\n") + "\n").unwrap();
+    }
+}
+
+/// `--diff` against a program that lacks a service and a flow of the shop: it prints both, never
+/// what the program says already, and what it prints, added to the program, leaves nothing to
+/// add (the exit status says which).
+#[test]
+fn infer_diff_prints_what_the_program_lacks_and_only_that() {
+    let work = tempfile::tempdir().unwrap();
+    let program = work.path().join("policy");
+    let shop = manifests().join("shop");
+    let (code, _, err) = run(
+        &[
+            "infer",
+            shop.to_str().unwrap(),
+            "--out",
+            program.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(
+        &[
+            "infer",
+            shop.to_str().unwrap(),
+            "--diff",
+            program.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.contains("nothing to add"), "{err}");
+    // The program without the cart service (and every line naming it), nor web's flow to the
+    // catalog, its services renamed as a person might: `--diff` matches by the pods selected.
+    let path = program.join("shop.warden");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("service cart in shop {").unwrap();
+    let end = start + text[start..].find("\n}\n").unwrap() + 3;
+    let text = format!("{}{}", &text[..start], &text[end..]);
+    let text: String = text
+        .lines()
+        .filter(|l| {
+            let l = l.trim();
+            !l.starts_with("to cart") && !l.starts_with("to data/db") && l != "to catalog on api"
+        })
+        .map(|l| format!("{}\n", l.replace("service web in", "service storefront in")))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    std::fs::remove_file(program.join("data.warden")).unwrap();
+    let (code, out, err) = run(
+        &[
+            "infer",
+            shop.to_str().unwrap(),
+            "--diff",
+            program.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(code, 1, "{err}\n{out}");
+    for expected in [
+        "namespace data {",
+        "service db in data {",
+        "service cart in shop {",
+        "shop.warden:",
+        "service storefront in shop, for Deployment web",
+        "  to catalog on 9000/tcp",
+        "  to cart on tcp-7070",
+        "  to data/db on tcp-5432",
+    ] {
+        assert!(out.contains(expected), "no `{expected}` in:\n{out}");
+    }
+    // What the program says already is not printed: the storefront's flow to the cache.
+    let lines = out
+        .split("// Lines the program's services do not say")
+        .nth(1)
+        .unwrap();
+    assert!(!lines.contains("to cache"), "{out}");
+    apply(&program, &out);
+    let (code, out, err) = run(
+        &[
+            "infer",
+            shop.to_str().unwrap(),
+            "--diff",
+            program.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    // A program that does not compile is not compared.
+    std::fs::write(program.join("broken.warden"), "service {").unwrap();
+    let (code, _, err) = run(
+        &[
+            "infer",
+            shop.to_str().unwrap(),
+            "--diff",
+            program.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+}
+
+/// The hand-written Online Boutique program says every flow `infer` finds in its release
+/// manifests; without one of its flows, `--diff` names exactly that one.
+#[test]
+fn infer_diff_finds_online_boutique_complete_but_for_a_flow_taken_out() {
+    let release = common::corpora().join("microservices-demo/release/kubernetes-manifests.yaml");
+    let work = tempfile::tempdir().unwrap();
+    let program = work.path().join("ob");
+    std::fs::create_dir(&program).unwrap();
+    for e in std::fs::read_dir(common::repo().join("examples/online-boutique")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), program.join(e.file_name())).unwrap();
+    }
+    let args = |p: &Path| {
+        vec![
+            "infer".to_string(),
+            release.display().to_string(),
+            "--namespace".to_string(),
+            "online-boutique".to_string(),
+            "--diff".to_string(),
+            p.display().to_string(),
+        ]
+    };
+    let a = args(&program);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (code, out, err) = run(&a, work.path());
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    for file in ["backend.warden", "expects.warden"] {
+        let path = program.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text: String = text
+            .lines()
+            .filter(|l| {
+                !l.contains("to redis-cart on redis") && !l.contains("cartservice -> redis-cart")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, text).unwrap();
+    }
+    let (code, out, err) = run(&a, work.path());
+    assert_eq!(code, 1, "{err}");
+    let added: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//") && !l.trim().is_empty())
+        .collect();
+    assert_eq!(added, ["  to redis-cart on 6379/tcp"], "{out}");
+}
