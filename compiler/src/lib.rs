@@ -22,7 +22,7 @@ pub mod load;
 pub mod lower;
 pub mod lsp;
 pub mod manifests;
-mod parallel;
+pub mod parallel;
 pub mod parse;
 pub mod span;
 pub mod validate;

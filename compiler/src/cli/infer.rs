@@ -145,13 +145,14 @@ fn write(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
             foreign.join(", ")
         ));
     }
-    for (name, text) in files {
+    // Each file is its own write and rename, so they go on every core.
+    let written = warden::parallel::map_each(files, |(name, text)| {
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+        std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    });
+    written.into_iter().collect::<Result<Vec<()>, String>>()?;
     let current: std::collections::BTreeSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {

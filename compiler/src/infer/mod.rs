@@ -370,17 +370,32 @@ impl<'m> Inference<'m> {
     }
 
     /// The flows a value names.
-    fn flows_of(&mut self, client: usize, said: &Said) {
-        let Some(namespace) = self.services.get(client).map(|s| s.namespace.clone()) else {
-            return;
-        };
-        for r in refs::references(&said.text) {
-            self.reference(client, &namespace, said, &r);
-        }
+    /// What service `i` is given, each value with the references in it and its evidence: read
+    /// only, so worked out for every service at once.
+    fn found(
+        &self,
+        i: usize,
+        users: &BTreeMap<(String, String), BTreeSet<usize>>,
+    ) -> Vec<(Said, Vec<Reference>, String)> {
+        self.said(i, users)
+            .into_iter()
+            .map(|said| {
+                let refs = refs::references(&said.text);
+                let evidence = format!("{} {}", self.loc(&said.at), sanitize(&said.what));
+                (said, refs, evidence)
+            })
+            .collect()
     }
 
-    fn reference(&mut self, client: usize, namespace: &str, said: &Said, r: &Reference) {
-        let evidence = format!("{} {}", self.loc(&said.at), sanitize(&said.what));
+    fn reference(
+        &mut self,
+        client: usize,
+        namespace: &str,
+        said: &Said,
+        r: &Reference,
+        evidence: &str,
+    ) {
+        let evidence = evidence.to_string();
         match self.resolve(&r.host, namespace) {
             Resolved::Service(s) => {
                 let servers = self.selected(s);
@@ -771,10 +786,16 @@ fn build<'m>(m: &'m Manifests, opts: &'m Options) -> Inference<'m> {
                 .insert(i);
         }
     }
-    for i in 0..inf.services.len() {
-        let said = inf.said(i, &users);
-        for s in &said {
-            inf.flows_of(i, s);
+    let all: Vec<usize> = (0..inf.services.len()).collect();
+    let found = crate::parallel::map(&all, |&i| inf.found(i, &users));
+    for (client, found) in found.into_iter().enumerate() {
+        let Some(namespace) = inf.services.get(client).map(|s| s.namespace.clone()) else {
+            continue;
+        };
+        for (said, refs, evidence) in &found {
+            for r in refs {
+                inf.reference(client, &namespace, said, r, evidence);
+            }
         }
     }
     exposure::expose(&mut inf);
