@@ -180,3 +180,62 @@ pub(super) fn block(inf: &Inference<'_>, namespace: &str, ws: &[&Workload]) -> S
     out.push_str("}\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use crate::manifests::Manifests;
+    use crate::manifests::objects::{Object, Workload};
+
+    fn patterns(images: &[&str]) -> (Vec<String>, Vec<String>) {
+        let containers: Vec<String> = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| format!("  - {{name: c{i}, image: {image:?}}}\n"))
+            .collect();
+        let yaml = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, labels: {{app: p}}}}\nspec:\n  containers:\n{}",
+            containers.concat()
+        );
+        let mut m = Manifests::new();
+        m.add("p.yaml".to_string(), yaml.as_bytes());
+        let ws: Vec<&Workload> = m
+            .objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Workload(w) => Some(w),
+                _ => None,
+            })
+            .collect();
+        let (p, u) = super::image_patterns(&ws);
+        (p.into_iter().collect(), u.into_iter().collect())
+    }
+
+    #[test]
+    fn each_image_is_admitted_by_its_registry_or_its_repository_in_the_form_used() {
+        let (p, u) = patterns(&[
+            "ghcr.io/acme/api:1.2",
+            "ghcr.io/acme/worker@sha256:abc",
+            "localhost:5000/agent",
+            "redis:7",
+            "busybox:1.38.0@sha256:fd8d",
+            "bitnami/postgresql@sha256:0a",
+            "nginx",
+        ]);
+        assert_eq!(
+            p,
+            [
+                "bitnami/postgresql@*",
+                "busybox:*",
+                "ghcr.io/*",
+                "localhost:5000/*",
+                "nginx",
+                "redis:*"
+            ]
+        );
+        assert!(u.is_empty());
+        // An unrendered template is no image a pattern could say.
+        let (_, u) = patterns(&["{{ .Values.image }}", "redis:7"]);
+        assert_eq!(u, ["{{ .Values.image }}"]);
+    }
+}
