@@ -148,10 +148,41 @@ pub(super) fn additions(inf: &Inference<'_>, program: &Program, sources: &Source
     let refs: Vec<Vec<ServiceRef>> = (0..inf.services.len())
         .map(|i| matches(inf, program, i))
         .collect();
-    // A service the program declares is named as the program names it; a new one as drafted.
+    // A new service is named as drafted, numbered where the program has that name already.
+    let mut taken: std::collections::BTreeSet<(String, String)> = program
+        .services
+        .keys()
+        .map(|k| (k.namespace.clone(), k.name.clone()))
+        .collect();
+    let names: Vec<String> = inf
+        .services
+        .iter()
+        .zip(&refs)
+        .map(|(s, r)| {
+            if !r.is_empty() {
+                return s.name.clone();
+            }
+            let mut name = s.name.clone();
+            let mut n = 1;
+            while !taken.insert((s.namespace.clone(), name.clone())) {
+                n += 1;
+                let mut stem = s.name.clone();
+                stem.truncate(56);
+                name = format!("{stem}-{n}");
+            }
+            name
+        })
+        .collect();
+    // A service the program declares is named as the program names it.
     let target = |server: usize, namespace: &str| -> Option<(String, bool)> {
         let Some(r) = refs.get(server).and_then(|r| r.first()) else {
-            return render::drafted_name(inf, server, namespace);
+            let t = inf.services.get(server)?;
+            let name = names.get(server)?;
+            return Some(if t.namespace == namespace {
+                (name.clone(), true)
+            } else {
+                (format!("{}/{name}", t.namespace), true)
+            });
         };
         let p = program.services.at(*r)?;
         let name = if p.id.namespace == namespace {
@@ -182,7 +213,7 @@ pub(super) fn additions(inf: &Inference<'_>, program: &Program, sources: &Source
                     count += 1;
                 }
                 new.push('\n');
-                new.push_str(&render::head(inf, i, &s.name));
+                new.push_str(&render::head(inf, i, names.get(i).unwrap_or(&s.name)));
                 for (_, text) in &lines {
                     new.push_str(text);
                 }

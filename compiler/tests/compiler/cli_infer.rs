@@ -334,6 +334,8 @@ fn infer_diff_prints_what_the_program_lacks_and_only_that() {
         })
         .map(|l| format!("{}\n", l.replace("service web in", "service storefront in")))
         .collect();
+    // A service of the program named as the drafted one, for other pods: the new one is numbered.
+    let text = text + "\nservice cart in shop {\n  pods app = \"legacy-cart\"\n}\n";
     std::fs::write(&path, text).unwrap();
     std::fs::remove_file(program.join("data.warden")).unwrap();
     let (code, out, err) = run(
@@ -349,11 +351,11 @@ fn infer_diff_prints_what_the_program_lacks_and_only_that() {
     for expected in [
         "namespace data {",
         "service db in data {",
-        "service cart in shop {",
+        "service cart-2 in shop {",
         "shop.warden:",
         "service storefront in shop, for Deployment web",
         "  to catalog on 9000/tcp",
-        "  to cart on tcp-7070",
+        "  to cart-2 on tcp-7070",
         "  to data/db on tcp-5432",
     ] {
         assert!(out.contains(expected), "no `{expected}` in:\n{out}");
