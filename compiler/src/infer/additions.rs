@@ -232,15 +232,17 @@ pub(super) fn additions(inf: &Inference<'_>, program: &Program, sources: &Source
                 if missing.is_empty() {
                     continue;
                 }
-                added.push_str(&format!(
-                    "\n// {}: service {} in {}, for {} {} ({}), add:\n",
+                // The workload's name and file are the manifests' words: one comment line.
+                let head = format!(
+                    "{}: service {} in {}, for {} {} ({}), add:",
                     sources.location(p.span),
                     p.id.name,
                     p.id.namespace,
                     s.workload.meta.kind,
                     s.workload.meta.name,
                     inf.loc(&s.workload.meta.at)
-                ));
+                );
+                added.push_str(&format!("\n// {}\n", render::sanitize(&head)));
                 for text in &missing {
                     added.push_str(text);
                 }

@@ -117,6 +117,19 @@ pub fn applies_in(
     [vap, kyverno, gatekeeper]
 }
 
+/// The Pod Security check ids a list of messages names, sorted, each once.
+pub fn checks_named(messages: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = messages
+        .iter()
+        .filter_map(|m| m.split("check ").nth(1))
+        .filter_map(|m| m.split(' ').next())
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// An admission request as the engines see it.
 pub struct Request {
     pub operation: &'static str,

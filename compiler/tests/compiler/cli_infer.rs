@@ -290,6 +290,17 @@ fn apply(dir: &Path, printed: &str) {
     }
 }
 
+/// `warden infer SHOP --diff PROGRAM`: exit status, standard output, standard error.
+fn diff(shop: &Path, program: &Path) -> (i32, String, String) {
+    let args = [
+        "infer",
+        shop.to_str().unwrap(),
+        "--diff",
+        program.to_str().unwrap(),
+    ];
+    run(&args, program.parent().unwrap())
+}
+
 /// `--diff` against a program that lacks a service and a flow of the shop: it prints both, never
 /// what the program says already, and what it prints, added to the program, leaves nothing to
 /// add (the exit status says which).
@@ -308,15 +319,7 @@ fn infer_diff_prints_what_the_program_lacks_and_only_that() {
         work.path(),
     );
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = run(
-        &[
-            "infer",
-            shop.to_str().unwrap(),
-            "--diff",
-            program.to_str().unwrap(),
-        ],
-        work.path(),
-    );
+    let (code, out, err) = diff(&shop, &program);
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
     assert!(err.contains("nothing to add"), "{err}");
     // The program without the cart service (and every line naming it), nor web's flow to the
@@ -338,15 +341,7 @@ fn infer_diff_prints_what_the_program_lacks_and_only_that() {
     let text = text + "\nservice cart in shop {\n  pods app = \"legacy-cart\"\n}\n";
     std::fs::write(&path, text).unwrap();
     std::fs::remove_file(program.join("data.warden")).unwrap();
-    let (code, out, err) = run(
-        &[
-            "infer",
-            shop.to_str().unwrap(),
-            "--diff",
-            program.to_str().unwrap(),
-        ],
-        work.path(),
-    );
+    let (code, out, err) = diff(&shop, &program);
     assert_eq!(code, 1, "{err}\n{out}");
     for expected in [
         "namespace data {",
@@ -367,27 +362,11 @@ fn infer_diff_prints_what_the_program_lacks_and_only_that() {
         .unwrap();
     assert!(!lines.contains("to cache"), "{out}");
     apply(&program, &out);
-    let (code, out, err) = run(
-        &[
-            "infer",
-            shop.to_str().unwrap(),
-            "--diff",
-            program.to_str().unwrap(),
-        ],
-        work.path(),
-    );
+    let (code, out, err) = diff(&shop, &program);
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
     // A program that does not compile is not compared.
     std::fs::write(program.join("broken.warden"), "service {").unwrap();
-    let (code, _, err) = run(
-        &[
-            "infer",
-            shop.to_str().unwrap(),
-            "--diff",
-            program.to_str().unwrap(),
-        ],
-        work.path(),
-    );
+    let (code, _, err) = diff(&shop, &program);
     assert_eq!(code, 2, "{err}");
 }
 

@@ -12,7 +12,7 @@
 use crate::common;
 
 use crate::common::admission::{
-    Rego, Request, gatekeeper_rego, rego_violations as rego_review, vap_policy,
+    Rego, Request, checks_named, gatekeeper_rego, rego_violations as rego_review, vap_policy,
 };
 
 use serde_json::{Value, json};
@@ -128,19 +128,6 @@ fn rego_of(program: &str, block: &str) -> Rego {
 /// The messages of the violations Gatekeeper would report for creating `object`, sorted.
 fn rego_violations(r: &mut Rego, object: &Value) -> Vec<String> {
     rego_review(r, &Request::create(object.clone()))
-}
-
-/// The Pod Security check ids a list of messages names.
-fn checks_named(messages: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = messages
-        .iter()
-        .filter_map(|m| m.split("check ").nth(1))
-        .filter_map(|m| m.split(' ').next())
-        .map(str::to_string)
-        .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// The messages of the validations that fail for `object`.

@@ -10,7 +10,7 @@
     reason = "in tests a panic is a failed test"
 )]
 
-use crate::common::admission::{CelPolicy, Request, cel_violations, vap_policy};
+use crate::common::admission::{CelPolicy, Request, cel_violations, checks_named, vap_policy};
 use crate::common::{self, Rng};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -28,15 +28,7 @@ fn pss_policy(level: &str, version: &str) -> CelPolicy {
 
 /// The Pod Security checks the CEL engine finds failed, by name, sorted.
 fn cel_checks(p: &CelPolicy, object: &Value) -> Vec<String> {
-    let mut out: Vec<String> = cel_violations(p, &Request::create(object.clone()))
-        .iter()
-        .filter_map(|m| m.split("check ").nth(1))
-        .filter_map(|m| m.split(' ').next())
-        .map(str::to_string)
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+    checks_named(&cel_violations(p, &Request::create(object.clone())))
 }
 
 /// The checks warden's evaluator finds failed for the one workload of `yaml`, by name, sorted.
