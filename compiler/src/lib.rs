@@ -16,6 +16,7 @@ pub mod emit;
 pub mod explain;
 pub mod format;
 pub mod graph;
+pub mod import;
 pub mod infer;
 pub mod ir;
 pub mod load;

@@ -3,6 +3,8 @@
 
 #[path = "cli/fmt.rs"]
 mod fmt;
+#[path = "cli/import.rs"]
+mod import;
 #[path = "cli/infer.rs"]
 mod infer;
 #[path = "cli/init.rs"]
@@ -173,6 +175,9 @@ enum Command {
         #[arg(long, value_name = "PROGRAM")]
         diff: Option<PathBuf>,
     },
+    /// Turn what a cluster enforces into a program: `warden import netpol POLICIES…`
+    #[command(subcommand)]
+    Import(Import),
     /// Write a starter program, a pre-commit configuration and a CI workflow into DIR
     Init {
         /// Where (created if need be; nothing already there is overwritten)
@@ -189,6 +194,24 @@ enum Command {
         /// Where (created if need be)
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum Import {
+    /// NetworkPolicies as a program with the same meaning: each policy's pods a service, each
+    /// rule a `from` or `to` line
+    Netpol {
+        /// Manifest files or directories holding the NetworkPolicies (other kinds are left out)
+        #[arg(required = true)]
+        manifests: Vec<PathBuf>,
+        /// The namespace of policies that name none
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// Write a file per namespace into DIR (default: print the program); only files
+        /// `import` wrote are written over
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -370,6 +393,11 @@ fn main() -> ExitCode {
                 None => infer::run(&manifests, &options, out.as_deref()),
             }
         }
+        Command::Import(Import::Netpol {
+            manifests,
+            namespace,
+            out,
+        }) => import::netpol(&manifests, &namespace, out.as_deref()),
         Command::Init { dir } => init::run(&dir),
         Command::Lsp => warden::lsp::run(),
         Command::Fmt {

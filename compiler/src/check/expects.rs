@@ -33,7 +33,7 @@ impl Checker<'_> {
             Endpoint::Pod(_) | Endpoint::External(_) => None,
         };
         let ports = match &e.port {
-            Some(r) => vec![self.port_ref(r, server)?],
+            Some(r) => vec![self.port_ref(r, server, false)?],
             None => server
                 .and_then(|r| self.services.at(r))
                 .map(|s| s.ports.iter().map(|(_, p)| p.clone()).collect())

@@ -68,7 +68,8 @@ impl Checker<'_> {
                     Peer::Service(s) => Some(s),
                     _ => None,
                 };
-                let Some(ports) = self.flow_ports(flow, server_ref) else {
+                let pods = matches!(server, Peer::Pods(_) | Peer::Namespace(_));
+                let Some(ports) = self.flow_ports(flow, server_ref, pods) else {
                     continue;
                 };
                 let Some(http) = self.http_rules(flow, &ports) else {
@@ -149,14 +150,19 @@ impl Checker<'_> {
         }
     }
 
-    fn flow_ports(&mut self, flow: &ast::Flow, server: Option<ServiceRef>) -> Option<Ports> {
+    fn flow_ports(
+        &mut self,
+        flow: &ast::Flow,
+        server: Option<ServiceRef>,
+        pods: bool,
+    ) -> Option<Ports> {
         if flow.ports.is_empty() {
             return Some(Ports::All);
         }
         let mut ports = Vec::new();
         let mut ok = true;
         for r in &flow.ports {
-            match self.port_ref(r, server) {
+            match self.port_ref(r, server, pods) {
                 Some(p) => ports.push(p),
                 None => ok = false,
             }

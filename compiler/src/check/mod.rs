@@ -26,6 +26,7 @@ mod namespaces;
 mod overlaps;
 pub mod ports;
 mod services;
+pub use services::RESERVED;
 mod syscalls;
 
 pub use names::{is_dns_label, label_key_problem, label_value_problem};

@@ -187,15 +187,35 @@ impl Checker<'_> {
     }
 
     /// Resolves a port reference against the server of a flow: a service must declare the port
-    /// (or a range holding it); an external server (`world`, `cidr`) has no names, only numbers.
+    /// (or a range holding it); pods that are no service (`pods(…)`, a namespace) name their
+    /// container ports themselves, so a name is theirs, over TCP; an external server (`world`,
+    /// `cidr`) has no names, only numbers.
     pub(super) fn port_ref(
         &mut self,
         r: &ast::PortRef,
         server: Option<ServiceRef>,
+        pods: bool,
     ) -> Option<PortSpec> {
         match r {
             ast::PortRef::Named(name) => {
                 let Some(ports) = declared_ports(&self.services, server) else {
+                    if pods {
+                        if let Err(why) = container_port_name(&name.text) {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    "E0208",
+                                    format!("`{}` cannot name a container port", name.text),
+                                )
+                                .primary(name.span, why)
+                                .note("the server is pods that are no service: the name is their container port's, and Kubernetes names those like IANA services: at most 15 lowercase letters, digits and single inner hyphens, with a letter"),
+                            );
+                            return None;
+                        }
+                        return Some(PortSpec::Named(NamedPort {
+                            name: name.text.clone(),
+                            protocol: Protocol::Tcp,
+                        }));
+                    }
                     self.diags.push(
                         Diagnostic::error(
                             "E0206",
@@ -203,7 +223,7 @@ impl Checker<'_> {
                         )
                         .primary(
                             name.span,
-                            "the server is not a service of this program, so it has no named ports",
+                            "the server is outside the cluster, so it has no named ports",
                         )
                         .help("give the port by number, e.g. `on 443/tcp`"),
                     );

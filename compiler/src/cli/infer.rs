@@ -54,7 +54,7 @@ pub fn run(paths: &[PathBuf], options: &warden::infer::Options, out: Option<&Pat
         print!("{}", texts.join("\n"));
         return ExitCode::SUCCESS;
     };
-    match write(dir, &draft.files) {
+    match write(dir, &draft.files, HEADER, "warden infer") {
         Ok(()) => {
             eprintln!(
                 "drafted {} file(s), {} flow(s) into {}",
@@ -125,23 +125,29 @@ pub fn diff(paths: &[PathBuf], options: &warden::infer::Options, program: &Path)
     ExitCode::from(1)
 }
 
-fn drafted(path: &Path) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(HEADER))
+fn drafted(path: &Path, header: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(header))
 }
 
 /// Writes each file through a temporary one and a rename; refuses, before writing anything, to
-/// write over a file `infer` did not draft; removes the drafts of namespaces no longer seen.
-fn write(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
+/// write over a file that does not begin with `header` (one `command` did not write); removes
+/// the files it wrote before for namespaces no longer seen.
+pub fn write(
+    dir: &Path,
+    files: &[(String, String)],
+    header: &str,
+    command: &str,
+) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let foreign: Vec<String> = files
         .iter()
         .map(|(name, _)| dir.join(name))
-        .filter(|p| p.exists() && !drafted(p))
+        .filter(|p| p.exists() && !drafted(p, header))
         .map(|p| p.display().to_string())
         .collect();
     if !foreign.is_empty() {
         return Err(format!(
-            "`warden infer` writes only over files it drafted, and these are not: {}",
+            "`{command}` writes only over files it wrote, and these are not: {}",
             foreign.join(", ")
         ));
     }
@@ -158,7 +164,8 @@ fn write(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
         for e in entries.flatten() {
             let p = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".warden") && !current.contains(name.as_str()) && drafted(&p) {
+            if name.ends_with(".warden") && !current.contains(name.as_str()) && drafted(&p, header)
+            {
                 std::fs::remove_file(&p)
                     .map_err(|e| format!("cannot remove {}: {e}", p.display()))?;
             }

@@ -102,6 +102,9 @@ pub const CODES: &[(&str, &str)] = &[
     ("W1204", include_str!("../../codes/W1204.md")),
     ("W1205", include_str!("../../codes/W1205.md")),
     ("W1206", include_str!("../../codes/W1206.md")),
+    ("E1301", include_str!("../../codes/E1301.md")),
+    ("E1302", include_str!("../../codes/E1302.md")),
+    ("W1303", include_str!("../../codes/W1303.md")),
 ];
 
 /// The explanation of a code, if it exists.

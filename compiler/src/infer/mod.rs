@@ -10,12 +10,12 @@
 mod additions;
 mod admission;
 mod exposure;
-mod names;
+pub(crate) mod names;
 pub use additions::Additions;
 pub mod refs;
 mod render;
 
-use render::sanitize;
+pub(crate) use render::{layout, sanitize};
 
 use crate::diag::Diagnostic;
 use crate::manifests::Manifests;

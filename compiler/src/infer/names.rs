@@ -3,7 +3,7 @@
 
 /// A Kubernetes name as a warden name (a DNS-1123 label: at most 63 letters, digits and `-`,
 /// starting with a letter and not ending with `-`).
-pub(super) fn program_name(name: &str) -> String {
+pub(crate) fn program_name(name: &str) -> String {
     let mapped: String = name
         .to_ascii_lowercase()
         .chars()
@@ -28,7 +28,7 @@ pub(super) fn protocol(p: &str) -> String {
 /// Kubernetes' rule for a label key: a name as `label_value_ok` says but not empty, after an
 /// optional prefix that is a DNS subdomain and a `/`. (Anything else could even read as a
 /// comment in a program: `//app`.)
-pub(super) fn label_key_ok(k: &str) -> bool {
+pub(crate) fn label_key_ok(k: &str) -> bool {
     let (prefix, name) = match k.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, k),
@@ -49,7 +49,7 @@ pub(super) fn label_key_ok(k: &str) -> bool {
 
 /// Kubernetes' rule for a label value: at most 63 letters, digits, `-`, `_` and `.`, beginning
 /// and ending with a letter or digit (or empty).
-pub(super) fn label_value_ok(v: &str) -> bool {
+pub(crate) fn label_value_ok(v: &str) -> bool {
     v.is_empty()
         || (v.len() <= 63
             && v.chars()

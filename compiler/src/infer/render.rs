@@ -5,7 +5,7 @@ use super::{HEADER, Inference, Peer, PortDecl, label_ok};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A value as one comment line: no control characters, and a long one cut.
-pub(super) fn sanitize(text: &str) -> String {
+pub(crate) fn sanitize(text: &str) -> String {
     let one_line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -184,7 +184,7 @@ pub(super) fn drafted_name(
 }
 
 /// Program text laid out by `warden fmt`'s formatter (as written, should it not parse).
-pub(super) fn layout(text: String) -> String {
+pub(crate) fn layout(text: String) -> String {
     crate::format::source::format(0, &text).unwrap_or(text)
 }
 

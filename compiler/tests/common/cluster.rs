@@ -91,21 +91,36 @@ fn service_pods(program: &Program) -> Vec<Pod> {
             namespace: s.id.namespace.clone(),
             labels: s.selector.example(),
             name: s.id.name.clone(),
-            named_ports: s
-                .ports
-                .iter()
-                .filter_map(|(name, spec)| match spec {
-                    PortSpec::Named(n) => Some((name.clone(), n.protocol)),
-                    PortSpec::Range(_) => None,
-                })
-                .enumerate()
-                .map(|(k, (name, protocol))| {
-                    let number = named_port_number(i, k);
-                    (name, Port { number, protocol })
-                })
-                .collect(),
+            named_ports: named_ports(s, i),
         })
         .collect()
+}
+
+/// A service's named ports as its pods number them: by `named_port_number`, skipping numbers the
+/// service declares as other ports of that protocol (the program says they are different ports,
+/// and a pod must not contradict it) and numbers another named port of the pod has.
+fn named_ports(s: &warden::ir::Service, i: usize) -> BTreeMap<String, Port> {
+    let mut out: BTreeMap<String, Port> = BTreeMap::new();
+    let named = s.ports.iter().filter_map(|(name, spec)| match spec {
+        PortSpec::Named(n) => Some((name.clone(), n.protocol)),
+        PortSpec::Range(_) => None,
+    });
+    for (k, (name, protocol)) in named.enumerate() {
+        let taken = |n: u16| {
+            out.values()
+                .any(|p| p.number == n && p.protocol == protocol)
+                || s.ports.iter().any(|(_, spec)| match spec {
+                    PortSpec::Range(r) => r.protocol == protocol && r.start <= n && n <= r.end,
+                    PortSpec::Named(_) => false,
+                })
+        };
+        let number = (0..4)
+            .map(|d| named_port_number(i, k + d))
+            .find(|n| !taken(*n))
+            .unwrap_or(20002);
+        out.insert(name, Port { number, protocol });
+    }
+    out
 }
 
 /// Pods that some selectors match and others do not, for every kind of requirement, in every
@@ -422,6 +437,10 @@ pub fn random_program(index: usize, rng: &mut Rng) -> String {
                         String::new()
                     } else if dir == "from" && !me.ports.is_empty() {
                         format!(" on {}", rng.pick(&me.ports).0)
+                    } else if rng.chance(25) {
+                        // The pods' own container port of that name, over TCP: the services'
+                        // pods carry `p0` and `p1` over TCP, UDP or SCTP, or not at all.
+                        format!(" on {}", rng.pick(&["p0", "p1"]))
                     } else {
                         format!(
                             " on {}/{}",

@@ -34,6 +34,7 @@ const FLOORS: &[&[&str]] = &[
     &["diff"],
     &["admit"],
     &["infer"],
+    &["import"],
     &["lsp"],
 ];
 

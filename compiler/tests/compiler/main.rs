@@ -13,6 +13,7 @@ mod canonical;
 mod cli;
 mod cli_audit;
 mod cli_explain;
+mod cli_import;
 mod cli_infer;
 mod cli_loop;
 mod crash_safety;

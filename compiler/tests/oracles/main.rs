@@ -13,6 +13,7 @@ mod cilium_model;
 mod diff;
 mod engines;
 mod gatekeeper_library;
+mod import_netpol;
 mod infer;
 mod integrations;
 mod netpol;

@@ -232,11 +232,24 @@ fn run_nca(cases: &[&Case], dir: &Path) -> NcaMap {
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicyList\nitems: []\n",
     )
     .unwrap();
+    let programs: Vec<&Program> = cases.iter().map(|c| &c.program).collect();
+    let pods: Vec<&Pod> = cases.iter().flat_map(|c| c.pods.iter()).collect();
+    let (pods, ns) = write_cluster(&programs, &pods, dir);
+    nca_map(&policies, &pods, &ns)
+}
+
+/// Writes the pods (with their named ports) and the namespaces (with the labels the programs
+/// give them) as nca reads them; returns the two files.
+pub(super) fn write_cluster(
+    programs: &[&Program],
+    cluster: &[&Pod],
+    dir: &Path,
+) -> (PathBuf, PathBuf) {
     let mut pods = Vec::new();
     let mut namespaces: BTreeSet<String> =
         ["kube-system".to_string(), "dns-system".to_string()].into();
     let mut seen = BTreeSet::new();
-    for pod in cases.iter().flat_map(|c| c.pods.iter()) {
+    for pod in cluster {
         namespaces.insert(pod.namespace.clone());
         if seen.insert((pod.namespace.clone(), pod.name.clone())) {
             pods.push(serde_json::json!({
@@ -250,10 +263,10 @@ fn run_nca(cases: &[&Case], dir: &Path) -> NcaMap {
     let ns: Vec<serde_json::Value> = namespaces
         .iter()
         .map(|n| {
-            let labels = cases
+            let labels = programs
                 .iter()
-                .find(|c| c.program.namespaces.contains_key(n))
-                .map(|c| c.program.namespace_labels(n))
+                .find(|p| p.namespaces.contains_key(n))
+                .map(|p| p.namespace_labels(n))
                 .unwrap_or_else(|| [("kubernetes.io/metadata.name".to_string(), n.clone())].into());
             serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": labels}})
         })
@@ -268,7 +281,7 @@ fn run_nca(cases: &[&Case], dir: &Path) -> NcaMap {
         serde_json::json!({"apiVersion": "v1", "kind": "NamespaceList", "items": ns}).to_string(),
     )
     .unwrap();
-    nca_map(&policies, &dir.join("pods.json"), &dir.join("ns.json"))
+    (dir.join("pods.json"), dir.join("ns.json"))
 }
 
 /// Runs nca on a directory of policies with the given pods and namespaces, and parses its map.

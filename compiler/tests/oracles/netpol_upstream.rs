@@ -26,7 +26,7 @@ type RecipePod = (
     &'static [(&'static str, &'static str)],
 );
 
-fn recipe_cluster(dir: &Path) -> (PathBuf, PathBuf, Vec<End>) {
+pub(super) fn recipe_cluster(dir: &Path) -> (PathBuf, PathBuf, Vec<End>) {
     let pods: &[RecipePod] = &[
         ("default", "web", &[("app", "web")]),
         ("default", "api", &[("app", "bookstore"), ("role", "api")]),

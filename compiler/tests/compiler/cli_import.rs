@@ -1,0 +1,201 @@
+//! `warden import netpol` end to end through the binary: the program of a shop's policies in
+//! every form the importer reads (a snapshot, reviewed; that it means what the policies mean is
+//! `tests/oracles/import_netpol.rs`), what it refuses with the file and line, determinism whatever
+//! the order of files and documents, and what it never writes over.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "in tests a panic is a failed test"
+)]
+
+use crate::common::{self, run};
+use crate::snapshots::settings;
+use std::path::PathBuf;
+
+fn manifests() -> PathBuf {
+    common::repo().join("compiler/tests/manifests")
+}
+
+#[test]
+fn the_shop_policies_import_to_a_program_that_builds() {
+    let (code, out, err) = run(&["import", "netpol", "policies"], &manifests());
+    assert_eq!(code, 0, "{err}");
+    settings().bind(|| insta::assert_snapshot!("import-netpol-shop.warden", out));
+    for line in [
+        // Two policies selecting the same pods are one service.
+        "// policies/shop.yaml:51: NetworkPolicy frontend-metrics\nservice frontend in shop",
+        // Each line after the rule it says, by the rule's own line.
+        "// policies/shop.yaml:41: NetworkPolicy frontend, egress rule 1\n  to pods(",
+        // The pods' named port, from everyone: the world and all pods.
+        "from world, all pods on http",
+        // The egress peers' named port, over TCP.
+        "to pods(app in (\"cart\", \"catalog\")) on grpc",
+        // Host bits cleared as the API server does; overlapping blocks on lines of their own.
+        "to cidr 203.0.113.0/24 on 443/tcp",
+        "from cidr 10.20.0.0/16 on all ports",
+        // Requirements on one key folded; ranges declared merged.
+        "pods app = \"cart\", track notin (\"canary\", \"shadow\")",
+        "port tcp-7000-7071 7000-7071/tcp",
+        // The namespace's own policies, and DNS as a program says it.
+        "namespace shop {\n  isolate\n",
+        "allow dns",
+        // Pods that two services may share are said to be shared.
+        "overlaps cart, frontend",
+        "from namespace shop on 3868/sctp, 8443/tcp",
+    ] {
+        assert!(out.contains(line), "missing `{line}` in:\n{out}");
+    }
+    // The contradictory policy and the ignored rules are warned about and left out.
+    assert!(
+        err.contains("W1303") && err.contains("`nothing` selects no pod"),
+        "{err}"
+    );
+    assert!(
+        err.contains("egress rules of NetworkPolicy `cart` are ignored"),
+        "{err}"
+    );
+    assert!(
+        !out.contains("service nothing") && !out.contains("service cart-"),
+        "{out}"
+    );
+    // What is printed builds, and says nothing the importer's compile did not.
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("shop.warden"), &out).unwrap();
+    let (code, _, err) = run(&["check", "shop.warden"], work.path());
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn what_a_cluster_would_refuse_or_a_program_cannot_say_is_named_and_nothing_is_written() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = manifests().join("policies-broken");
+    for (file, expected) in [
+        (
+            "invalid.yaml",
+            &[
+                "invalid.yaml:7:1",
+                "`Gt` is not an operator",
+                "invalid.yaml:16:1",
+                "`192.168.0.0/16` is not within `10.0.0.0/8`",
+                "invalid.yaml:18:1",
+                "`ICMP` is not a protocol",
+                "invalid.yaml:19:1",
+                "`endPort` needs `port`",
+            ][..],
+        ),
+        (
+            "unsayable.yaml",
+            &[
+                "unsayable.yaml:20:1",
+                "error[E1302]: label `track` must exist and not be `canary`",
+                "unsayable.yaml:8:1",
+                "error[E1302]: port `dns` over udp is named",
+            ][..],
+        ),
+    ] {
+        let out_dir = work.path().join(file);
+        let (code, out, err) = run(
+            &[
+                "import",
+                "netpol",
+                dir.join(file).to_str().unwrap(),
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            work.path(),
+        );
+        assert_eq!(code, 1, "{file}: {err}");
+        assert!(out.is_empty(), "{out}");
+        for e in expected {
+            assert!(err.contains(e), "{file}: missing `{e}` in:\n{err}");
+        }
+        assert!(err.contains("nothing imported"), "{err}");
+        assert!(!out_dir.exists(), "{file}: something was written");
+    }
+    // A file with no NetworkPolicy is not an empty program.
+    std::fs::write(
+        work.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["import", "netpol", "cm.yaml"], work.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("no NetworkPolicy"), "{err}");
+}
+
+#[test]
+fn the_program_is_the_same_whatever_the_order_of_files_and_documents() {
+    let text = std::fs::read_to_string(manifests().join("policies/shop.yaml")).unwrap();
+    let docs: Vec<&str> = text.split("\n---\n").collect();
+    assert!(docs.len() > 5);
+    let mut outputs = Vec::new();
+    for order in [
+        (0..docs.len()).collect::<Vec<_>>(),
+        (0..docs.len()).rev().collect(),
+        (0..docs.len()).map(|i| (i * 5) % docs.len()).collect(),
+    ] {
+        let work = tempfile::tempdir().unwrap();
+        // The documents over three files, named so that their order differs too.
+        for (k, i) in order.iter().enumerate() {
+            let name = format!("{}-{k}.yaml", ["c", "a", "b"][k % 3]);
+            std::fs::write(work.path().join(name), docs[*i]).unwrap();
+        }
+        let (code, out, err) = run(&["import", "netpol", "."], work.path());
+        assert_eq!(code, 0, "{err}");
+        // Evidence names files; the program itself must not depend on them.
+        let program: Vec<&str> = out
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect();
+        outputs.push(program.join("\n"));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+}
+
+#[test]
+fn out_writes_a_file_per_namespace_and_only_over_files_it_wrote() {
+    let work = tempfile::tempdir().unwrap();
+    let policies = manifests().join("policies");
+    let args = |out: &str| {
+        vec![
+            "import".to_string(),
+            "netpol".to_string(),
+            policies.to_str().unwrap().to_string(),
+            "--out".to_string(),
+            out.to_string(),
+        ]
+    };
+    let call = |out: &str| {
+        let a = args(out);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(&refs, work.path())
+    };
+    let (code, _, err) = call("program");
+    assert_eq!(code, 0, "{err}");
+    let files: Vec<String> = common::tree(&work.path().join("program"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(files, ["payments.warden", "shop.warden"]);
+    // Again: its own files are written over, byte for byte the same.
+    let before = common::tree(&work.path().join("program"));
+    let (code, _, err) = call("program");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(common::tree(&work.path().join("program")), before);
+    // A hand-written file of the same name is not.
+    let mine = "namespace shop { }\n";
+    std::fs::write(work.path().join("program/shop.warden"), mine).unwrap();
+    let (code, _, err) = call("program");
+    assert_eq!(code, 1);
+    assert!(err.contains("writes only over files it wrote"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("program/shop.warden")).unwrap(),
+        mine
+    );
+    // The written program builds.
+    let (code, _, err) = run(&["check", "program"], work.path());
+    assert_eq!(code, 0, "{err}");
+}
