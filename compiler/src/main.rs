@@ -213,6 +213,22 @@ enum Import {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// A seccomp profile (Docker's or OCI's JSON, an SPO `SeccompProfile`) as a `syscalls` block
+    /// with the same rules on x86_64 and aarch64, printed with the warnings a program gives it
+    Seccomp {
+        /// The profile file
+        profile: PathBuf,
+        /// The service the block is for (named in its header and its warnings)
+        #[arg(long)]
+        service: String,
+        /// The container's capabilities, which decide a Docker profile's `includes` and
+        /// `excludes` (default: Docker's default set; `none` for none)
+        #[arg(long, value_delimiter = ',')]
+        capabilities: Vec<String>,
+        /// Which `SeccompProfile` of the file, where it holds several
+        #[arg(long)]
+        profile_name: Option<String>,
+    },
 }
 
 /// `infer --target`: which network target the draft is for.
@@ -398,6 +414,12 @@ fn main() -> ExitCode {
             namespace,
             out,
         }) => import::netpol(&manifests, &namespace, out.as_deref()),
+        Command::Import(Import::Seccomp {
+            profile,
+            service,
+            capabilities,
+            profile_name,
+        }) => import::seccomp(&profile, &service, &capabilities, profile_name),
         Command::Init { dir } => init::run(&dir),
         Command::Lsp => warden::lsp::run(),
         Command::Fmt {

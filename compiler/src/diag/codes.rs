@@ -105,6 +105,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("E1301", include_str!("../../codes/E1301.md")),
     ("E1302", include_str!("../../codes/E1302.md")),
     ("W1303", include_str!("../../codes/W1303.md")),
+    ("E1311", include_str!("../../codes/E1311.md")),
+    ("E1312", include_str!("../../codes/E1312.md")),
 ];
 
 /// The explanation of a code, if it exists.

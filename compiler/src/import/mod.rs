@@ -3,4 +3,5 @@
 //! it and `build` generates it from then on.
 
 pub mod netpol;
+pub mod seccomp;
 mod selectors;

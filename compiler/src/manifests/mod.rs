@@ -32,7 +32,8 @@ impl Manifests {
     }
 }
 
-fn line_span(sources: &SourceMap, file: usize, line: u32) -> Span {
+/// The span of line `line` of file `file`, for a diagnostic's label.
+pub fn line_span(sources: &SourceMap, file: usize, line: u32) -> Span {
     use codespan_reporting::files::Files;
     let text = sources.text(file);
     // The file's line starts are indexed once, when it is added.

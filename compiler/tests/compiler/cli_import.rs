@@ -199,3 +199,142 @@ fn out_writes_a_file_per_namespace_and_only_over_files_it_wrote() {
     let (code, _, err) = run(&["check", "program"], work.path());
     assert_eq!(code, 0, "{err}");
 }
+
+fn seccomp_corpus(file: &str) -> String {
+    common::corpora()
+        .join("seccomp")
+        .join(file)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_seccomp_profile_imports_to_a_block_its_lints_review() {
+    let work = tempfile::tempdir().unwrap();
+    let moby = seccomp_corpus("moby/default.json");
+    let (code, out, err) = run(
+        &["import", "seccomp", &moby, "--service", "web"],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    // The header's comment lines read as one.
+    let header = out.replace("\n// ", " ");
+    assert!(
+        header.contains("for a container with capabilities AUDIT_WRITE, CHOWN,"),
+        "{out}"
+    );
+    assert!(
+        header.contains("Calls of x86_64 only (W0402 elsewhere): access, alarm, arch_prctl,"),
+        "{out}"
+    );
+    for line in [
+        "  allow clone if arg0 lacks 0x7e020000\n",
+        "  allow personality if arg0 in (0, 8, 131072, 131080, 4294967295)\n",
+        "  errno ENOSYS clone3\n",
+        "  default deny\n}\n",
+    ] {
+        assert!(out.contains(line), "missing `{line}` in:\n{out}");
+    }
+    // Docker's default allows ptrace on current kernels: the lint says so, at the block's line.
+    assert!(err.contains("W0411") && err.contains("`ptrace`"), "{err}");
+    assert!(err.contains("web (imported):"), "{err}");
+    assert!(
+        err.contains("calls of one architecture only are named in the header"),
+        "{err}"
+    );
+    // With CAP_SYS_ADMIN, moby's includes give clone and clone3 without conditions.
+    let (code, out, err) = run(
+        &[
+            "import",
+            "seccomp",
+            &moby,
+            "--service",
+            "web",
+            "--capabilities",
+            "SYS_ADMIN",
+        ],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(" clone, clone3,"), "{out}");
+    assert!(!out.contains("errno ENOSYS clone3"), "{out}");
+    // The printed block is a block a service can hold.
+    let program =
+        format!("namespace shop {{ }}\nservice web in shop {{\n  pods app = \"web\"\n{out}}}\n");
+    std::fs::write(work.path().join("p.warden"), program).unwrap();
+    let (code, _, err) = run(&["check", "p.warden"], work.path());
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn what_a_block_cannot_say_or_warden_cannot_read_is_named() {
+    let work = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(
+        &[
+            "import",
+            "seccomp",
+            &seccomp_corpus("moby/fixtures/example.json"),
+            "--service",
+            "web",
+        ],
+        work.path(),
+    );
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(
+        err.contains("error[E1312]: errno 12345 has no name"),
+        "{err}"
+    );
+    assert!(err.contains("example.json:27:1"), "{err}");
+    let spo = seccomp_corpus("security-profiles-operator/examples/seccompprofile.yaml");
+    let (code, _, err) = run(
+        &["import", "seccomp", &spo, "--service", "web"],
+        work.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("E1311") && err.contains("--profile-name"),
+        "{err}"
+    );
+    let (code, out, err) = run(
+        &[
+            "import",
+            "seccomp",
+            &spo,
+            "--service",
+            "web",
+            "--profile-name",
+            "profile-block-all",
+        ],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.ends_with("syscalls {\n  default deny\n}\n"), "{out}");
+    assert!(err.contains("W0410"), "{err}");
+    for (service, caps, message) in [
+        ("web", "SYS_WIZARD", "not a Linux capability"),
+        ("Web", "none", "not a service name"),
+    ] {
+        let (code, _, err) = run(
+            &[
+                "import",
+                "seccomp",
+                &spo,
+                "--service",
+                service,
+                "--capabilities",
+                caps,
+            ],
+            work.path(),
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(message), "{err}");
+    }
+    std::fs::write(work.path().join("not.json"), "{\"syscalls\": []}").unwrap();
+    let (code, _, err) = run(
+        &["import", "seccomp", "not.json", "--service", "web"],
+        work.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("no `defaultAction`"), "{err}");
+}

@@ -14,6 +14,7 @@ mod diff;
 mod engines;
 mod gatekeeper_library;
 mod import_netpol;
+mod import_seccomp;
 mod infer;
 mod integrations;
 mod netpol;
