@@ -1,0 +1,95 @@
+//! Benchmark: `warden import netpol` on the NetworkPolicies of N services (10,000 unless asked):
+//! `bench-gen realistic N` built with target `netpol`, every policy read back into a program,
+//! which `import` compiles before it writes it.
+//!
+//! ```text
+//! cargo bench --bench import              # N = 10,000
+//! cargo bench --bench import -- 1000      # another N
+//! ```
+//!
+//! A process timed from spawn to exit, median of 5; its peak memory where `/usr/bin/time` is
+//! there to say it.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a benchmark harness: a failure is a failed benchmark"
+)]
+
+use std::process::Command;
+use std::time::Instant;
+
+const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10_000);
+    let work = tempfile::tempdir().unwrap();
+    let program = work.path().join("program");
+    let built = work.path().join("built");
+    let out = work.path().join("imported");
+    let generated = Command::new(env!("CARGO_BIN_EXE_bench-gen"))
+        .args(["realistic", &n.to_string()])
+        .arg(&program)
+        .output()
+        .expect("bench-gen runs");
+    assert!(generated.status.success());
+    let build = Command::new(WARDEN)
+        .arg("build")
+        .arg(&program)
+        .args(["--target", "netpol", "--out"])
+        .arg(&built)
+        .output()
+        .expect("warden runs");
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let policies = built.join("netpol");
+    let args = [
+        "import",
+        "netpol",
+        policies.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let run = Command::new(WARDEN)
+            .args(args)
+            .output()
+            .expect("warden runs");
+        times.push(start.elapsed());
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    times.sort();
+    let peak = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(WARDEN)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .and_then(|l| l.trim().parse::<u64>().ok())
+        })
+        .map_or("n/a".to_string(), |kb| format!("{} MiB", kb / 1024));
+    let files = std::fs::read_dir(&policies)
+        .map(|d| d.flatten().count())
+        .unwrap_or(0);
+    println!(
+        "warden import netpol, the policies of {n} services ({files} namespaces): median {:.1} ms, peak memory {peak}",
+        times[times.len() / 2].as_secs_f64() * 1000.0
+    );
+}
