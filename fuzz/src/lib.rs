@@ -346,9 +346,15 @@ pub fn lsp(data: &[u8]) {
     );
 }
 
-/// The manifest reader and `infer` on any bytes as a manifest file: never a panic, every label
-/// inside the file, and a draft that compiles (a draft that does not is a defect of `infer`).
+/// The manifest reader, `infer` and `import` on any bytes as a manifest file, and the same bytes
+/// as a seccomp profile: never a panic, every label inside the file, and a draft, program or
+/// block that compiles (one that does not is a defect of `infer` or `import`).
 pub fn manifests(data: &[u8]) {
+    drafts_and_imports(data);
+    seccomp_profile(data);
+}
+
+fn drafts_and_imports(data: &[u8]) {
     let mut m = warden::manifests::Manifests::new();
     m.add("f.yaml".to_string(), data);
     assert_spans(&m.sources, &m.diagnostics, false);
@@ -386,6 +392,63 @@ pub fn manifests(data: &[u8]) {
                 .iter()
                 .map(|(_, t)| t.as_str())
                 .collect::<String>()
+        );
+    }
+    // The same bytes as NetworkPolicies to import: a program, when there is no error, compiles.
+    let imported = warden::import::netpol::import(&m, "default");
+    assert_spans(&m.sources, &imported.diagnostics, false);
+    if !imported.diagnostics.iter().any(Diagnostic::is_error) {
+        let mut program = SourceMap::new();
+        for (name, text) in &imported.files {
+            program.add(name.clone(), text.clone());
+        }
+        let compiled = warden::compile(program, &[Target::Netpol]);
+        let errors: Vec<&str> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.as_str())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "the imported program does not compile: {errors:?}\n{}",
+            imported
+                .files
+                .iter()
+                .map(|(_, t)| t.as_str())
+                .collect::<String>()
+        );
+    }
+}
+
+/// Any bytes as a seccomp profile to import: every diagnostic's span within the profile, and a
+/// block, when there is one, that a service's declaration compiles.
+pub fn seccomp_profile(data: &[u8]) {
+    let options = warden::import::seccomp::Options {
+        capabilities: warden::lower::spo::DEFAULT_CAPS
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        profile: None,
+    };
+    let imported = warden::import::seccomp::import("p.json", data, &options);
+    assert_spans(&imported.sources, &imported.diagnostics, false);
+    if let Some(block) = imported.block {
+        let mut program = SourceMap::new();
+        program.add(
+            "p.warden".to_string(),
+            format!("{}{block}}}\n", warden::import::seccomp::wrapper("probe")),
+        );
+        let compiled = warden::compile(program, &[Target::Seccomp]);
+        let errors: Vec<&str> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.as_str())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "the block does not compile: {errors:?}\n{block}"
         );
     }
 }
