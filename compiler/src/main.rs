@@ -174,6 +174,12 @@ enum Command {
         /// ports, exposure, flows), rewriting nothing; exit 1 if there is any
         #[arg(long, value_name = "PROGRAM")]
         diff: Option<PathBuf>,
+        /// How the draft's warnings are printed (human folds each code after three)
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Colour in human warnings
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
     },
     /// Turn what a cluster enforces into a program: `warden import netpol POLICIES…`
     #[command(subcommand)]
@@ -399,6 +405,8 @@ fn main() -> ExitCode {
             target,
             out,
             diff,
+            format,
+            color,
         } => {
             let options = warden::infer::Options {
                 namespace,
@@ -406,7 +414,16 @@ fn main() -> ExitCode {
             };
             match diff {
                 Some(program) => infer::diff(&manifests, &options, &program),
-                None => infer::run(&manifests, &options, out.as_deref()),
+                None => infer::run(
+                    &manifests,
+                    &options,
+                    out.as_deref(),
+                    &Reporter {
+                        format,
+                        color,
+                        stdout_taken: out.is_none(),
+                    },
+                ),
             }
         }
         Command::Import(Import::Netpol {

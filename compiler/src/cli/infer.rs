@@ -7,7 +7,14 @@ use std::process::ExitCode;
 use warden::diag;
 use warden::infer::HEADER;
 
-pub fn run(paths: &[PathBuf], options: &warden::infer::Options, out: Option<&Path>) -> ExitCode {
+use crate::report::Reporter;
+
+pub fn run(
+    paths: &[PathBuf],
+    options: &warden::infer::Options,
+    out: Option<&Path>,
+    reporter: &Reporter,
+) -> ExitCode {
     let manifests = warden::manifests::read(paths);
     if manifests.diagnostics.iter().any(diag::Diagnostic::is_error) {
         eprint!(
@@ -19,7 +26,8 @@ pub fn run(paths: &[PathBuf], options: &warden::infer::Options, out: Option<&Pat
     let draft = warden::infer::infer(&manifests, options);
     let mut diagnostics = manifests.diagnostics.clone();
     diagnostics.extend(draft.diagnostics);
-    eprint!("{}", diag::render::human(&manifests.sources, &diagnostics));
+    // A warning a workload: a human report folds each code after the first few.
+    reporter.report(&manifests.sources, &diagnostics);
     let mut skipped: std::collections::BTreeMap<&str, usize> = Default::default();
     for (kind, _) in &manifests.skipped {
         *skipped.entry(kind.as_str()).or_default() += 1;

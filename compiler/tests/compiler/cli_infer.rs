@@ -416,3 +416,36 @@ fn infer_diff_finds_online_boutique_complete_but_for_a_flow_taken_out() {
         .collect();
     assert_eq!(added, ["  to redis-cart on 6379/tcp"], "{out}");
 }
+
+#[test]
+fn a_warning_a_workload_is_folded_for_people_and_listed_whole_in_json() {
+    let work = tempfile::tempdir().unwrap();
+    let mut docs = String::new();
+    for i in 0..6 {
+        docs.push_str(&format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: w{i}}}\nspec:\n  selector: {{matchLabels: {{app: w{i}}}}}\n  template:\n    metadata: {{labels: {{app: w{i}}}}}\n    spec:\n      containers: [{{name: c, image: x, ports: [{{containerPort: 8080}}]}}]\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: w{i}}}\nspec:\n  selector: {{app: w{i}}}\n  ports: [{{port: 80, targetPort: 8080}}]\n"
+        ));
+    }
+    std::fs::write(work.path().join("m.yaml"), docs).unwrap();
+    let (code, _, err) = run(&["infer", "m.yaml"], work.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("warning[W1206]").count(), 3, "{err}");
+    assert!(
+        err.contains("note: 3 more warnings W1206 like these"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["infer", "m.yaml", "--format", "json"], work.path());
+    assert_eq!(code, 0, "{err}");
+    // The program on standard output, every warning a JSON line on standard error.
+    assert!(out.contains("service w5 in default"), "{out}");
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.iter().filter(|l| l["code"] == "W1206").count(),
+        6,
+        "{err}"
+    );
+}
