@@ -98,6 +98,17 @@ fn problem(problems: &mut Problems, p: Problem) {
     problems.push((p.line, p.message, kind));
 }
 
+/// Kubernetes' rule for a namespace's name (a DNS-1123 label).
+fn dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 fn cidr(node: Option<&Node>, line: u32, problems: &mut Problems) -> Option<ipnet::IpNet> {
     let text = node.and_then(Node::str).unwrap_or_default();
     match text.parse::<ipnet::IpNet>() {
@@ -172,7 +183,10 @@ fn peer(node: &Node, problems: &mut Problems) -> Option<Option<Peer>> {
             Picks::Some(r) if r.is_empty() => Scope::All,
             Picks::Some(r) => match r.iter().next() {
                 Some((key, Requirement::Equals(name)))
-                    if r.len() == 1 && key == "kubernetes.io/metadata.name" =>
+                    if r.len() == 1
+                        && key == "kubernetes.io/metadata.name"
+                        && dns_label(name)
+                        && name.starts_with(|c: char| c.is_ascii_lowercase()) =>
                 {
                     Scope::Named(name.clone())
                 }
@@ -714,6 +728,27 @@ pub fn import(manifests: &Manifests, namespace: &str) -> Imported {
             .get_or_insert_with(|| namespace.to_string())
             .clone();
         let mut problems = Problems::new();
+        if dns_label(&ns) && !ns.starts_with(|c: char| c.is_ascii_lowercase()) {
+            diagnostics.push(
+                Diagnostic::error("E1302", format!("namespace `{ns}` begins with a digit"))
+                    .primary(manifests.span(&meta.at), "a program cannot say this")
+                    .note("a program's names begin with a letter")
+                    .help("keep this policy beside the program"),
+            );
+            continue;
+        }
+        if !dns_label(&ns) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "E1301",
+                    format!("`{}` is not a namespace name", crate::infer::sanitize(&ns)),
+                )
+                .primary(manifests.span(&meta.at), "the API server would refuse this")
+                .note(format!("in NetworkPolicy `{}`", crate::infer::sanitize(&meta.name)))
+                .note("a namespace is named by a DNS label: at most 63 lowercase letters, digits and `-`, beginning and ending with a letter or digit"),
+            );
+            continue;
+        }
         if let Some(first) = seen.insert((ns.clone(), meta.name.clone()), meta.at.clone()) {
             diagnostics.push(
                 Diagnostic::error(

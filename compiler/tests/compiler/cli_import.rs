@@ -83,6 +83,8 @@ fn what_a_cluster_would_refuse_or_a_program_cannot_say_is_named_and_nothing_is_w
                 "`ICMP` is not a protocol",
                 "invalid.yaml:19:1",
                 "`endPort` needs `port`",
+                "invalid.yaml:21:1",
+                "`Shop` is not a namespace name",
             ][..],
         ),
         (
