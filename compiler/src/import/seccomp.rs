@@ -485,11 +485,14 @@ pub fn import(name: &str, bytes: &[u8], options: &Options) -> Imported {
         if let (Some(values), [index]) = (values, one_arg.iter().collect::<Vec<_>>().as_slice())
             && values.len() > 1
         {
-            let list: Vec<String> = values.iter().map(u64::to_string).collect();
-            lines.push((
-                word.clone(),
-                format!("{word} {call} if arg{index} in ({})", list.join(", ")),
-            ));
+            // A program takes 64 values a rule.
+            for chunk in values.chunks(64) {
+                let list: Vec<String> = chunk.iter().map(u64::to_string).collect();
+                lines.push((
+                    word.clone(),
+                    format!("{word} {call} if arg{index} in ({})", list.join(", ")),
+                ));
+            }
             continue;
         }
         for alt in alternatives {

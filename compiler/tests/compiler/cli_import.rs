@@ -261,6 +261,28 @@ fn a_seccomp_profile_imports_to_a_block_its_lints_review() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(" clone, clone3,"), "{out}");
     assert!(!out.contains("errno ENOSYS clone3"), "{out}");
+    // Alternatives of one argument are `in` lists of at most 64 values, which a program takes.
+    let rules: Vec<String> = (0..70)
+        .map(|v| format!("{{\"names\": [\"socket\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{{\"index\": 0, \"value\": {v}, \"op\": \"SCMP_CMP_EQ\"}}]}}"))
+        .collect();
+    std::fs::write(
+        work.path().join("many.json"),
+        format!(
+            "{{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{}]}}",
+            rules.join(", ")
+        ),
+    )
+    .unwrap();
+    let (code, many, err) = run(
+        &["import", "seccomp", "many.json", "--service", "web"],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        many.matches("allow socket if arg0 in (").count(),
+        2,
+        "{many}"
+    );
     // The printed block is a block a service can hold.
     let program =
         format!("namespace shop {{ }}\nservice web in shop {{\n  pods app = \"web\"\n{out}}}\n");
