@@ -61,11 +61,12 @@ struct Policy {
     egress: Option<Vec<Rule>>,
 }
 
-/// What a program says of a set of pods: a service, or the namespace itself (`pods: None`).
+/// What a program says of a set of pods: a service, or the namespace itself.
 #[derive(Default)]
 struct Block {
-    /// The policies' names, and where each is.
+    /// The policies' names.
     names: Vec<String>,
+    /// Each policy as its evidence says it: `file:line: NetworkPolicy name`.
     policies: Vec<String>,
     ingress: bool,
     egress: bool,
