@@ -3,5 +3,6 @@
 //! it and `build` generates it from then on.
 
 pub mod netpol;
+mod policies;
 pub mod seccomp;
 mod selectors;
