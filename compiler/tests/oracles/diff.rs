@@ -62,7 +62,16 @@ fn numbered(text: &str) -> String {
     let mut out = String::new();
     for (k, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("port ")
+        // A flow to pods that are no service by their container port's name: numbered too.
+        let to_pods = trimmed.starts_with("to ")
+            && (trimmed.contains("pods(")
+                || trimmed.contains("namespace")
+                || trimmed.contains("all pods"));
+        let named = [" on p0", " on p1"].iter().find(|n| trimmed.ends_with(*n));
+        if let (true, Some(named)) = (to_pods, named) {
+            let stem = line.strip_suffix(named).unwrap_or(line);
+            out.push_str(&format!("{stem} on {}/tcp\n", 7000 + k));
+        } else if let Some(rest) = trimmed.strip_prefix("port ")
             && let Some((name, proto)) = rest.split_once('/')
             && !name.contains(' ')
         {
