@@ -1,6 +1,8 @@
 //! `warden import netpol FILES… [--out DIR]`: NetworkPolicies as a program, printed or written a
 //! file per namespace. A policy the program cannot say stops it with nothing written; the
-//! program is compiled before it is written, so what `import` writes builds.
+//! program is compiled before it is written, so what `import` writes builds. `warden import
+//! seccomp PROFILE --service NAME`: the profile as a `syscalls` block, printed with the warnings a
+//! service holding it gets.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
