@@ -8,8 +8,7 @@
 //! cargo bench --bench infer -- 1000      # another N
 //! ```
 //!
-//! A process timed from spawn to exit, median of 5; its peak memory where `/usr/bin/time` is
-//! there to say it.
+//! Timed as `timing.rs` says: median of 5, and the peak memory of one more run.
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
@@ -18,10 +17,10 @@
     reason = "a benchmark harness: a failure is a failed benchmark"
 )]
 
-use std::process::Command;
-use std::time::Instant;
+#[path = "timing.rs"]
+mod timing;
 
-const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+use std::process::Command;
 
 fn main() {
     let n: usize = std::env::args()
@@ -43,36 +42,10 @@ fn main() {
         "--out",
         out.to_str().unwrap(),
     ];
-    let mut times = Vec::new();
-    for _ in 0..5 {
-        let start = Instant::now();
-        let run = Command::new(WARDEN)
-            .args(args)
-            .output()
-            .expect("warden runs");
-        times.push(start.elapsed());
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-    }
-    times.sort();
-    let peak = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(WARDEN)
-        .args(args)
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .last()
-                .and_then(|l| l.trim().parse::<u64>().ok())
-        })
-        .map_or("n/a".to_string(), |kb| format!("{} MiB", kb / 1024));
+    let median = timing::median(&args, 5);
+    let peak = timing::peak(&args);
     println!(
         "warden infer, {n} workloads: median {:.1} ms, peak memory {peak}",
-        times[times.len() / 2].as_secs_f64() * 1000.0
+        median.as_secs_f64() * 1000.0
     );
 }

@@ -354,6 +354,27 @@ pub fn manifests(data: &[u8]) {
     seccomp_profile(data);
 }
 
+/// Compiles `files` for `target` and fails, naming `what` and showing the text, on any error: what
+/// warden itself made must build.
+fn assert_compiles(files: &[(String, String)], target: Target, what: &str) {
+    let mut program = SourceMap::new();
+    for (name, text) in files {
+        program.add(name.clone(), text.clone());
+    }
+    let compiled = warden::compile(program, &[target]);
+    let errors: Vec<&str> = compiled
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.as_str())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not compile: {errors:?}\n{}",
+        files.iter().map(|(_, t)| t.as_str()).collect::<String>()
+    );
+}
+
 fn drafts_and_imports(data: &[u8]) {
     let mut m = warden::manifests::Manifests::new();
     m.add("f.yaml".to_string(), data);
@@ -368,56 +389,18 @@ fn drafts_and_imports(data: &[u8]) {
         };
         let draft = warden::infer::infer(&m, &options);
         assert_spans(&m.sources, &draft.diagnostics, false);
-        let mut program = SourceMap::new();
-        for (name, text) in &draft.files {
-            program.add(name.clone(), text.clone());
-        }
         let target = if cilium {
             Target::Cilium
         } else {
             Target::Netpol
         };
-        let compiled = warden::compile(program, &[target]);
-        let errors: Vec<&str> = compiled
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.message.as_str())
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "the draft does not compile: {errors:?}\n{}",
-            draft
-                .files
-                .iter()
-                .map(|(_, t)| t.as_str())
-                .collect::<String>()
-        );
+        assert_compiles(&draft.files, target, "the draft");
     }
     // The same bytes as NetworkPolicies to import: a program, when there is no error, compiles.
     let imported = warden::import::netpol::import(&m, "default");
     assert_spans(&m.sources, &imported.diagnostics, false);
     if !imported.diagnostics.iter().any(Diagnostic::is_error) {
-        let mut program = SourceMap::new();
-        for (name, text) in &imported.files {
-            program.add(name.clone(), text.clone());
-        }
-        let compiled = warden::compile(program, &[Target::Netpol]);
-        let errors: Vec<&str> = compiled
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.message.as_str())
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "the imported program does not compile: {errors:?}\n{}",
-            imported
-                .files
-                .iter()
-                .map(|(_, t)| t.as_str())
-                .collect::<String>()
-        );
+        assert_compiles(&imported.files, Target::Netpol, "the imported program");
     }
 }
 
@@ -434,21 +417,11 @@ pub fn seccomp_profile(data: &[u8]) {
     let imported = warden::import::seccomp::import("p.json", data, &options);
     assert_spans(&imported.sources, &imported.diagnostics, false);
     if let Some(block) = imported.block {
-        let mut program = SourceMap::new();
-        program.add(
-            "p.warden".to_string(),
-            format!("{}{block}}}\n", warden::import::seccomp::wrapper("probe")),
-        );
-        let compiled = warden::compile(program, &[Target::Seccomp]);
-        let errors: Vec<&str> = compiled
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.message.as_str())
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "the block does not compile: {errors:?}\n{block}"
+        let program = format!("{}{block}}}\n", warden::import::seccomp::wrapper("probe"));
+        assert_compiles(
+            &[("p.warden".to_string(), program)],
+            Target::Seccomp,
+            "the block",
         );
     }
 }

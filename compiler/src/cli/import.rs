@@ -26,21 +26,14 @@ pub fn netpol(paths: &[PathBuf], namespace: &str, out: Option<&Path>) -> ExitCod
         );
         return ExitCode::from(1);
     }
-    let mut program = warden::span::SourceMap::new();
-    for (name, text) in &imported.files {
-        program.add(name.clone(), text.clone());
-    }
-    let compiled = warden::compile(program, &[warden::document::Target::Netpol]);
-    if compiled.diagnostics.iter().any(diag::Diagnostic::is_error) {
-        eprint!(
-            "{}",
-            diag::render::human(&compiled.sources, &compiled.diagnostics)
-        );
-        eprintln!(
-            "error: the program does not compile (a defect of `warden import`); nothing written"
-        );
+    let Some(compiled) = super::infer::builds(
+        &imported.files,
+        warden::document::Target::Netpol,
+        "the program",
+        "warden import",
+    ) else {
         return ExitCode::from(1);
-    }
+    };
     // The program's own warnings are the first review of what the cluster enforced.
     eprint!(
         "{}",
@@ -76,14 +69,10 @@ pub fn seccomp(
     capabilities: &[String],
     profile_name: Option<String>,
 ) -> ExitCode {
-    let label = !service.is_empty()
-        && service.len() <= 63
-        && service
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && service.starts_with(|c: char| c.is_ascii_lowercase())
-        && !service.ends_with('-');
-    if !label {
+    // A program's names begin with a letter besides.
+    if !warden::check::is_dns_label(service)
+        || !service.starts_with(|c: char| c.is_ascii_lowercase())
+    {
         eprintln!(
             "error: `{service}` is not a service name (a DNS label: lowercase letters, digits and `-`)"
         );

@@ -36,25 +36,12 @@ pub fn run(
         let kinds: Vec<String> = skipped.iter().map(|(k, n)| format!("{k} ({n})")).collect();
         eprintln!("note: not read, of no use to a draft: {}", kinds.join(", "));
     }
-    // The draft must build: a failure here is a defect of `infer`, shown rather than written.
-    let mut program = warden::span::SourceMap::new();
-    for (name, text) in &draft.files {
-        program.add(name.clone(), text.clone());
-    }
     let target = if options.cilium {
         warden::document::Target::Cilium
     } else {
         warden::document::Target::Netpol
     };
-    let compiled = warden::compile(program, &[target]);
-    if compiled.diagnostics.iter().any(diag::Diagnostic::is_error) {
-        eprint!(
-            "{}",
-            diag::render::human(&compiled.sources, &compiled.diagnostics)
-        );
-        eprintln!(
-            "error: the draft does not compile (a defect of `warden infer`); nothing written"
-        );
+    if builds(&draft.files, target, "the draft", "warden infer").is_none() {
         return ExitCode::from(1);
     }
     let Some(dir) = out else {
@@ -131,6 +118,30 @@ pub fn diff(paths: &[PathBuf], options: &warden::infer::Options, program: &Path)
     print!("{}", additions.text);
     eprintln!("{} line(s) or block(s) to add", additions.count);
     ExitCode::from(1)
+}
+
+/// Compiles a program warden made (`what`, by `command`) for `target`. It must build: an error
+/// is a defect of the command, shown rather than written, and gives `None`.
+pub fn builds(
+    files: &[(String, String)],
+    target: warden::document::Target,
+    what: &str,
+    command: &str,
+) -> Option<warden::Compilation> {
+    let mut program = warden::span::SourceMap::new();
+    for (name, text) in files {
+        program.add(name.clone(), text.clone());
+    }
+    let compiled = warden::compile(program, &[target]);
+    if compiled.diagnostics.iter().any(diag::Diagnostic::is_error) {
+        eprint!(
+            "{}",
+            diag::render::human(&compiled.sources, &compiled.diagnostics)
+        );
+        eprintln!("error: {what} does not compile (a defect of `{command}`); nothing written");
+        return None;
+    }
+    Some(compiled)
 }
 
 fn drafted(path: &Path, header: &str) -> bool {

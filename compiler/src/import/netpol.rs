@@ -5,8 +5,9 @@
 //! rule a policy did not have. What a program cannot say is an error naming the line; what the
 //! cluster ignores is a warning.
 
-use super::policies::{Kind, Peer, Policy, Ports, Problems, Rule, Scope, dns_label, policy};
+use super::policies::{Kind, Peer, Policy, Ports, Problems, Rule, Scope, policy};
 use super::selectors::{self, Requirement, Requirements};
+use crate::check::is_dns_label;
 use crate::diag::Diagnostic;
 use crate::infer::names::program_name;
 use crate::manifests::Manifests;
@@ -392,7 +393,7 @@ pub fn import(manifests: &Manifests, namespace: &str) -> Imported {
             .get_or_insert_with(|| namespace.to_string())
             .clone();
         let mut problems = Problems::new();
-        if dns_label(&ns) && !ns.starts_with(|c: char| c.is_ascii_lowercase()) {
+        if is_dns_label(&ns) && !ns.starts_with(|c: char| c.is_ascii_lowercase()) {
             diagnostics.push(
                 Diagnostic::error("E1302", format!("namespace `{ns}` begins with a digit"))
                     .primary(manifests.span(&meta.at), "a program cannot say this")
@@ -401,7 +402,7 @@ pub fn import(manifests: &Manifests, namespace: &str) -> Imported {
             );
             continue;
         }
-        if !dns_label(&ns) {
+        if !is_dns_label(&ns) {
             diagnostics.push(
                 Diagnostic::error(
                     "E1301",
@@ -549,12 +550,15 @@ fn render(
         push_lines(&mut out, own);
         out.push_str("}\n");
         let mut taken = BTreeSet::new();
-        let mut named: Vec<(String, &Requirements)> = Vec::new();
+        // Each service's name and its selector as the compiler holds one, made once.
+        let mut named: Vec<(String, crate::ir::Selector)> = Vec::new();
         for (pods, block) in services {
             let policy = block.names.first().map_or("pods", String::as_str);
-            named.push((service_name(policy, &mut taken), pods));
+            named.push((service_name(policy, &mut taken), selectors::ir(pods)));
         }
-        for ((name, pods), block) in named.iter().zip(services.values()) {
+        for (((name, mine), pods), block) in
+            named.iter().zip(services.keys()).zip(services.values())
+        {
             out.push('\n');
             for why in &block.policies {
                 out.push_str(&format!("// {}\n", crate::infer::sanitize(why)));
@@ -562,11 +566,10 @@ fn render(
             out.push_str(&format!("service {name} in {ns} {{\n"));
             out.push_str(&format!("  pods {}\n", selectors::text(pods)));
             // Network policies add up: where two services' pods can meet, the program says so.
-            let mine = selectors::ir(pods);
             let overlaps: Vec<&str> = named
                 .iter()
                 .filter(|(other, theirs)| {
-                    other < name && crate::ir::regions::compatible(&mine, &selectors::ir(theirs))
+                    other < name && crate::ir::regions::compatible(mine, theirs)
                 })
                 .map(|(other, _)| other.as_str())
                 .collect();

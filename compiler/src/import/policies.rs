@@ -67,17 +67,6 @@ pub(super) fn problem(problems: &mut Problems, p: Problem) {
     problems.push((p.line, p.message, kind));
 }
 
-/// Kubernetes' rule for a namespace's name (a DNS-1123 label).
-pub(super) fn dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
 pub(super) fn cidr(
     node: Option<&Node>,
     line: u32,
@@ -158,7 +147,7 @@ pub(super) fn peer(node: &Node, problems: &mut Problems) -> Option<Option<Peer>>
                 Some((key, Requirement::Equals(name)))
                     if r.len() == 1
                         && key == "kubernetes.io/metadata.name"
-                        && dns_label(name)
+                        && crate::check::is_dns_label(name)
                         && name.starts_with(|c: char| c.is_ascii_lowercase()) =>
                 {
                     Scope::Named(name.clone())

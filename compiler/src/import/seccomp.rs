@@ -409,9 +409,10 @@ pub fn import(name: &str, bytes: &[u8], options: &Options) -> Imported {
     let calls: BTreeSet<&String> = by_arch.iter().flat_map(|(_, r)| r.keys()).collect();
     for call in calls {
         // On each architecture that has the call, what its rules do there (none: the default).
+        let arches = cat.arches_of(call);
         let seen: Vec<(Arch, Option<&Actions>)> = by_arch
             .iter()
-            .filter(|(arch, _)| cat.arches_of(call).contains(arch))
+            .filter(|(arch, _)| arches.contains(arch))
             .map(|(arch, r)| (*arch, r.get(call)))
             .collect();
         let Some(actions) = seen.iter().find_map(|(_, r)| *r) else {
