@@ -31,7 +31,6 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     let program = work.path().join("program");
     let built = work.path().join("built");
-    let out = work.path().join("imported");
     let generated = Command::new(env!("CARGO_BIN_EXE_bench-gen"))
         .args(["realistic", &n.to_string()])
         .arg(&program)
@@ -51,15 +50,19 @@ fn main() {
         String::from_utf8_lossy(&build.stderr)
     );
     let policies = built.join("netpol");
-    let args = [
-        "import",
-        "netpol",
-        policies.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let median = timing::median(&args, 5);
-    let peak = timing::peak(&args);
+    // Each run writes into a directory of its own, as a first import is written.
+    let args = |run: usize| -> Vec<String> {
+        let out = work.path().join(format!("imported-{run}"));
+        vec![
+            "import".to_string(),
+            "netpol".to_string(),
+            policies.display().to_string(),
+            "--out".to_string(),
+            out.display().to_string(),
+        ]
+    };
+    let median = timing::median(args, 5);
+    let peak = timing::peak(&args(5));
     let files = std::fs::read_dir(&policies)
         .map(|d| d.flatten().count())
         .unwrap_or(0);

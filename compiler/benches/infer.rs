@@ -1,7 +1,7 @@
 //! Benchmark: `warden infer` on N generated workloads (10,000 unless asked) of `bench-gen
 //! manifests`: a Deployment and a Service each, in namespaces of ten, each workload given its
 //! neighbours' addresses literally and through a shared ConfigMap. The draft is written to a
-//! directory (and compiled first, as `infer` always does).
+//! new directory each run (and compiled first, as `infer` always does).
 //!
 //! ```text
 //! cargo bench --bench infer              # N = 10,000
@@ -29,21 +29,24 @@ fn main() {
         .unwrap_or(10_000);
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("manifests");
-    let out = work.path().join("policy");
     let status = Command::new(env!("CARGO_BIN_EXE_bench-gen"))
         .args(["manifests", &n.to_string()])
         .arg(&input)
         .output()
         .expect("bench-gen runs");
     assert!(status.status.success());
-    let args = [
-        "infer",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let median = timing::median(&args, 5);
-    let peak = timing::peak(&args);
+    // Each run drafts into a directory of its own, as a first draft is written.
+    let args = |run: usize| -> Vec<String> {
+        let out = work.path().join(format!("policy-{run}"));
+        vec![
+            "infer".to_string(),
+            input.display().to_string(),
+            "--out".to_string(),
+            out.display().to_string(),
+        ]
+    };
+    let median = timing::median(args, 5);
+    let peak = timing::peak(&args(5));
     println!(
         "warden infer, {n} workloads: median {:.1} ms, peak memory {peak}",
         median.as_secs_f64() * 1000.0

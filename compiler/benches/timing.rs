@@ -5,20 +5,24 @@ use std::time::{Duration, Instant};
 
 const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 
-/// The median wall time of `runs` runs of `warden ARGS`, each of which must succeed.
-pub fn median(args: &[&str], runs: usize) -> Duration {
+/// The median wall time of `runs` runs of `warden` with the arguments `args(run)` gives, each
+/// of which must succeed. Each run starts after `sync`: the files the last one wrote are flushed
+/// before, not during, this one (on the virtual disks benchmarks run on, that flush alone
+/// doubled a run's system time).
+pub fn median(args: impl Fn(usize) -> Vec<String>, runs: usize) -> Duration {
     let mut times = Vec::new();
-    for _ in 0..runs {
+    for run in 0..runs {
+        let _ = Command::new("sync").status();
         let start = Instant::now();
-        let run = Command::new(WARDEN)
-            .args(args)
+        let done = Command::new(WARDEN)
+            .args(args(run))
             .output()
             .expect("warden runs");
         times.push(start.elapsed());
         assert!(
-            run.status.success(),
+            done.status.success(),
             "{}",
-            String::from_utf8_lossy(&run.stderr)
+            String::from_utf8_lossy(&done.stderr)
         );
     }
     times.sort();
@@ -26,7 +30,7 @@ pub fn median(args: &[&str], runs: usize) -> Duration {
 }
 
 /// The peak resident memory of one run, where `/usr/bin/time` is there to say it.
-pub fn peak(args: &[&str]) -> String {
+pub fn peak(args: &[String]) -> String {
     Command::new("/usr/bin/time")
         .args(["-f", "%M"])
         .arg(WARDEN)

@@ -375,6 +375,19 @@ fn assert_compiles(files: &[(String, String)], target: Target, what: &str) {
     );
 }
 
+/// Each file as `warden fmt` would lay it out.
+fn assert_laid_out(files: &[(String, String)]) {
+    for (name, text) in files {
+        match warden::format::source::format(0, text) {
+            Ok(formatted) => assert!(
+                &formatted == text,
+                "{name} is not laid out as `warden fmt` lays it out:\n{text}\n-- formatted --\n{formatted}"
+            ),
+            Err(d) => panic!("{name} does not format: {d:?}\n{text}"),
+        }
+    }
+}
+
 fn drafts_and_imports(data: &[u8]) {
     let mut m = warden::manifests::Manifests::new();
     m.add("f.yaml".to_string(), data);
@@ -395,6 +408,7 @@ fn drafts_and_imports(data: &[u8]) {
             Target::Netpol
         };
         assert_compiles(&draft.files, target, "the draft");
+        assert_laid_out(&draft.files);
     }
     // The same bytes as NetworkPolicies to import: a program, when there is no error, compiles.
     let imported = warden::import::netpol::import(&m, "default");

@@ -144,8 +144,13 @@ pub fn builds(
     Some(compiled)
 }
 
+/// Whether the file begins with `header`: only its first bytes are read, a draft being large.
 fn drafted(path: &Path, header: &str) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(header))
+    use std::io::Read;
+    let mut start = Vec::with_capacity(header.len());
+    std::fs::File::open(path)
+        .and_then(|f| f.take(header.len() as u64).read_to_end(&mut start))
+        .is_ok_and(|_| start == header.as_bytes())
 }
 
 /// Writes each file through a temporary one and a rename; refuses, before writing anything, to

@@ -321,15 +321,27 @@ fn layout(text: &str, tokens: &[Token<'_>], starts: &[usize]) -> String {
     l.out
 }
 
-/// `text` in the canonical layout, or the diagnostics of a file that does not parse (E0001), or
-/// E0806 where the layout would change the program or its comments (a bug: nothing is lost).
-pub fn format(file: FileId, text: &str) -> Result<String, Vec<Diagnostic>> {
+/// `text` laid out, without reading the result back as `format` does: for text warden wrote
+/// itself (`infer`, `import`), which is compiled before it is written and whose meaning the
+/// oracles check, so that a draft of thousands of services is not parsed and printed twice more.
+pub fn lay_out(file: FileId, text: &str) -> Result<String, Vec<Diagnostic>> {
+    laid_out(file, text).map(|(out, _)| out)
+}
+
+fn laid_out(file: FileId, text: &str) -> Result<(String, crate::parse::Laid), Vec<Diagnostic>> {
     let before = crate::parse::parse_for_layout(file, text)?;
     if before.diags.iter().any(Diagnostic::is_error) {
         return Err(before.diags);
     }
     let tokens = lex(text, &before.comments);
     let out = layout(text, &tokens, &before.starts);
+    Ok((out, before))
+}
+
+/// `text` in the canonical layout, or the diagnostics of a file that does not parse (E0001), or
+/// E0806 where the layout would change the program or its comments (a bug: nothing is lost).
+pub fn format(file: FileId, text: &str) -> Result<String, Vec<Diagnostic>> {
+    let (out, before) = laid_out(file, text)?;
     // The comments as the parser finds them in each text, not as `lex` was told they are.
     let comments = |text: &str, spans: &[(usize, usize)]| -> Vec<String> {
         spans

@@ -253,7 +253,8 @@ pub(super) fn additions(inf: &Inference<'_>, program: &Program, sources: &Source
     let mut text = String::new();
     if !new.is_empty() {
         text.push_str("// New: what no service of the program selects\n");
-        text.push_str(&render::layout(new));
+        // Printed, not compiled: laid out by the formatter that reads its result back.
+        text.push_str(&crate::format::source::format(0, &new).unwrap_or(new));
     }
     if !added.is_empty() {
         if !text.is_empty() {

@@ -14,14 +14,13 @@ pub(crate) mod names;
 pub use additions::Additions;
 pub mod refs;
 mod render;
+mod resolve;
 
 pub(crate) use render::{layout, sanitize};
 
 use crate::diag::Diagnostic;
 use crate::manifests::Manifests;
-use crate::manifests::objects::{
-    At, ConfigMap, EnvSource, Object, Service, ServicePort, TargetPort, Workload,
-};
+use crate::manifests::objects::{At, ConfigMap, EnvSource, Object, Service, Workload};
 use names::{label_ok, program_name, protocol};
 use refs::Reference;
 use std::collections::{BTreeMap, BTreeSet};
@@ -138,113 +137,6 @@ impl<'m> Inference<'m> {
                 })
             })
             .collect()
-    }
-
-    /// The pod port a Service port leads to on a service's pods, declaring it there if the
-    /// containers do not.
-    fn pod_port(&mut self, server: usize, s: &Service, sp: &ServicePort) -> Option<u16> {
-        let proto = protocol(&sp.protocol);
-        let svc = self.services.get(server)?;
-        let number = match &sp.target {
-            TargetPort::Number(n) => *n,
-            TargetPort::Name(name) => {
-                let found = svc
-                    .workload
-                    .containers
-                    .iter()
-                    .filter(|c| !c.init)
-                    .flat_map(|c| &c.ports)
-                    .find(|p| p.name.as_deref() == Some(name.as_str()))
-                    .map(|p| p.number);
-                let key = format!(
-                    "target {} {} {name} {}",
-                    svc.namespace, s.meta.name, svc.name
-                );
-                if found.is_none() && !self.warned.contains(&key) {
-                    let d = Diagnostic::warning(
-                        "W1202",
-                        format!(
-                            "Service `{}` targets the port named `{name}`, which no container of `{}` has",
-                            s.meta.name, svc.name
-                        ),
-                    )
-                    .primary(self.m.span(&sp.at), "this port");
-                    self.warn(key, d);
-                }
-                found?
-            }
-        };
-        // Built once: a Service is named by every client of it.
-        let key = format!(
-            "port {} {} {}",
-            self.ns(&s.meta.namespace),
-            s.meta.name,
-            sp.port
-        );
-        if sp.port != number && !self.warned.contains(&key) {
-            let d = Diagnostic::warning(
-                "W1203",
-                format!(
-                    "Service `{}` port {} leads to pod port {number}: flows are to {number}",
-                    s.meta.name, sp.port
-                ),
-            )
-            .primary(self.m.span(&sp.at), "the Service port and its targetPort")
-            .note("NetworkPolicies match the pod's port, not the Service's: a policy on the Service port would let nothing through");
-            self.warn(key, d);
-        }
-        let key = (proto.clone(), number);
-        let evidence = format!(
-            "{} Service {} port {} targets {number}",
-            self.loc(&sp.at),
-            s.meta.name,
-            sp.port
-        );
-        let svc = self.services.get_mut(server)?;
-        if !svc.ports.contains_key(&key) {
-            let name = sp
-                .name
-                .clone()
-                .filter(|n| crate::check::ports::container_port_name(n).is_ok())
-                .filter(|n| !svc.ports.values().any(|p| &p.name == n))
-                .unwrap_or_else(|| format!("{proto}-{number}"));
-            svc.ports.insert(
-                key.clone(),
-                PortDecl {
-                    name,
-                    evidence: [evidence].into(),
-                },
-            );
-        }
-        Some(number)
-    }
-
-    /// Which Service a host names from `namespace`, or why none.
-    fn resolve(&self, host: &str, namespace: &str) -> Resolved<'m> {
-        let labels: Vec<&str> = host.split('.').collect();
-        let (svc, ns, internal) = match labels.as_slice() {
-            [svc] => (*svc, namespace.to_string(), true),
-            [svc, ns] => (*svc, (*ns).to_string(), self.namespaces.contains(*ns)),
-            [svc, ns, "svc", ..] => (*svc, (*ns).to_string(), true),
-            _ => ("", String::new(), false),
-        };
-        if let Some(s) = self.k8s.get(&(ns.clone(), svc.to_string())) {
-            return Resolved::Service(s);
-        }
-        if internal {
-            return Resolved::Unknown;
-        }
-        if host.parse::<std::net::IpAddr>().is_ok() {
-            return Resolved::Ip;
-        }
-        let tld_alpha = labels
-            .last()
-            .is_some_and(|l| l.chars().all(|c| c.is_ascii_alphabetic()));
-        if labels.len() >= 2 && tld_alpha && refs::dns_name(host) {
-            Resolved::External
-        } else {
-            Resolved::Unknown
-        }
     }
 
     /// The values workload `i` is given: its environment, commands and arguments, and the data
@@ -386,175 +278,6 @@ impl<'m> Inference<'m> {
             })
             .collect()
     }
-
-    fn reference(
-        &mut self,
-        client: usize,
-        namespace: &str,
-        said: &Said,
-        r: &Reference,
-        evidence: &str,
-    ) {
-        let evidence = evidence.to_string();
-        match self.resolve(&r.host, namespace) {
-            Resolved::Service(s) => {
-                let servers = self.selected(s);
-                let key = format!("empty {} {}", self.ns(&s.meta.namespace), s.meta.name);
-                if servers.is_empty() && self.warned.contains(&key) {
-                    return;
-                }
-                if servers.is_empty() {
-                    let d = Diagnostic::warning(
-                        "W1204",
-                        format!(
-                            "Service `{}` selects no workload of the manifests: no flow for `{}`",
-                            s.meta.name, r.host
-                        ),
-                    )
-                    .primary(self.m.span(&said.at), "named here")
-                    .secondary(self.m.span(&s.meta.at), "the Service");
-                    self.warn(key, d);
-                    return;
-                }
-                let ports: Vec<&ServicePort> = match r.port {
-                    Some(p) => s.ports.iter().filter(|sp| sp.port == p).collect(),
-                    None => {
-                        let by_scheme: Vec<&ServicePort> = r
-                            .scheme
-                            .as_deref()
-                            .and_then(refs::default_port)
-                            .map(|d| s.ports.iter().filter(|sp| sp.port == d).collect())
-                            .unwrap_or_default();
-                        if !by_scheme.is_empty() {
-                            by_scheme
-                        } else {
-                            if s.ports.len() > 1 {
-                                let d = Diagnostic::warning(
-                                    "W1205",
-                                    format!(
-                                        "`{}` names Service `{}` without a port: a flow to each of its {} ports",
-                                        r.host,
-                                        s.meta.name,
-                                        s.ports.len()
-                                    ),
-                                )
-                                .primary(self.m.span(&said.at), "named here")
-                                .help("keep the ports the client calls");
-                                self.warn(format!("ports {:?} {}", said.at, s.meta.name), d);
-                            }
-                            s.ports.iter().collect()
-                        }
-                    }
-                };
-                if ports.is_empty() {
-                    let d = Diagnostic::warning(
-                        "W1202",
-                        format!(
-                            "`{}:{}` names a port Service `{}` does not have: no flow",
-                            r.host,
-                            r.port.unwrap_or_default(),
-                            s.meta.name
-                        ),
-                    )
-                    .primary(self.m.span(&said.at), "named here")
-                    .secondary(self.m.span(&s.meta.at), "the Service");
-                    self.warn(format!("noport {:?} {}", said.at, r.host), d);
-                    return;
-                }
-                for server in servers {
-                    if server == client {
-                        continue;
-                    }
-                    for sp in &ports {
-                        let Some(number) = self.pod_port(server, s, sp) else {
-                            continue;
-                        };
-                        let e = self
-                            .flows
-                            .entry((
-                                client,
-                                Peer::Service(server),
-                                protocol(&sp.protocol),
-                                Some(number),
-                            ))
-                            .or_insert_with(|| FlowEvidence {
-                                said: BTreeSet::new(),
-                                weak: true,
-                            });
-                        e.weak &= said.shared.is_some();
-                        e.said.insert(format!(
-                            "{evidence}{}",
-                            said.shared
-                                .as_ref()
-                                .map(|(cm, n)| format!(
-                                    " (ConfigMap {cm} is shared by {n} workloads)"
-                                ))
-                                .unwrap_or_default()
-                        ));
-                    }
-                }
-            }
-            Resolved::External | Resolved::Ip => {
-                let port = r
-                    .port
-                    .or_else(|| r.scheme.as_deref().and_then(refs::default_port));
-                let peer = if r.host.parse::<std::net::IpAddr>().is_ok() {
-                    Peer::Ip(r.host.clone())
-                } else {
-                    Peer::Host(r.host.clone())
-                };
-                let e = self
-                    .flows
-                    .entry((client, peer, "tcp".to_string(), port))
-                    .or_insert_with(|| FlowEvidence {
-                        said: BTreeSet::new(),
-                        weak: true,
-                    });
-                e.weak &= said.shared.is_some();
-                e.said.insert(evidence);
-            }
-            Resolved::Unknown => {
-                // A word that may be a name by chance is not worth a warning; a host with a port,
-                // a URL or an address-like variable is.
-                if r.bare && !r.host.contains('.') && !address_like(&said.what) {
-                    return;
-                }
-                if !refs::dns_name(&r.host) {
-                    return;
-                }
-                let d = Diagnostic::warning(
-                    "W1202",
-                    format!(
-                        "`{}` names no Service of the manifests: no flow",
-                        r.host
-                    ),
-                )
-                .primary(self.m.span(&said.at), sanitize(&said.what))
-                .help("if the service runs elsewhere, add its manifests; if it is optional, leave it out");
-                self.warn(format!("unknown {:?} {}", said.at, r.host), d);
-            }
-        }
-    }
-}
-
-enum Resolved<'m> {
-    Service(&'m Service),
-    External,
-    Ip,
-    Unknown,
-}
-
-/// Whether an environment variable's name says it holds an address.
-fn address_like(what: &str) -> bool {
-    let name = what
-        .strip_prefix("env ")
-        .and_then(|w| w.split(['=', ' ']).next())
-        .unwrap_or_default();
-    [
-        "ADDR", "HOST", "URL", "URI", "ENDPOINT", "SERVICE", "SERVER", "DSN",
-    ]
-    .iter()
-    .any(|s| name.contains(s))
 }
 
 /// The draft program for the manifests read.
@@ -787,29 +510,31 @@ fn build<'m>(m: &'m Manifests, opts: &'m Options) -> Inference<'m> {
         }
     }
     let all: Vec<usize> = (0..inf.services.len()).collect();
-    let found = crate::parallel::map(&all, |&i| inf.found(i, &users));
-    for (client, found) in found.into_iter().enumerate() {
-        let Some(namespace) = inf.services.get(client).map(|s| s.namespace.clone()) else {
-            continue;
+    let steps = crate::parallel::map(&all, |&client| {
+        let Some(namespace) = inf.services.get(client).map(|s| s.namespace.as_str()) else {
+            return Vec::new();
         };
-        for (said, refs, evidence) in &found {
-            for r in refs {
-                inf.reference(client, &namespace, said, r, evidence);
+        let mut steps = Vec::new();
+        for (said, refs, evidence) in inf.found(client, &users) {
+            for r in &refs {
+                steps.extend(inf.steps(client, namespace, &said, r, &evidence));
             }
+        }
+        steps
+    });
+    for (client, steps) in steps.into_iter().enumerate() {
+        for step in steps {
+            inf.merge(client, step);
         }
     }
     exposure::expose(&mut inf);
     // One warning per workload, naming every service it reaches only that way.
-    let mut weak: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    let mut weak: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
     for ((client, peer, _, _), e) in &inf.flows {
         if e.weak {
             let name = match peer {
-                Peer::Service(s) => inf
-                    .services
-                    .get(*s)
-                    .map(|s| s.name.clone())
-                    .unwrap_or_default(),
-                Peer::Host(h) | Peer::Ip(h) => h.clone(),
+                Peer::Service(s) => inf.services.get(*s).map_or("", |s| s.name.as_str()),
+                Peer::Host(h) | Peer::Ip(h) => h.as_str(),
             };
             weak.entry(*client).or_default().insert(name);
         }

@@ -183,12 +183,15 @@ pub(super) fn drafted_name(
     Some((name, true))
 }
 
-/// Program text laid out by `warden fmt`'s formatter (as written, should it not parse).
+/// Program text laid out by `warden fmt`'s formatter (as written, should it not parse), for a
+/// draft that is compiled before it is written.
 pub(crate) fn layout(text: String) -> String {
-    crate::format::source::format(0, &text).unwrap_or(text)
+    crate::format::source::lay_out(0, &text).unwrap_or(text)
 }
 
-/// The program text of each namespace.
+/// The program text of each namespace, written in the layout `warden fmt` gives it (the fuzz
+/// target and `cli_infer`'s tests hold it to that), so that a draft of thousands of services is
+/// not parsed once more to be laid out.
 pub(super) fn render(inf: &Inference<'_>) -> Vec<(String, String)> {
     let mut by_ns: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, s) in inf.services.iter().enumerate() {
@@ -224,6 +227,6 @@ pub(super) fn render(inf: &Inference<'_>) -> Vec<(String, String)> {
         }
         let ws = workloads.get(ns).map(Vec::as_slice).unwrap_or_default();
         out.push_str(&super::admission::block(inf, ns, ws));
-        (format!("{ns}.warden"), layout(out))
+        (format!("{ns}.warden"), out)
     })
 }

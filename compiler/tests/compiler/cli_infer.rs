@@ -449,3 +449,42 @@ fn a_warning_a_workload_is_folded_for_people_and_listed_whole_in_json() {
         "{err}"
     );
 }
+
+/// A draft is written in the layout `warden fmt` gives it (it is not laid out again, which at
+/// thousands of services would be a third parse): `fmt --check` finds nothing to change in the
+/// shop's drafts for both targets, Online Boutique's, or a generated set's.
+#[test]
+fn every_draft_is_already_formatted() {
+    let work = tempfile::tempdir().unwrap();
+    let generated = work.path().join("generated");
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_bench-gen"))
+        .args(["manifests", "40"])
+        .arg(&generated)
+        .output()
+        .expect("bench-gen runs");
+    assert!(made.status.success(), "{made:?}");
+    let release = common::corpora().join("microservices-demo/release/kubernetes-manifests.yaml");
+    let inputs = [
+        (manifests().join("shop"), "netpol"),
+        (manifests().join("shop"), "cilium"),
+        (release, "netpol"),
+        (generated, "netpol"),
+    ];
+    for (i, (input, target)) in inputs.iter().enumerate() {
+        let out = work.path().join(format!("draft-{i}"));
+        let (code, _, err) = run(
+            &[
+                "infer",
+                input.to_str().unwrap(),
+                "--target",
+                target,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            work.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+        let (code, stdout, err) = run(&["fmt", "--check", out.to_str().unwrap()], work.path());
+        assert_eq!(code, 0, "{} ({target}): {stdout}{err}", input.display());
+    }
+}
