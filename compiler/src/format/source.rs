@@ -204,7 +204,7 @@ struct Layout<'a> {
 }
 
 /// Where a list is wrapped: after the last comma that keeps a line within this many columns.
-const WIDTH: usize = 100;
+pub(crate) const WIDTH: usize = 100;
 
 impl Layout<'_> {
     fn newlines_before(&self, start: usize) -> usize {

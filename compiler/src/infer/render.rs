@@ -189,6 +189,15 @@ pub(crate) fn layout(text: String) -> String {
     crate::format::source::lay_out(0, &text).unwrap_or(text)
 }
 
+/// A draft in the layout `warden fmt` gives it: written in it, but for a list longer than a line,
+/// which the formatter wraps after a comma (a line within its width it leaves as it is).
+fn wrapped(text: String) -> String {
+    let long = text.lines().any(|l| {
+        !l.trim_start().starts_with("//") && l.chars().count() > crate::format::source::WIDTH
+    });
+    if long { layout(text) } else { text }
+}
+
 /// The program text of each namespace, written in the layout `warden fmt` gives it (the fuzz
 /// target and `cli_infer`'s tests hold it to that), so that a draft of thousands of services is
 /// not parsed once more to be laid out.
@@ -227,6 +236,6 @@ pub(super) fn render(inf: &Inference<'_>) -> Vec<(String, String)> {
         }
         let ws = workloads.get(ns).map(Vec::as_slice).unwrap_or_default();
         out.push_str(&super::admission::block(inf, ns, ws));
-        (format!("{ns}.warden"), out)
+        (format!("{ns}.warden"), wrapped(out))
     })
 }
