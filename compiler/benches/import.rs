@@ -61,7 +61,7 @@ fn main() {
             out.display().to_string(),
         ]
     };
-    let median = timing::median(args, 5);
+    let median = timing::median(args, 5, &[0]);
     let peak = timing::peak(&args(5));
     let files = std::fs::read_dir(&policies)
         .map(|d| d.flatten().count())

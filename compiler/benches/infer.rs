@@ -45,7 +45,7 @@ fn main() {
             out.display().to_string(),
         ]
     };
-    let median = timing::median(args, 5);
+    let median = timing::median(args, 5, &[0]);
     let peak = timing::peak(&args(5));
     println!(
         "warden infer, {n} workloads: median {:.1} ms, peak memory {peak}",

@@ -1,6 +1,8 @@
 //! The `warden` command line.
 #![forbid(unsafe_code)]
 
+#[path = "cli/admit.rs"]
+mod admit;
 #[path = "cli/fmt.rs"]
 mod fmt;
 #[path = "cli/import.rs"]
@@ -178,6 +180,25 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
         /// Colour in human warnings
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Say what the program's admission would do with each workload of the manifests, before a
+    /// cluster does: every rule it fails, the container, the rule's line and the fix
+    Admit {
+        /// The program (its `.warden` files, or a directory of them)
+        #[arg(short, long)]
+        program: PathBuf,
+        /// Manifest files or directories (YAML or JSON, as kubectl, kustomize or helm write them)
+        #[arg(required = true)]
+        manifests: Vec<PathBuf>,
+        /// The namespace of objects that name none
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// How findings are printed (human folds each warning code after three)
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Colour in human findings
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
     },
@@ -426,6 +447,22 @@ fn main() -> ExitCode {
                 ),
             }
         }
+        Command::Admit {
+            program,
+            manifests,
+            namespace,
+            format,
+            color,
+        } => admit::run(
+            &program,
+            &manifests,
+            &namespace,
+            &Reporter {
+                format,
+                color,
+                stdout_taken: false,
+            },
+        ),
         Command::Import(Import::Netpol {
             manifests,
             namespace,

@@ -107,6 +107,9 @@ pub const CODES: &[(&str, &str)] = &[
     ("W1303", include_str!("../../codes/W1303.md")),
     ("E1311", include_str!("../../codes/E1311.md")),
     ("E1312", include_str!("../../codes/E1312.md")),
+    ("E1401", include_str!("../../codes/E1401.md")),
+    ("W1402", include_str!("../../codes/W1402.md")),
+    ("E1403", include_str!("../../codes/E1403.md")),
 ];
 
 /// The explanation of a code, if it exists.

@@ -335,7 +335,10 @@ fn build<'m>(m: &'m Manifests, opts: &'m Options) -> Inference<'m> {
                 inf.config_maps
                     .insert((inf.ns(&c.meta.namespace), c.meta.name.clone()), c);
             }
-            Object::Secret(_) | Object::Route(_) | Object::NetworkPolicy(..) => {}
+            Object::Secret(_)
+            | Object::Route(_)
+            | Object::NetworkPolicy(..)
+            | Object::Namespace(_) => {}
         }
     }
     for o in &m.objects {
@@ -346,6 +349,8 @@ fn build<'m>(m: &'m Manifests, opts: &'m Options) -> Inference<'m> {
             Object::Secret(s) => &s.meta,
             Object::Route(r) => &r.meta,
             Object::NetworkPolicy(meta, _) => meta,
+            // A namespace with nothing in it needs no block of the draft.
+            Object::Namespace(_) => continue,
         };
         inf.namespaces.insert(inf.ns(&meta.namespace));
     }

@@ -96,6 +96,128 @@ pub enum AdmissionRule {
     },
 }
 
+impl AdmissionRule {
+    /// The rule as a program says it (its words, without its lists of values).
+    pub fn said(&self) -> String {
+        match self {
+            AdmissionRule::ForbidPrivileged => "forbid privileged".into(),
+            AdmissionRule::ForbidHostNamespaces => "forbid host-namespaces".into(),
+            AdmissionRule::ForbidHostField(field) => format!(
+                "forbid host-{}",
+                field.trim_start_matches("host").to_ascii_lowercase()
+            ),
+            AdmissionRule::ForbidPrivilegeEscalation => "forbid privilege-escalation".into(),
+            AdmissionRule::RequireRunAsNonRoot => "require run-as-non-root".into(),
+            AdmissionRule::RequireDropAllCapabilities => "require drop-all-capabilities".into(),
+            AdmissionRule::RequireSeccompProfile => "require seccomp-profile".into(),
+            AdmissionRule::ImagesFrom(_) => "images from".into(),
+            AdmissionRule::RequireLabels(_) => "require labels".into(),
+            AdmissionRule::RequireAnnotations(_) => "require annotations".into(),
+            AdmissionRule::ForbidLatestTag => "forbid latest-tag".into(),
+            AdmissionRule::RequireImageDigest => "require image-digest".into(),
+            AdmissionRule::RequireResourceLimits => "require resource-limits".into(),
+            AdmissionRule::RequireResourceRequests => "require resource-requests".into(),
+            AdmissionRule::RequireReadOnlyRootFilesystem => {
+                "require read-only-root-filesystem".into()
+            }
+            AdmissionRule::AllowCapabilities(_) => "allow capabilities".into(),
+            AdmissionRule::AllowVolumes(_) => "allow volumes".into(),
+            AdmissionRule::ForbidHostPaths(_) => "forbid host-paths".into(),
+            AdmissionRule::RunAsUserNonRoot => "run-as-user non-root".into(),
+            AdmissionRule::Ids { field, .. } => match field {
+                IdField::RunAsUser => "run-as-user".into(),
+                IdField::RunAsGroup => "run-as-group".into(),
+                IdField::FsGroup => "fs-group".into(),
+                IdField::SupplementalGroups => "supplemental-groups".into(),
+            },
+            AdmissionRule::Cel { .. } => "require cel".into(),
+            AdmissionRule::PodSecurity { level, .. } => format!("pod-security {}", level.name()),
+        }
+    }
+
+    /// What the rule requires, in the words every policy's message and `warden admit` use; for
+    /// `pod-security`, its level and version (each check's message is its own).
+    pub fn requirement(&self) -> String {
+        let joined = |items: &[String]| items.join(", ");
+        match self {
+            AdmissionRule::ForbidPrivileged => "privileged containers are forbidden: every container must leave securityContext.privileged unset or false".into(),
+            AdmissionRule::ForbidHostNamespaces => "sharing the host's namespaces is forbidden: spec.hostNetwork, spec.hostPID and spec.hostIPC must be unset or false".into(),
+            AdmissionRule::ForbidHostField(field) => format!(
+                "sharing the host's namespace is forbidden: spec.{field} must be unset or false"
+            ),
+            AdmissionRule::ForbidPrivilegeEscalation => "privilege escalation is forbidden: every container must set securityContext.allowPrivilegeEscalation to false".into(),
+            AdmissionRule::RequireRunAsNonRoot => "containers must run as non-root: set securityContext.runAsNonRoot to true on the pod or on every container, and no runAsUser 0".into(),
+            AdmissionRule::RunAsUserNonRoot => "containers must run as a user other than root: securityContext.runAsUser must be set and not 0, or runAsNonRoot true (the container's setting wins over the pod's)".into(),
+            AdmissionRule::Ids { field, ranges } => {
+                let f = field.k8s();
+                let text = ranges
+                    .iter()
+                    .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                match field {
+                    IdField::RunAsUser | IdField::RunAsGroup => format!(
+                        "securityContext.{f} must be set, on the container or the pod, to an id in {text}"
+                    ),
+                    IdField::SupplementalGroups => {
+                        format!("spec.securityContext.{f} must be set, each id in {text}")
+                    }
+                    IdField::FsGroup => {
+                        format!("spec.securityContext.{f} must be set to an id in {text}")
+                    }
+                }
+            }
+            AdmissionRule::RequireDropAllCapabilities => "every container must drop all capabilities: securityContext.capabilities.drop must contain ALL".into(),
+            AdmissionRule::AllowCapabilities(caps) => format!(
+                "securityContext.capabilities.add may only hold: {}",
+                joined(caps)
+            ),
+            AdmissionRule::RequireReadOnlyRootFilesystem => {
+                "every container must set securityContext.readOnlyRootFilesystem to true".into()
+            }
+            AdmissionRule::AllowVolumes(kinds) => {
+                format!("spec.volumes may only be of the kinds: {}", joined(kinds))
+            }
+            AdmissionRule::ForbidHostPaths(paths) => {
+                let shown: Vec<&str> = paths
+                    .iter()
+                    .map(|p| if p.is_empty() { "/" } else { p.as_str() })
+                    .collect();
+                format!("no hostPath volume may be at or below: {}", shown.join(", "))
+            }
+            AdmissionRule::RequireSeccompProfile => "a seccomp profile is required: set securityContext.seccompProfile.type to RuntimeDefault or Localhost on the pod or on every container".into(),
+            AdmissionRule::ImagesFrom(patterns) => format!(
+                "every container image must match one of: {}",
+                joined(patterns)
+            ),
+            AdmissionRule::ForbidLatestTag => "images must carry a tag other than latest, or a digest: no container image may be untagged or :latest".into(),
+            AdmissionRule::RequireImageDigest => {
+                "every container image must be pinned by digest: IMAGE@sha256:…".into()
+            }
+            AdmissionRule::RequireResourceLimits | AdmissionRule::RequireResourceRequests => {
+                let which = if matches!(self, AdmissionRule::RequireResourceLimits) {
+                    "limits"
+                } else {
+                    "requests"
+                };
+                format!(
+                    "every container and init container must set resources.{which}.cpu and resources.{which}.memory"
+                )
+            }
+            AdmissionRule::RequireLabels(keys) => {
+                format!("pods must carry the labels: {}", joined(keys))
+            }
+            AdmissionRule::RequireAnnotations(keys) => {
+                format!("pods must carry the annotations: {}", joined(keys))
+            }
+            AdmissionRule::Cel { message, .. } => message.clone(),
+            AdmissionRule::PodSecurity { level, version, .. } => {
+                format!("Pod Security {} {version}", level.name())
+            }
+        }
+    }
+}
+
 /// The namespaces an admission block applies to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdmissionScope {

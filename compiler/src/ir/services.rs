@@ -11,6 +11,14 @@ pub struct ServiceId {
     pub name: String,
 }
 
+impl ServiceId {
+    /// The kubelet `localhost/` path of the service's seccomp profile: below the kubelet's
+    /// seccomp root, where the output's `seccomp/` directory is copied (`targets/seccomp/README.md`).
+    pub fn localhost_profile(&self) -> String {
+        format!("{}/{}.json", self.namespace, self.name)
+    }
+}
+
 impl fmt::Display for ServiceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.namespace, self.name)

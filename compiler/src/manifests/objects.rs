@@ -163,6 +163,8 @@ pub enum Object {
     Route(Route),
     /// Read whole, for `import netpol`.
     NetworkPolicy(Meta, Node),
+    /// A Namespace: its labels decide which admission blocks apply in it (`admit`).
+    Namespace(Meta),
 }
 
 /// The kinds with a pod template at `spec.template`, and where the template is for a CronJob.
@@ -444,6 +446,7 @@ pub fn objects(doc: &Node, file: usize, out: &mut Vec<Object>) -> Result<(), (Sk
                 meta: m,
             })
         }
+        "Namespace" => Object::Namespace(m),
         "ConfigMap" => Object::ConfigMap(ConfigMap {
             data: doc.get("data").map(Node::string_map).unwrap_or_default(),
             meta: m,

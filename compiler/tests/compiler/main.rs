@@ -11,6 +11,7 @@ mod admission_rules;
 mod admission_scope;
 mod canonical;
 mod cli;
+mod cli_admit;
 mod cli_audit;
 mod cli_explain;
 mod cli_import;

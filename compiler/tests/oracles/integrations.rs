@@ -495,6 +495,43 @@ fn sarif_passes_the_multitool_and_the_schema() {
     assert!(!schema_errors(&schema, &bad).status.success());
 }
 
+/// `warden admit --format sarif` on the admit fixture (denials, warnings, a missing seccomp
+/// profile, findings in two manifests and the program): the schema accepts the log, the
+/// multitool finds nothing but the missing home page, and each result is at a manifest's line.
+#[test]
+fn admit_sarif_passes_the_multitool_and_the_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = repo().join("compiler/tests/manifests/admit");
+    let (code, sarif, err) = run(
+        &["admit", "-p", "program", "workloads", "--format", "sarif"],
+        &fixture,
+    );
+    assert_eq!(code, 1, "{err}");
+    let log = tmp.path().join("admit.sarif");
+    fs::write(&log, &sarif).unwrap();
+    let checked = schema_errors(&sarif_schema(), &log);
+    assert!(checked.status.success(), "{}", text(&checked));
+    let value: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+    let results = value["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 13, "{sarif}");
+    for r in results {
+        let at = &r["locations"][0]["physicalLocation"];
+        assert!(at["region"]["startLine"].as_u64() >= Some(1), "{r}");
+        assert!(
+            at["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .ends_with(".yaml"),
+            "{r}"
+        );
+    }
+    let findings = multitool_findings(std::slice::from_ref(&log));
+    assert!(
+        findings.iter().all(|(rule, _, _)| rule == "SARIF2005"),
+        "the multitool finds {findings:?}"
+    );
+}
+
 fn kubernetes_validate(file: &Path) -> Output {
     Command::new(python_tool("kubernetes-validate"))
         .args(["--strict", "--kubernetes-version", "1.36.0", "--no-warn"])

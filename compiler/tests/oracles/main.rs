@@ -8,6 +8,7 @@
 mod common;
 
 mod admission_cel;
+mod admit;
 mod audit;
 mod cilium_model;
 mod diff;

@@ -102,7 +102,7 @@ fn own_evaluation_agrees_on_every_conformance_fixture() {
 
 /// A field of the pod spec (`spec.…`), of its metadata, or of a container (`c.…`), and a value
 /// for it: some pass every check, some fail one; `null` removes the field.
-fn mutations() -> Vec<(&'static str, Value)> {
+pub(crate) fn mutations() -> Vec<(&'static str, Value)> {
     vec![
         ("spec.hostNetwork", json!(true)),
         ("spec.hostPID", json!(false)),
@@ -256,7 +256,7 @@ fn mutations() -> Vec<(&'static str, Value)> {
     ]
 }
 
-fn apply(pod: &mut Value, path: &str, value: &Value, rng: &mut Rng) {
+pub(crate) fn apply(pod: &mut Value, path: &str, value: &Value, rng: &mut Rng) {
     let mut keys: Vec<&str> = path.split('.').collect();
     let mut at = if keys[0] == "c" {
         let list = *rng.pick(&[
@@ -286,13 +286,13 @@ fn apply(pod: &mut Value, path: &str, value: &Value, rng: &mut Rng) {
     }
 }
 
-fn hardened(name: &str) -> Value {
+pub(crate) fn hardened(name: &str) -> Value {
     json!({"name": name, "image": "registry.example.com/shop/web:1", "securityContext": {
         "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}})
 }
 
 /// The pod as itself or as the template of another workload kind.
-fn wrapped(pod: &Value, kind: &str) -> Value {
+pub(crate) fn wrapped(pod: &Value, kind: &str) -> Value {
     let template = json!({"metadata": pod["metadata"], "spec": pod["spec"]});
     match kind {
         "Pod" => pod.clone(),

@@ -6,24 +6,10 @@
 //! images from "registry.example.com/*" // c.image.startsWith("registry.example.com/")
 //! ```
 
-use super::cel::{
-    Check, cel_string, each, image_match, in_ranges, pod_sc, pss_check, ranges_text, sc,
-};
+use super::cel::{Check, cel_string, each, image_match, in_ranges, pod_sc, pss_check, sc};
 use super::pss_cel::Cel;
 use crate::catalog::pod_security::CheckId;
 use crate::ir::{AdmissionRule, IdField};
-
-const PRIVILEGED: &str = "privileged containers are forbidden: every container must leave securityContext.privileged unset or false";
-const HOST_NAMESPACES: &str = "sharing the host's namespaces is forbidden: spec.hostNetwork, spec.hostPID and spec.hostIPC must be unset or false";
-const PRIVILEGE_ESCALATION: &str = "privilege escalation is forbidden: every container must set securityContext.allowPrivilegeEscalation to false";
-const RUN_AS_NON_ROOT: &str = "containers must run as non-root: set securityContext.runAsNonRoot to true on the pod or on every container, and no runAsUser 0";
-const RUN_AS_USER_NON_ROOT: &str = "containers must run as a user other than root: securityContext.runAsUser must be set and not 0, or runAsNonRoot true (the container's setting wins over the pod's)";
-const DROP_ALL: &str = "every container must drop all capabilities: securityContext.capabilities.drop must contain ALL";
-const READ_ONLY_ROOT: &str =
-    "every container must set securityContext.readOnlyRootFilesystem to true";
-const SECCOMP_PROFILE: &str = "a seccomp profile is required: set securityContext.seccompProfile.type to RuntimeDefault or Localhost on the pod or on every container";
-const LATEST_TAG: &str = "images must carry a tag other than latest, or a digest: no container image may be untagged or :latest";
-const IMAGE_DIGEST: &str = "every container image must be pinned by digest: IMAGE@sha256:…";
 
 /// A container's image is pinned by digest, or has a tag other than `latest`.
 const TAGGED: &str =
@@ -58,96 +44,65 @@ pub(super) fn checks(rule: &AdmissionRule) -> Vec<Check> {
     }]
 }
 
-/// The condition and the message of a rule other than `pod-security`.
+/// The condition and the message of a rule other than `pod-security`: the message is what the
+/// rule requires (`AdmissionRule::requirement`), as `warden admit` says it too.
 fn cel_of(rule: &AdmissionRule) -> (Cel, String) {
+    (condition(rule), rule.requirement())
+}
+
+/// The CEL condition of a rule other than `pod-security`.
+fn condition(rule: &AdmissionRule) -> Cel {
     match rule {
         // Made by `checks`, check by check.
-        AdmissionRule::PodSecurity { .. } => (Cel::default(), String::new()),
-        AdmissionRule::ForbidPrivileged => (pss_check(CheckId::Privileged), PRIVILEGED.into()),
-        AdmissionRule::ForbidHostNamespaces => {
-            (pss_check(CheckId::HostNamespaces), HOST_NAMESPACES.into())
-        }
-        AdmissionRule::ForbidHostField(field) => (
-            pod(format!(
-                "!(has(variables.podSpec.{field}) && variables.podSpec.{field} == true)"
-            )),
-            format!(
-                "sharing the host's namespace is forbidden: spec.{field} must be unset or false"
-            ),
-        ),
-        AdmissionRule::ForbidPrivilegeEscalation => (
-            pss_check(CheckId::AllowPrivilegeEscalation),
-            PRIVILEGE_ESCALATION.into(),
-        ),
-        AdmissionRule::RequireRunAsNonRoot => (run_as_non_root(), RUN_AS_NON_ROOT.into()),
-        AdmissionRule::RunAsUserNonRoot => (run_as_user_non_root(), RUN_AS_USER_NON_ROOT.into()),
+        AdmissionRule::PodSecurity { .. } => Cel::default(),
+        AdmissionRule::ForbidPrivileged => pss_check(CheckId::Privileged),
+        AdmissionRule::ForbidHostNamespaces => pss_check(CheckId::HostNamespaces),
+        AdmissionRule::ForbidHostField(field) => pod(format!(
+            "!(has(variables.podSpec.{field}) && variables.podSpec.{field} == true)"
+        )),
+        AdmissionRule::ForbidPrivilegeEscalation => pss_check(CheckId::AllowPrivilegeEscalation),
+        AdmissionRule::RequireRunAsNonRoot => run_as_non_root(),
+        AdmissionRule::RunAsUserNonRoot => run_as_user_non_root(),
         AdmissionRule::Ids { field, ranges } => ids(*field, ranges),
-        AdmissionRule::RequireDropAllCapabilities => (
-            each(format!(
-                "{} && has(c.securityContext.capabilities.drop) && {}",
-                sc("capabilities"),
-                "c.securityContext.capabilities.drop.exists(d, d == 'ALL')"
-            )),
-            DROP_ALL.into(),
-        ),
-        AdmissionRule::AllowCapabilities(caps) => (
-            each(format!(
-                "!({} && has(c.securityContext.capabilities.add)) || {}.all(a, a in [{}])",
-                sc("capabilities"),
-                "c.securityContext.capabilities.add",
-                list(caps)
-            )),
-            format!(
-                "securityContext.capabilities.add may only hold: {}",
-                caps.join(", ")
-            ),
-        ),
-        AdmissionRule::RequireReadOnlyRootFilesystem => (
-            each(format!(
-                "{} && c.securityContext.readOnlyRootFilesystem == true",
-                sc("readOnlyRootFilesystem")
-            )),
-            READ_ONLY_ROOT.into(),
-        ),
+        AdmissionRule::RequireDropAllCapabilities => each(format!(
+            "{} && has(c.securityContext.capabilities.drop) && {}",
+            sc("capabilities"),
+            "c.securityContext.capabilities.drop.exists(d, d == 'ALL')"
+        )),
+        AdmissionRule::AllowCapabilities(caps) => each(format!(
+            "!({} && has(c.securityContext.capabilities.add)) || {}.all(a, a in [{}])",
+            sc("capabilities"),
+            "c.securityContext.capabilities.add",
+            list(caps)
+        )),
+        AdmissionRule::RequireReadOnlyRootFilesystem => each(format!(
+            "{} && c.securityContext.readOnlyRootFilesystem == true",
+            sc("readOnlyRootFilesystem")
+        )),
         AdmissionRule::AllowVolumes(kinds) => allow_volumes(kinds),
         AdmissionRule::ForbidHostPaths(paths) => forbid_host_paths(paths),
-        AdmissionRule::RequireSeccompProfile => (seccomp_profile(), SECCOMP_PROFILE.into()),
-        AdmissionRule::ImagesFrom(patterns) => (
-            each(
-                patterns
-                    .iter()
-                    .map(|p| image_match(p))
-                    .collect::<Vec<_>>()
-                    .join(" || "),
-            ),
-            format!(
-                "every container image must match one of: {}",
-                patterns.join(", ")
-            ),
+        AdmissionRule::RequireSeccompProfile => seccomp_profile(),
+        AdmissionRule::ImagesFrom(patterns) => each(
+            patterns
+                .iter()
+                .map(|p| image_match(p))
+                .collect::<Vec<_>>()
+                .join(" || "),
         ),
-        AdmissionRule::ForbidLatestTag => (each(TAGGED.into()), LATEST_TAG.into()),
-        AdmissionRule::RequireImageDigest => (each(PINNED.into()), IMAGE_DIGEST.into()),
+        AdmissionRule::ForbidLatestTag => each(TAGGED.into()),
+        AdmissionRule::RequireImageDigest => each(PINNED.into()),
         AdmissionRule::RequireResourceLimits => resources("limits"),
         AdmissionRule::RequireResourceRequests => resources("requests"),
-        AdmissionRule::RequireLabels(keys) => (
-            pod(format!(
-                "has(variables.podMeta.labels) && [{}].all(k, k in variables.podMeta.labels)",
-                list(keys)
-            )),
-            format!("pods must carry the labels: {}", keys.join(", ")),
-        ),
-        AdmissionRule::RequireAnnotations(keys) => (
-            pod(format!(
-                "has(variables.podMeta.annotations) && [{}].all(k, k in {})",
-                list(keys),
-                "variables.podMeta.annotations"
-            )),
-            format!("pods must carry the annotations: {}", keys.join(", ")),
-        ),
-        AdmissionRule::Cel {
-            expression,
-            message,
-        } => (pod(expression.clone()), message.clone()),
+        AdmissionRule::RequireLabels(keys) => pod(format!(
+            "has(variables.podMeta.labels) && [{}].all(k, k in variables.podMeta.labels)",
+            list(keys)
+        )),
+        AdmissionRule::RequireAnnotations(keys) => pod(format!(
+            "has(variables.podMeta.annotations) && [{}].all(k, k in {})",
+            list(keys),
+            "variables.podMeta.annotations"
+        )),
+        AdmissionRule::Cel { expression, .. } => pod(expression.clone()),
     }
 }
 
@@ -203,45 +158,33 @@ fn run_as_user_non_root() -> Cel {
 
 /// `run-as-user`, `run-as-group` (the container's or the pod's), `fs-group` and
 /// `supplemental-groups` (the pod's): set, and within the ranges.
-fn ids(field: IdField, ranges: &[(u64, u64)]) -> (Cel, String) {
+fn ids(field: IdField, ranges: &[(u64, u64)]) -> Cel {
     let f = field.k8s();
-    let text = ranges_text(ranges);
     let pod_field = format!("variables.podSpec.securityContext.{f}");
     if field.per_container() {
-        (
-            each(format!(
-                "({}) ? ({}) : ({} && ({}))",
-                sc(f),
-                in_ranges(&format!("c.securityContext.{f}"), ranges),
-                pod_sc(f),
-                in_ranges(&pod_field, ranges)
-            )),
-            format!(
-                "securityContext.{f} must be set, on the container or the pod, to an id in {text}"
-            ),
-        )
+        each(format!(
+            "({}) ? ({}) : ({} && ({}))",
+            sc(f),
+            in_ranges(&format!("c.securityContext.{f}"), ranges),
+            pod_sc(f),
+            in_ranges(&pod_field, ranges)
+        ))
     } else if field == IdField::SupplementalGroups {
-        (
-            pod(format!(
-                "{} && size({pod_field}) > 0 && {pod_field}.all(g, {})",
-                pod_sc(f),
-                in_ranges("g", ranges)
-            )),
-            format!("spec.securityContext.{f} must be set, each id in {text}"),
-        )
+        pod(format!(
+            "{} && size({pod_field}) > 0 && {pod_field}.all(g, {})",
+            pod_sc(f),
+            in_ranges("g", ranges)
+        ))
     } else {
-        (
-            pod(format!(
-                "{} && ({})",
-                pod_sc(f),
-                in_ranges(&pod_field, ranges)
-            )),
-            format!("spec.securityContext.{f} must be set to an id in {text}"),
-        )
+        pod(format!(
+            "{} && ({})",
+            pod_sc(f),
+            in_ranges(&pod_field, ranges)
+        ))
     }
 }
 
-fn allow_volumes(kinds: &[String]) -> (Cel, String) {
+fn allow_volumes(kinds: &[String]) -> Cel {
     let denied: Vec<String> = crate::catalog::pod_spec::VOLUME_KINDS
         .iter()
         .filter(|k| !kinds.iter().any(|a| a == *k))
@@ -252,19 +195,13 @@ fn allow_volumes(kinds: &[String]) -> (Cel, String) {
     } else {
         denied.join(" && ")
     };
-    (
-        pod(format!(
-            "!has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, {allowed})"
-        )),
-        format!(
-            "spec.volumes may only be of the kinds: {}",
-            kinds.join(", ")
-        ),
-    )
+    pod(format!(
+        "!has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, {allowed})"
+    ))
 }
 
 /// Each path refuses itself and what lies below it; `""` is `/`.
-fn forbid_host_paths(paths: &[String]) -> (Cel, String) {
+fn forbid_host_paths(paths: &[String]) -> Cel {
     let under: Vec<String> = paths
         .iter()
         .map(|p| {
@@ -279,20 +216,10 @@ fn forbid_host_paths(paths: &[String]) -> (Cel, String) {
             }
         })
         .collect();
-    let shown: Vec<&str> = paths
-        .iter()
-        .map(|p| if p.is_empty() { "/" } else { p.as_str() })
-        .collect();
-    (
-        pod(format!(
-            "!has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, !has(v.hostPath) || !({}))",
-            under.join(" || ")
-        )),
-        format!(
-            "no hostPath volume may be at or below: {}",
-            shown.join(", ")
-        ),
-    )
+    pod(format!(
+        "!has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, !has(v.hostPath) || !({}))",
+        under.join(" || ")
+    ))
 }
 
 fn seccomp_profile() -> Cel {
@@ -310,18 +237,13 @@ fn seccomp_profile() -> Cel {
 }
 
 /// Every container and init container sets `resources.WHICH.cpu` and `.memory`.
-fn resources(which: &str) -> (Cel, String) {
-    (
-        Cel {
-            pod: Vec::new(),
-            each: Some(format!(
-                "has(c.resources) && has(c.resources.{which}) && {}",
-                format_args!("'cpu' in c.resources.{which} && 'memory' in c.resources.{which}")
-            )),
-            workload_only: true,
-        },
-        format!(
-            "every container and init container must set resources.{which}.cpu and resources.{which}.memory"
-        ),
-    )
+fn resources(which: &str) -> Cel {
+    Cel {
+        pod: Vec::new(),
+        each: Some(format!(
+            "has(c.resources) && has(c.resources.{which}) && {}",
+            format_args!("'cpu' in c.resources.{which} && 'memory' in c.resources.{which}")
+        )),
+        workload_only: true,
+    }
 }

@@ -11,12 +11,6 @@ use std::borrow::Cow;
 /// the pod's; `''` where that profile is not `Localhost` with a path (no service's path is empty).
 const SECCOMP_PROFILES: &str = "variables.containers.map(c, {'name': c.name, 'profile': has(c.securityContext) && has(c.securityContext.seccompProfile) ? (c.securityContext.seccompProfile.type == 'Localhost' && has(c.securityContext.seccompProfile.localhostProfile) ? c.securityContext.seccompProfile.localhostProfile : '') : (has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seccompProfile) && variables.podSpec.securityContext.seccompProfile.type == 'Localhost' && has(variables.podSpec.securityContext.seccompProfile.localhostProfile) ? variables.podSpec.securityContext.seccompProfile.localhostProfile : '')})";
 
-/// The kubelet `localhost/` path of a service's profile: below the kubelet's seccomp root, where
-/// the output's `seccomp/` directory is copied (`targets/seccomp/README.md`).
-pub(in crate::lower) fn localhost_profile(id: &crate::ir::ServiceId) -> String {
-    format!("{}/{}.json", id.namespace, id.name)
-}
-
 /// A label selector as a CEL condition on the pod's labels (`variables.podMeta`).
 pub(in crate::lower) fn selector_cel(sel: &crate::ir::Selector) -> String {
     use crate::ir::Operator;
@@ -77,12 +71,12 @@ pub(in crate::lower) fn variables() -> Vec<Variable> {
 /// The validation that `svc`'s pods run every container with its profile: only the service's own
 /// pods, as others are not its to constrain.
 pub(in crate::lower) fn validation(svc: &Service) -> Validation {
-    let profile = cel_string(&localhost_profile(&svc.id));
+    let profile = cel_string(&svc.id.localhost_profile());
     let sel = selector_cel(&svc.selector);
     let message = format!(
         "pods of service {} must run every container with its seccomp profile: securityContext.seccompProfile {{type: Localhost, localhostProfile: {}}}",
         svc.id,
-        localhost_profile(&svc.id)
+        svc.id.localhost_profile()
     );
     Validation {
         expression: format!("!({sel}) || variables.seccompProfiles.all(p, p.profile == {profile})"),
