@@ -195,6 +195,10 @@ enum Command {
         /// The namespace of objects that name none
         #[arg(long, default_value = "default")]
         namespace: String,
+        /// Write kustomize patches that make the workloads comply where the fix is mechanical
+        /// (a Component: `components: [DIR]`); only files `admit` wrote are written over
+        #[arg(long, value_name = "DIR")]
+        patch: Option<PathBuf>,
         /// How findings are printed (human folds each warning code after three)
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -451,12 +455,14 @@ fn main() -> ExitCode {
             program,
             manifests,
             namespace,
+            patch,
             format,
             color,
         } => admit::run(
             &program,
             &manifests,
             &namespace,
+            patch.as_deref(),
             &Reporter {
                 format,
                 color,

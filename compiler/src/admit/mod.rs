@@ -5,6 +5,7 @@
 
 mod cel;
 mod fixes;
+pub mod patches;
 pub mod pod_security;
 pub mod rules;
 mod verdicts;

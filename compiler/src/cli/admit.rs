@@ -2,7 +2,8 @@
 //! workload, before a cluster does. Each rule a workload fails is a diagnostic at the manifest's
 //! line, pointing at the rule in the program, with the fix; a denial is an error (E1401, E1403),
 //! a `warn` or `audit` block's finding a warning (W1402). Exit 1 if anything is denied, 2 if the
-//! program or the manifests cannot be read.
+//! program or the manifests cannot be read. `--patch DIR` writes the mechanical fixes as
+//! kustomize patches (`admit::patches`).
 //!
 //! ```text
 //! error[E1401]: admission `restricted` denies Deployment `web` in `shop`: container `app` fails `require drop-all-capabilities`
@@ -15,7 +16,13 @@ use warden::admit::{Finding, Source, Verdict};
 use warden::diag::{self, Diagnostic};
 use warden::span::{SourceMap, Span};
 
-pub fn run(program: &Path, paths: &[PathBuf], namespace: &str, reporter: &Reporter) -> ExitCode {
+pub fn run(
+    program: &Path,
+    paths: &[PathBuf],
+    namespace: &str,
+    patch: Option<&Path>,
+    reporter: &Reporter,
+) -> ExitCode {
     let manifests = warden::manifests::read(paths);
     if manifests.diagnostics.iter().any(Diagnostic::is_error) {
         eprint!(
@@ -91,6 +98,30 @@ pub fn run(program: &Path, paths: &[PathBuf], namespace: &str, reporter: &Report
             String::new()
         }
     );
+    if let Some(dir) = patch {
+        let patches = warden::admit::patches::patches(&verdicts);
+        if let Err(e) = super::infer::write(
+            dir,
+            &patches.files,
+            warden::admit::patches::HEADER,
+            "warden admit --patch",
+        ) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        eprintln!(
+            "patched {} workload(s) in {} (include it: `components: [{}]`)",
+            patches.files.len() - 1,
+            dir.display(),
+            dir.display()
+        );
+        if !patches.manual.is_empty() {
+            eprintln!("not mechanical, left to you ({}):", patches.manual.len());
+            for m in &patches.manual {
+                eprintln!("  {m}");
+            }
+        }
+    }
     if denied > 0 {
         ExitCode::from(1)
     } else {

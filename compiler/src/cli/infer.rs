@@ -155,7 +155,7 @@ fn drafted(path: &Path, header: &str) -> bool {
 
 /// Writes each file through a temporary one and a rename; refuses, before writing anything, to
 /// write over a file that does not begin with `header` (one `command` did not write); removes
-/// the files it wrote before for namespaces no longer seen.
+/// the files it wrote before that it no longer writes.
 pub fn write(
     dir: &Path,
     files: &[(String, String)],
@@ -188,8 +188,7 @@ pub fn write(
         for e in entries.flatten() {
             let p = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".warden") && !current.contains(name.as_str()) && drafted(&p, header)
-            {
+            if p.is_file() && !current.contains(name.as_str()) && drafted(&p, header) {
                 std::fs::remove_file(&p)
                     .map_err(|e| format!("cannot remove {}: {e}", p.display()))?;
             }

@@ -25,37 +25,16 @@ pub(super) fn protocol(p: &str) -> String {
     p.to_ascii_lowercase()
 }
 
-/// Kubernetes' rule for a label key: a name as `label_value_ok` says but not empty, after an
-/// optional prefix that is a DNS subdomain and a `/`. (Anything else could even read as a
-/// comment in a program: `//app`.)
+/// Kubernetes' rule for a label key, as `check` holds a program to it: a name after an optional
+/// prefix that is a DNS subdomain and a `/`. (Anything else could even read as a comment in a
+/// program: `//app`.)
 pub(crate) fn label_key_ok(k: &str) -> bool {
-    let (prefix, name) = match k.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, k),
-    };
-    let subdomain = |p: &str| {
-        p.len() <= 253
-            && p.split('.').all(|part| {
-                !part.is_empty()
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                    && !part.starts_with('-')
-                    && !part.ends_with('-')
-            })
-    };
-    !name.is_empty() && label_value_ok(name) && prefix.is_none_or(subdomain)
+    crate::check::label_key_problem(k).is_none()
 }
 
-/// Kubernetes' rule for a label value: at most 63 letters, digits, `-`, `_` and `.`, beginning
-/// and ending with a letter or digit (or empty).
+/// Kubernetes' rule for a label value, as `check` holds a program to it.
 pub(crate) fn label_value_ok(v: &str) -> bool {
-    v.is_empty()
-        || (v.len() <= 63
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && v.ends_with(|c: char| c.is_ascii_alphanumeric()))
+    crate::check::label_value_problem(v).is_none()
 }
 
 /// A label a program can say.

@@ -15,6 +15,8 @@ pub struct At {
 /// What every object has.
 #[derive(Clone, Debug)]
 pub struct Meta {
+    /// As written (empty if not).
+    pub api_version: String,
     pub kind: String,
     pub name: String,
     /// `None`: the object does not say, and takes the namespace `infer` is given.
@@ -197,6 +199,11 @@ fn target_port(n: &Node) -> Option<TargetPort> {
 fn meta(doc: &Node, kind: &str, file: usize) -> Option<Meta> {
     let m = doc.get("metadata")?;
     Some(Meta {
+        api_version: doc
+            .get("apiVersion")
+            .and_then(Node::str)
+            .unwrap_or_default()
+            .to_string(),
         kind: kind.to_string(),
         name: m.get("name").and_then(Node::str)?.to_string(),
         namespace: m.get("namespace").and_then(Node::str).map(str::to_string),

@@ -16,7 +16,7 @@ use crate::common;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     let dir = std::env::var_os("WARDEN_PYTHON_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| common::repo().join("target/ci-venv/bin"));

@@ -298,7 +298,8 @@ pub(crate) fn wrapped(pod: &Value, kind: &str) -> Value {
         "Pod" => pod.clone(),
         "CronJob" => json!({"apiVersion": "batch/v1", "kind": kind, "metadata": {"name": "w"},
             "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": template}}}}),
-        _ => json!({"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "w"},
+        _ => json!({"apiVersion": if kind == "Job" { "batch/v1" } else { "apps/v1" },
+            "kind": kind, "metadata": {"name": "w"},
             "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": template}}),
     }
 }
