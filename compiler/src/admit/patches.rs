@@ -38,28 +38,37 @@ pub struct Patches {
 /// A security context field to set: on the pod (`None`) or a container, at a path, to a value.
 type Setting = (Option<String>, Vec<&'static str>, Value);
 
+/// The container named `name` of `spec`, and the list that holds it.
+fn find_container<'a>(spec: &'a Node, name: &str) -> Option<(&'static str, &'a Node)> {
+    ["containers", "initContainers", "ephemeralContainers"]
+        .into_iter()
+        .flat_map(|k| {
+            spec.get(k)
+                .map(Node::seq)
+                .unwrap_or_default()
+                .iter()
+                .map(move |c| (k, c))
+        })
+        .find(|(_, c)| c.get("name").and_then(Node::str) == Some(name))
+}
+
 /// Whether the container `name` of `spec` sets `runAsUser: 0`, which no setting overrides.
 fn runs_as_root(spec: &Node, name: &str) -> bool {
-    ["containers", "initContainers", "ephemeralContainers"]
-        .iter()
-        .flat_map(|k| spec.get(k).map(Node::seq).unwrap_or_default())
-        .filter(|c| c.get("name").and_then(Node::str) == Some(name))
-        .any(|c| c.at(&["securityContext", "runAsUser"]).and_then(Node::int) == Some(0))
+    find_container(spec, name).is_some_and(|(_, c)| {
+        c.at(&["securityContext", "runAsUser"]).and_then(Node::int) == Some(0)
+    })
 }
 
 /// Whether the container `name` of `spec` adds a capability beyond `NET_BIND_SERVICE`, which
 /// dropping `ALL` does not undo.
 fn adds_capabilities(spec: &Node, name: &str) -> bool {
-    ["containers", "initContainers", "ephemeralContainers"]
-        .iter()
-        .flat_map(|k| spec.get(k).map(Node::seq).unwrap_or_default())
-        .filter(|c| c.get("name").and_then(Node::str) == Some(name))
-        .flat_map(|c| {
-            c.at(&["securityContext", "capabilities", "add"])
-                .map(Node::seq)
-                .unwrap_or_default()
-        })
-        .any(|a| a.str() != Some("NET_BIND_SERVICE"))
+    find_container(spec, name).is_some_and(|(_, c)| {
+        c.at(&["securityContext", "capabilities", "add"])
+            .map(Node::seq)
+            .unwrap_or_default()
+            .iter()
+            .any(|a| a.str() != Some("NET_BIND_SERVICE"))
+    })
 }
 
 /// The settings that meet `f` on a pod of `spec`, or `None` where its fix is not mechanical.
@@ -187,18 +196,20 @@ fn file_safe(name: &str) -> String {
         .to_string()
 }
 
-/// Which list of the spec holds the container named `name`.
-fn list_of(spec: &Node, name: &str) -> &'static str {
-    ["containers", "initContainers", "ephemeralContainers"]
-        .into_iter()
-        .find(|k| {
-            spec.get(k)
-                .map(Node::seq)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.get("name").and_then(Node::str) == Some(name))
-        })
-        .unwrap_or("containers")
+/// How a finding left to people is listed: `Kind name (namespace): container c: the fix`.
+pub fn left_to_people(v: &Verdict<'_, '_>, f: &Finding<'_>) -> String {
+    format!(
+        "{} {} ({}): {}{}",
+        v.workload.meta.kind,
+        v.workload.meta.name,
+        v.namespace,
+        f.fault
+            .container
+            .as_ref()
+            .map(|c| format!("container {c}: "))
+            .unwrap_or_default(),
+        f.fix()
+    )
 }
 
 /// The patches for `verdicts`' mechanical fixes, and the rest listed.
@@ -217,18 +228,7 @@ pub fn patches(verdicts: &[Verdict<'_, '_>]) -> Patches {
             .partition(|f| matches!(f.source, Source::Seccomp(_)));
         for f in profiles.into_iter().chain(rules) {
             let Some(settings) = settings(f, &w.spec) else {
-                manual.push(format!(
-                    "{} {} ({}): {}{}",
-                    w.meta.kind,
-                    w.meta.name,
-                    v.namespace,
-                    f.fault
-                        .container
-                        .as_ref()
-                        .map(|c| format!("container {c}: "))
-                        .unwrap_or_default(),
-                    f.fix()
-                ));
+                manual.push(left_to_people(v, f));
                 continue;
             };
             for (container, path, value) in settings {
@@ -237,7 +237,12 @@ pub fn patches(verdicts: &[Verdict<'_, '_>]) -> Patches {
                 match container {
                     None => set(&mut pod, &full, value),
                     Some(name) => {
-                        let list = containers.entry(list_of(&w.spec, &name)).or_default();
+                        let list = containers
+                            .entry(
+                                find_container(&w.spec, &name)
+                                    .map_or("containers", |(list, _)| list),
+                            )
+                            .or_default();
                         let i = match list.iter().position(|(n, _)| *n == name) {
                             Some(i) => i,
                             None => {

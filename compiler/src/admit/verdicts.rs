@@ -103,27 +103,48 @@ pub fn admit<'m, 'p>(
             _ => None,
         })
         .collect();
-    let mut labels: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
+    // What applies in a namespace is worked out once for it, not once per workload.
+    let mut scopes: BTreeMap<&str, InScope<'p>> = BTreeMap::new();
     for w in &workloads {
         let ns = w.meta.namespace.as_deref().unwrap_or(namespace);
-        labels
-            .entry(ns)
-            .or_insert_with(|| namespace_labels(program, m, ns));
+        scopes.entry(ns).or_insert_with(|| {
+            let labels = namespace_labels(program, m, ns);
+            InScope {
+                blocks: program
+                    .admissions
+                    .values()
+                    .filter(|b| b.scope.matches(ns, &labels))
+                    .collect(),
+                profiled: Vec::new(),
+            }
+        });
     }
+    for svc in program.services.values() {
+        if svc.syscalls.is_some()
+            && let Some(scope) = scopes.get_mut(svc.id.namespace.as_str())
+        {
+            scope.profiled.push(svc);
+        }
+    }
+    let none = InScope {
+        blocks: Vec::new(),
+        profiled: Vec::new(),
+    };
     // Each workload is judged alone: on every core.
     crate::parallel::map(&workloads, |w| {
         let ns = w.meta.namespace.as_deref().unwrap_or(namespace);
-        let none = BTreeMap::new();
-        judge(program, w, ns, labels.get(ns).unwrap_or(&none))
+        judge(w, ns, scopes.get(ns).unwrap_or(&none))
     })
 }
 
-fn judge<'m, 'p>(
-    program: &'p Program,
-    w: &'m Workload,
-    namespace: &str,
-    ns_labels: &BTreeMap<String, String>,
-) -> Verdict<'m, 'p> {
+/// What applies in one namespace: the admission blocks whose scope holds it, and its services
+/// with a seccomp profile.
+struct InScope<'p> {
+    blocks: Vec<&'p Admission>,
+    profiled: Vec<&'p Service>,
+}
+
+fn judge<'m, 'p>(w: &'m Workload, namespace: &str, scope: &InScope<'p>) -> Verdict<'m, 'p> {
     let pod = PodView {
         kind: &w.meta.kind,
         name: &w.meta.name,
@@ -134,10 +155,7 @@ fn judge<'m, 'p>(
     };
     let mut blocks = Vec::new();
     let mut findings = Vec::new();
-    for block in program.admissions.values() {
-        if !block.scope.matches(namespace, ns_labels) {
-            continue;
-        }
+    for block in scope.blocks.iter().copied() {
         blocks.push(block.name.as_str());
         for (rule, span) in &block.rules {
             findings.extend(
@@ -154,11 +172,8 @@ fn judge<'m, 'p>(
             );
         }
     }
-    for svc in program.services.values() {
-        if svc.syscalls.is_some()
-            && svc.id.namespace == namespace
-            && svc.selector.matches(&w.pod_labels)
-        {
+    for svc in scope.profiled.iter().copied() {
+        if svc.selector.matches(&w.pod_labels) {
             findings.extend(
                 seccomp_faults(&w.spec, &svc.id.localhost_profile())
                     .into_iter()

@@ -13,7 +13,7 @@ use crate::report::Reporter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use warden::admit::{Finding, Source, Verdict};
-use warden::diag::{self, Diagnostic};
+use warden::diag::Diagnostic;
 use warden::span::{SourceMap, Span};
 
 pub fn run(
@@ -23,35 +23,12 @@ pub fn run(
     patch: Option<&Path>,
     reporter: &Reporter,
 ) -> ExitCode {
-    let manifests = warden::manifests::read(paths);
-    if manifests.diagnostics.iter().any(Diagnostic::is_error) {
-        eprint!(
-            "{}",
-            diag::render::human(&manifests.sources, &manifests.diagnostics)
-        );
-        return ExitCode::from(2);
-    }
-    let sources = match warden::load::load(&[program.to_path_buf()]) {
-        Ok(s) => s,
-        Err(diags) => {
-            eprint!("{}", diag::render::human(&SourceMap::new(), &diags));
-            return ExitCode::from(2);
-        }
-    };
-    let compiled = warden::compile(sources, &[]);
-    let Some(ir) = compiled
-        .program
-        .as_ref()
-        .filter(|_| !compiled.diagnostics.iter().any(Diagnostic::is_error))
-    else {
-        eprint!(
-            "{}",
-            diag::render::human(&compiled.sources, &compiled.diagnostics)
-        );
-        eprintln!(
-            "error: {} does not compile; nothing admitted",
-            program.display()
-        );
+    let (manifests, compiled) =
+        match super::infer::manifests_and_program(paths, program, "admitted") {
+            Ok(both) => both,
+            Err(code) => return code,
+        };
+    let Some(ir) = compiled.program.as_ref() else {
         return ExitCode::from(2);
     };
     let verdicts = warden::admit::admit(ir, &manifests, namespace);

@@ -69,38 +69,11 @@ pub fn run(
 /// `--diff PROGRAM`: what the manifests say that the program does not, printed; exit 1 if
 /// anything, 2 if the manifests or the program cannot be read.
 pub fn diff(paths: &[PathBuf], options: &warden::infer::Options, program: &Path) -> ExitCode {
-    let manifests = warden::manifests::read(paths);
-    if manifests.diagnostics.iter().any(diag::Diagnostic::is_error) {
-        eprint!(
-            "{}",
-            diag::render::human(&manifests.sources, &manifests.diagnostics)
-        );
-        return ExitCode::from(2);
-    }
-    let sources = match warden::load::load(&[program.to_path_buf()]) {
-        Ok(s) => s,
-        Err(diags) => {
-            eprint!(
-                "{}",
-                diag::render::human(&warden::span::SourceMap::new(), &diags)
-            );
-            return ExitCode::from(2);
-        }
+    let (manifests, compiled) = match manifests_and_program(paths, program, "compared") {
+        Ok(both) => both,
+        Err(code) => return code,
     };
-    let compiled = warden::compile(sources, &[]);
-    let Some(ir) = compiled
-        .program
-        .as_ref()
-        .filter(|_| !compiled.diagnostics.iter().any(diag::Diagnostic::is_error))
-    else {
-        eprint!(
-            "{}",
-            diag::render::human(&compiled.sources, &compiled.diagnostics)
-        );
-        eprintln!(
-            "error: {} does not compile; nothing compared",
-            program.display()
-        );
+    let Some(ir) = compiled.program.as_ref() else {
         return ExitCode::from(2);
     };
     let additions = warden::infer::additions(&manifests, options, ir, &compiled.sources);
@@ -118,6 +91,47 @@ pub fn diff(paths: &[PathBuf], options: &warden::infer::Options, program: &Path)
     print!("{}", additions.text);
     eprintln!("{} line(s) or block(s) to add", additions.count);
     ExitCode::from(1)
+}
+
+/// The manifests at `paths` and the program at `program`, compiled without targets: exit 2 (why
+/// printed) if the manifests or the program cannot be read or the program does not compile, in
+/// which case nothing is `done`. The compilation returned has a program.
+pub fn manifests_and_program(
+    paths: &[PathBuf],
+    program: &Path,
+    done: &str,
+) -> Result<(warden::manifests::Manifests, warden::Compilation), ExitCode> {
+    let manifests = warden::manifests::read(paths);
+    if manifests.diagnostics.iter().any(diag::Diagnostic::is_error) {
+        eprint!(
+            "{}",
+            diag::render::human(&manifests.sources, &manifests.diagnostics)
+        );
+        return Err(ExitCode::from(2));
+    }
+    let sources = match warden::load::load(&[program.to_path_buf()]) {
+        Ok(s) => s,
+        Err(diags) => {
+            eprint!(
+                "{}",
+                diag::render::human(&warden::span::SourceMap::new(), &diags)
+            );
+            return Err(ExitCode::from(2));
+        }
+    };
+    let compiled = warden::compile(sources, &[]);
+    if compiled.program.is_none() || compiled.diagnostics.iter().any(diag::Diagnostic::is_error) {
+        eprint!(
+            "{}",
+            diag::render::human(&compiled.sources, &compiled.diagnostics)
+        );
+        eprintln!(
+            "error: {} does not compile; nothing {done}",
+            program.display()
+        );
+        return Err(ExitCode::from(2));
+    }
+    Ok((manifests, compiled))
 }
 
 /// Compiles a program warden made (`what`, by `command`) for `target`. It must build: an error

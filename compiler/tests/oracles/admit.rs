@@ -656,18 +656,7 @@ fn patches_fix_every_mechanical_finding_of_seeded_workloads() {
     let mut left = 0;
     for v in &verdicts {
         for f in &v.findings {
-            let line = format!(
-                "{} {} ({}): {}{}",
-                v.workload.meta.kind,
-                v.workload.meta.name,
-                v.namespace,
-                f.fault
-                    .container
-                    .as_ref()
-                    .map(|c| format!("container {c}: "))
-                    .unwrap_or_default(),
-                f.fix()
-            );
+            let line = warden::admit::patches::left_to_people(v, f);
             assert!(
                 manual.contains(line.as_str()),
                 "patched, yet: {line}\n{err}"
