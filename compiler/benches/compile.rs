@@ -46,7 +46,7 @@ fn targets(program: &str) -> Vec<Target> {
 fn target_arg(program: &str) -> &'static str {
     match program {
         "chain" => "netpol",
-        _ => "netpol,cilium,seccomp,vap,kyverno,gatekeeper,spo",
+        _ => "netpol,cilium,seccomp,vap,kyverno,gatekeeper,spo,seccomp-installer",
     }
 }
 

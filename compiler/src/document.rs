@@ -19,10 +19,12 @@ pub enum Target {
     Kyverno,
     Gatekeeper,
     Spo,
+    /// A DaemonSet and ConfigMaps that put the `seccomp` profiles on every node.
+    Installer,
 }
 
 impl Target {
-    pub const ALL: [Target; 7] = [
+    pub const ALL: [Target; 8] = [
         Target::Netpol,
         Target::Cilium,
         Target::Seccomp,
@@ -30,6 +32,7 @@ impl Target {
         Target::Kyverno,
         Target::Gatekeeper,
         Target::Spo,
+        Target::Installer,
     ];
     /// What `build` writes when no target is named: one network policy kind (a cluster runs one
     /// CNI), seccomp and admission.
@@ -73,6 +76,9 @@ pub enum Schema {
     GatekeeperConstraint,
     SeccompProfile,
     SpoSeccompProfile,
+    Namespace,
+    ConfigMap,
+    DaemonSet,
     Kustomization,
 }
 

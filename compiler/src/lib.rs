@@ -125,11 +125,18 @@ pub fn compile_on(
             .and_then(|docs| validate_all(&docs).map(|()| docs))
         {
             Ok(docs) => {
-                let too_large = validate::sizes::check(&docs);
-                if too_large.is_empty() {
+                let mut refused = validate::sizes::check(&docs);
+                if targets.contains(&Target::Installer) {
+                    refused.extend(admit::installer::refusals(
+                        program,
+                        &docs,
+                        lower::installer::NAMESPACE,
+                    ));
+                }
+                if refused.is_empty() {
                     documents = Some(docs);
                 }
-                diagnostics.extend(too_large);
+                diagnostics.extend(refused);
             }
             Err(e) => diagnostics.push(
                 Diagnostic::error(

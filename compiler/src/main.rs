@@ -279,6 +279,8 @@ enum TargetArg {
     Kyverno,
     Gatekeeper,
     Spo,
+    /// A DaemonSet and ConfigMaps that install the seccomp profiles on every node
+    SeccompInstaller,
 }
 
 impl From<TargetArg> for Target {
@@ -291,6 +293,7 @@ impl From<TargetArg> for Target {
             TargetArg::Kyverno => Target::Kyverno,
             TargetArg::Gatekeeper => Target::Gatekeeper,
             TargetArg::Spo => Target::Spo,
+            TargetArg::SeccompInstaller => Target::Installer,
         }
     }
 }
@@ -841,14 +844,18 @@ fn write_stream(
         .iter()
         .filter(|d| d.schema == warden::document::Schema::SeccompProfile)
         .count();
-    if profiles > 0 {
+    // With the installer, the stream carries them in its ConfigMaps.
+    let installed = docs
+        .iter()
+        .any(|d| d.schema == warden::document::Schema::DaemonSet);
+    if profiles > 0 && !installed {
         diags.push(
             Diagnostic::note_of(
                 "N0002",
                 format!("{profiles} seccomp profiles are not in the stream"),
             )
             .note("a profile is a file the kubelet reads on each node, not an object of the API")
-            .help("build them into a directory (`--out DIR`, its `seccomp/`), or as Security Profiles Operator objects (`--target spo`)"),
+            .help("build them into a directory (`--out DIR`, its `seccomp/`), with a DaemonSet that installs them on every node (`--target …,seccomp-installer`), or as Security Profiles Operator objects (`--target spo`)"),
         );
     }
     let mut stdout = std::io::stdout().lock();

@@ -88,6 +88,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0904", include_str!("../../codes/E0904.md")),
     ("E0905", include_str!("../../codes/E0905.md")),
     ("E0906", include_str!("../../codes/E0906.md")),
+    ("E0907", include_str!("../../codes/E0907.md")),
     ("E1001", include_str!("../../codes/E1001.md")),
     ("E1002", include_str!("../../codes/E1002.md")),
     ("E1003", include_str!("../../codes/E1003.md")),

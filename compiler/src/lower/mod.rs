@@ -8,6 +8,7 @@
 mod admission;
 mod cilium;
 mod gatekeeper;
+pub mod installer;
 mod kyverno;
 mod netpol;
 mod plan;
@@ -166,6 +167,12 @@ pub fn lower(
     } else {
         None
     };
+    // The installer carries the `seccomp` target's profiles byte for byte: made once for both.
+    let profiles = if targets.contains(&Target::Installer) {
+        Some(seccomp::lower(&cx)?)
+    } else {
+        None
+    };
     let mut docs = Vec::new();
     for target in targets {
         let lowered = match (target, &mut network) {
@@ -173,11 +180,15 @@ pub fn lower(
             (Target::Cilium, Some((_, cilium))) => std::mem::take(cilium),
             (Target::Netpol, None) => netpol::lower(&cx)?,
             (Target::Cilium, None) => cilium::lower(&cx)?,
-            (Target::Seccomp, _) => seccomp::lower(&cx)?,
+            (Target::Seccomp, _) => match &profiles {
+                Some(profiles) => profiles.clone(),
+                None => seccomp::lower(&cx)?,
+            },
             (Target::Vap, _) => vap::lower(&cx)?,
             (Target::Kyverno, _) => kyverno::lower(&cx)?,
             (Target::Gatekeeper, _) => gatekeeper::lower(&cx)?,
             (Target::Spo, _) => spo::lower(&cx)?,
+            (Target::Installer, _) => installer::lower(profiles.as_deref().unwrap_or_default())?,
         };
         // The first target's documents are kept, not copied into a new vector (one target, as in
         // a pre-commit hook for NetworkPolicies, is the common case).

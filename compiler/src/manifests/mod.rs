@@ -134,6 +134,16 @@ pub fn read(paths: &[PathBuf]) -> Manifests {
     m
 }
 
+/// Reads manifests held in memory, each `(name, text)`, as `read` reads files.
+pub fn read_texts(texts: &[(&str, &str)]) -> Manifests {
+    let mut m = Manifests::new();
+    for (name, text) in texts {
+        let parsed = parse(text.as_bytes(), m.sources.len());
+        m.merge((*name).to_string(), text.as_bytes(), parsed);
+    }
+    m
+}
+
 /// What one file holds, before it is added: its objects, or why it cannot be read.
 type Parsed = Result<FileObjects, yaml::Error>;
 

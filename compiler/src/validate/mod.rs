@@ -49,6 +49,15 @@ fn schema_text(schema: Schema) -> &'static str {
         Schema::SpoSeccompProfile => {
             include_str!("../../../targets/spo/schema/seccompprofile-v1.json")
         }
+        Schema::Namespace => {
+            include_str!("../../../targets/seccomp-installer/schema/namespace-v1.json")
+        }
+        Schema::ConfigMap => {
+            include_str!("../../../targets/seccomp-installer/schema/configmap-v1.json")
+        }
+        Schema::DaemonSet => {
+            include_str!("../../../targets/seccomp-installer/schema/daemonset-apps-v1.json")
+        }
         Schema::Kustomization => include_str!("../../../targets/kustomization.schema.json"),
     }
 }
@@ -76,11 +85,14 @@ fn kind(schema: Schema) -> Option<(&'static str, &'static str)> {
             "admissionregistration.k8s.io/v1",
             "ValidatingAdmissionPolicyBinding",
         )),
+        Schema::Namespace => Some(("v1", "Namespace")),
+        Schema::ConfigMap => Some(("v1", "ConfigMap")),
+        Schema::DaemonSet => Some(("apps/v1", "DaemonSet")),
         Schema::SeccompProfile | Schema::Kustomization => None,
     }
 }
 
-const SCHEMAS: usize = 10;
+const SCHEMAS: usize = 13;
 
 /// A validator per schema for the representation `F`, each built the first time a document
 /// needs it: a run that writes no CiliumNetworkPolicy never compiles Cilium's large schema.
@@ -102,6 +114,9 @@ fn validator<F: Json>(
         Schema::GatekeeperConstraintTemplate => 7,
         Schema::GatekeeperConstraint => 8,
         Schema::SpoSeccompProfile => 9,
+        Schema::Namespace => 10,
+        Schema::ConfigMap => 11,
+        Schema::DaemonSet => 12,
     };
     validators
         .get(slot)

@@ -471,10 +471,26 @@ fn declaration_order_does_not_change_the_policies() {
                 if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
                     m.remove("annotations");
                 }
-                if let Some(rules) = v.get_mut("syscalls").and_then(|r| r.as_array_mut()) {
-                    for r in rules {
-                        r.as_object_mut().map(|o| o.remove("comment"));
+                let uncommented = |v: &mut serde_json::Value| {
+                    if let Some(rules) = v.get_mut("syscalls").and_then(|r| r.as_array_mut()) {
+                        for r in rules {
+                            r.as_object_mut().map(|o| o.remove("comment"));
+                        }
                     }
+                };
+                uncommented(&mut v);
+                // The installer carries the profiles as text, and a digest of that text.
+                if let Some(data) = v.get_mut("data").and_then(|d| d.as_object_mut()) {
+                    for value in data.values_mut() {
+                        let parsed = value.as_str().and_then(|t| serde_json::from_str(t).ok());
+                        if let Some(mut profile) = parsed {
+                            uncommented(&mut profile);
+                            *value = profile;
+                        }
+                    }
+                }
+                if let Some(template) = v.pointer_mut("/spec/template/metadata") {
+                    template.as_object_mut().map(|m| m.remove("annotations"));
                 }
                 (d.path.clone(), v)
             })

@@ -50,6 +50,13 @@ const BREAKS: &[(&str, &str, &str, &str, &str)] = &[
         "does not parse",
     ),
     (
+        "compiler/src/lower/installer.rs",
+        "automountServiceAccountToken: false",
+        "automountServiceAccountTokens: false",
+        "seccomp-installer",
+        "automountServiceAccountTokens",
+    ),
+    (
         "targets/gatekeeper/template.yaml",
         "kind: ConstraintTemplate",
         "kind: ConstraintTemplates",
