@@ -13,6 +13,8 @@ mod infer;
 mod init;
 #[path = "cli/report.rs"]
 mod report;
+#[path = "cli/stream.rs"]
+mod stream;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use report::{Color, Format, Reporter};
@@ -157,8 +159,12 @@ enum Command {
     /// Serve the Language Server Protocol on standard input and output, for editors
     Lsp,
     /// Draft a program from Kubernetes manifests: services from workloads, flows from the
-    /// addresses they are given, `from world` from what is exposed, each line with its evidence
+    /// addresses they are given, `from world` from what is exposed, each line with its evidence;
+    /// `infer node DIR`: a `syscalls` block from a Node.js package's code
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Infer {
+        #[command(subcommand)]
+        from: Option<InferFrom>,
         /// Manifest files or directories (YAML or JSON, as kubectl, kustomize or helm write them)
         #[arg(required = true)]
         manifests: Vec<PathBuf>,
@@ -267,6 +273,35 @@ enum Import {
 enum InferTarget {
     Netpol,
     Cilium,
+}
+
+/// What `infer` reads besides manifests.
+#[derive(Subcommand)]
+enum InferFrom {
+    /// A `syscalls` block from a Node.js package (the directory of its package.json): every file
+    /// Node would load, the built-in APIs they use, the system calls those make; anything else
+    /// kills the process
+    Node {
+        /// The package's directory
+        dir: PathBuf,
+        /// The service the block is for (named in its comment)
+        #[arg(long)]
+        service: Option<String>,
+        /// The file `node` runs, relative to DIR, instead of what package.json names (main,
+        /// exports, bin); repeatable
+        #[arg(long)]
+        entry: Vec<PathBuf>,
+        /// Refuse what cannot be read statically (a computed `require`, `eval`, a native addon)
+        /// instead of widening the block
+        #[arg(long)]
+        strict: bool,
+        /// How warnings are printed
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Colour in human warnings
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
 }
 
 /// `--target`: the library's `Target`, as the command line spells it.
@@ -428,6 +463,31 @@ fn main() -> ExitCode {
             name,
         }),
         Command::Infer {
+            from:
+                Some(InferFrom::Node {
+                    dir,
+                    service,
+                    entry,
+                    strict,
+                    format,
+                    color,
+                }),
+            ..
+        } => infer::node(
+            &dir,
+            &warden::infer::node::Options {
+                strict,
+                service,
+                entries: entry,
+            },
+            &Reporter {
+                format,
+                color,
+                stdout_taken: true,
+            },
+        ),
+        Command::Infer {
+            from: None,
             manifests,
             namespace,
             target,
@@ -801,7 +861,7 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     };
     if stream {
-        return write_stream(&docs, &compiled, &reporter, args);
+        return stream::write(&docs, &compiled, &reporter, args.deny_warnings);
     }
     let files = warden::emit::plan(docs, layout);
     let outcome = if write {
@@ -826,56 +886,4 @@ fn run(args: &CompileArgs, write: bool) -> ExitCode {
     std::mem::forget(compiled);
     std::mem::forget(files);
     ExitCode::SUCCESS
-}
-
-/// `build --out -`: every Kubernetes document, in the output's order, as one YAML stream on
-/// standard output, for `kubectl apply -f -` and GitOps plugins. Seccomp profiles are files the
-/// kubelet reads from each node, not objects of the API, so they are not in it: a note says where
-/// they go.
-fn write_stream(
-    docs: &[warden::document::Document],
-    compiled: &warden::Compilation,
-    reporter: &Reporter,
-    args: &CompileArgs,
-) -> ExitCode {
-    use std::io::Write;
-    let mut diags = compiled.diagnostics.clone();
-    let profiles = docs
-        .iter()
-        .filter(|d| d.schema == warden::document::Schema::SeccompProfile)
-        .count();
-    // With the installer, the stream carries them in its ConfigMaps.
-    let installed = docs
-        .iter()
-        .any(|d| d.schema == warden::document::Schema::DaemonSet);
-    if profiles > 0 && !installed {
-        diags.push(
-            Diagnostic::note_of(
-                "N0002",
-                format!("{profiles} seccomp profiles are not in the stream"),
-            )
-            .note("a profile is a file the kubelet reads on each node, not an object of the API")
-            .help("build them into a directory (`--out DIR`, its `seccomp/`), with a DaemonSet that installs them on every node (`--target …,seccomp-installer`), or as Security Profiles Operator objects (`--target spo`)"),
-        );
-    }
-    let mut stdout = std::io::stdout().lock();
-    let mut wrote = Ok(());
-    for doc in docs
-        .iter()
-        .filter(|d| d.is_kubernetes() && d.schema != warden::document::Schema::Kustomization)
-    {
-        wrote = wrote
-            .and_then(|()| stdout.write_all(b"---\n"))
-            .and_then(|()| stdout.write_all(doc.text.as_bytes()));
-    }
-    let wrote = wrote.and_then(|()| stdout.flush());
-    reporter.report(&compiled.sources, &diags);
-    reporter.summary(&diags, args.deny_warnings);
-    match wrote {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: cannot write to standard output: {e}");
-            ExitCode::from(1)
-        }
-    }
 }

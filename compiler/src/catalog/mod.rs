@@ -5,6 +5,7 @@
 //! this module only reads them. They are parsed once, on first use.
 
 pub mod controls;
+pub mod node_apis;
 pub mod pod_security;
 pub mod pod_spec;
 pub mod seccomp;

@@ -210,3 +210,19 @@ pub fn write(
     }
     Ok(())
 }
+
+/// `warden infer node DIR`: the `syscalls` block on standard output, warnings on standard error;
+/// exit 1 on an error (and under `--strict`, on what it would have widened for).
+pub fn node(dir: &Path, options: &warden::infer::node::Options, reporter: &Reporter) -> ExitCode {
+    let inferred = warden::infer::node::infer(dir, options);
+    reporter.report(&inferred.sources, &inferred.diagnostics);
+    if inferred.block.is_empty() {
+        return ExitCode::from(1);
+    }
+    print!("{}", inferred.block);
+    eprintln!(
+        "inferred from {} file(s): {} system call(s) allowed by name",
+        inferred.files, inferred.calls
+    );
+    ExitCode::SUCCESS
+}

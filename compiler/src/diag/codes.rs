@@ -111,6 +111,12 @@ pub const CODES: &[(&str, &str)] = &[
     ("E1401", include_str!("../../codes/E1401.md")),
     ("W1402", include_str!("../../codes/W1402.md")),
     ("E1403", include_str!("../../codes/E1403.md")),
+    ("W1501", include_str!("../../codes/W1501.md")),
+    ("W1502", include_str!("../../codes/W1502.md")),
+    ("W1503", include_str!("../../codes/W1503.md")),
+    ("E1504", include_str!("../../codes/E1504.md")),
+    ("E1505", include_str!("../../codes/E1505.md")),
+    ("W1506", include_str!("../../codes/W1506.md")),
 ];
 
 /// The explanation of a code, if it exists.

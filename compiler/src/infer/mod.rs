@@ -11,6 +11,7 @@ mod additions;
 mod admission;
 mod exposure;
 pub(crate) mod names;
+pub mod node;
 pub use additions::Additions;
 pub mod refs;
 mod render;

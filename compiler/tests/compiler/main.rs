@@ -16,6 +16,7 @@ mod cli_audit;
 mod cli_explain;
 mod cli_import;
 mod cli_infer;
+mod cli_infer_node;
 mod cli_installer;
 mod cli_loop;
 mod crash_safety;

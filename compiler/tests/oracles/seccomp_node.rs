@@ -22,7 +22,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn profile() -> Value {
-    let docs = common::compile_ok(&[common::example("seccomp/node-web")]);
+    profile_of(&common::example("seccomp/node-web"))
+}
+
+fn profile_of(program: &std::path::Path) -> Value {
+    let docs = common::compile_ok(&[program.to_path_buf()]);
     let doc = docs
         .iter()
         .find(|d| d.path == "seccomp/apps/node-web.json")
@@ -42,6 +46,11 @@ fn node() -> String {
     );
     version
 }
+
+/// The tests of this file take turns, and share the DNS stub (started once: its thread serves
+/// until the process ends).
+static DNS: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A DNS stub on 127.0.0.1:53 answering every A query with 10.1.2.3 and every other with no
 /// record, as a cluster's resolver would answer a service name.
@@ -260,6 +269,9 @@ fn stop(c: Container) -> i32 {
 
 #[test]
 fn the_web_service_runs_under_its_profile_and_cannot_spawn() {
+    let _turn = TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let version = node();
     let profile = profile();
     // How many system calls the profile lets run on x86_64.
@@ -282,14 +294,39 @@ fn the_web_service_runs_under_its_profile_and_cannot_spawn() {
         .collect();
     assert_eq!(profile["defaultAction"], "SCMP_ACT_KILL_PROCESS");
     let seccomp = runtime_spec(&profile, native(), &CAPS, (6, 1));
-    let _dns = dns_stub();
+    DNS.get_or_init(|| drop(dns_stub()));
     let up = upstream();
+    let requests = serve(&seccomp, up);
+    // The same program, asked to spawn a child process: clone without CLONE_THREAD kills it.
+    let port = free_port();
+    let c = start(&seccomp, port, up);
+    let spawned = get(port, "/spawn");
+    let code = exit_code(c, &format!("spawning was not stopped: {spawned:?}"));
+    assert!(
+        spawned.is_err() || spawned.as_ref().is_ok_and(|(s, _)| *s != 200),
+        "{spawned:?}"
+    );
+    assert_eq!(code, 159, "the spawning server must die of SIGSYS");
+    assert!(
+        allowed.len() <= 65,
+        "{} calls allowed: {allowed:?}",
+        allowed.len()
+    );
+    println!(
+        "node {version}: {} system calls allowed on x86_64; 10 runs, {requests} requests, no false denial, graceful SIGTERM each time; spawning killed (exit {code})",
+        allowed.len()
+    );
+}
+
+/// Ten runs of 1,000 requests to the four routes under `seccomp`, each ending with a graceful
+/// SIGTERM; the requests served.
+fn serve(seccomp: &Value, up: u16) -> usize {
     let paths = ["/", "/file", "/dns", "/upstream"];
     let mut requests = 0;
     for run in 0..10 {
         let port = free_port();
         let _ = std::fs::remove_file(format!("/tmp/warden-node-graceful-{port}"));
-        let c = start(&seccomp, port, up);
+        let c = start(seccomp, port, up);
         for i in 0..1000 {
             let path = paths[i % paths.len()];
             let (status, body) =
@@ -315,23 +352,84 @@ fn the_web_service_runs_under_its_profile_and_cannot_spawn() {
             "run {run}: no graceful stop"
         );
     }
-    // The same program, asked to spawn a child process: clone without CLONE_THREAD kills it.
+    requests
+}
+
+/// How many system calls a profile lets run on x86_64.
+fn allowed_on_x86_64(profile: &Value) -> std::collections::BTreeSet<String> {
+    let table = warden::catalog::get()
+        .table(warden::catalog::Arch::X86_64)
+        .unwrap();
+    profile["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|r| r["names"].as_array().unwrap().iter())
+        .map(|n| n.as_str().unwrap().to_string())
+        .filter(|n| table.contains_key(n.as_str()))
+        .collect()
+}
+
+#[test]
+fn the_web_service_runs_under_the_profile_warden_infers_from_its_code() {
+    let _turn = TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let version = node();
+    let (code, block, err) = common::run(
+        &[
+            "infer",
+            "node",
+            "examples/seccomp/node-web",
+            "--service",
+            "node-web",
+        ],
+        &common::repo(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("web.warden"),
+        format!("namespace apps {{ }}\nservice node-web in apps {{\n  pods app = \"node-web\"\n{block}}}\n"),
+    )
+    .unwrap();
+    let inferred = profile_of(tmp.path());
+    assert_eq!(inferred["defaultAction"], "SCMP_ACT_KILL_PROCESS");
+    let (ours, theirs) = (allowed_on_x86_64(&inferred), allowed_on_x86_64(&profile()));
+    let docker = 309.0;
+    assert!(
+        (ours.len() as f64) <= docker * 0.25,
+        "{} calls: {ours:?}",
+        ours.len()
+    );
+    let off = (ours.len() as f64 - theirs.len() as f64).abs() / theirs.len() as f64;
+    assert!(
+        off <= 0.10,
+        "inferred {} vs written {}: more: {:?}, fewer: {:?}",
+        ours.len(),
+        theirs.len(),
+        ours.difference(&theirs).collect::<Vec<_>>(),
+        theirs.difference(&ours).collect::<Vec<_>>()
+    );
+    let seccomp = runtime_spec(&inferred, native(), &CAPS, (6, 1));
+    DNS.get_or_init(|| drop(dns_stub()));
+    let up = upstream();
+    let requests = serve(&seccomp, up);
+    // The code starts a process on /spawn: what it infers lets it.
     let port = free_port();
     let c = start(&seccomp, port, up);
     let spawned = get(port, "/spawn");
-    let code = exit_code(c, &format!("spawning was not stopped: {spawned:?}"));
-    assert!(
-        spawned.is_err() || spawned.as_ref().is_ok_and(|(s, _)| *s != 200),
-        "{spawned:?}"
+    assert_eq!(spawned.as_ref().map(|(s, _)| *s), Ok(200), "{spawned:?}");
+    assert_eq!(
+        stop(c),
+        0,
+        "the server did not stop gracefully after spawning"
     );
-    assert_eq!(code, 159, "the spawning server must die of SIGSYS");
-    assert!(
-        allowed.len() <= 65,
-        "{} calls allowed: {allowed:?}",
-        allowed.len()
-    );
+    let _ = std::fs::remove_file(format!("/tmp/warden-node-graceful-{port}"));
     println!(
-        "node {version}: {} system calls allowed on x86_64; 10 runs, {requests} requests, no false denial, graceful SIGTERM each time; spawning killed (exit {code})",
-        allowed.len()
+        "node {version}, inferred: {} system calls on x86_64 (written by hand: {}); 10 runs, {requests} requests, no false denial; spawning allowed as the code asks",
+        ours.len(),
+        theirs.len()
     );
 }

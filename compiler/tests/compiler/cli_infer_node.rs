@@ -1,0 +1,156 @@
+//! `warden infer node` through the binary on packages of `tests/node/`: `app` (an `exports` map
+//! with `import` and `require` entries, a dependency whose `node` condition is loaded and whose
+//! browser file and an unused package are not, aliases, two-level destructuring, `fs/promises`)
+//! gives a reviewed block that compiles without a warning and is laid out as `warden fmt` lays it
+//! out; `dynamic` widens with W1501 and W1502 at their lines, and `--strict` refuses it; `addon`
+//! falls back to Docker's default profile (W1503); broken packages are errors with a place.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "in tests a panic is a failed test"
+)]
+
+use crate::common::{self, run};
+use crate::snapshots::settings;
+use std::path::Path;
+
+fn infer(dir: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["infer", "node", dir, "--color", "never"];
+    args.extend_from_slice(extra);
+    run(&args, &common::repo().join("compiler/tests/node"))
+}
+
+/// `block` in a service of a program in `dir`: `warden check` and `warden fmt --check` on it.
+fn compiles_cleanly(dir: &Path, block: &str) {
+    std::fs::write(
+        dir.join("svc.warden"),
+        format!("namespace n {{ }}\n\nservice s in n {{\n  pods app = \"s\"\n{block}}}\n"),
+    )
+    .unwrap();
+    let p = dir.to_string_lossy();
+    let (code, _, err) = run(&["check", &p, "--deny-warnings", "--color", "never"], dir);
+    assert_eq!(code, 0, "{err}\n{block}");
+    let (code, _, err) = run(&["fmt", "--check", &p], dir);
+    assert_eq!(code, 0, "{err}\n{block}");
+}
+
+#[test]
+fn a_package_gives_the_block_of_every_file_node_would_load() {
+    let (code, block, err) = infer("app", &["--service", "app"]);
+    assert_eq!(code, 0, "{err}");
+    settings().bind(|| insta::assert_snapshot!("infer-node-app.block", block));
+    // The `node` condition's file, not the browser one; the unused package not at all.
+    assert!(
+        block.contains("dns.resolve4 (node_modules/dep/lib/node.js:3)"),
+        "{block}"
+    );
+    assert!(!block.contains("child_process"), "{block}");
+    assert!(
+        block.contains("allow clone if arg0 has CLONE_THREAD"),
+        "{block}"
+    );
+    // Two levels of destructuring, an alias of an alias, `fs/promises`.
+    assert!(block.contains("fs.unlink (src/index.cjs:7)"), "{block}");
+    assert!(block.contains("fs.mkdir (src/index.cjs:6)"), "{block}");
+    assert!(block.contains("fs.rename (src/store.js:4)"), "{block}");
+    assert!(err.contains("inferred from 4 file(s)"), "{err}");
+    let tmp = tempfile::tempdir().unwrap();
+    compiles_cleanly(tmp.path(), &block);
+    // The same package read again: the same bytes.
+    assert_eq!(infer("app", &["--service", "app"]).1, block);
+}
+
+#[test]
+fn what_cannot_be_read_widens_the_block_or_is_refused() {
+    let (code, block, err) = infer("dynamic", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning[W1501]"), "{err}");
+    assert!(err.contains("main.js:3:16"), "{err}");
+    assert!(err.contains("warning[W1502]"), "{err}");
+    assert!(err.contains("main.js:4:13"), "{err}");
+    assert!(block.contains("any module but child_process"), "{block}");
+    assert!(!block.contains("wait4"), "{block}");
+    let tmp = tempfile::tempdir().unwrap();
+    compiles_cleanly(tmp.path(), &block);
+
+    let (code, out, err) = infer("dynamic", &["--strict"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("error[W1501]"), "{err}");
+
+    let (code, block, err) = infer("addon", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning[W1503]: native addon"), "{err}");
+    assert!(block.contains("base docker-default"), "{block}");
+    compiles_cleanly(tmp.path(), &block);
+}
+
+#[test]
+fn a_broken_package_is_an_error_with_its_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let p = dir.to_string_lossy().to_string();
+    let (code, out, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("error[E1504]"), "{err}");
+    std::fs::write(dir.join("package.json"), "{ not json").unwrap();
+    let (code, _, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is not JSON"), "{err}");
+    std::fs::write(dir.join("package.json"), r#"{"main": "a.js"}"#).unwrap();
+    std::fs::write(dir.join("a.js"), "require('./b');\n").unwrap();
+    std::fs::write(dir.join("b.js"), "const fs = require('fs');\nconst x = ;\n").unwrap();
+    let (code, _, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("error[E1505]"), "{err}");
+    assert!(err.contains("b.js:2:11"), "{err}");
+    // An entry given on the command line instead of package.json's.
+    std::fs::write(dir.join("b.js"), "require('missing-dep');\n").unwrap();
+    let (code, block, err) = run(
+        &["infer", "node", &p, "--entry", "b.js", "--color", "never"],
+        dir,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning[W1506]: `missing-dep` does not resolve"),
+        "{err}"
+    );
+    assert!(block.contains("entry b.js"), "{block}");
+}
+
+#[test]
+fn deeply_nested_code_is_read_without_overflowing_the_stack() {
+    // Each of the parser's and the visitor's recursions, 100,000 levels deep: read (or refused
+    // as a syntax error), never a crash.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("package.json"), r#"{"main": "a.js"}"#).unwrap();
+    let n = 100_000;
+    let shapes = [
+        format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+        format!("{}{}", "[".repeat(n), "]".repeat(n)),
+        format!("{}x{}", "f(".repeat(n), ")".repeat(n)),
+        format!("{}1", "1+".repeat(n)),
+        format!("{}1", "a=>".repeat(n)),
+        format!("{}x", "!".repeat(n)),
+        format!("{}z", "x?y:".repeat(n)),
+        format!("{}b", "fs.".repeat(n)),
+    ];
+    let p = dir.to_string_lossy().to_string();
+    for shape in shapes {
+        std::fs::write(
+            dir.join("a.js"),
+            format!("const fs = require('fs');\nconst x = {shape};\n"),
+        )
+        .unwrap();
+        let (code, _, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+        assert!(
+            code == 0 || err.contains("error[E1505]"),
+            "{}: {err}",
+            &shape[..8]
+        );
+        assert!(!err.contains("overflow"), "{err}");
+    }
+}
