@@ -164,7 +164,7 @@ enum Command {
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Infer {
         #[command(subcommand)]
-        from: Option<InferFrom>,
+        from: Option<infer::From>,
         /// Manifest files or directories (YAML or JSON, as kubectl, kustomize or helm write them)
         #[arg(required = true)]
         manifests: Vec<PathBuf>,
@@ -273,35 +273,6 @@ enum Import {
 enum InferTarget {
     Netpol,
     Cilium,
-}
-
-/// What `infer` reads besides manifests.
-#[derive(Subcommand)]
-enum InferFrom {
-    /// A `syscalls` block from a Node.js package (the directory of its package.json): every file
-    /// Node would load, the built-in APIs they use, the system calls those make; anything else
-    /// kills the process
-    Node {
-        /// The package's directory
-        dir: PathBuf,
-        /// The service the block is for (named in its comment)
-        #[arg(long)]
-        service: Option<String>,
-        /// The file `node` runs, relative to DIR, instead of what package.json names (main,
-        /// exports, bin); repeatable
-        #[arg(long)]
-        entry: Vec<PathBuf>,
-        /// Refuse what cannot be read statically (a computed `require`, `eval`, a native addon)
-        /// instead of widening the block
-        #[arg(long)]
-        strict: bool,
-        /// How warnings are printed
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-        /// Colour in human warnings
-        #[arg(long, value_enum, default_value_t = Color::Auto)]
-        color: Color,
-    },
 }
 
 /// `--target`: the library's `Target`, as the command line spells it.
@@ -464,7 +435,7 @@ fn main() -> ExitCode {
         }),
         Command::Infer {
             from:
-                Some(InferFrom::Node {
+                Some(infer::From::Node {
                     dir,
                     service,
                     entry,
@@ -480,6 +451,30 @@ fn main() -> ExitCode {
                 service,
                 entries: entry,
             },
+            &Reporter {
+                format,
+                color,
+                stdout_taken: true,
+            },
+        ),
+        Command::Infer {
+            from:
+                Some(infer::From::Dockerfile {
+                    file,
+                    context,
+                    service,
+                    namespace,
+                    strict,
+                    format,
+                    color,
+                }),
+            ..
+        } => infer::dockerfile(
+            &file,
+            context.as_deref(),
+            service.as_deref(),
+            &namespace,
+            strict,
             &Reporter {
                 format,
                 color,

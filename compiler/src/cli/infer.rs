@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use warden::diag;
 use warden::infer::HEADER;
 
-use crate::report::Reporter;
+use crate::report::{Color, Format, Reporter};
+use clap::Subcommand;
 
 pub fn run(
     paths: &[PathBuf],
@@ -225,4 +226,89 @@ pub fn node(dir: &Path, options: &warden::infer::node::Options, reporter: &Repor
         inferred.files, inferred.calls
     );
     ExitCode::SUCCESS
+}
+
+/// `warden infer dockerfile FILE`: the drafted namespace and service on standard output.
+pub fn dockerfile(
+    file: &Path,
+    context: Option<&Path>,
+    service: Option<&str>,
+    namespace: &str,
+    strict: bool,
+    reporter: &Reporter,
+) -> ExitCode {
+    let context_dir = context
+        .map(Path::to_path_buf)
+        .or_else(|| file.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let named = std::fs::canonicalize(&context_dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().to_string()))
+        .unwrap_or_else(|| "app".to_string());
+    let service = service.map_or_else(|| warden::infer::program_name(&named), str::to_string);
+    let options = warden::infer::node::Options {
+        strict,
+        ..Default::default()
+    };
+    let draft =
+        warden::infer::node::dockerfile::draft(file, context, &service, namespace, &options);
+    reporter.report(&draft.sources, &draft.diagnostics);
+    if draft.text.is_empty() || draft.diagnostics.iter().any(diag::Diagnostic::is_error) {
+        return ExitCode::from(1);
+    }
+    print!("{}", draft.text);
+    ExitCode::SUCCESS
+}
+
+/// What `infer` reads besides manifests.
+#[derive(Subcommand)]
+pub enum From {
+    /// A `syscalls` block from a Node.js package (the directory of its package.json): every file
+    /// Node would load, the built-in APIs they use, the system calls those make; anything else
+    /// kills the process
+    Node {
+        /// The package's directory
+        dir: PathBuf,
+        /// The service the block is for (named in its comment)
+        #[arg(long)]
+        service: Option<String>,
+        /// The file `node` runs, relative to DIR, instead of what package.json names (main,
+        /// exports, bin); repeatable
+        #[arg(long)]
+        entry: Vec<PathBuf>,
+        /// Refuse what cannot be read statically (a computed `require`, `eval`, a native addon)
+        /// instead of widening the block
+        #[arg(long)]
+        strict: bool,
+        /// How warnings are printed
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Colour in human warnings
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// A service from a Dockerfile's final stage: EXPOSE as ports, USER, VOLUME and HEALTHCHECK
+    /// as notes, and the `syscalls` block of the Node.js script its ENTRYPOINT/CMD runs
+    Dockerfile {
+        /// The Dockerfile
+        file: PathBuf,
+        /// The build context (default: the Dockerfile's directory)
+        #[arg(long)]
+        context: Option<PathBuf>,
+        /// The service's name (default: the context directory's)
+        #[arg(long)]
+        service: Option<String>,
+        /// The service's namespace
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// Refuse what cannot be read statically instead of widening the block
+        #[arg(long)]
+        strict: bool,
+        /// How warnings are printed
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Colour in human warnings
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
 }

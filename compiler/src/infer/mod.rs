@@ -22,7 +22,8 @@ pub(crate) use render::{layout, sanitize};
 use crate::diag::Diagnostic;
 use crate::manifests::Manifests;
 use crate::manifests::objects::{At, ConfigMap, EnvSource, Object, Service, Workload};
-use names::{label_ok, program_name, protocol};
+pub use names::program_name;
+use names::{label_ok, protocol};
 use refs::Reference;
 use std::collections::{BTreeMap, BTreeSet};
 

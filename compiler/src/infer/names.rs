@@ -3,7 +3,7 @@
 
 /// A Kubernetes name as a warden name (a DNS-1123 label: at most 63 letters, digits and `-`,
 /// starting with a letter and not ending with `-`).
-pub(crate) fn program_name(name: &str) -> String {
+pub fn program_name(name: &str) -> String {
     let mapped: String = name
         .to_ascii_lowercase()
         .chars()

@@ -154,3 +154,62 @@ fn deeply_nested_code_is_read_without_overflowing_the_stack() {
         assert!(!err.contains("overflow"), "{err}");
     }
 }
+
+#[test]
+fn a_dockerfile_gives_a_service_with_the_block_of_the_script_it_runs() {
+    let (code, program, err) = run(
+        &[
+            "infer",
+            "dockerfile",
+            "docker/Dockerfile",
+            "--color",
+            "never",
+        ],
+        &common::repo().join("compiler/tests/node"),
+    );
+    assert_eq!(code, 0, "{err}");
+    // The final stage only; its continuation lines, ENTRYPOINT and CMD joined, the script found
+    // through WORKDIR and `COPY src/ ./lib/`.
+    assert!(program.contains("service docker in default {"), "{program}");
+    assert!(program.contains("port tcp-3000 3000/tcp"), "{program}");
+    assert!(program.contains("port tcp-9229 9229/tcp"), "{program}");
+    assert!(
+        program.contains("USER node (docker/Dockerfile:15)"),
+        "{program}"
+    );
+    assert!(
+        program.contains("node lib/main.js (docker/Dockerfile:16) runs node"),
+        "{program}"
+    );
+    assert!(
+        program.contains("http.createServer (src/main.js:4)"),
+        "{program}"
+    );
+    assert!(!program.contains("npm"), "{program}");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("svc.warden"), &program).unwrap();
+    let p = tmp.path().to_string_lossy();
+    let (code, _, err) = run(&["check", &p, "--deny-warnings"], tmp.path());
+    assert_eq!(code, 0, "{err}\n{program}");
+    let (code, _, err) = run(&["fmt", "--check", &p], tmp.path());
+    assert_eq!(code, 0, "{err}\n{program}");
+
+    // Another runtime: the service without a block, and why.
+    let (code, program, err) = run(
+        &[
+            "infer",
+            "dockerfile",
+            "docker/Dockerfile.python",
+            "--service",
+            "web",
+            "--color",
+            "never",
+        ],
+        &common::repo().join("compiler/tests/node"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning[W1507]"), "{err}");
+    assert!(program.contains("port tcp-8000 8000/tcp"), "{program}");
+    assert!(program.contains("runs as root"), "{program}");
+    assert!(!program.contains("syscalls"), "{program}");
+}

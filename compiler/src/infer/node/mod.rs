@@ -5,6 +5,7 @@
 //! the process on anything else. What cannot be read statically widens the block, with a
 //! warning at the line (W1501–W1503), or is refused under `strict`.
 
+pub mod dockerfile;
 pub mod graph;
 pub mod resolve;
 pub mod uses;
