@@ -17,6 +17,7 @@ mod gatekeeper_library;
 mod import_netpol;
 mod import_seccomp;
 mod infer;
+mod infer_node;
 mod installer;
 mod integrations;
 mod netpol;

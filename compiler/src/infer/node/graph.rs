@@ -174,7 +174,14 @@ const MAX_STACK: usize = 8 << 30;
 /// What a file uses, and the first syntax error, if any.
 fn parse(text: &str, kind: oxc_span::SourceType) -> (Uses, Option<(u32, String)>) {
     let allocator = oxc_allocator::Allocator::default();
-    let parsed = oxc_parser::Parser::new(&allocator, text, kind).parse();
+    // CommonJS runs a file as a function's body: `return` at its top level ends the module.
+    let options = oxc_parser::ParseOptions {
+        allow_return_outside_function: !kind.is_module(),
+        ..oxc_parser::ParseOptions::default()
+    };
+    let parsed = oxc_parser::Parser::new(&allocator, text, kind)
+        .with_options(options)
+        .parse();
     let mut problem = None;
     if parsed.panicked || !parsed.diagnostics.is_empty() {
         let first = parsed.diagnostics.iter().next();
