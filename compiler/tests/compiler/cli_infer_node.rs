@@ -70,6 +70,8 @@ fn what_cannot_be_read_widens_the_block_or_is_refused() {
     assert!(err.contains("main.js:3:16"), "{err}");
     assert!(err.contains("warning[W1502]"), "{err}");
     assert!(err.contains("main.js:4:13"), "{err}");
+    // A `require` made by createRequire, under another name: not followed, so widened.
+    assert!(err.contains("main.js:7:14"), "{err}");
     assert!(block.contains("any module but child_process"), "{block}");
     assert!(!block.contains("wait4"), "{block}");
     let tmp = tempfile::tempdir().unwrap();

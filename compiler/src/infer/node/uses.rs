@@ -300,6 +300,10 @@ impl<'a> Visit<'a> for Finder<'_> {
             {
                 self.out.dynamic.push((Dynamic::Native, at));
             }
+            // `createRequire` makes a `require` under any name: what it loads is not followed.
+            if module == "module" && path.first().is_some_and(|m| m == "createRequire") {
+                self.out.dynamic.push((Dynamic::Load, at));
+            }
             self.out.apis.push((module, path, at));
             // A computed member's key is code of its own.
             for key in keys {
@@ -429,5 +433,9 @@ pub fn find(program: &oxc_ast::ast::Program<'_>) -> Uses {
         out: Uses::default(),
     };
     finder.visit_program(program);
-    finder.out
+    let mut out = finder.out;
+    // One warning a place, however many ways it was seen.
+    out.dynamic.sort_by_key(|(kind, at)| (*at, *kind));
+    out.dynamic.dedup();
+    out
 }
