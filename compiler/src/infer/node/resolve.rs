@@ -3,7 +3,7 @@
 //! `X.cjs`) or a directory (its package.json `main`, else `index.*`); a bare one in each
 //! `node_modules` up the tree, through the package's `exports` map when it has one (subpaths,
 //! `*` patterns, nested conditions under `node`, `require` or `import`, `default`), else as a
-//! file or directory below the package.
+//! file or directory below the package; `#name` through the nearest package's `imports` map.
 //!
 //! Written here rather than taken from `oxc_resolver`: that crate turns on serde_json's
 //! `preserve_order` for the whole build, which would reorder the keys of warden's generated JSON.
@@ -95,14 +95,40 @@ impl<'de> serde::Deserialize<'de> for Exports {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct Manifest {
+    exports: Option<Exports>,
+    imports: Option<Exports>,
+}
+
+fn manifest_of(dir: &Path) -> Option<Manifest> {
+    let text = std::fs::read_to_string(dir.join("package.json")).ok()?;
+    serde_json::from_str::<Manifest>(&text).ok()
+}
+
 /// The `exports` of the package.json in `dir`, in order.
 fn exports_of(dir: &Path) -> Option<Exports> {
-    #[derive(serde::Deserialize)]
-    struct Manifest {
-        exports: Option<Exports>,
+    manifest_of(dir)?.exports
+}
+
+/// `#name`: the `imports` map of the nearest package.json up from `dir`.
+fn imported(dir: &Path, spec: &str, kind: Kind) -> Option<PathBuf> {
+    let package = dir.ancestors().find(|d| d.join("package.json").is_file())?;
+    let imports = manifest_of(package)?.imports?;
+    let Exports::Map(entries) = &imports else {
+        return None;
+    };
+    if let Some((_, value)) = entries.iter().find(|(k, _)| k == spec) {
+        return Some(package.join(target(value, kind, None)?));
     }
-    let text = std::fs::read_to_string(dir.join("package.json")).ok()?;
-    serde_json::from_str::<Manifest>(&text).ok()?.exports
+    entries.iter().find_map(|(key, value)| {
+        let (before, after) = key.split_once('*')?;
+        let star = spec
+            .strip_prefix(before)?
+            .strip_suffix(after)
+            .filter(|_| spec.len() >= before.len() + after.len())?;
+        Some(package.join(target(value, kind, Some(star))?))
+    })
 }
 
 /// A package.json, if `dir` has one that parses.
@@ -223,7 +249,9 @@ pub fn exported_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The file `spec` names from a file in `dir`, as Node finds it; `None` if Node would not.
 pub fn resolve(dir: &Path, spec: &str, kind: Kind) -> Option<PathBuf> {
-    let found = if spec.starts_with("./")
+    let found = if spec.starts_with('#') {
+        imported(dir, spec, kind).filter(|p| p.is_file())
+    } else if spec.starts_with("./")
         || spec.starts_with("../")
         || spec.starts_with('/')
         || spec == "."

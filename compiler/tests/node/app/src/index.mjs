@@ -1,7 +1,8 @@
-// ES module entry: a namespace import, a named import, a local module, a dependency.
+// ES module entry: a namespace import, a named import, a module of the package's `imports`, a
+// dependency.
 import * as fs from 'node:fs';
 import { createServer } from 'node:http';
-import { store } from './store.js';
+import { store } from '#store';
 import { lookupAll } from 'dep';
 
 const server = createServer((req, res) => {
