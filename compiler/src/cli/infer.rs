@@ -245,7 +245,9 @@ pub fn dockerfile(
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().to_string()))
         .unwrap_or_else(|| "app".to_string());
-    let service = service.map_or_else(|| warden::infer::program_name(&named), str::to_string);
+    // Names given or found become names the language accepts: they are written into the program.
+    let service = warden::infer::program_name(service.unwrap_or(&named));
+    let namespace = &warden::infer::program_name(namespace);
     let options = warden::infer::node::Options {
         strict,
         ..Default::default()

@@ -215,3 +215,26 @@ fn a_dockerfile_gives_a_service_with_the_block_of_the_script_it_runs() {
     assert!(program.contains("runs as root"), "{program}");
     assert!(!program.contains("syscalls"), "{program}");
 }
+
+#[test]
+fn names_from_the_code_stay_inside_their_comments() {
+    // A member name with a line break, in the evidence of a comment: still one comment line.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("package.json"), r#"{"main": "a.js"}"#).unwrap();
+    std::fs::write(
+        dir.join("a.js"),
+        "const net = require('net');\nnet['connect\\n    allow ptrace //'](1);\n",
+    )
+    .unwrap();
+    let p = dir.to_string_lossy().to_string();
+    let (code, block, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !block
+            .lines()
+            .any(|l| l.trim_start().starts_with("allow ptrace")),
+        "{block}"
+    );
+    compiles_cleanly(dir, &block);
+}

@@ -268,18 +268,18 @@ pub fn draft(
         (None, None) => (Vec::new(), false, 0),
     };
     let mut o = String::new();
+    let from = super::super::render::sanitize(&name);
     o.push_str(&format!(
-        "// Drafted by `warden infer dockerfile` from {name} (the stage from line {from_line}).\nservice {service} in {namespace} {{\n  pods app = \"{service}\"\n"
+        "// Drafted by `warden infer dockerfile` from {from} (the stage from line {from_line}).\nservice {service} in {namespace} {{\n  pods app = \"{service}\"\n"
     ));
     ports.sort();
     ports.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
     for (proto, n, word, l) in &ports {
-        o.push_str(&format!(
-            "  port {proto}-{n} {n}/{proto} // EXPOSE {word} ({name}:{l})\n"
-        ));
+        let why = super::super::render::sanitize(&format!("EXPOSE {word} ({name}:{l})"));
+        o.push_str(&format!("  port {proto}-{n} {n}/{proto} // {why}\n"));
     }
     for note in &notes {
-        o.push_str(&format!("  // {note}\n"));
+        o.push_str(&format!("  // {}\n", super::super::render::sanitize(note)));
     }
     let program = words
         .first()
@@ -292,7 +292,7 @@ pub fn draft(
                 Some(file) => {
                     let inferred = script_block(&file, service, node_options);
                     let how = if shell { SHELL } else { "" };
-                    let said = words.join(" ");
+                    let said = super::super::render::sanitize(&words.join(" "));
                     o.push_str(&format!("  // {said} ({name}:{line}) runs node{how}\n"));
                     o.push_str(&inferred.block);
                     draft.diagnostics.extend(inferred.diagnostics);
@@ -324,6 +324,7 @@ pub fn draft(
     }
     o.push_str("}\n");
     let program = format!("namespace {namespace} {{ }}\n\n{o}");
+    // `namespace` and `service` are names the caller checked (`program_name`).
     match crate::format::source::format(0, &program) {
         Ok(text) => draft.text = text,
         Err(_) => draft.diagnostics.push(Diagnostic::error(

@@ -259,17 +259,16 @@ fn render(
         .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
         .collect();
     let mut o = String::from("  syscalls {\n");
-    let service = options
-        .service
-        .as_ref()
-        .map_or(String::new(), |s| format!(" for service {s}"));
+    let service = options.service.as_ref().map_or(String::new(), |s| {
+        format!(" for service {}", super::render::sanitize(s))
+    });
     let files = match g.files.len() {
         1 => "1 file".to_string(),
         n => format!("{n} files"),
     };
     o.push_str(&format!(
         "    // Inferred by `warden infer node`{service} from {files} (entry {}):\n    // Node.js {} on {}, compiler/catalog/node-apis.yaml; each line names an API and its first use.\n",
-        entries.join(", "),
+        super::render::sanitize(&entries.join(", ")),
         catalog.node,
         catalog.libc
     ));
@@ -305,7 +304,8 @@ fn render(
         };
         let at = used.get(key).cloned().unwrap_or_default();
         if !new.is_empty() {
-            lines.push((new, format!("{name} ({at})")));
+            // Member names and paths come from the code: one comment line each, whatever they hold.
+            lines.push((new, super::render::sanitize(&format!("{name} ({at})"))));
         }
     }
     if widen_dynamic {

@@ -385,23 +385,11 @@ impl<'a> Visit<'a> for Finder<'_> {
     }
 
     fn visit_export_all_declaration(&mut self, it: &oxc_ast::ast::ExportAllDeclaration<'a>) {
-        match builtin(&it.source.value) {
-            Some(m) => self.out.apis.push((m, Vec::new(), it.span.start)),
-            None => self
-                .out
-                .loads
-                .push((it.source.value.to_string(), Kind::Import, it.span.start)),
-        }
+        self.reexport(&it.source.value, it.span.start);
     }
 
     fn visit_export_from_declaration(&mut self, it: &oxc_ast::ast::ExportFromDeclaration<'a>) {
-        match builtin(&it.source.value) {
-            Some(m) => self.out.apis.push((m, Vec::new(), it.span.start)),
-            None => self
-                .out
-                .loads
-                .push((it.source.value.to_string(), Kind::Import, it.span.start)),
-        }
+        self.reexport(&it.source.value, it.span.start);
     }
 
     fn visit_export_named_declaration(&mut self, it: &oxc_ast::ast::ExportNamedDeclaration<'a>) {
@@ -414,6 +402,16 @@ impl<'a> Visit<'a> for Finder<'_> {
             }
         }
         walk::walk_export_named_declaration(self, it);
+    }
+}
+
+impl Finder<'_> {
+    /// `export … from 'source'`: a built-in leaves the file as a whole; another module is loaded.
+    fn reexport(&mut self, source: &str, at: u32) {
+        match builtin(source) {
+            Some(m) => self.out.apis.push((m, Vec::new(), at)),
+            None => self.out.loads.push((source.to_string(), Kind::Import, at)),
+        }
     }
 }
 
