@@ -118,6 +118,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E1505", include_str!("../../codes/E1505.md")),
     ("W1506", include_str!("../../codes/W1506.md")),
     ("W1507", include_str!("../../codes/W1507.md")),
+    ("W1508", include_str!("../../codes/W1508.md")),
 ];
 
 /// The explanation of a code, if it exists.

@@ -66,14 +66,48 @@ fn a_package_gives_the_block_of_every_file_node_would_load() {
 fn what_cannot_be_read_widens_the_block_or_is_refused() {
     let (code, block, err) = infer("dynamic", &[]);
     assert_eq!(code, 0, "{err}");
+    // A name computed at run time: every installed package is read as `require(name)` would
+    // load it (plugin-a's main, not its test), and a computed path reads the package's own
+    // files (reporters/udp.js); a built-in named at run time (createRequire's
+    // `child_process`) is not counted, so starting a process stays killed.
     assert!(err.contains("warning[W1501]"), "{err}");
     assert!(err.contains("main.js:3:16"), "{err}");
+    assert!(err.contains("main.js:7:14"), "{err}");
+    assert!(
+        err.contains("main.js:10:1") && err.contains("a file is loaded by a path computed"),
+        "{err}"
+    );
+    assert!(
+        block.contains("dgram.createSocket (reporters/udp.js:2)"),
+        "{block}"
+    );
+    assert!(block.contains("inotify_add_watch"), "{block}");
+    assert!(!block.contains("wait4"), "{block}");
+    assert!(
+        block.contains("allow clone if arg0 has CLONE_THREAD"),
+        "{block}"
+    );
+    assert!(err.contains("inferred from 5 file(s)"), "{err}");
+    // Code made by `new Function` runs in the global scope: `process` and `fetch`.
     assert!(err.contains("warning[W1502]"), "{err}");
     assert!(err.contains("main.js:4:13"), "{err}");
-    // A `require` made by createRequire, under another name: not followed, so widened.
-    assert!(err.contains("main.js:7:14"), "{err}");
-    assert!(block.contains("any module but child_process"), "{block}");
-    assert!(!block.contains("wait4"), "{block}");
+    assert!(block.contains("process as a whole (main.js:4)"), "{block}");
+    assert!(
+        block.contains("recvfrom, sendmmsg // http.request (main.js:4)"),
+        "{block}"
+    );
+    // A module leaving its file counts the names the code reads: `rename`, not `unlink`.
+    assert!(
+        block.contains("renameat2 // fs passed on, used by the names read (store.js:2)"),
+        "{block}"
+    );
+    assert!(!block.contains("unlink"), "{block}");
+    // A binding named literally is its module, not native code.
+    assert!(
+        block.contains("net as a whole (node_modules/plugin-b/index.js:2)"),
+        "{block}"
+    );
+    assert!(!err.contains("W1503"), "{err}");
     let tmp = tempfile::tempdir().unwrap();
     compiles_cleanly(tmp.path(), &block);
 
@@ -87,6 +121,45 @@ fn what_cannot_be_read_widens_the_block_or_is_refused() {
     assert!(err.contains("warning[W1503]: native addon"), "{err}");
     assert!(block.contains("base docker-default"), "{block}");
     compiles_cleanly(tmp.path(), &block);
+}
+
+/// What only a computed name loads is read with care: a file that does not parse is said and
+/// left out (Node would throw loading it), a binding named at run time is native code, and
+/// `process.getBuiltinModule('x')` is `require('x')`.
+#[test]
+fn what_a_computed_name_may_load_is_read_as_loaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let p = dir.to_string_lossy().to_string();
+    std::fs::write(dir.join("package.json"), r#"{"main": "a.js"}"#).unwrap();
+    std::fs::write(
+        dir.join("a.js"),
+        "require(__dirname + '/' + process.argv[2]);
+process.getBuiltinModule('node:fs').unlink('/x', () => {});
+",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("broken.js"),
+        "const x = ;
+",
+    )
+    .unwrap();
+    let (code, block, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning[W1508]"), "{err}");
+    assert!(err.contains("broken.js:1:11"), "{err}");
+    assert!(block.contains("fs.unlink (a.js:2)"), "{block}");
+    std::fs::write(
+        dir.join("broken.js"),
+        "module.exports = process.binding(name);
+",
+    )
+    .unwrap();
+    let (code, block, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning[W1503]"), "{err}");
+    assert!(block.contains("base docker-default"), "{block}");
 }
 
 #[test]
@@ -237,4 +310,43 @@ fn names_from_the_code_stay_inside_their_comments() {
         "{block}"
     );
     compiles_cleanly(dir, &block);
+}
+
+/// A client given a literal IP address resolves no name; given a name (or nothing, which is
+/// `localhost`) it asks glibc and the resolver, whose calls the block then allows.
+#[test]
+fn connecting_to_an_address_resolves_no_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let p = dir.to_string_lossy().to_string();
+    std::fs::write(dir.join("package.json"), r#"{"main": "a.js"}"#).unwrap();
+    let block_of = |code: &str| {
+        std::fs::write(dir.join("a.js"), code).unwrap();
+        let (status, block, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+        assert_eq!(status, 0, "{err}");
+        block
+    };
+    for by_address in [
+        "require('net').connect(5432, '10.0.0.7');",
+        "require('net').connect({ port: 5432, host: '::1' });",
+        "require('http').get(`http://127.0.0.1:${process.env.PORT}/x`);",
+        "require('https').request('https://[fd00::1]:8443/');",
+    ] {
+        let block = block_of(by_address);
+        assert!(
+            block.contains("to an address (a.js:1)"),
+            "{by_address}\n{block}"
+        );
+        assert!(!block.contains("recvmsg"), "{by_address}\n{block}");
+    }
+    for by_name in [
+        "require('net').connect(5432, 'db.example');",
+        "require('net').connect(5432);",
+        "require('http').get(`http://${host}:8080/`);",
+        "require('http').get('http://10.0.0.7.example/');",
+    ] {
+        let block = block_of(by_name);
+        assert!(!block.contains("to an address"), "{by_name}\n{block}");
+        assert!(block.contains("recvmsg"), "{by_name}\n{block}");
+    }
 }

@@ -28,6 +28,8 @@ pub struct File {
 pub struct Graph {
     pub entries: Vec<PathBuf>,
     pub files: Vec<File>,
+    /// How many of `files` the entries reach; those after were read by `widen`.
+    pub reached: usize,
     /// Native addons loaded (`.node`), by the file and offset that loads them.
     pub addons: Vec<(usize, u32, PathBuf)>,
     /// Specifiers that do not resolve, by file and offset.
@@ -39,7 +41,10 @@ pub struct Graph {
 /// The entry points `package.json` at `dir` names, or `given` (as `node FILE` runs them). The
 /// error says why there are none.
 pub fn entries(dir: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    if !given.is_empty() {
+    if given.is_empty() {
+        return package_entries(dir, true);
+    }
+    {
         let mut paths = Vec::new();
         for p in given {
             let path = if p.is_absolute() {
@@ -52,8 +57,12 @@ pub fn entries(dir: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             }
             paths.push(std::fs::canonicalize(&path).unwrap_or(path));
         }
-        return Ok(paths);
+        Ok(paths)
     }
+}
+
+/// The files the package at `dir` starts from: `main`, `exports`, and with `bin` its scripts.
+fn package_entries(dir: &Path, bin: bool) -> Result<Vec<PathBuf>, String> {
     let manifest = dir.join("package.json");
     let text = std::fs::read_to_string(&manifest)
         .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
@@ -69,7 +78,7 @@ pub fn entries(dir: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
     }
     let mut named = Vec::new();
-    for key in ["main", "bin"] {
+    for key in if bin { &["main", "bin"][..] } else { &["main"] } {
         if let Some(v) = json.get(key) {
             strings(v, &mut named);
         }
@@ -202,12 +211,113 @@ pub fn walk(entries: Vec<PathBuf>) -> Graph {
     let mut graph = Graph {
         entries: entries.clone(),
         files: Vec::new(),
+        reached: 0,
         addons: Vec::new(),
         unresolved: Vec::new(),
         truncated: None,
     };
     let mut seen: BTreeSet<PathBuf> = entries.iter().cloned().collect();
-    let mut round = entries;
+    grow(&mut graph, &mut seen, entries);
+    graph.reached = graph.files.len();
+    graph
+}
+
+/// Adds what a module named at run time may be, and what that loads: every package installed
+/// under `root` as `require(name)` would load it (its `main` and `exports`), and every file of
+/// each package in `computing` (the packages whose code computes a name: a relative name loads
+/// one of its own files). Links are not followed: npm's `.bin` links lead to scripts no name
+/// loads, and a link out of `root` to what the container may not hold.
+pub fn widen(graph: &mut Graph, root: &Path, computing: &BTreeSet<PathBuf>) {
+    let mut seen: BTreeSet<PathBuf> = graph.files.iter().map(|f| f.path.clone()).collect();
+    let mut found = BTreeSet::new();
+    for package in packages(root) {
+        if computing.contains(&package) {
+            own_files(&package, &mut found);
+        } else if let Ok(entries) = package_entries(&package, false) {
+            found.extend(entries);
+        }
+        if seen.len() + found.len() > MAX_FILES {
+            graph.truncated = Some(format!(
+                "more than {MAX_FILES} files are installed; the rest were not read"
+            ));
+            return;
+        }
+    }
+    let found: Vec<PathBuf> = found.into_iter().filter(|p| !seen.contains(p)).collect();
+    seen.extend(found.iter().cloned());
+    grow(graph, &mut seen, found);
+}
+
+/// The package a file is part of: the nearest directory up to `root` holding a package.json.
+pub fn package_of(file: &Path, root: &Path) -> PathBuf {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d.join("package.json").is_file() || d == root || !d.starts_with(root) {
+            return d.to_path_buf();
+        }
+        dir = d.parent();
+    }
+    root.to_path_buf()
+}
+
+/// `root` and every package installed under it (`node_modules/name`, `node_modules/@scope/name`,
+/// at any depth), in order.
+fn packages(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.to_path_buf()];
+    let mut todo = vec![root.join("node_modules")];
+    while let Some(modules) = todo.pop() {
+        for dir in subdirs(&modules) {
+            let scoped = dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('@'));
+            let found = if scoped { subdirs(&dir) } else { vec![dir] };
+            for package in found {
+                todo.push(package.join("node_modules"));
+                out.push(package);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The directories in `dir` (not links), sorted.
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|k| k.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every JavaScript file of the package at `dir`, not of the packages installed in it.
+fn own_files(dir: &Path, out: &mut BTreeSet<PathBuf>) {
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(k) if k.is_dir() && entry.file_name() != "node_modules" => dirs.push(path),
+                Ok(k)
+                    if k.is_file()
+                        && path
+                            .extension()
+                            .is_some_and(|e| e == "js" || e == "cjs" || e == "mjs") =>
+                {
+                    out.insert(path);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Reads `round` and what it loads, breadth first, into `graph`.
+fn grow(graph: &mut Graph, seen: &mut BTreeSet<PathBuf>, mut round: Vec<PathBuf>) {
     while !round.is_empty() {
         let parsed = crate::parallel::map(&round, |p| read(p));
         let mut next = BTreeMap::new();
@@ -240,5 +350,4 @@ pub fn walk(entries: Vec<PathBuf>) -> Graph {
         }
         round = next.into_keys().collect();
     }
-    graph
 }

@@ -27,6 +27,17 @@ pub struct Options {
     pub entries: Vec<std::path::PathBuf>,
 }
 
+/// An API as the catalog names it: a module and a member (`None`: the module leaving its file).
+type Api = (String, Option<String>);
+
+/// The APIs the code uses, in the order of their first uses, where each first is, and the
+/// property names the code reads.
+struct Used {
+    order: Vec<Api>,
+    first: BTreeMap<Api, String>,
+    read: BTreeSet<String>,
+}
+
 /// The block and what was said on the way.
 pub struct Inferred {
     /// The `syscalls` block, laid out as in a service (two spaces in), or nothing on an error.
@@ -46,7 +57,15 @@ fn api(module: &str, path: &[String]) -> (String, Option<String>) {
     if member == Some("promises") {
         member = members.next();
     }
-    let member = member.map(|m| m.strip_suffix("Sync").unwrap_or(m).to_string());
+    let by_address = path.last().is_some_and(|m| m == uses::BY_ADDRESS) && path.len() > 1;
+    let member = member.map(|m| {
+        let m = m.strip_suffix("Sync").unwrap_or(m);
+        if by_address {
+            format!("{m}{}", uses::BY_ADDRESS)
+        } else {
+            m.to_string()
+        }
+    });
     (module.to_string(), member)
 }
 
@@ -109,31 +128,89 @@ pub fn infer(dir: &Path, options: &Options) -> Inferred {
             return out;
         }
     };
-    let g = graph::walk(entries);
+    let mut g = graph::walk(entries);
     // Files are found by their resolved paths; they are named as the user named the package.
     let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let names = (root.as_path(), dir);
+    // A module named at run time is an installed package or a file of the package naming it.
+    let computing: BTreeSet<std::path::PathBuf> = g
+        .files
+        .iter()
+        .filter(|f| {
+            f.uses
+                .dynamic
+                .iter()
+                .any(|(k, _)| matches!(k, Dynamic::Relative | Dynamic::Eval))
+        })
+        .map(|f| graph::package_of(&f.path, &root))
+        .collect();
+    let named_at_run_time = g.files.iter().any(|f| {
+        f.uses
+            .dynamic
+            .iter()
+            .any(|(kind, _)| *kind != Dynamic::Native)
+    });
+    if named_at_run_time {
+        graph::widen(&mut g, &root, &computing);
+    }
     out.files = g.files.len();
     // Each API with its first use, in the order of the files and the uses.
     let mut used: BTreeMap<(String, Option<String>), String> = BTreeMap::new();
     let mut order: Vec<(String, Option<String>)> = Vec::new();
-    let mut widen_dynamic = false;
+    let mut read: BTreeSet<String> = BTreeSet::new();
+    let mut widen_unknown = false;
     let mut widen_native = false;
-    for file in &g.files {
+    for (index, file) in g.files.iter().enumerate() {
+        let reached = index < g.reached;
         if let Some((at, problem)) = &file.problem {
-            let d = Diagnostic::error(
-                "E1505",
-                format!("cannot read {}: {problem}", file.path.display()),
-            );
+            // Node would throw loading a file that does not parse: one only a name computed at
+            // run time could load is left out, said, rather than refused.
+            let d = if reached {
+                Diagnostic::error(
+                    "E1505",
+                    format!("cannot read {}: {problem}", file.path.display()),
+                )
+            } else {
+                Diagnostic::warning(
+                    "W1508",
+                    format!("cannot read {}: {problem}", file.path.display()),
+                )
+                .note("an installed file only a name computed at run time could load; left out")
+            };
             out.diagnostics
                 .push(at_file(&mut out.sources, names, file, *at, d));
             continue;
         }
-        for (module, path, at) in &file.uses.apis {
-            let key = api(module, path);
-            if catalog.modules.contains_key(&key.0) {
+        read.extend(file.uses.names.iter().cloned());
+        let mut uses: Vec<((String, Option<String>), u32)> = file
+            .uses
+            .apis
+            .iter()
+            .map(|(module, path, at)| (api(module, path), *at))
+            .collect();
+        for (binding, at) in &file.uses.bindings {
+            match catalog.bindings.get(binding).map(String::as_str) {
+                Some("none") => {}
+                Some(module) if module != "native" => {
+                    uses.push(((module.to_string(), Some(uses::ANY.to_string())), *at));
+                }
+                _ => {
+                    let d = Diagnostic::warning(
+                        "W1503",
+                        format!("the runtime's native binding `{binding}` is used directly"),
+                    )
+                    .note("native code may make any call: the block is Docker's default profile");
+                    out.diagnostics
+                        .push(at_file(&mut out.sources, names, file, *at, d));
+                    widen_native = true;
+                }
+            }
+        }
+        for (key, at) in uses {
+            let module = &key.0;
+            if catalog.modules.contains_key(module) {
                 if let std::collections::btree_map::Entry::Vacant(e) = used.entry(key.clone()) {
-                    e.insert(place(&root, file, *at));
+                    e.insert(place(&root, file, at));
                     order.push(key);
                 }
             } else {
@@ -143,23 +220,40 @@ pub fn infer(dir: &Path, options: &Options) -> Inferred {
                 )
                 .note("what it calls is not known: the block allows what any module but child_process may call");
                 out.diagnostics
-                    .push(at_file(&mut out.sources, names, file, *at, d));
-                widen_dynamic = true;
+                    .push(at_file(&mut out.sources, names, file, at, d));
+                widen_unknown = true;
             }
         }
         for (kind, at) in &file.uses.dynamic {
-            let (code, what) = match kind {
-                Dynamic::Load => ("W1501", "a module is loaded by a name computed at run time"),
-                Dynamic::Eval => ("W1502", "code is made at run time (`eval`, `new Function`)"),
-                Dynamic::Native => ("W1503", "the runtime's native bindings are used directly"),
+            let (code, what, note) = match kind {
+                Dynamic::Load => (
+                    "W1501",
+                    "a module is loaded by a name computed at run time",
+                    LOADED,
+                ),
+                Dynamic::Relative => (
+                    "W1501",
+                    "a file is loaded by a path computed at run time",
+                    RELATIVE,
+                ),
+                Dynamic::Eval => ("W1502", "code is made at run time (`eval`)", EVAL),
+                Dynamic::Made => (
+                    "W1502",
+                    "code is made at run time (`new Function`, `vm`)",
+                    MADE,
+                ),
+                Dynamic::Native => (
+                    "W1503",
+                    "the runtime's native bindings are used directly",
+                    NATIVE_NOTE,
+                ),
             };
-            let note = if *kind == Dynamic::Native {
+            if *kind == Dynamic::Native {
                 widen_native = true;
-                "native code may make any call: the block is Docker's default profile"
-            } else {
-                widen_dynamic = true;
-                "the block allows what any built-in module but child_process may call; starting a process stays killed"
-            };
+            } else if !reached {
+                // Every installed file is read already: one more such place changes nothing.
+                continue;
+            }
             let d = Diagnostic::warning(code, what.to_string()).note(note);
             out.diagnostics
                 .push(at_file(&mut out.sources, names, file, *at, d));
@@ -177,7 +271,9 @@ pub fn infer(dir: &Path, options: &Options) -> Inferred {
             widen_native = true;
         }
     }
-    for (index, at, spec) in &g.unresolved {
+    // A file only a computed name loads may name what is not installed (its package's tests,
+    // optional peers): said only for the files Node surely loads.
+    for (index, at, spec) in g.unresolved.iter().filter(|(i, _, _)| *i < g.reached) {
         if let Some(file) = g.files.get(*index) {
             let what = format!("`{spec}` does not resolve from here; not followed");
             let d = Diagnostic::warning("W1506", what)
@@ -206,9 +302,12 @@ pub fn infer(dir: &Path, options: &Options) -> Inferred {
         catalog,
         &root,
         &g,
-        &order,
-        &used,
-        widen_dynamic,
+        &Used {
+            order,
+            first: used,
+            read,
+        },
+        widen_unknown,
         widen_native,
         options,
         &mut out.calls,
@@ -237,6 +336,13 @@ fn laid_out(body: &str) -> Result<String, String> {
 }
 
 /// The block for native code, which may make any call.
+const LOADED: &str = "it is taken to name an installed package: every one is read as if loaded; a built-in named at run time is not counted (name it literally)";
+const RELATIVE: &str =
+    "every file of this package, and every installed package, is read as if loaded";
+const EVAL: &str = "what it may call is counted as every module this file binds, `process` and `fetch`; every file of this package, and every installed package, is read as if loaded";
+const MADE: &str = "it runs in the global scope: what it may call is counted as `process` and `fetch`; every installed package is read as if loaded";
+const NATIVE_NOTE: &str = "native code may make any call: the block is Docker's default profile";
+
 const NATIVE: &str =
     "    base docker-default // native code: any call (W1503)\n    default errno EPERM\n  }\n";
 
@@ -245,9 +351,12 @@ fn render(
     catalog: &NodeApis,
     dir: &Path,
     g: &graph::Graph,
-    order: &[(String, Option<String>)],
-    used: &BTreeMap<(String, Option<String>), String>,
-    widen_dynamic: bool,
+    Used {
+        order,
+        first: used,
+        read,
+    }: &Used,
+    widen_unknown: bool,
     widen_native: bool,
     options: &Options,
     count: &mut usize,
@@ -291,16 +400,31 @@ fn render(
     for key in order {
         let (module, member) = key;
         processes |= NodeApis::starts_processes(module);
-        let calls = catalog.calls(module, member.as_deref()).unwrap_or(&[]);
+        // A module leaving its file is used through the names the code reads.
+        let calls = match member
+            .as_deref()
+            .map(|m| m.strip_suffix(uses::BY_ADDRESS).ok_or(m))
+        {
+            None => catalog.escaped(module, read).unwrap_or_default(),
+            Some(Ok(m)) => catalog.calls(module, Some(m), true).unwrap_or_default(),
+            Some(Err(m)) => catalog.calls(module, Some(m), false).unwrap_or_default(),
+        };
         let new: Vec<String> = calls
             .iter()
             .filter(|c| !allowed.contains(*c))
             .cloned()
             .collect();
         allowed.extend(new.iter().cloned());
-        let name = match member {
+        let name = match member.as_deref() {
+            Some(uses::ANY) => format!("{module} as a whole"),
+            Some(m) if m.ends_with(uses::BY_ADDRESS) => {
+                format!(
+                    "{module}.{} to an address",
+                    m.trim_end_matches(uses::BY_ADDRESS)
+                )
+            }
             Some(m) => format!("{module}.{m}"),
-            None => module.clone(),
+            None => format!("{module} passed on, used by the names read"),
         };
         let at = used.get(key).cloned().unwrap_or_default();
         if !new.is_empty() {
@@ -308,7 +432,7 @@ fn render(
             lines.push((new, super::render::sanitize(&format!("{name} ({at})"))));
         }
     }
-    if widen_dynamic {
+    if widen_unknown {
         let mut all: BTreeSet<String> = BTreeSet::new();
         for (name, m) in &catalog.modules {
             if !NodeApis::starts_processes(name) {
@@ -320,7 +444,7 @@ fn render(
         if !new.is_empty() {
             lines.push((
                 new,
-                "any module but child_process, for what cannot be read (W1501, W1502)".into(),
+                "any module but child_process, for a module warden does not know (W1501)".into(),
             ));
         }
     }

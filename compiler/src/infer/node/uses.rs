@@ -14,7 +14,7 @@ use oxc_ast::ast::{
     ModuleExportName, PropertyKey, VariableDeclarator,
 };
 use oxc_ast_visit::{Visit, walk};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Node's built-in modules (`node:` prefixed or not), beyond the catalog's.
 const BUILTINS: &[&str] = &[
@@ -75,10 +75,16 @@ pub use super::resolve::Kind;
 /// What the code does that cannot be read statically, and widens the profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Dynamic {
-    /// `require(expr)`, `import(expr)`, `createRequire`: any module may be loaded.
+    /// `require(expr)`, `import(expr)`, `createRequire`, `process.getBuiltinModule(expr)`: a
+    /// module named at run time is loaded.
     Load,
-    /// `eval`, `new Function`, `vm.run*`: any code may run.
+    /// `require(path.join(__dirname, x))`, `import(`./${x}`)`: a file of the package, named at
+    /// run time.
+    Relative,
+    /// A direct `eval`: code made at run time, in the file's scope.
     Eval,
+    /// `new Function`, `vm`'s scripts: code made at run time, in the global scope.
+    Made,
     /// `process.binding`, `process.dlopen`: the runtime's native internals.
     Native,
 }
@@ -91,7 +97,17 @@ pub struct Uses {
     /// Built-in APIs used: (module, member path, offset).
     pub apis: Vec<(String, Vec<String>, u32)>,
     pub dynamic: Vec<(Dynamic, u32)>,
+    /// `process.binding('name')` by a literal name: (name, offset).
+    pub bindings: Vec<(String, u32)>,
+    /// The names it reads as properties (`x.name`, `x['name']`, `{ name } = x`) that some
+    /// built-in module exports: what a module passed between files may be used through.
+    pub names: BTreeSet<String>,
 }
+
+/// A computed member's key that is not a literal: any member.
+pub const ANY: &str = "*";
+/// After a member: called with a literal IP address to connect to, so no name is resolved.
+pub const BY_ADDRESS: &str = "@address";
 
 /// Where a name leads: a built-in module and a member path below it.
 type Origin = (String, Vec<String>);
@@ -119,9 +135,14 @@ impl Bindings {
                 None if id.name == "process" => Some(("process".to_string(), Vec::new())),
                 None => None,
             },
-            Expression::CallExpression(call) => required(call)
-                .and_then(|s| builtin(&s))
-                .map(|m| (m, Vec::new())),
+            Expression::CallExpression(call) => match required(call) {
+                Some(s) => builtin(&s).map(|m| (m, Vec::new())),
+                // `process.getBuiltinModule('fs')`, Node 20.16's way to a built-in.
+                None => self
+                    .builtin_by_process(call)
+                    .and_then(|name| builtin(&name?))
+                    .map(|m| (m, Vec::new())),
+            },
             Expression::AwaitExpression(a) => match a.argument.without_parentheses() {
                 Expression::ImportExpression(i) => literal(&i.source)
                     .and_then(|s| builtin(&s))
@@ -135,13 +156,40 @@ impl Bindings {
             }
             Expression::ComputedMemberExpression(m) => {
                 let (module, mut path) = self.origin(&m.object)?;
-                if let Expression::StringLiteral(s) = m.expression.without_parentheses() {
-                    path.push(s.value.to_string());
+                match literal(&m.expression) {
+                    Some(s) => path.push(s),
+                    None => path.push(ANY.to_string()),
                 }
                 Some((module, path))
             }
             _ => None,
         }
+    }
+
+    /// For `process.getBuiltinModule(…)`: its literal argument, or `Some(None)` for another.
+    fn builtin_by_process(&self, call: &CallExpression<'_>) -> Option<Option<String>> {
+        let (module, path) = self.origin(&call.callee)?;
+        (module == "process" && path == ["getBuiltinModule"]).then(|| {
+            call.arguments
+                .first()
+                .and_then(Argument::as_expression)
+                .and_then(literal)
+        })
+    }
+
+    /// For `process.binding('name')` (or `_linkedBinding`): its literal argument, or `Some(None)`.
+    fn binding(&self, call: &CallExpression<'_>) -> Option<Option<String>> {
+        let (module, path) = self.origin(&call.callee)?;
+        let named = matches!(
+            path.as_slice(),
+            [one] if one == "binding" || one == "_linkedBinding"
+        );
+        (module == "process" && named).then(|| {
+            call.arguments
+                .first()
+                .and_then(Argument::as_expression)
+                .and_then(literal)
+        })
     }
 
     /// Binds the names of `pattern` to what `origin` leads to.
@@ -183,6 +231,86 @@ fn required(call: &CallExpression<'_>) -> Option<String> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// Whether an argument names a host by a literal IP address: `'10.0.0.1'`,
+/// `` `http://127.0.0.1:${port}/` ``, `{ host: '::1' }`.
+fn address_given(a: &Argument<'_>) -> bool {
+    let address = |s: &str| {
+        s.trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+    };
+    // A URL's host, where the text holds all of it: up to `]` for IPv6, else up to the port,
+    // path, query or fragment.
+    let url_host = |s: &str, whole: bool| {
+        let rest = s.split_once("://").map(|(_, r)| r)?;
+        let end = if rest.starts_with('[') {
+            rest.find(']').map(|i| i + 1)
+        } else {
+            rest.find([':', '/', '?', '#'])
+        };
+        let host = rest.get(..end.or(whole.then_some(rest.len()))?)?;
+        Some(address(host))
+    };
+    let text = |e: &Expression<'_>| match e.without_parentheses() {
+        Expression::StringLiteral(s) => Some((s.value.to_string(), true)),
+        Expression::TemplateLiteral(t) => t
+            .quasis
+            .first()
+            .map(|q| (q.value.raw.to_string(), t.expressions.is_empty())),
+        _ => None,
+    };
+    let Some(e) = a.as_expression() else {
+        return false;
+    };
+    if let Expression::ObjectExpression(o) = e.without_parentheses() {
+        return o.properties.iter().any(|p| match p {
+            oxc_ast::ast::ObjectPropertyKind::ObjectProperty(p) => {
+                p.key
+                    .static_name()
+                    .is_some_and(|k| k == "host" || k == "hostname")
+                    && matches!(text(&p.value), Some((s, true)) if address(&s))
+            }
+            oxc_ast::ast::ObjectPropertyKind::SpreadProperty(_) => false,
+        });
+    }
+    match text(e) {
+        Some((s, whole)) if s.contains("://") => url_host(&s, whole).unwrap_or(false),
+        Some((s, true)) => address(&s),
+        _ => false,
+    }
+}
+
+/// Whether a name computed at run time is a path, as its code reads: starting with `./`, `../`
+/// or `/`, or built from `__dirname`, `__filename` or `import.meta` (`path.join(__dirname, x)`,
+/// `` `${__dirname}/${x}` ``, `'./' + x`).
+fn relative(e: &Expression<'_>) -> bool {
+    let path = |s: &str| s.starts_with("./") || s.starts_with("../") || s.starts_with('/');
+    match e.without_parentheses() {
+        Expression::StringLiteral(s) => path(&s.value),
+        Expression::Identifier(id) => id.name == "__dirname" || id.name == "__filename",
+        Expression::ImportMeta(_) => true,
+        Expression::StaticMemberExpression(m) => relative(&m.object),
+        Expression::TemplateLiteral(t) => match (t.quasis.first(), t.expressions.first()) {
+            (Some(q), _) if !q.value.raw.is_empty() => path(&q.value.raw),
+            (_, Some(first)) => relative(first),
+            _ => false,
+        },
+        Expression::BinaryExpression(b) => relative(&b.left),
+        // `path.join(__dirname, …)`, `path.resolve(…)`, `new URL(x, import.meta.url)`.
+        Expression::CallExpression(c) => c
+            .arguments
+            .first()
+            .and_then(Argument::as_expression)
+            .is_some_and(relative),
+        Expression::NewExpression(n) => n
+            .arguments
+            .iter()
+            .filter_map(Argument::as_expression)
+            .any(relative),
+        _ => false,
     }
 }
 
@@ -244,6 +372,8 @@ impl<'a> Visit<'a> for Binder<'_> {
 /// Second pass: loads and uses.
 struct Finder<'b> {
     b: &'b Bindings,
+    /// The names built-in modules export (the catalog's).
+    exports: &'b BTreeSet<String>,
     out: Uses,
 }
 
@@ -275,8 +405,14 @@ impl<'a> Visit<'a> for Finder<'_> {
         let mut root = it;
         loop {
             match root {
-                Expression::StaticMemberExpression(m) => root = &m.object,
+                Expression::StaticMemberExpression(m) => {
+                    self.read(&m.property.name);
+                    root = &m.object;
+                }
                 Expression::ComputedMemberExpression(m) => {
+                    if let Some(name) = literal(&m.expression) {
+                        self.read(&name);
+                    }
                     keys.push(&m.expression);
                     root = &m.object;
                 }
@@ -304,6 +440,9 @@ impl<'a> Visit<'a> for Finder<'_> {
             if module == "module" && path.first().is_some_and(|m| m == "createRequire") {
                 self.out.dynamic.push((Dynamic::Load, at));
             }
+            if module == "vm" && path.first().is_some_and(|m| VM_CODE.contains(&m.as_str())) {
+                self.out.dynamic.push((Dynamic::Made, at));
+            }
             self.out.apis.push((module, path, at));
             // A computed member's key is code of its own.
             for key in keys {
@@ -316,12 +455,10 @@ impl<'a> Visit<'a> for Finder<'_> {
             && !self.b.names.contains_key("fetch")
         {
             let at = id.span.start;
+            // Connecting to a name: http.request's calls, resolving included.
             self.out
                 .apis
                 .push(("http".into(), vec!["request".into()], at));
-            self.out
-                .apis
-                .push(("dns".into(), vec!["lookup".into()], at));
         }
         for key in keys {
             self.visit_expression(key);
@@ -332,6 +469,32 @@ impl<'a> Visit<'a> for Finder<'_> {
     }
 
     fn visit_call_expression(&mut self, it: &CallExpression<'a>) {
+        // `process.binding('fs')` by a literal name is the binding's module, not native code.
+        if let Some(Some(name)) = self.b.binding(it) {
+            self.out.bindings.push((name, it.span.start));
+            for a in &it.arguments {
+                self.visit_argument(a);
+            }
+            return;
+        }
+        if let Some(None) = self.b.builtin_by_process(it) {
+            self.out.dynamic.push((Dynamic::Load, it.span.start));
+        }
+        // `net.connect(port, '10.0.0.1')`, `http.get('http://127.0.0.1/')`: no name to resolve.
+        if let Some((module, mut path)) = self.b.origin(&it.callee)
+            && !path.is_empty()
+            && it.arguments.iter().any(address_given)
+        {
+            if let Some(last) = path.last() {
+                self.read(&last.clone());
+            }
+            path.push(BY_ADDRESS.to_string());
+            self.out.apis.push((module, path, it.span.start));
+            for a in &it.arguments {
+                self.visit_argument(a);
+            }
+            return;
+        }
         if let Expression::Identifier(id) = &it.callee {
             match id.name.as_str() {
                 "require" => {
@@ -340,7 +503,14 @@ impl<'a> Visit<'a> for Finder<'_> {
                             Some(m) => self.out.apis.push((m, Vec::new(), it.span.start)),
                             None => self.out.loads.push((s, Kind::Require, it.span.start)),
                         },
-                        None => self.out.dynamic.push((Dynamic::Load, it.span.start)),
+                        None => {
+                            let kind = match it.arguments.first().and_then(Argument::as_expression)
+                            {
+                                Some(e) if relative(e) => Dynamic::Relative,
+                                _ => Dynamic::Load,
+                            };
+                            self.out.dynamic.push((kind, it.span.start));
+                        }
                     }
                     for a in &it.arguments {
                         self.visit_argument(a);
@@ -348,6 +518,7 @@ impl<'a> Visit<'a> for Finder<'_> {
                     return;
                 }
                 "eval" => self.out.dynamic.push((Dynamic::Eval, it.span.start)),
+                "Function" => self.out.dynamic.push((Dynamic::Made, it.span.start)),
                 "createRequire" => self.out.dynamic.push((Dynamic::Load, it.span.start)),
                 _ => {}
             }
@@ -359,9 +530,34 @@ impl<'a> Visit<'a> for Finder<'_> {
         if let Expression::Identifier(id) = &it.callee
             && id.name == "Function"
         {
-            self.out.dynamic.push((Dynamic::Eval, it.span.start));
+            self.out.dynamic.push((Dynamic::Made, it.span.start));
         }
         walk::walk_new_expression(self, it);
+    }
+
+    fn visit_binding_property(&mut self, it: &oxc_ast::ast::BindingProperty<'a>) {
+        if let Some(name) = it.key.static_name() {
+            self.read(&name);
+        }
+        walk::walk_binding_property(self, it);
+    }
+
+    fn visit_assignment_target_property_identifier(
+        &mut self,
+        it: &oxc_ast::ast::AssignmentTargetPropertyIdentifier<'a>,
+    ) {
+        self.read(&it.binding.name);
+        walk::walk_assignment_target_property_identifier(self, it);
+    }
+
+    fn visit_assignment_target_property_property(
+        &mut self,
+        it: &oxc_ast::ast::AssignmentTargetPropertyProperty<'a>,
+    ) {
+        if let Some(name) = it.name.static_name() {
+            self.read(&name);
+        }
+        walk::walk_assignment_target_property_property(self, it);
     }
 
     fn visit_import_expression(&mut self, it: &oxc_ast::ast::ImportExpression<'a>) {
@@ -370,6 +566,9 @@ impl<'a> Visit<'a> for Finder<'_> {
                 Some(m) => self.out.apis.push((m, Vec::new(), it.span.start)),
                 None => self.out.loads.push((s, Kind::Import, it.span.start)),
             },
+            None if relative(&it.source) => {
+                self.out.dynamic.push((Dynamic::Relative, it.span.start));
+            }
             None => self.out.dynamic.push((Dynamic::Load, it.span.start)),
         }
         walk::walk_import_expression(self, it);
@@ -405,7 +604,25 @@ impl<'a> Visit<'a> for Finder<'_> {
     }
 }
 
+/// `vm`'s ways to run code made at run time.
+const VM_CODE: &[&str] = &[
+    "Script",
+    "createScript",
+    "runInThisContext",
+    "runInContext",
+    "runInNewContext",
+    "compileFunction",
+    "SourceTextModule",
+];
+
 impl Finder<'_> {
+    /// A property read by name, kept if some built-in exports that name.
+    fn read(&mut self, name: &str) {
+        if self.exports.contains(name) && !self.out.names.contains(name) {
+            self.out.names.insert(name.to_string());
+        }
+    }
+
     /// `export … from 'source'`: a built-in leaves the file as a whole; another module is loaded.
     fn reexport(&mut self, source: &str, at: u32) {
         match builtin(source) {
@@ -426,12 +643,34 @@ pub fn find(program: &oxc_ast::ast::Program<'_>) -> Uses {
             break;
         }
     }
+    static NONE: BTreeSet<String> = BTreeSet::new();
+    let exports = crate::catalog::node_apis::node_apis().map_or(&NONE, |c| c.export_names());
     let mut finder = Finder {
         b: &bindings,
+        exports,
         out: Uses::default(),
     };
     finder.visit_program(program);
     let mut out = finder.out;
+    // Code made at run time reaches what its scope does: `process` and `fetch` from the global
+    // scope, and a direct `eval` every module its file binds.
+    let bound: BTreeSet<&String> = bindings.names.values().map(|(m, _)| m).collect();
+    let made: Vec<(Dynamic, u32)> = out
+        .dynamic
+        .iter()
+        .filter(|(kind, _)| matches!(kind, Dynamic::Eval | Dynamic::Made))
+        .copied()
+        .collect();
+    for (kind, at) in made {
+        let mut reached = vec!["process"];
+        if kind == Dynamic::Eval {
+            reached.extend(bound.iter().map(|m| m.as_str()));
+        }
+        for m in reached {
+            out.apis.push((m.to_string(), vec![ANY.to_string()], at));
+        }
+        out.apis.push(("http".into(), vec!["request".into()], at));
+    }
     // One warning a place, however many ways it was seen.
     out.dynamic.sort_by_key(|(kind, at)| (*at, *kind));
     out.dynamic.dedup();
