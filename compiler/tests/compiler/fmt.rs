@@ -25,7 +25,8 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>, only_warden: bool) {
     };
     for e in entries {
         let path = e.unwrap().path();
-        if path.is_dir() {
+        // Packages npm installed for the Node.js examples hold no programs.
+        if path.is_dir() && !path.ends_with("node_modules") {
             files_under(&path, out, only_warden);
         } else if !only_warden || path.extension().is_some_and(|x| x == "warden") {
             out.push(path);

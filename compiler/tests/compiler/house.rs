@@ -45,7 +45,8 @@ fn files_under(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
         .collect();
     entries.sort();
     for path in entries {
-        if path.is_dir() {
+        // Packages npm installed for the Node.js examples are not the project's.
+        if path.is_dir() && !path.ends_with("node_modules") {
             files_under(&path, ext, out);
         } else if path.extension().is_some_and(|e| e == ext) {
             out.push(path);

@@ -95,7 +95,10 @@ fn mutated_programs_never_panic() {
     let mut seeds: Vec<String> = Vec::new();
     for dir in common::examples() {
         for e in std::fs::read_dir(&dir).unwrap() {
-            seeds.push(std::fs::read_to_string(e.unwrap().path()).unwrap());
+            let path = e.unwrap().path();
+            if path.is_file() {
+                seeds.push(std::fs::read_to_string(path).unwrap());
+            }
         }
     }
     for f in std::fs::read_dir(common::repo().join("compiler/tests/broken")).unwrap() {

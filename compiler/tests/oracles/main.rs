@@ -22,6 +22,7 @@ mod installer;
 mod integrations;
 mod netpol;
 mod netpol_upstream;
+mod node_services;
 mod pod_security_eval;
 mod seccomp_node;
 mod seccomp_property;

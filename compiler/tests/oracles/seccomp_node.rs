@@ -34,7 +34,7 @@ fn profile_of(program: &std::path::Path) -> Value {
     serde_json::from_str(&doc.text).unwrap()
 }
 
-fn node() -> String {
+pub(crate) fn node() -> String {
     let out = Command::new("node")
         .arg("--version")
         .output()
@@ -49,12 +49,13 @@ fn node() -> String {
 
 /// The tests of this file take turns, and share the DNS stub (started once: its thread serves
 /// until the process ends).
-static DNS: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static DNS: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+pub(crate) static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// A DNS stub on 127.0.0.1:53 answering every A query with 10.1.2.3 and every other with no
-/// record, as a cluster's resolver would answer a service name.
-fn dns_stub() -> std::thread::JoinHandle<()> {
+/// A DNS stub on 127.0.0.1:53 answering every A query with 10.1.2.3 (127.0.0.1 for a name under
+/// `loopback.test`, where a test's own server listens) and every other with no record, as a
+/// cluster's resolver would answer a service name.
+pub(crate) fn dns_stub() -> std::thread::JoinHandle<()> {
     let socket = UdpSocket::bind("127.0.0.1:53")
         .expect("UDP 127.0.0.1:53 for the DNS stub (the suite runs as root)");
     std::thread::spawn(move || {
@@ -80,7 +81,10 @@ fn dns_stub() -> std::thread::JoinHandle<()> {
             r.extend_from_slice(&[0, u8::from(qtype == 1), 0, 0, 0, 0]);
             r.extend_from_slice(&q[12..qend]);
             if qtype == 1 {
-                r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 1, 2, 3]);
+                let here = q[12..=end].ends_with(b"\x08loopback\x04test\x00");
+                let address = if here { [127, 0, 0, 1] } else { [10, 1, 2, 3] };
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4]);
+                r.extend_from_slice(&address);
             }
             let _ = socket.send_to(&r, from);
         }
@@ -102,7 +106,7 @@ fn upstream() -> u16 {
     port
 }
 
-struct Container {
+pub(crate) struct Container {
     id: String,
     child: Child,
     _bundle: tempfile::TempDir,
@@ -112,6 +116,41 @@ struct Container {
 /// (read-only) and the example at /app, in the host's network namespace (so sysfs is the host's,
 /// bound read-only), with /etc/resolv.conf pointing at the stub.
 fn start(seccomp: &Value, port: u16, upstream: u16) -> Container {
+    let app = common::example("seccomp/node-web");
+    let env = [
+        "PATH=/usr/bin:/bin".to_string(),
+        format!("PORT={port}"),
+        format!("UPSTREAM_PORT={upstream}"),
+        "LOOKUP=svc.example.test".to_string(),
+    ];
+    start_app(
+        seccomp,
+        &App {
+            dir: &app,
+            args: &["/usr/bin/node", "/app/server.js"],
+            cwd: "/",
+            user: None,
+            env: &env,
+            mounts: &[],
+        },
+        port,
+    )
+}
+
+/// A Node.js program to run in a container: its directory (at /app), command, working
+/// directory, user (`None`: root), environment, and more read-only mounts (host path, path in
+/// the container).
+pub(crate) struct App<'a> {
+    pub dir: &'a std::path::Path,
+    pub args: &'a [&'a str],
+    pub cwd: &'a str,
+    pub user: Option<u32>,
+    pub env: &'a [String],
+    pub mounts: &'a [(std::path::PathBuf, &'a str)],
+}
+
+/// Starts `app` under `seccomp` as `start` does, and waits for its `listening` line on `port`.
+pub(crate) fn start_app(seccomp: &Value, app: &App<'_>, port: u16) -> Container {
     let bundle = tempfile::tempdir().unwrap();
     let status = Command::new(tool("runc"))
         .args(["spec", "--bundle"])
@@ -131,6 +170,9 @@ fn start(seccomp: &Value, port: u16, upstream: u16) -> Container {
     for dir in ["usr", "etc", "app", "tmp", "proc", "dev", "sys"] {
         std::fs::create_dir_all(root.join(dir)).unwrap();
     }
+    for (_, to) in app.mounts {
+        std::fs::create_dir_all(root.join(to.trim_start_matches('/'))).unwrap();
+    }
     for (link, to) in [
         ("bin", "usr/bin"),
         ("lib", "usr/lib"),
@@ -141,14 +183,12 @@ fn start(seccomp: &Value, port: u16, upstream: u16) -> Container {
     }
     config["root"] = json!({"path": "rootfs", "readonly": true});
     config["process"]["terminal"] = json!(false);
-    config["process"]["cwd"] = json!("/");
-    config["process"]["args"] = json!(["/usr/bin/node", "/app/server.js"]);
-    config["process"]["env"] = json!([
-        "PATH=/usr/bin:/bin",
-        format!("PORT={port}"),
-        format!("UPSTREAM_PORT={upstream}"),
-        "LOOKUP=svc.example.test",
-    ]);
+    config["process"]["cwd"] = json!(app.cwd);
+    config["process"]["args"] = json!(app.args);
+    config["process"]["env"] = json!(app.env);
+    if let Some(uid) = app.user {
+        config["process"]["user"] = json!({"uid": uid, "gid": uid});
+    }
     config["linux"]["seccomp"] = seccomp.clone();
     let namespaces: Vec<Value> = config["linux"]["namespaces"]
         .as_array()
@@ -169,8 +209,11 @@ fn start(seccomp: &Value, port: u16, upstream: u16) -> Container {
     mounts.push(ro(std::path::Path::new("/sys"), "/sys"));
     mounts.push(ro(std::path::Path::new("/usr"), "/usr"));
     mounts.push(ro(std::path::Path::new("/etc"), "/etc"));
-    mounts.push(ro(&common::example("seccomp/node-web"), "/app"));
+    mounts.push(ro(app.dir, "/app"));
     mounts.push(ro(&resolv, "/etc/resolv.conf"));
+    for (from, to) in app.mounts {
+        mounts.push(ro(from, to));
+    }
     config["mounts"] = Value::Array(mounts);
     std::fs::write(&path, config.to_string()).unwrap();
     let id = format!("warden-node-{}-{port}", std::process::id());
@@ -194,7 +237,10 @@ fn start(seccomp: &Value, port: u16, upstream: u16) -> Container {
         let _ = Command::new(tool("runc"))
             .args(["delete", "-f", &id])
             .output();
-        panic!("server.js did not start under its profile ({status}): {first:?}\n{err}");
+        panic!(
+            "{} did not start under its profile ({status}): {first:?}\n{err}",
+            app.dir.display()
+        );
     }
     // The rest of stdout (`graceful`) is read when the container ends.
     std::thread::spawn(move || {
@@ -223,7 +269,7 @@ impl Drop for Container {
 }
 
 /// A loopback port nothing listens on.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -232,7 +278,7 @@ fn free_port() -> u16 {
 }
 
 /// One HTTP/1.0 request on its own connection; the status and body.
-fn get(port: u16, path: &str) -> Result<(u16, String), String> {
+pub(crate) fn get(port: u16, path: &str) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").map_err(|e| e.to_string())?;
@@ -249,7 +295,7 @@ fn get(port: u16, path: &str) -> Result<(u16, String), String> {
 
 /// The container's exit code, waiting at most 20 s (`why` says what the wait was for); the
 /// container is removed when `c` drops.
-fn exit_code(mut c: Container, why: &str) -> i32 {
+pub(crate) fn exit_code(mut c: Container, why: &str) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(s) = c.child.try_wait().unwrap() {
@@ -260,7 +306,7 @@ fn exit_code(mut c: Container, why: &str) -> i32 {
     }
 }
 
-fn stop(c: Container) -> i32 {
+pub(crate) fn stop(c: Container) -> i32 {
     let _ = Command::new(tool("runc"))
         .args(["kill", &c.id, "TERM"])
         .status();
@@ -356,7 +402,7 @@ fn serve(seccomp: &Value, up: u16) -> usize {
 }
 
 /// How many system calls a profile lets run on x86_64.
-fn allowed_on_x86_64(profile: &Value) -> std::collections::BTreeSet<String> {
+pub(crate) fn allowed_on_x86_64(profile: &Value) -> std::collections::BTreeSet<String> {
     let table = warden::catalog::get()
         .table(warden::catalog::Arch::X86_64)
         .unwrap();
