@@ -15,6 +15,9 @@
 )]
 
 mod generate;
+mod node;
+
+pub use node::node;
 
 use warden::diag::{Diagnostic, render};
 use warden::document::{Layout, Target};

@@ -15,13 +15,14 @@ use std::path::{Path, PathBuf};
 
 type Body = fn(&[u8]);
 
-const TARGETS: [(&str, Body); 6] = [
+const TARGETS: [(&str, Body); 7] = [
     ("parse", warden_fuzz::parse),
     ("check", warden_fuzz::check),
     ("compile", warden_fuzz::compile),
     ("round_trip", warden_fuzz::round_trip),
     ("lsp", warden_fuzz::lsp),
     ("manifests", warden_fuzz::manifests),
+    ("node", warden_fuzz::node),
 ];
 
 fn inputs(dir: &Path) -> Vec<PathBuf> {
