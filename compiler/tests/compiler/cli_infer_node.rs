@@ -134,26 +134,39 @@ fn what_a_computed_name_may_load_is_read_as_loaded() {
     std::fs::write(dir.join("package.json"), r#"{"main": "a.js"}"#).unwrap();
     std::fs::write(
         dir.join("a.js"),
-        "require(__dirname + '/' + process.argv[2]);
-process.getBuiltinModule('node:fs').unlink('/x', () => {});
-",
+        "require(__dirname + '/' + process.argv[2]);\nprocess.getBuiltinModule('node:fs').unlink('/x', () => {});\n",
     )
     .unwrap();
-    std::fs::write(
-        dir.join("broken.js"),
-        "const x = ;
-",
-    )
-    .unwrap();
+    std::fs::write(dir.join("broken.js"), "const x = ;\n").unwrap();
     let (code, block, err) = run(&["infer", "node", &p, "--color", "never"], dir);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("warning[W1508]"), "{err}");
     assert!(err.contains("broken.js:1:11"), "{err}");
     assert!(block.contains("fs.unlink (a.js:2)"), "{block}");
+    // A package read because a name is computed, which computes a path of its own: its files
+    // are read in turn.
+    let q = dir.join("node_modules/q");
+    std::fs::create_dir_all(q.join("parts")).unwrap();
+    std::fs::write(q.join("package.json"), r#"{"main": "main.js"}"#).unwrap();
+    std::fs::write(
+        q.join("main.js"),
+        "require('./parts/' + process.env.PART);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        q.join("parts/udp.js"),
+        "require('dgram').createSocket('udp4');\n",
+    )
+    .unwrap();
+    let (code, block, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        block.contains("dgram.createSocket (node_modules/q/parts/udp.js:1)"),
+        "{block}"
+    );
     std::fs::write(
         dir.join("broken.js"),
-        "module.exports = process.binding(name);
-",
+        "module.exports = process.binding(name);\n",
     )
     .unwrap();
     let (code, block, err) = run(&["infer", "node", &p, "--color", "never"], dir);

@@ -132,26 +132,34 @@ pub fn infer(dir: &Path, options: &Options) -> Inferred {
     // Files are found by their resolved paths; they are named as the user named the package.
     let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let names = (root.as_path(), dir);
-    // A module named at run time is an installed package or a file of the package naming it.
-    let computing: BTreeSet<std::path::PathBuf> = g
-        .files
-        .iter()
-        .filter(|f| {
-            f.uses
-                .dynamic
-                .iter()
-                .any(|(k, _)| matches!(k, Dynamic::Relative | Dynamic::Eval))
-        })
-        .map(|f| graph::package_of(&f.path, &root))
-        .collect();
+    // A module named at run time is an installed package or a file of the package naming it;
+    // what that reads may name more, until nothing new is named.
     let named_at_run_time = g.files.iter().any(|f| {
         f.uses
             .dynamic
             .iter()
             .any(|(kind, _)| *kind != Dynamic::Native)
     });
-    if named_at_run_time {
+    let mut computing: BTreeSet<std::path::PathBuf> = BTreeSet::new();
+    let mut widened = false;
+    while named_at_run_time {
+        let now: BTreeSet<std::path::PathBuf> = g
+            .files
+            .iter()
+            .filter(|f| {
+                f.uses
+                    .dynamic
+                    .iter()
+                    .any(|(k, _)| matches!(k, Dynamic::Relative | Dynamic::Eval))
+            })
+            .map(|f| graph::package_of(&f.path, &root))
+            .collect();
+        if widened && now.is_subset(&computing) {
+            break;
+        }
+        computing.extend(now);
         graph::widen(&mut g, &root, &computing);
+        widened = true;
     }
     out.files = g.files.len();
     // Each API with its first use, in the order of the files and the uses.
@@ -335,7 +343,7 @@ fn laid_out(body: &str) -> Result<String, String> {
         })
 }
 
-/// The block for native code, which may make any call.
+// What each place that cannot be read statically is taken to do, said with its warning.
 const LOADED: &str = "it is taken to name an installed package: every one is read as if loaded; a built-in named at run time is not counted (name it literally)";
 const RELATIVE: &str =
     "every file of this package, and every installed package, is read as if loaded";
@@ -343,6 +351,7 @@ const EVAL: &str = "what it may call is counted as every module this file binds,
 const MADE: &str = "it runs in the global scope: what it may call is counted as `process` and `fetch`; every installed package is read as if loaded";
 const NATIVE_NOTE: &str = "native code may make any call: the block is Docker's default profile";
 
+/// The block for native code, which may make any call.
 const NATIVE: &str =
     "    base docker-default // native code: any call (W1503)\n    default errno EPERM\n  }\n";
 
