@@ -140,26 +140,16 @@ pub fn infer(dir: &Path, options: &Options) -> Inferred {
             .iter()
             .any(|(kind, _)| *kind != Dynamic::Native)
     });
-    let mut computing: BTreeSet<std::path::PathBuf> = BTreeSet::new();
-    let mut widened = false;
-    while named_at_run_time {
-        let now: BTreeSet<std::path::PathBuf> = g
-            .files
-            .iter()
-            .filter(|f| {
-                f.uses
-                    .dynamic
-                    .iter()
-                    .any(|(k, _)| matches!(k, Dynamic::Relative | Dynamic::Eval))
-            })
-            .map(|f| graph::package_of(&f.path, &root))
-            .collect();
-        if widened && now.is_subset(&computing) {
-            break;
+    if named_at_run_time {
+        let mut computing = BTreeSet::new();
+        loop {
+            computing.extend(computing_packages(&g, &root));
+            graph::widen(&mut g, &root, &computing);
+            // Each round reads the files of at least one more package, or is the last.
+            if computing_packages(&g, &root).is_subset(&computing) {
+                break;
+            }
         }
-        computing.extend(now);
-        graph::widen(&mut g, &root, &computing);
-        widened = true;
     }
     out.files = g.files.len();
     // Each API with its first use, in the order of the files and the uses.
@@ -325,6 +315,21 @@ pub fn infer(dir: &Path, options: &Options) -> Inferred {
         Err(e) => out.diagnostics.push(Diagnostic::error("E0805", e)),
     }
     out
+}
+
+/// The packages whose code computes a path to load or runs `eval` in its scope: their own files
+/// may be loaded.
+fn computing_packages(g: &graph::Graph, root: &Path) -> BTreeSet<std::path::PathBuf> {
+    g.files
+        .iter()
+        .filter(|f| {
+            f.uses
+                .dynamic
+                .iter()
+                .any(|(k, _)| matches!(k, Dynamic::Relative | Dynamic::Eval))
+        })
+        .map(|f| graph::package_of(&f.path, root))
+        .collect()
 }
 
 /// The service's lines as `warden fmt` lays them out, checked to parse as a service's body.
