@@ -362,4 +362,7 @@ fn connecting_to_an_address_resolves_no_name() {
         assert!(!block.contains("to an address"), "{by_name}\n{block}");
         assert!(block.contains("recvmsg"), "{by_name}\n{block}");
     }
+    // An address given to what is no client changes nothing.
+    let block = block_of("require('fs').unlink('10.0.0.7', () => {});");
+    assert!(block.contains("fs.unlink (a.js:1)"), "{block}");
 }

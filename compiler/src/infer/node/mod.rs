@@ -432,10 +432,13 @@ fn render(
         let name = match member.as_deref() {
             Some(uses::ANY) => format!("{module} as a whole"),
             Some(m) if m.ends_with(uses::BY_ADDRESS) => {
-                format!(
-                    "{module}.{} to an address",
-                    m.trim_end_matches(uses::BY_ADDRESS)
-                )
+                let m = m.trim_end_matches(uses::BY_ADDRESS);
+                // Said only of a client, for which it matters.
+                if catalog.resolves.contains(&format!("{module}.{m}")) {
+                    format!("{module}.{m} to an address")
+                } else {
+                    format!("{module}.{m}")
+                }
             }
             Some(m) => format!("{module}.{m}"),
             None => format!("{module} passed on, used by the names read"),
