@@ -274,6 +274,15 @@ fn a_dockerfile_gives_a_service_with_the_block_of_the_script_it_runs() {
         "{program}"
     );
     assert!(!program.contains("npm"), "{program}");
+    // The health check runs node in the container: its script is read with the service's.
+    assert!(
+        program.contains("(entry src/main.js, src/health.js)"),
+        "{program}"
+    );
+    assert!(
+        program.contains("net.connect (src/health.js:2)"),
+        "{program}"
+    );
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("svc.warden"), &program).unwrap();
     let p = tmp.path().to_string_lossy();
@@ -300,6 +309,25 @@ fn a_dockerfile_gives_a_service_with_the_block_of_the_script_it_runs() {
     assert!(program.contains("port tcp-8000 8000/tcp"), "{program}");
     assert!(program.contains("runs as root"), "{program}");
     assert!(!program.contains("syscalls"), "{program}");
+    assert!(!program.contains("HEALTHCHECK runs"), "{program}");
+
+    // A health check by another program: said, since the block has no calls for it.
+    let (code, program, err) = run(
+        &[
+            "infer",
+            "dockerfile",
+            "docker/Dockerfile.wget",
+            "--color",
+            "never",
+        ],
+        &common::repo().join("compiler/tests/node"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        program.contains("HEALTHCHECK runs `wget -q -O- http://localhost:3000/` (docker/Dockerfile.wget:7): not node"),
+        "{program}"
+    );
+    assert!(program.contains("syscalls {"), "{program}");
 }
 
 #[test]

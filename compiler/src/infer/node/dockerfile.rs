@@ -96,9 +96,24 @@ fn user_note(args: &str, at: &str) -> String {
 const SHELL: &str = " (a shell form: `sh -c` starts node, so the shell's calls are in it too)";
 const NOT_COPIED: &str = "no `syscalls` block is drafted: give the context with `--context DIR`, or run `warden infer node` on the code";
 
+/// The script a command runs with node (`node --flag server.js`), if it runs node.
+fn node_script(words: &[String]) -> Option<&String> {
+    let program = words.first()?;
+    let program = program.rsplit('/').next().unwrap_or(program);
+    if program != "node" && program != "nodejs" {
+        return None;
+    }
+    words.iter().skip(1).find(|w| !w.starts_with('-'))
+}
+
 /// What `infer node` makes of the package of `file` (the nearest directory with a package.json,
 /// as Node finds it), with `file` as its entry.
-fn script_block(file: &Path, service: &str, options: &super::Options) -> super::Inferred {
+fn script_block(
+    file: &Path,
+    also: Option<&Path>,
+    service: &str,
+    options: &super::Options,
+) -> super::Inferred {
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let package = file
         .ancestors()
@@ -110,6 +125,10 @@ fn script_block(file: &Path, service: &str, options: &super::Options) -> super::
         .map_or_else(|_| file.to_path_buf(), Path::to_path_buf);
     let mut options = options.clone();
     options.entries = vec![entry];
+    // The health check's script, when it is of the same package: a second entry.
+    if let Some(rel) = also.and_then(|a| a.strip_prefix(&package).ok()) {
+        options.entries.push(rel.to_path_buf());
+    }
     options.service = Some(service.to_string());
     super::infer(&package, &options)
 }
@@ -210,6 +229,7 @@ pub fn draft(
     let mut notes: Vec<String> = Vec::new();
     let mut run: Option<(Vec<String>, bool, usize, String)> = None;
     let mut entrypoint: Option<(Vec<String>, bool, usize)> = None;
+    let mut health: Option<(Vec<String>, usize)> = None;
     for i in stage {
         let at = format!("{name}:{}", i.line);
         match i.keyword.as_str() {
@@ -242,9 +262,24 @@ pub fn draft(
                 "VOLUME {} ({at}): written at run time; with `require read-only-root-filesystem`, mount a volume there",
                 i.args
             )),
-            "HEALTHCHECK" => notes.push(format!(
-                "HEALTHCHECK ({at}): Kubernetes does not run it; an exec probe that does runs under this block too"
-            )),
+            "HEALTHCHECK" => {
+                notes.push(format!(
+                    "HEALTHCHECK ({at}): Kubernetes does not run it; an exec probe that does runs under this block too"
+                ));
+                // `HEALTHCHECK [--interval=…] CMD command`, or `NONE`.
+                let rest = i.args.trim_start();
+                let mut rest = rest;
+                while let Some(after) = rest.strip_prefix("--") {
+                    rest = after
+                        .split_once(char::is_whitespace)
+                        .map_or("", |(_, r)| r)
+                        .trim_start();
+                }
+                health = rest
+                    .strip_prefix("CMD")
+                    .filter(|r| r.starts_with(char::is_whitespace))
+                    .map(|r| (command(r.trim()).0, i.line));
+            }
             "ENTRYPOINT" => {
                 let (words, shell) = command(&i.args);
                 entrypoint = Some((words, shell, i.line));
@@ -281,16 +316,33 @@ pub fn draft(
     for note in &notes {
         o.push_str(&format!("  // {}\n", super::super::render::sanitize(note)));
     }
+    // The health check runs in the container, under the same block: a node script of the
+    // context is read with the service's; another program's calls are not known.
+    let health_script = match &health {
+        Some((health, l)) => match node_script(health) {
+            Some(script) => source_of(&join(&workdir, script), &copies, &context),
+            // Said where there is a block to say it of.
+            None if node_script(&words).is_none() => None,
+            None => {
+                let said = super::super::render::sanitize(&health.join(" "));
+                o.push_str(&format!(
+                    "  // HEALTHCHECK runs `{said}` ({name}:{l}): not node, so its calls are not in the block; under Docker it would be killed\n"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
     let program = words
         .first()
         .map(|w| w.rsplit('/').next().unwrap_or(w).to_string());
-    let script = words.iter().skip(1).find(|w| !w.starts_with('-'));
-    match (program.as_deref(), script) {
+    match (program.as_deref(), node_script(&words)) {
         (Some("node" | "nodejs"), Some(script)) => {
             let in_image = join(&workdir, script);
             match source_of(&in_image, &copies, &context) {
                 Some(file) => {
-                    let inferred = script_block(&file, service, node_options);
+                    let inferred =
+                        script_block(&file, health_script.as_deref(), service, node_options);
                     let how = if shell { SHELL } else { "" };
                     let said = super::super::render::sanitize(&words.join(" "));
                     o.push_str(&format!("  // {said} ({name}:{line}) runs node{how}\n"));
