@@ -44,21 +44,19 @@ pub fn entries(dir: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     if given.is_empty() {
         return package_entries(dir, true);
     }
-    {
-        let mut paths = Vec::new();
-        for p in given {
-            let path = if p.is_absolute() {
-                p.clone()
-            } else {
-                dir.join(p)
-            };
-            if !path.is_file() {
-                return Err(format!("entry {} is not a file", path.display()));
-            }
-            paths.push(std::fs::canonicalize(&path).unwrap_or(path));
+    let mut paths = Vec::new();
+    for p in given {
+        let path = if p.is_absolute() {
+            p.clone()
+        } else {
+            dir.join(p)
+        };
+        if !path.is_file() {
+            return Err(format!("entry {} is not a file", path.display()));
         }
-        Ok(paths)
+        paths.push(std::fs::canonicalize(&path).unwrap_or(path));
     }
+    Ok(paths)
 }
 
 /// The files the package at `dir` starts from: `main`, `exports`, and with `bin` its scripts.
