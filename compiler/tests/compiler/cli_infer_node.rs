@@ -394,3 +394,32 @@ fn connecting_to_an_address_resolves_no_name() {
     let block = block_of("require('fs').unlink('10.0.0.7', () => {});");
     assert!(block.contains("fs.unlink (a.js:1)"), "{block}");
 }
+
+/// A name computed from written alternatives loads each one written; only what is not written is
+/// computed (W1501).
+#[test]
+fn the_names_written_in_a_computed_name_are_loaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let p = dir.to_string_lossy().to_string();
+    std::fs::write(dir.join("package.json"), r#"{"main": "a.js"}"#).unwrap();
+    std::fs::write(
+        dir.join("a.js"),
+        "require(process.env.RUNNER || 'child_process').spawn('/bin/true');\n",
+    )
+    .unwrap();
+    let (code, block, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning[W1501]"), "{err}");
+    assert!(block.contains("child_process passed on"), "{block}");
+    assert!(block.contains("wait4"), "{block}");
+    std::fs::write(
+        dir.join("a.js"),
+        "require(process.env.UDP ? 'dgram' : ('os')).createSocket('udp4');\n",
+    )
+    .unwrap();
+    let (code, block, err) = run(&["infer", "node", &p, "--color", "never"], dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("W1501"), "{err}");
+    assert!(block.contains("recvmmsg"), "{block}");
+}

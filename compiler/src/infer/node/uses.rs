@@ -234,6 +234,30 @@ fn required(call: &CallExpression<'_>) -> Option<String> {
     }
 }
 
+/// The names `e` may be that are written in it, through `||`, `??`, `&&` and `?:`; whether it
+/// can be nothing else.
+fn alternatives(e: &Expression<'_>, out: &mut Vec<String>) -> bool {
+    match e.without_parentheses() {
+        Expression::LogicalExpression(l) => {
+            let left = alternatives(&l.left, out);
+            let right = alternatives(&l.right, out);
+            left && right
+        }
+        Expression::ConditionalExpression(c) => {
+            let yes = alternatives(&c.consequent, out);
+            let no = alternatives(&c.alternate, out);
+            yes && no
+        }
+        other => match literal(other) {
+            Some(s) => {
+                out.push(s);
+                true
+            }
+            None => false,
+        },
+    }
+}
+
 /// Whether an argument names a host by a literal IP address: `'10.0.0.1'`,
 /// `` `http://127.0.0.1:${port}/` ``, `{ host: '::1' }`.
 fn address_given(a: &Argument<'_>) -> bool {
@@ -504,12 +528,24 @@ impl<'a> Visit<'a> for Finder<'_> {
                             None => self.out.loads.push((s, Kind::Require, it.span.start)),
                         },
                         None => {
-                            let kind = match it.arguments.first().and_then(Argument::as_expression)
-                            {
-                                Some(e) if relative(e) => Dynamic::Relative,
-                                _ => Dynamic::Load,
-                            };
-                            self.out.dynamic.push((kind, it.span.start));
+                            let arg = it.arguments.first().and_then(Argument::as_expression);
+                            // `require(name || 'pino')`, `require(c ? 'a' : 'b')`: the names
+                            // written are loaded as written; only the rest is computed.
+                            let mut written = Vec::new();
+                            let computed = arg.is_none_or(|e| !alternatives(e, &mut written));
+                            for s in written {
+                                match builtin(&s) {
+                                    Some(m) => self.out.apis.push((m, Vec::new(), it.span.start)),
+                                    None => self.out.loads.push((s, Kind::Require, it.span.start)),
+                                }
+                            }
+                            if computed {
+                                let kind = match arg {
+                                    Some(e) if relative(e) => Dynamic::Relative,
+                                    _ => Dynamic::Load,
+                                };
+                                self.out.dynamic.push((kind, it.span.start));
+                            }
                         }
                     }
                     for a in &it.arguments {
