@@ -18,6 +18,9 @@ pub struct NodeApis {
     /// `process.binding('name')`: the module it stands for, `none` or `native`.
     pub bindings: BTreeMap<String, String>,
     pub modules: BTreeMap<String, Module>,
+    /// Every name some module's `exports` holds: what a file's property reads are filtered by.
+    #[serde(skip)]
+    pub export_names: BTreeSet<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,17 +113,6 @@ impl NodeApis {
         )
     }
 
-    /// Every name some module's `exports` holds: what a file's property reads are filtered by.
-    pub fn export_names(&self) -> &BTreeSet<String> {
-        static NAMES: OnceLock<BTreeSet<String>> = OnceLock::new();
-        NAMES.get_or_init(|| {
-            self.modules
-                .values()
-                .flat_map(|m| m.exports.iter().cloned())
-                .collect()
-        })
-    }
-
     /// Whether `module` starts processes (the one kind a dynamic load is not widened to).
     pub fn starts_processes(module: &str) -> bool {
         matches!(module, "child_process" | "cluster")
@@ -132,8 +124,15 @@ pub fn node_apis() -> Result<&'static NodeApis, String> {
     static CATALOG: OnceLock<Result<NodeApis, String>> = OnceLock::new();
     CATALOG
         .get_or_init(|| {
-            serde_yaml::from_str(include_str!("../../catalog/node-apis.yaml"))
-                .map_err(|e| format!("compiler/catalog/node-apis.yaml: {e}"))
+            let mut apis: NodeApis =
+                serde_yaml::from_str(include_str!("../../catalog/node-apis.yaml"))
+                    .map_err(|e| format!("compiler/catalog/node-apis.yaml: {e}"))?;
+            apis.export_names = apis
+                .modules
+                .values()
+                .flat_map(|m| m.exports.iter().cloned())
+                .collect();
+            Ok(apis)
         })
         .as_ref()
         .map_err(Clone::clone)

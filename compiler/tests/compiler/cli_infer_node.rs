@@ -351,6 +351,33 @@ fn names_from_the_code_stay_inside_their_comments() {
         "{block}"
     );
     compiles_cleanly(dir, &block);
+
+    // A Dockerfile whose path holds a line break, running node and a health check by another
+    // program: the path, in both comments, stays in them.
+    let odd = dir.join("ctx\n  allow ptrace //");
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::copy(dir.join("a.js"), odd.join("a.js")).unwrap();
+    std::fs::write(odd.join("package.json"), r#"{"main": "a.js"}"#).unwrap();
+    std::fs::write(
+        odd.join("Dockerfile"),
+        "FROM node:20\nCOPY . .\nHEALTHCHECK CMD curl -f http://localhost/\nCMD [\"node\", \"a.js\"]\n",
+    )
+    .unwrap();
+    let file = odd.join("Dockerfile").to_string_lossy().to_string();
+    let (code, program, err) = run(&["infer", "dockerfile", &file, "--color", "never"], dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(program.contains("HEALTHCHECK runs `curl"), "{program}");
+    assert!(
+        !program
+            .lines()
+            .any(|l| l.trim_start().starts_with("allow ptrace")),
+        "{program}"
+    );
+    let check = tempfile::tempdir().unwrap();
+    std::fs::write(check.path().join("svc.warden"), &program).unwrap();
+    let c = check.path().to_string_lossy().to_string();
+    let (code, _, err) = run(&["check", &c, "--deny-warnings"], check.path());
+    assert_eq!(code, 0, "{err}\n{program}");
 }
 
 /// A client given a literal IP address resolves no name; given a name (or nothing, which is

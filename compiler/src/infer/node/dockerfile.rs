@@ -324,10 +324,13 @@ pub fn draft(
             // Said where there is a block to say it of.
             None if node_script(&words).is_none() => None,
             None => {
-                let said = super::super::render::sanitize(&health.join(" "));
-                o.push_str(&format!(
-                    "  // HEALTHCHECK runs `{said}` ({name}:{l}): not node, so its calls are not in the block; under Docker it would be killed\n"
+                // The command and the Dockerfile's path are the user's: one comment line whatever
+                // they hold.
+                let said = super::super::render::sanitize(&format!(
+                    "HEALTHCHECK runs `{}` ({name}:{l}): not node, so its calls are not in the block; under Docker it would be killed",
+                    health.join(" ")
                 ));
+                o.push_str(&format!("  // {said}\n"));
                 None
             }
         },
@@ -336,16 +339,19 @@ pub fn draft(
     let program = words
         .first()
         .map(|w| w.rsplit('/').next().unwrap_or(w).to_string());
-    match (program.as_deref(), node_script(&words)) {
-        (Some("node" | "nodejs"), Some(script)) => {
+    match (node_script(&words), program.as_deref()) {
+        (Some(script), _) => {
             let in_image = join(&workdir, script);
             match source_of(&in_image, &copies, &context) {
                 Some(file) => {
                     let inferred =
                         script_block(&file, health_script.as_deref(), service, node_options);
                     let how = if shell { SHELL } else { "" };
-                    let said = super::super::render::sanitize(&words.join(" "));
-                    o.push_str(&format!("  // {said} ({name}:{line}) runs node{how}\n"));
+                    let said = super::super::render::sanitize(&format!(
+                        "{} ({name}:{line}) runs node{how}",
+                        words.join(" ")
+                    ));
+                    o.push_str(&format!("  // {said}\n"));
                     o.push_str(&inferred.block);
                     draft.diagnostics.extend(inferred.diagnostics);
                     draft.sources = inferred.sources;
@@ -364,7 +370,7 @@ pub fn draft(
                 ),
             }
         }
-        (Some(other), _) => draft.diagnostics.push(
+        (None, Some(other)) => draft.diagnostics.push(
             Diagnostic::warning(
                 "W1507",
                 format!("{name}:{line} runs `{other}`, which warden cannot read the calls of"),
@@ -372,7 +378,7 @@ pub fn draft(
             .about_file(name.clone(), Some(line))
             .note("no `syscalls` block is drafted: `infer` reads Node.js code only"),
         ),
-        (None, _) => {}
+        (None, None) => {}
     }
     o.push_str("}\n");
     let program = format!("namespace {namespace} {{ }}\n\n{o}");

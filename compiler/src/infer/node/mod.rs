@@ -51,7 +51,7 @@ pub struct Inferred {
 }
 
 /// An API, as the catalog names it: `fs.promises.readFileSync` is `fs` `readFile`.
-fn api(module: &str, path: &[String]) -> (String, Option<String>) {
+fn api(module: &str, path: &[String]) -> Api {
     let mut members = path.iter().map(String::as_str);
     let mut member = members.next();
     if member == Some("promises") {
@@ -141,20 +141,21 @@ pub fn infer(dir: &Path, options: &Options) -> Inferred {
             .any(|(kind, _)| *kind != Dynamic::Native)
     });
     if named_at_run_time {
-        let mut computing = BTreeSet::new();
+        // Files are only added, so each round's packages hold the last round's.
+        let mut computing = computing_packages(&g, &root);
         loop {
-            computing.extend(computing_packages(&g, &root));
             graph::widen(&mut g, &root, &computing);
-            // Each round reads the files of at least one more package, or is the last.
-            if computing_packages(&g, &root).is_subset(&computing) {
+            let now = computing_packages(&g, &root);
+            if now.len() == computing.len() {
                 break;
             }
+            computing = now;
         }
     }
     out.files = g.files.len();
     // Each API with its first use, in the order of the files and the uses.
-    let mut used: BTreeMap<(String, Option<String>), String> = BTreeMap::new();
-    let mut order: Vec<(String, Option<String>)> = Vec::new();
+    let mut used: BTreeMap<Api, String> = BTreeMap::new();
+    let mut order: Vec<Api> = Vec::new();
     let mut read: BTreeSet<String> = BTreeSet::new();
     let mut widen_unknown = false;
     let mut widen_native = false;
@@ -180,7 +181,7 @@ pub fn infer(dir: &Path, options: &Options) -> Inferred {
             continue;
         }
         read.extend(file.uses.names.iter().cloned());
-        let mut uses: Vec<((String, Option<String>), u32)> = file
+        let mut uses: Vec<(Api, u32)> = file
             .uses
             .apis
             .iter()

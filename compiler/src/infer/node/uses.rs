@@ -680,7 +680,7 @@ pub fn find(program: &oxc_ast::ast::Program<'_>) -> Uses {
         }
     }
     static NONE: BTreeSet<String> = BTreeSet::new();
-    let exports = crate::catalog::node_apis::node_apis().map_or(&NONE, |c| c.export_names());
+    let exports = crate::catalog::node_apis::node_apis().map_or(&NONE, |c| &c.export_names);
     let mut finder = Finder {
         b: &bindings,
         exports,
