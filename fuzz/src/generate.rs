@@ -790,5 +790,97 @@ pub fn valid_file(u: &mut Unstructured<'_>) -> Result<File> {
         adm.images = some(u, 0, 1, |u| string(u, IMAGES))?;
         file.admissions.push(adm);
     }
+    // Drawn after everything above, so that a stored input keeps building the program it did
+    // and may go on to these: how the blocks enforce, and what a program claims of its namespaces.
+    for adm in &mut file.admissions {
+        adm.modes = some(u, 0, 1, |u| pick(u, &["deny", "warn", "audit"]))?;
+        adm.pod_security = some(u, 0, 1, |u| {
+            Ok((
+                pick(u, &["baseline", "restricted"])?,
+                optional(u, |u| pick(u, &["v1.30", "v1.36"]))?,
+                Span::default(),
+            ))
+        })?;
+        if !adm.pod_security.is_empty() {
+            adm.exempt = some(u, 0, 1, |u| {
+                Ok((
+                    pick(u, &["runAsUser", "privileged", "seccompProfile_restricted"])?,
+                    reason(u)?,
+                    Terms {
+                        owner: optional(u, reason)?,
+                        until: optional(u, |u| pick(u, VALID_DATES))?,
+                    },
+                ))
+            })?;
+        }
+    }
+    file.compliance = some(u, 0, 1, |u| valid_compliance(u, &namespaces))?;
     Ok(file)
+}
+
+/// Days that exist: with `review`'s day (2026-06-01), one ended, one within 30 days, one later.
+const VALID_DATES: &[&str] = &["2026-05-31", "2026-06-20", "2027-03-31"];
+
+/// Text for an owner or a reason: anything but empty (E1002).
+fn reason(u: &mut Unstructured<'_>) -> Result<Ident> {
+    let mut text = string(u, &["SEC-1", "a | b", "<b>x</b>", "*y* [z](http://e)"])?;
+    if text.text.trim().is_empty() {
+        text.text.push('r');
+    }
+    Ok(text)
+}
+
+/// A compliance block over the declared namespaces, waiving real controls of what it claims.
+fn valid_compliance(u: &mut Unstructured<'_>, namespaces: &[&str]) -> Result<Compliance> {
+    const CONTROLS: &[(&str, &[&str])] = &[
+        ("nist-800-53", &["AC-4", "SC-7(5)", "CM-7", "AC-6"]),
+        ("pci-dss", &["1.3.2", "2.2.4", "1.2.5"]),
+        ("cis-kubernetes", &["5.2.2", "5.3.2", "5.7.2"]),
+        ("nsa-cisa", &["net-default-deny", "pod-non-root"]),
+        ("pod-security", &["privileged", "runAsNonRoot"]),
+    ];
+    let mut frameworks: Vec<&(&str, &[&str])> = Vec::new();
+    for _ in 0..u.int_in_range(1..=2)? {
+        let f = u.choose(CONTROLS)?;
+        if !frameworks.iter().any(|g| g.0 == f.0) {
+            frameworks.push(f);
+        }
+    }
+    let applies = if u.arbitrary()? {
+        vec![(AdmissionScope::All, Span::default())]
+    } else {
+        let names = namespaces
+            .iter()
+            .take(u.int_in_range(1..=namespaces.len())?)
+            .map(|ns| spanned(*ns))
+            .collect();
+        vec![(AdmissionScope::Names(names), Span::default())]
+    };
+    let mut waivers = Vec::new();
+    for _ in 0..u.int_in_range(0..=3)? {
+        let (framework, controls) = **u.choose(&frameworks)?;
+        let control = *u.choose(controls)?;
+        if waivers
+            .iter()
+            .any(|w: &Waiver| w.framework.text == framework && w.control.text == control)
+        {
+            continue;
+        }
+        waivers.push(Waiver {
+            framework: spanned(framework),
+            control: spanned(control),
+            owner: reason(u)?,
+            until: pick(u, VALID_DATES)?,
+            reason: reason(u)?,
+            span: Span::default(),
+        });
+    }
+    Ok(Compliance {
+        name: spanned("estate"),
+        span: Span::default(),
+        frameworks: frameworks.iter().map(|f| spanned(f.0)).collect(),
+        applies,
+        except: Vec::new(),
+        waivers,
+    })
 }

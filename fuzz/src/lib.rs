@@ -16,8 +16,10 @@
 
 mod generate;
 mod node;
+mod review;
 
 pub use node::node;
+pub use review::{Reached, reached, review};
 
 use warden::diag::{Diagnostic, render};
 use warden::document::{Layout, Target};

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 type Body = fn(&[u8]);
 
-const TARGETS: [(&str, Body); 7] = [
+const TARGETS: [(&str, Body); 8] = [
     ("parse", warden_fuzz::parse),
     ("check", warden_fuzz::check),
     ("compile", warden_fuzz::compile),
@@ -23,6 +23,7 @@ const TARGETS: [(&str, Body); 7] = [
     ("lsp", warden_fuzz::lsp),
     ("manifests", warden_fuzz::manifests),
     ("node", warden_fuzz::node),
+    ("review", warden_fuzz::review),
 ];
 
 fn inputs(dir: &Path) -> Vec<PathBuf> {
@@ -117,4 +118,40 @@ fn the_structure_aware_corpus_builds_programs_of_every_kind() {
         })
         .count();
     assert!(compiled >= 5, "only {compiled} generated programs compile");
+}
+
+/// `review` is only as good as the pairs it compares: over the stored inputs, reports count
+/// controls waived and missing, and diffs change connections, system calls, admission rules and
+/// waivers.
+#[test]
+fn the_review_corpus_reaches_every_part_of_audit_and_diff() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/review");
+    let mut counts = [0usize; 7];
+    for file in inputs(&root) {
+        let r = warden_fuzz::reached(&fs::read(&file).unwrap());
+        let parts = [
+            r.audited,
+            r.waived,
+            r.missing,
+            r.network,
+            r.seccomp,
+            r.admission,
+            r.waivers,
+        ];
+        for (n, hit) in counts.iter_mut().zip(parts) {
+            *n += usize::from(hit);
+        }
+    }
+    let names = [
+        "audited",
+        "waived",
+        "missing",
+        "network",
+        "seccomp",
+        "admission",
+        "waivers",
+    ];
+    for (name, n) in names.iter().zip(counts) {
+        assert!(n >= 5, "only {n} stored inputs reach {name}: {counts:?}");
+    }
 }
