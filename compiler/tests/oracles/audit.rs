@@ -4,7 +4,8 @@
 //!   `jsonschema` (Draft 2020-12), and a report missing a field does not.
 //! - OSCAL: the component definition validates with `compliance-trestle` (pinned in
 //!   `.ci/requirements-trestle.txt`), every NIST control id in it exists in NIST's catalog in the
-//!   corpora, and a broken one is refused.
+//!   corpora, and a broken one is refused; its evidence links name resources of its back matter
+//!   whose SHA-256 are the source files' and the built files' (by `sha256sum`).
 //! - HTML: the Nu HTML Checker (`vnu-jar`, npm, on Debian's Java) finds no error in the reports,
 //!   and finds the one planted in a broken copy; headless Chromium (Debian's) renders the page:
 //!   the DOM it builds has every section, a row per control, a dot per node of the picture, and a
@@ -316,6 +317,123 @@ fn oscal_component_definitions_validate_with_compliance_trestle() {
     assert!(
         requirements >= 15,
         "only {requirements} implemented requirements"
+    );
+}
+
+/// SHA-256 of each file, as coreutils' `sha256sum` computes it: not warden's hashing.
+fn sha256sums(dir: &Path, files: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let out = Command::new("sha256sum")
+        .arg("--")
+        .args(files)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let (hash, file) = l.split_once("  ").unwrap();
+            (file.to_string(), hash.to_string())
+        })
+        .collect()
+}
+
+/// What an auditor follows in the OSCAL document leads somewhere true: every `#uuid` link names a
+/// resource of the back matter and every resource is linked (trestle warns of neither: its check
+/// reads version-4 UUIDs only, and warden's are version 5, derived from names so that the same
+/// program gives the same document); each resource's SHA-256 is that of the source file or of the
+/// file `warden build` wrote, as `sha256sum` computes it.
+#[test]
+fn oscal_evidence_links_resolve_to_files_with_their_hashes() {
+    let example = common::example("online-boutique");
+    let out = tempfile::tempdir().unwrap();
+    let built = out.path().join("out");
+    let (example_arg, built_arg) = (example.to_string_lossy(), built.to_string_lossy());
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--date", common::TODAY]);
+        let (code, stdout, err) = common::run(&all, out.path());
+        assert_eq!(code, 0, "warden {}: {err}", args.join(" "));
+        stdout
+    };
+    run(&["build", &example_arg, "--out", &built_arg]);
+    let oscal = run(&[
+        "audit",
+        &example_arg,
+        "--format",
+        "oscal",
+        "--out",
+        &built_arg,
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&oscal).unwrap();
+    let resources = doc["component-definition"]["back-matter"]["resources"]
+        .as_array()
+        .unwrap();
+    fn hrefs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    if k == "href"
+                        && let Some(h) = v.as_str().and_then(|h| h.strip_prefix('#'))
+                    {
+                        out.push(h.to_string());
+                    }
+                    hrefs(v, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| hrefs(v, out)),
+            _ => {}
+        }
+    }
+    let mut linked = Vec::new();
+    hrefs(&doc["component-definition"]["components"], &mut linked);
+    let linked: std::collections::BTreeSet<String> = linked.into_iter().collect();
+    let uuids: std::collections::BTreeSet<String> = resources
+        .iter()
+        .map(|r| r["uuid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(uuids.len(), resources.len(), "two resources with one uuid");
+    let dangling: Vec<&String> = linked.difference(&uuids).collect();
+    assert!(dangling.is_empty(), "links to no resource: {dangling:?}");
+    let unlinked: Vec<&String> = uuids.difference(&linked).collect();
+    assert!(
+        unlinked.is_empty(),
+        "resources nothing links to: {unlinked:?}"
+    );
+    let (mut sources, mut generated) = (Vec::new(), Vec::new());
+    for r in resources {
+        let title = r["title"].as_str().unwrap();
+        let link = &r["rlinks"][0];
+        let href = link["href"].as_str().unwrap().to_string();
+        assert_eq!(link["hashes"][0]["algorithm"], "SHA-256");
+        let hash = link["hashes"][0]["value"].as_str().unwrap().to_string();
+        if title.starts_with("source ") {
+            sources.push((href, hash));
+        } else {
+            assert!(title.starts_with("generated "), "{title}");
+            generated.push((href, hash));
+        }
+    }
+    for (dir, files) in [(&example, &sources), (&built, &generated)] {
+        assert!(!files.is_empty(), "no resource for {}", dir.display());
+        let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
+        let sums = sha256sums(dir, &names);
+        for (file, hash) in files {
+            assert_eq!(
+                sums.get(file),
+                Some(hash),
+                "{file}: the document's hash is not the file's"
+            );
+        }
+    }
+    assert!(
+        generated.len() >= 15,
+        "only {} generated files linked",
+        generated.len()
     );
 }
 
