@@ -119,7 +119,8 @@ enum Command {
         name: Option<String>,
     },
     /// What a change to a program does: connections, system calls, admission rules and waivers
-    /// it adds, removes or relaxes. `OLD` and `NEW` are programs (directories or files), or
+    /// it adds, removes or relaxes, and claimed controls that stand differently. `OLD` and `NEW`
+    /// are programs (directories or files), or
     /// `REV:PATH` for a program as a git revision holds it: `warden diff main:policy policy`
     Diff {
         old: String,
@@ -127,9 +128,10 @@ enum Command {
         /// Markdown (for a pull-request comment) or JSON
         #[arg(long, value_enum, default_value_t = DiffFormat::Md)]
         format: DiffFormat,
-        /// Exit 1 when the change widens what is allowed (for CI)
-        #[arg(long, value_enum)]
-        fail_on: Option<FailOn>,
+        /// Exit 1 when the change widens what is allowed, or weakens a claimed control (for CI;
+        /// both: `widening,weakening`)
+        #[arg(long, value_enum, value_delimiter = ',')]
+        fail_on: Vec<FailOn>,
         /// The day waivers are counted on, YYYY-MM-DD (default: SOURCE_DATE_EPOCH, else today)
         #[arg(long, value_parser = parse_date)]
         date: Option<warden::ir::Date>,
@@ -356,11 +358,14 @@ enum DiffFormat {
 }
 
 /// What makes `diff` fail.
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FailOn {
     /// Anything newly allowed: a connection, a system call, an admission rule removed or
     /// relaxed, a waiver or exemption added or extended
     Widening,
+    /// A claimed control that stands worse: implemented and now waived or missing, waived and
+    /// now missing, or no longer claimed
+    Weakening,
 }
 
 /// How `explain` prints its answer.
@@ -413,7 +418,7 @@ fn main() -> ExitCode {
             &old,
             &new,
             format,
-            fail_on,
+            &fail_on,
             date.unwrap_or_else(warden::today),
         ),
         Command::Audit {
@@ -690,7 +695,7 @@ fn diff(
     old: &str,
     new: &str,
     format: DiffFormat,
-    fail_on: Option<FailOn>,
+    fail_on: &[FailOn],
     today: warden::ir::Date,
 ) -> ExitCode {
     // The two programs compile side by side.
@@ -715,11 +720,21 @@ fn diff(
         DiffFormat::Json => warden::diff::json(&d),
     };
     print!("{text}");
-    if d.widening && matches!(fail_on, Some(FailOn::Widening)) {
+    let asked = |what: FailOn| fail_on.contains(&what);
+    let mut failed = false;
+    if d.widening && asked(FailOn::Widening) {
         eprintln!("error: the change widens what is allowed");
-        return ExitCode::from(1);
+        failed = true;
     }
-    ExitCode::SUCCESS
+    if d.weakening && asked(FailOn::Weakening) {
+        eprintln!("error: the change weakens a claimed control");
+        failed = true;
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 struct AuditArgs {

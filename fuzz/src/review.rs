@@ -30,6 +30,7 @@ pub struct Reached {
     pub seccomp: bool,
     pub admission: bool,
     pub waivers: bool,
+    pub controls: bool,
 }
 
 /// `review`'s body: panics where a promise breaks, says what it reached where none does.
@@ -57,6 +58,7 @@ pub fn reached(data: &[u8]) -> Reached {
         reached.seccomp = !d.seccomp.is_empty();
         reached.admission = !d.admission.is_empty();
         reached.waivers = !d.waivers.is_empty();
+        reached.controls = !d.controls.is_empty();
     }
     reached
 }
@@ -317,6 +319,39 @@ fn mirrored(old: &Program, new: &Program, today: Date) -> Option<warden::diff::D
         calls(&backward, true),
         "the system call changes are not mirrored"
     );
+    // Per namespace; a claim made that holds is left out one way, so its mirror is too.
+    type Standing = (String, String, String, String, String, String);
+    let standings = |d: &warden::diff::Diff, swap: bool| -> BTreeSet<Standing> {
+        d.controls
+            .iter()
+            .filter(|c| {
+                let pair = [c.old.as_str(), c.new.as_str()];
+                pair != ["implemented", "not claimed"] && pair != ["not claimed", "implemented"]
+            })
+            .flat_map(|c| {
+                let (o, n) = ordered(swap, &c.old, &c.new);
+                c.namespaces.iter().map(move |ns| {
+                    let at = (c.block.clone(), c.framework.clone(), c.control.clone());
+                    (at.0, at.1, at.2, ns.clone(), o.clone(), n.clone())
+                })
+            })
+            .collect()
+    };
+    assert_eq!(
+        standings(&forward, false),
+        standings(&backward, true),
+        "the control changes are not mirrored"
+    );
+    let weakened = forward.controls.iter().filter(|c| c.weakening);
+    for c in weakened {
+        assert!(
+            backward.controls.iter().all(|b| !(b.weakening
+                && (&b.block, &b.framework, &b.control) == (&c.block, &c.framework, &c.control)
+                && b.namespaces.iter().any(|ns| c.namespaces.contains(ns)))),
+            "{} weakens both ways",
+            c.control
+        );
+    }
     let count = |d: &warden::diff::Diff, change: &str| {
         d.admission.iter().filter(|a| a.change == change).count()
     };

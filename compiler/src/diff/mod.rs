@@ -1,14 +1,17 @@
 //! `warden diff OLD NEW`: what a change to a program does, for the review of a pull request:
 //! connections added and removed, system calls whose action changed, admission rules added,
-//! removed or relaxed, waivers and exemptions added, extended or ending. Each change says
-//! whether it widens what is allowed, which `--fail-on widening` turns into a failing exit.
+//! removed or relaxed, waivers and exemptions added, extended or ending, claimed controls that
+//! stand differently. Each change says whether it widens what is allowed (or, for a control,
+//! weakens it), which `--fail-on widening` (`weakening`) turns into a failing exit.
 
+pub mod controls;
 pub mod network;
 
 use crate::ir::{self, AdmissionRule, Date, Mode, Program, SeccompAction, SyscallPolicy};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use controls::ControlChange;
 pub use network::Change;
 
 #[derive(Serialize)]
@@ -18,10 +21,13 @@ pub struct Diff {
     /// Whether anything now allows what was refused: a connection, a system call, an admission
     /// rule removed or relaxed, a waiver or exemption added or extended.
     pub widening: bool,
+    /// Whether a claimed control stands worse than before (`ControlChange::weakening`).
+    pub weakening: bool,
     pub network: Vec<Change>,
     pub seccomp: Vec<ServiceCalls>,
     pub admission: Vec<AdmissionChange>,
     pub waivers: Vec<WaiverChange>,
+    pub controls: Vec<ControlChange>,
 }
 
 /// A service whose profile treats some system calls differently.
@@ -544,6 +550,7 @@ pub fn diff(old: &Program, new: &Program, today: Date) -> Result<Diff, String> {
     let seccomp = seccomp(old, new);
     let admission = admission(old, new);
     let waivers = waivers(old, new, today);
+    let controls = controls::controls(old, new);
     let widening = network.iter().any(|c| !c.added.is_empty())
         || seccomp.iter().flat_map(|s| &s.calls).any(|c| c.widening)
         || admission.iter().any(|a| a.widening)
@@ -552,10 +559,12 @@ pub fn diff(old: &Program, new: &Program, today: Date) -> Result<Diff, String> {
         format: 1,
         date: today.to_string(),
         widening,
+        weakening: controls.iter().any(|c| c.weakening),
         network,
         seccomp,
         admission,
         waivers,
+        controls,
     })
 }
 
@@ -569,6 +578,7 @@ pub fn json(diff: &Diff) -> String {
 const CONNECTIONS: &str =
     "### Connections\n\n| from | to | now allowed | no longer allowed |\n|---|---|---|---|\n";
 const CALLS: &str = "### System calls\n\n| service | call | before | after |\n|---|---|---|---|\n";
+const CONTROLS: &str = "### Compliance\n\n| block | framework | control | namespaces | before | after |\n|---|---|---|---|---|---|\n";
 const WAIVERS: &str = "### Waivers and exemptions\n\n| block | what | change | owner | until |\n|---|---|---|---|---|\n";
 
 /// The diff as Markdown, for a pull-request comment.
@@ -581,6 +591,7 @@ pub fn markdown(diff: &Diff) -> String {
         && diff.seccomp.is_empty()
         && diff.admission.is_empty()
         && diff.waivers.is_empty()
+        && diff.controls.is_empty()
     {
         let _ = writeln!(s, "Nothing: both programs allow exactly the same.");
         return s;
@@ -594,6 +605,12 @@ pub fn markdown(diff: &Diff) -> String {
             "It allows nothing that was refused before."
         }
     );
+    if diff.weakening {
+        let _ = writeln!(
+            s,
+            "**A claimed control stands worse than before** (marked ⚠ under Compliance).\n"
+        );
+    }
     if !diff.network.is_empty() {
         s.push_str(CONNECTIONS);
         for c in &diff.network {
@@ -655,6 +672,24 @@ pub fn markdown(diff: &Diff) -> String {
                 md(&w.change),
                 md(w.owner.as_deref().unwrap_or("")),
                 md(w.until.as_deref().unwrap_or("never"))
+            );
+        }
+        s.push('\n');
+    }
+    if !diff.controls.is_empty() {
+        s.push_str(CONTROLS);
+        for c in &diff.controls {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {}{} {} | {} | {} | {} |",
+                md(&c.block),
+                md(&c.framework),
+                if c.weakening { "⚠ " } else { "" },
+                md(&c.control),
+                md(&c.title),
+                md(&c.namespaces.join(", ")),
+                md(&c.old),
+                md(&c.new)
             );
         }
         s.push('\n');

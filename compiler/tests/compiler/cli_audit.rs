@@ -313,3 +313,105 @@ fn diff_tells_what_a_change_widens_between_directories_and_git_revisions() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot list `policy` at `nosuchrev`"), "{err}");
 }
+
+#[test]
+fn diff_tells_which_claimed_controls_stand_worse() {
+    let work = tempfile::tempdir().unwrap();
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    program(&old, PROGRAM);
+    // Egress opened and a waiver dropped: flow controls and CM-7 are missing now.
+    let weaker = PROGRAM
+        .replace("  isolate\n", "  isolate ingress\n")
+        .lines()
+        .filter(|l| !l.contains("waive nist-800-53 CM-7"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    program(&new, &weaker);
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let diff = |a: &str, b: &str, format: &str| {
+        run(
+            &[
+                "diff",
+                a,
+                b,
+                "--format",
+                format,
+                "--date",
+                "2026-12-06",
+                "--fail-on",
+                "weakening",
+            ],
+            work.path(),
+        )
+    };
+    let (code, md, err) = diff(o, n, "md");
+    assert_eq!(code, 1, "{md}{err}");
+    assert!(
+        err.contains("the change weakens a claimed control"),
+        "{err}"
+    );
+    assert!(
+        md.contains("A claimed control stands worse than before"),
+        "{md}"
+    );
+    for row in [
+        "| shop | nist-800-53 | ⚠ AC-4 Information Flow Enforcement | shop | implemented | missing |",
+        "| shop | nist-800-53 | ⚠ SC-7(5) Deny by Default — Allow by Exception | shop | implemented | missing |",
+        "| shop | nist-800-53 | ⚠ CM-7 Least Functionality | shop | waived | missing |",
+    ] {
+        assert!(md.contains(row), "no `{row}` in\n{md}");
+    }
+    // What stands as it stood has no row: SI-7 stays waived.
+    assert!(!md.contains("| SI-7 "), "{md}");
+    // Back again: the same controls mend, which fails nothing.
+    let (code, json, err) = diff(n, o, "json");
+    assert_eq!(code, 0, "{err}");
+    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(d["weakening"], false);
+    let ac4 = d["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["control"] == "AC-4")
+        .unwrap();
+    assert_eq!(
+        (&ac4["old"], &ac4["new"]),
+        (&"missing".into(), &"implemented".into())
+    );
+    // A claim dropped weakens every control it held; a claim made that holds says nothing, and
+    // one that holds by a waiver says so.
+    let unclaimed: String = PROGRAM[..PROGRAM.find("compliance shop").unwrap()].to_string();
+    program(&new, &unclaimed);
+    let (code, json, _) = diff(o, n, "json");
+    assert_eq!(code, 1);
+    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let rows = d["controls"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|c| c["new"] == "not claimed" && c["weakening"] == true),
+        "{json}"
+    );
+    let (code, json, _) = diff(n, o, "json");
+    assert_eq!(code, 0);
+    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let rows: Vec<(&str, &str, &str)> = d["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["control"].as_str().unwrap(),
+                c["old"].as_str().unwrap(),
+                c["new"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("CM-7", "not claimed", "waived"),
+            ("SI-7", "not claimed", "waived")
+        ]
+    );
+}
