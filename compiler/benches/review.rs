@@ -66,6 +66,13 @@ fn main() {
         .output()
         .expect("bench-gen runs");
     assert!(status.status.success());
+    // Claimed before the copies are made, so that each diff compares claims the same on both
+    // sides and shows only what its change does to them.
+    std::fs::write(
+        dir.join("compliance.warden"),
+        "compliance estate {\n  framework nist-800-53, cis-kubernetes, pci-dss\n}\n",
+    )
+    .unwrap();
     // One flow added to the first service.
     let added = work.path().join("flow-added");
     copy(&dir, &added);
@@ -93,11 +100,6 @@ fn main() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&first, text).unwrap();
-    std::fs::write(
-        dir.join("compliance.warden"),
-        "compliance estate {\n  framework nist-800-53, cis-kubernetes, pci-dss\n}\n",
-    )
-    .unwrap();
     let (d, a, o) = (
         dir.to_str().unwrap(),
         added.to_str().unwrap(),

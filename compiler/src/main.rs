@@ -120,8 +120,8 @@ enum Command {
     },
     /// What a change to a program does: connections, system calls, admission rules and waivers
     /// it adds, removes or relaxes, and claimed controls that stand differently. `OLD` and `NEW`
-    /// are programs (directories or files), or
-    /// `REV:PATH` for a program as a git revision holds it: `warden diff main:policy policy`
+    /// are programs (directories or files), or `REV:PATH` for a program as a git revision holds
+    /// it: `warden diff main:policy policy`
     Diff {
         old: String,
         new: String,
