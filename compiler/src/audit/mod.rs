@@ -15,7 +15,7 @@ pub use network::Network;
 pub use render::{html, markdown, markdown_text};
 pub use seccomp::{action_text as seccomp_action, docker_allowed};
 
-use crate::check::compliance::{self, State, Status};
+use crate::check::compliance::{self, State};
 use crate::document::Document;
 use crate::ir::{Date, Program};
 use crate::span::{SourceMap, Span};
@@ -464,10 +464,10 @@ fn framework_report(
             let mut groups: Vec<Group> = Vec::new();
             let mut index: BTreeMap<(String, Vec<String>, Option<usize>), usize> = BTreeMap::new();
             for n in &c.namespaces {
-                let (state, waiver) = match n.state {
-                    State::Implemented => (Status::Implemented, None),
-                    State::Waived(i) => (Status::Waived, Some(i)),
-                    State::Missing => (Status::Missing, None),
+                let state = n.state.status();
+                let waiver = match n.state {
+                    State::Waived(i) => Some(i),
+                    _ => None,
                 };
                 let kinds: Vec<String> = n.evidence.clone();
                 let key = (state.name().to_string(), kinds.clone(), waiver);

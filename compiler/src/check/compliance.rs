@@ -236,6 +236,16 @@ pub enum State {
     Missing,
 }
 
+impl State {
+    pub fn status(&self) -> Status {
+        match self {
+            State::Implemented => Status::Implemented,
+            State::Waived(_) => Status::Waived,
+            State::Missing => Status::Missing,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct NamespaceCoverage {
     pub namespace: String,

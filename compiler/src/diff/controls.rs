@@ -2,7 +2,7 @@
 //! namespaces, as `warden audit` counts it (implemented, waived, missing), or whose claim began
 //! or ended. A claim that begins and holds is left out: it asks nothing of a reviewer.
 
-use crate::check::compliance::{self, State};
+use crate::check::compliance::{self, Status};
 use crate::ir::Program;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,10 +25,10 @@ pub struct ControlChange {
 
 pub const NOT_CLAIMED: &str = "not claimed";
 
-/// (block, framework, control's place in its catalog, control) → namespace → state, with each
+/// (block, framework, control's place in its catalog, control) → namespace → status, with each
 /// control's title.
 type Key = (String, String, usize, String);
-type Standing = BTreeMap<Key, (String, BTreeMap<String, &'static str>)>;
+type Standing = BTreeMap<Key, (String, BTreeMap<String, Status>)>;
 
 fn standing(program: &Program) -> Standing {
     let evidence = compliance::evidence(program);
@@ -49,27 +49,12 @@ fn standing(program: &Program) -> Standing {
                     .entry(key)
                     .or_insert_with(|| (c.control.title.clone(), BTreeMap::new()));
                 for n in &c.namespaces {
-                    let state = match n.state {
-                        State::Implemented => "implemented",
-                        State::Waived(_) => "waived",
-                        State::Missing => "missing",
-                    };
-                    entry.1.insert(n.namespace.clone(), state);
+                    entry.1.insert(n.namespace.clone(), n.state.status());
                 }
             }
         }
     }
     out
-}
-
-/// How badly a control stands: a change to a higher rank weakens it.
-fn rank(state: &str) -> u8 {
-    match state {
-        "implemented" => 0,
-        "waived" => 1,
-        "missing" => 2,
-        _ => 3,
-    }
 }
 
 /// Every claimed control whose standing `new` changes from `old`, namespaces that changed alike
@@ -82,17 +67,23 @@ pub fn controls(old: &Program, new: &Program) -> Vec<ControlChange> {
     for key in keys {
         let (title, before) = a.get(key).map_or(("", &empty), |(t, m)| (t.as_str(), m));
         let (title, after) = b.get(key).map_or((title, &empty), |(t, m)| (t.as_str(), m));
-        let mut moves: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+        // Namespaces that moved alike, by the names of where they stood and stand.
+        let mut moves: BTreeMap<(&str, &str), (bool, Vec<String>)> = BTreeMap::new();
         let namespaces: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
         for ns in namespaces {
-            let o = before.get(ns).copied().unwrap_or(NOT_CLAIMED);
-            let n = after.get(ns).copied().unwrap_or(NOT_CLAIMED);
-            if o == n || (o == NOT_CLAIMED && n == "implemented") {
+            // `None`: not claimed there.
+            let (o, n) = (before.get(ns).copied(), after.get(ns).copied());
+            if o == n || (o.is_none() && n == Some(Status::Implemented)) {
                 continue;
             }
-            moves.entry((o, n)).or_default().push(ns.clone());
+            let name = |s: Option<Status>| s.map_or(NOT_CLAIMED, Status::name);
+            // Statuses are ordered from implemented to missing; losing the claim is worst.
+            let weakening = o.is_some_and(|o| n.is_none_or(|n| n > o));
+            let entry = moves.entry((name(o), name(n))).or_default();
+            entry.0 = weakening;
+            entry.1.push(ns.clone());
         }
-        for ((o, n), namespaces) in moves {
+        for ((o, n), (weakening, namespaces)) in moves {
             out.push(ControlChange {
                 block: key.0.clone(),
                 framework: key.1.clone(),
@@ -101,7 +92,7 @@ pub fn controls(old: &Program, new: &Program) -> Vec<ControlChange> {
                 old: o.to_string(),
                 new: n.to_string(),
                 namespaces,
-                weakening: o != NOT_CLAIMED && rank(n) > rank(o),
+                weakening,
             });
         }
     }
