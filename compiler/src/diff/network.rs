@@ -375,12 +375,27 @@ fn addr(v6: bool, value: u128) -> IpAddr {
 }
 
 /// A side of a pod, comparable across programs: whether it is isolated, the namespace's DNS
-/// settings (for the client side), and each rule by the other side's peer (selectors resolved),
-/// its ports and requests, with the flow it comes from.
+/// settings (for the client side), and each rule by what it says, with the flow it comes from.
 struct Side<'p> {
     isolated: bool,
-    dns: String,
-    rules: BTreeMap<String, &'p crate::ir::Flow>,
+    dns: Option<&'p crate::ir::Dns>,
+    rules: BTreeMap<Rule<'p>, &'p crate::ir::Flow>,
+}
+
+/// What a rule says, the same in both programs where it allows the same: the other side's peer
+/// (a service by its namespace and selector, as its place among the services differs), the
+/// ports and the requests.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Rule<'p> {
+    peer: RulePeer<'p>,
+    ports: &'p Ports,
+    http: &'p [crate::ir::HttpRule],
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum RulePeer<'p> {
+    Service(&'p str, &'p Selector),
+    Other(&'p Peer),
 }
 
 fn side<'p>(program: &'p Program, ev: &Evaluator<'p>, pod: &Pod, egress: bool) -> Side<'p> {
@@ -390,14 +405,17 @@ fn side<'p>(program: &'p Program, ev: &Evaluator<'p>, pod: &Pod, egress: bool) -
         .map(|f| {
             let other = if egress { &f.server } else { &f.client };
             let peer = match other {
-                Peer::Service(r) => program
-                    .services
-                    .at(*r)
-                    .map(|s| format!("service {} {:?}", s.id.namespace, s.selector))
-                    .unwrap_or_default(),
-                p => format!("{p:?}"),
+                Peer::Service(r) => program.services.at(*r).map_or(RulePeer::Other(other), |s| {
+                    RulePeer::Service(&s.id.namespace, &s.selector)
+                }),
+                p => RulePeer::Other(p),
             };
-            (format!("{peer} {:?} {:?}", f.ports, f.http), f)
+            let rule = Rule {
+                peer,
+                ports: &f.ports,
+                http: &f.http,
+            };
+            (rule, f)
         })
         .collect();
     let dns = if egress {
@@ -405,10 +423,9 @@ fn side<'p>(program: &'p Program, ev: &Evaluator<'p>, pod: &Pod, egress: bool) -
             .namespaces
             .get(&pod.namespace)
             .filter(|n| n.allow_dns)
-            .map(|_| format!("{:?}", program.dns))
-            .unwrap_or_default()
+            .map(|_| &program.dns)
     } else {
-        String::new()
+        None
     };
     Side {
         isolated,
@@ -465,17 +482,14 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
         .collect();
     // Every kind's sides, in both programs: (egress, ingress) of (old, new).
     type Sides<'p> = [(Side<'p>, Side<'p>); 2];
-    let sides: Vec<Sides<'_>> = kinds
-        .iter()
-        .map(|k| {
-            [true, false].map(|egress| {
-                (
-                    side(old, &old_ev, &k.pod, egress),
-                    side(new, &new_ev, &k.pod, egress),
-                )
-            })
+    let sides: Vec<Sides<'_>> = crate::parallel::map(&kinds, |k| {
+        [true, false].map(|egress| {
+            (
+                side(old, &old_ev, &k.pod, egress),
+                side(new, &new_ev, &k.pod, egress),
+            )
         })
-        .collect();
+    });
     let differs = |a: &Side<'_>, b: &Side<'_>| {
         a.isolated != b.isolated || a.dns != b.dns || !a.rules.keys().eq(b.rules.keys())
     };
@@ -504,38 +518,37 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
             .collect()
     };
     // Per kind and direction, whether anything differs and with which kinds on the other side.
+    let indices: Vec<usize> = (0..kinds.len()).collect();
     let reached = |egress: bool| -> Vec<Option<Option<BTreeSet<usize>>>> {
         let d = usize::from(!egress);
-        (0..kinds.len())
-            .map(|k| {
-                let namespace = kinds.get(k).map_or("", |x| x.pod.namespace.as_str());
-                if relabelled.contains(namespace) {
-                    return Some(None);
-                }
-                let (a, b) = sides.get(k).and_then(|s| s.get(d))?;
-                if !differs(a, b) {
-                    return None;
-                }
-                Some(Some(
-                    match reach(&kinds, (&old_ev, a), (&new_ev, b), egress) {
-                        Some(set) => set,
-                        None => {
-                            let mut set = open_or_taking(k, egress);
-                            // The DNS rule reaches the cluster DNS's pods.
-                            if a.dns != b.dns {
-                                set.extend((0..kinds.len()).filter(|&j| {
-                                    kinds.get(j).is_some_and(|x| {
-                                        x.pod.namespace == old.dns.namespace
-                                            || x.pod.namespace == new.dns.namespace
-                                    })
-                                }));
-                            }
-                            set
+        crate::parallel::map(&indices, |&k| {
+            let namespace = kinds.get(k).map_or("", |x| x.pod.namespace.as_str());
+            if relabelled.contains(namespace) {
+                return Some(None);
+            }
+            let (a, b) = sides.get(k).and_then(|s| s.get(d))?;
+            if !differs(a, b) {
+                return None;
+            }
+            Some(Some(
+                match reach(&kinds, (&old_ev, a), (&new_ev, b), egress) {
+                    Some(set) => set,
+                    None => {
+                        let mut set = open_or_taking(k, egress);
+                        // The DNS rule reaches the cluster DNS's pods.
+                        if a.dns != b.dns {
+                            set.extend((0..kinds.len()).filter(|&j| {
+                                kinds.get(j).is_some_and(|x| {
+                                    x.pod.namespace == old.dns.namespace
+                                        || x.pod.namespace == new.dns.namespace
+                                })
+                            }));
                         }
-                    },
-                ))
-            })
-            .collect()
+                        set
+                    }
+                },
+            ))
+        })
     };
     let (as_client, as_server) = (reached(true), reached(false));
     // The pairs to ask about: each pair of kinds one of whose sides may differ for the other.
@@ -583,26 +596,26 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
         })
     };
     // Every question, in a fixed order, asked on every core.
-    let mut questions: Vec<(Endpoint, Endpoint, &str, &str)> = Vec::new();
+    let pods: Vec<Endpoint> = kinds.iter().map(|k| Endpoint::Pod(k.pod.clone())).collect();
+    let outside: Vec<Endpoint> = addresses
+        .iter()
+        .map(|(ip, _)| Endpoint::External(vec![IpNet::from(*ip)]))
+        .collect();
+    let mut questions: Vec<(&Endpoint, &Endpoint, &str, &str)> = Vec::new();
     for &(i, j) in &pairs {
-        if let (Some(c), Some(s)) = (kinds.get(i), kinds.get(j)) {
-            questions.push((
-                Endpoint::Pod(c.pod.clone()),
-                Endpoint::Pod(s.pod.clone()),
-                &c.name,
-                &s.name,
-            ));
+        if let (Some(c), Some(s), Some(from), Some(to)) =
+            (kinds.get(i), kinds.get(j), pods.get(i), pods.get(j))
+        {
+            questions.push((from, to, &c.name, &s.name));
         }
     }
-    for (i, k) in kinds.iter().enumerate() {
-        let me = Endpoint::Pod(k.pod.clone());
-        for (ip, text) in &addresses {
-            let outside = Endpoint::External(vec![IpNet::from(*ip)]);
+    for ((i, k), me) in kinds.iter().enumerate().zip(&pods) {
+        for ((_, text), there) in addresses.iter().zip(&outside) {
             if client_changed.get(i).copied().unwrap_or(true) {
-                questions.push((me.clone(), outside.clone(), &k.name, text));
+                questions.push((me, there, &k.name, text));
             }
             if server_changed.get(i).copied().unwrap_or(true) {
-                questions.push((outside, me.clone(), text, &k.name));
+                questions.push((there, me, text, &k.name));
             }
         }
     }

@@ -158,6 +158,18 @@ impl Program {
         labels
     }
 
+    /// Whether `selector` selects the namespace `name`: `namespace_labels` read in place.
+    pub fn namespace_selected(&self, selector: &Selector, name: &str) -> bool {
+        let labels = self.namespaces.get(name).map(|n| &n.labels);
+        selector.matches_by(|k| {
+            if k == NAME_LABEL {
+                Some(name)
+            } else {
+                labels.and_then(|l| l.get(k)).map(String::as_str)
+            }
+        })
+    }
+
     /// Whether the service's pods are isolated in a direction by its namespace or by itself, and so
     /// whether its flows in that direction become rules. A flow's rule exists on the side whose
     /// service isolates; the other side, open, needs none.
@@ -181,5 +193,85 @@ impl Program {
         // would, without a stable sort's buffer of half the flows.
         self.flows.sort_unstable();
         self.flows.dedup();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Expression, NAME_LABEL, Namespace, Operator, Program, Selector};
+
+    /// Every selector of one requirement on the keys a namespace selector reads (its own, the
+    /// name label, one it lacks) against declared and undeclared namespaces: reading the labels
+    /// in place answers as the map of them does, the name label overriding a declared one.
+    #[test]
+    fn a_namespace_is_selected_in_place_as_by_its_labels() {
+        let mut program = Program::default();
+        let labels = [
+            vec![("team", "a")],
+            vec![("team", "b"), ("tier", "web")],
+            vec![(NAME_LABEL, "other")],
+            vec![],
+        ];
+        for (i, labels) in labels.iter().enumerate() {
+            let name = format!("ns-{i}");
+            program.namespaces.insert(
+                name.clone(),
+                Namespace {
+                    name,
+                    labels: labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    isolate_ingress: false,
+                    isolate_egress: false,
+                    allow_dns: false,
+                    accepted: String::new(),
+                    span: crate::span::Span::default(),
+                },
+            );
+        }
+        let values = ["a", "b", "ns-2", "other", "missing"];
+        let mut selectors = vec![Selector::default()];
+        for key in ["team", "tier", NAME_LABEL, "absent"] {
+            for value in values {
+                selectors.push(Selector {
+                    match_labels: vec![(key.to_string(), value.to_string())],
+                    expressions: Vec::new(),
+                });
+            }
+            for operator in [
+                Operator::In,
+                Operator::NotIn,
+                Operator::Exists,
+                Operator::DoesNotExist,
+            ] {
+                let values = match operator {
+                    Operator::In | Operator::NotIn => vec!["a".to_string(), "ns-2".to_string()],
+                    Operator::Exists | Operator::DoesNotExist => Vec::new(),
+                };
+                selectors.push(Selector {
+                    match_labels: Vec::new(),
+                    expressions: vec![Expression {
+                        key: key.to_string(),
+                        operator,
+                        values,
+                    }],
+                });
+            }
+        }
+        let mut selected = 0;
+        for sel in &selectors {
+            for name in ["ns-0", "ns-1", "ns-2", "ns-3", "undeclared"] {
+                let expected = sel.matches(&program.namespace_labels(name));
+                assert_eq!(
+                    program.namespace_selected(sel, name),
+                    expected,
+                    "{sel:?} on {name}"
+                );
+                selected += usize::from(expected);
+            }
+        }
+        // Both answers occur, so the comparison is not of two constants.
+        assert!(selected > 0 && selected < selectors.len() * 5, "{selected}");
     }
 }

@@ -44,14 +44,19 @@ impl Operator {
 impl Selector {
     /// Whether a pod with `labels` satisfies every requirement, as Kubernetes evaluates them.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.matches_by(|k| labels.get(k).map(String::as_str))
+    }
+
+    /// `matches` for labels read through `label`, which needs no map of them.
+    pub fn matches_by<'l>(&self, label: impl Fn(&str) -> Option<&'l str>) -> bool {
         self.match_labels
             .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
+            .all(|(k, v)| label(k) == Some(v.as_str()))
             && self.expressions.iter().all(|e| {
-                let value = labels.get(&e.key);
+                let value = label(&e.key);
                 match e.operator {
-                    Operator::In => value.is_some_and(|v| e.values.contains(v)),
-                    Operator::NotIn => value.is_none_or(|v| !e.values.contains(v)),
+                    Operator::In => value.is_some_and(|v| e.values.iter().any(|x| x == v)),
+                    Operator::NotIn => value.is_none_or(|v| e.values.iter().all(|x| x != v)),
                     Operator::Exists => value.is_some(),
                     Operator::DoesNotExist => value.is_none(),
                 }

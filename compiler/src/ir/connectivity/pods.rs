@@ -29,7 +29,7 @@ fn no_pod() -> Pod {
 pub(super) fn in_scope(program: &Program, scope: &NamespaceScope, namespace: &str) -> bool {
     match scope {
         NamespaceScope::Name(n) => n == namespace,
-        NamespaceScope::Labels(sel) => sel.matches(&program.namespace_labels(namespace)),
+        NamespaceScope::Labels(sel) => program.namespace_selected(sel, namespace),
     }
 }
 
