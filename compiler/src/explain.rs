@@ -43,7 +43,8 @@ pub fn explain(mut sources: SourceMap, query: &str) -> (SourceMap, Vec<Diagnosti
     let program = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        let (program, found) = crate::check::check_asking(&sources, &files, Some(query_file));
+        let (program, found) =
+            crate::check::check_with(&sources, &files, crate::check::Expects::Keep);
         diags.extend(found);
         program
     };

@@ -90,13 +90,30 @@ pub fn compile_on(
     layout: Layout,
     today: ir::Date,
 ) -> Compilation {
+    compile_with(sources, targets, layout, today, check::Expects::Evaluate)
+}
+
+/// The program of `sources` on `today` for `warden diff`, which tells how each expectation
+/// stands in both programs rather than refuse one where some do not hold: they are kept, not
+/// evaluated, and no target is made.
+pub fn compile_keeping_expects(sources: SourceMap, today: ir::Date) -> Compilation {
+    compile_with(sources, &[], Layout::Tree, today, check::Expects::Keep)
+}
+
+fn compile_with(
+    sources: SourceMap,
+    targets: &[Target],
+    layout: Layout,
+    today: ir::Date,
+    expects: check::Expects,
+) -> Compilation {
     let (files, mut diagnostics) = parse::all(&sources);
     // A file that does not parse contributes nothing, so checking the rest would only report
     // names it would have defined.
     let program = if diagnostics.iter().any(Diagnostic::is_error) {
         None
     } else {
-        let (program, diags) = check::check(&sources, &files);
+        let (program, diags) = check::check_with(&sources, &files, expects);
         diagnostics.extend(diags);
         program
     };

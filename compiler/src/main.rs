@@ -13,6 +13,8 @@ mod infer;
 mod init;
 #[path = "cli/report.rs"]
 mod report;
+#[path = "cli/review.rs"]
+mod review;
 #[path = "cli/stream.rs"]
 mod stream;
 
@@ -119,17 +121,17 @@ enum Command {
         name: Option<String>,
     },
     /// What a change to a program does: connections, system calls, admission rules and waivers
-    /// it adds, removes or relaxes, and claimed controls that stand differently. `OLD` and `NEW`
-    /// are programs (directories or files), or `REV:PATH` for a program as a git revision holds
-    /// it: `warden diff main:policy policy`
+    /// it adds, removes or relaxes, and claimed controls and expectations that stand
+    /// differently. `OLD` and `NEW` are programs (directories or files), or `REV:PATH` for a
+    /// program as a git revision holds it: `warden diff main:policy policy`
     Diff {
         old: String,
         new: String,
         /// Markdown (for a pull-request comment) or JSON
         #[arg(long, value_enum, default_value_t = DiffFormat::Md)]
         format: DiffFormat,
-        /// Exit 1 when the change widens what is allowed, or weakens a claimed control (for CI;
-        /// both: `widening,weakening`)
+        /// Exit 1 when the change widens what is allowed, weakens a claimed control or breaks an
+        /// expectation that held (for CI; several: `widening,weakening,broken`)
         #[arg(long, value_enum, value_delimiter = ',')]
         fail_on: Vec<FailOn>,
         /// The day waivers are counted on, YYYY-MM-DD (default: SOURCE_DATE_EPOCH, else today)
@@ -366,6 +368,8 @@ enum FailOn {
     /// A claimed control that stands worse: implemented and now waived or missing, waived and
     /// now missing, or no longer claimed
     Weakening,
+    /// An expectation that held and now fails, cannot be decided or is gone
+    Broken,
 }
 
 /// How `explain` prints its answer.
@@ -414,7 +418,7 @@ fn main() -> ExitCode {
             format,
             fail_on,
             date,
-        } => diff(
+        } => review::diff(
             &old,
             &new,
             format,
@@ -429,7 +433,7 @@ fn main() -> ExitCode {
             layout,
             date,
             name,
-        } => audit(&AuditArgs {
+        } => review::audit(&review::AuditArgs {
             paths,
             out,
             format,
@@ -660,169 +664,6 @@ fn targets_of(asked: &[TargetArg]) -> Vec<Target> {
     t.sort();
     t.dedup();
     t
-}
-
-/// A program of `diff`, compiled: a path, or `REV:PATH` in git.
-fn diff_side(arg: &str, today: warden::ir::Date) -> Result<warden::ir::Program, ExitCode> {
-    let sources = match warden::load::git_spec(arg) {
-        Some((rev, path)) => warden::load::load_git(rev, path),
-        None => warden::load::load(&[PathBuf::from(arg)]),
-    };
-    let sources = sources.map_err(|diags| {
-        eprint!("{}", diag::render::human(&SourceMap::new(), &diags));
-        ExitCode::from(2)
-    })?;
-    // Targets do not matter: the diff reads the IR, which every target expresses.
-    let compiled = warden::compile_on(sources, &[], Layout::Tree, today);
-    // Unmet claims and ended waivers (E10xx) are the program's state, not a reason to refuse.
-    let refused = |d: &Diagnostic| d.is_error() && !d.code.starts_with("E10");
-    match compiled.program {
-        Some(program) if !compiled.diagnostics.iter().any(refused) => Ok(program),
-        _ => {
-            eprint!(
-                "{}",
-                diag::render::human(&compiled.sources, &compiled.diagnostics)
-            );
-            eprintln!("error: `{arg}` does not compile");
-            Err(ExitCode::from(2))
-        }
-    }
-}
-
-/// `warden diff`: 0, or 1 with `--fail-on widening` when the change widens; 2 when a program
-/// cannot be read or compiled or the diff cannot be told.
-fn diff(
-    old: &str,
-    new: &str,
-    format: DiffFormat,
-    fail_on: &[FailOn],
-    today: warden::ir::Date,
-) -> ExitCode {
-    // The two programs compile side by side.
-    let (a, b) = std::thread::scope(|scope| {
-        let a = scope.spawn(|| diff_side(old, today));
-        let b = diff_side(new, today);
-        (a.join().unwrap_or(Err(ExitCode::from(2))), b)
-    });
-    let (a, b) = match (a, b) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(code), _) | (_, Err(code)) => return code,
-    };
-    let d = match warden::diff::diff(&a, &b, today) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let text = match format {
-        DiffFormat::Md => warden::diff::markdown(&d),
-        DiffFormat::Json => warden::diff::json(&d),
-    };
-    print!("{text}");
-    let asked = |what: FailOn| fail_on.contains(&what);
-    let mut failed = false;
-    if d.widening && asked(FailOn::Widening) {
-        eprintln!("error: the change widens what is allowed");
-        failed = true;
-    }
-    if d.weakening && asked(FailOn::Weakening) {
-        eprintln!("error: the change weakens a claimed control");
-        failed = true;
-    }
-    if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-struct AuditArgs {
-    paths: Vec<PathBuf>,
-    out: Option<PathBuf>,
-    format: AuditFormat,
-    targets: Vec<Target>,
-    layout: Layout,
-    today: warden::ir::Date,
-    name: Option<String>,
-}
-
-/// `warden audit`: the report on standard output; exit 1 if the program has errors (nothing
-/// is reported on a program that does not compile), 2 if it cannot be read.
-fn audit(args: &AuditArgs) -> ExitCode {
-    let sources = match warden::load::load(&args.paths) {
-        Ok(s) => s,
-        Err(diags) => {
-            eprint!("{}", diag::render::human(&SourceMap::new(), &diags));
-            return ExitCode::from(2);
-        }
-    };
-    let mut compiled = warden::compile_on(sources, &args.targets, args.layout, args.today);
-    // Unmet claims and ended waivers are what the report shows; other errors leave nothing to
-    // report on.
-    if !compiled.diagnostics.is_empty() {
-        eprint!(
-            "{}",
-            diag::render::human(&compiled.sources, &compiled.diagnostics)
-        );
-    }
-    let Some(docs) = compiled.documents.take().or(compiled.audited.take()) else {
-        eprintln!("error: no report on a program with errors");
-        return ExitCode::from(1);
-    };
-    let committed = args.out.as_ref().map(|out| {
-        let files = warden::emit::plan(docs.clone(), args.layout);
-        let stale = warden::emit::check(out, &files);
-        let lines: Vec<String> = stale
-            .iter()
-            .map(|d| match &d.file {
-                Some(f) => format!("{}: {}", f.path, d.message),
-                None => d.message.clone(),
-            })
-            .collect();
-        (out.display().to_string(), lines)
-    });
-    let Some(program) = compiled.program.as_ref() else {
-        eprintln!("error: no report on a program with errors");
-        return ExitCode::from(1);
-    };
-    let report = warden::audit::report(
-        program,
-        &compiled.sources,
-        docs,
-        args.layout,
-        args.today,
-        committed,
-    );
-    let name = args.name.clone().unwrap_or_else(|| {
-        args.paths
-            .first()
-            .and_then(|p| std::fs::canonicalize(p).ok())
-            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "program".to_string())
-    });
-    let text = match args.format {
-        AuditFormat::Md => warden::audit::markdown(&report),
-        AuditFormat::Html => warden::audit::html(&report),
-        AuditFormat::Json => Ok(warden::audit::json(&report)),
-        AuditFormat::Oscal => warden::audit::oscal(&report, &name),
-    };
-    match text {
-        Ok(text) => {
-            use std::io::Write;
-            match std::io::stdout().lock().write_all(text.as_bytes()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: cannot write to standard output: {e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
 }
 
 /// Whether a warning no `accept` line acknowledges is among `diags`: what `--deny-warnings`

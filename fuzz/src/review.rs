@@ -3,7 +3,8 @@
 //! the program: every format is written; the same report twice gives the same bytes; the JSON's
 //! counts add up; no text of the program adds a tag to the HTML or a cell to a Markdown table; a
 //! program compared with itself changes nothing; and comparing two programs one way gives the
-//! mirror of comparing them the other way.
+//! mirror of comparing them the other way. A program whose expectations do not hold is not
+//! audited, but it is compared, as `warden diff` compares it.
 
 use crate::generate;
 use std::collections::BTreeSet;
@@ -31,16 +32,23 @@ pub struct Reached {
     pub admission: bool,
     pub waivers: bool,
     pub controls: bool,
+    pub expectations: bool,
+    pub broken: bool,
 }
 
 /// `review`'s body: panics where a promise breaks, says what it reached where none does.
 pub fn reached(data: &[u8]) -> Reached {
     let mut reached = Reached::default();
     let mut u = arbitrary::Unstructured::new(data);
-    let Ok(first) = generate::valid_file(&mut u) else {
+    let Ok(mut first) = generate::valid_file(&mut u) else {
         return reached;
     };
-    let second = generate::valid_file(&mut u).ok();
+    let mut second = generate::valid_file(&mut u).ok();
+    // Drawn after both programs, so that a stored input builds the programs it did.
+    first.expects = generate::valid_expects(&mut u, &first).unwrap_or_default();
+    if let Some(second) = &mut second {
+        second.expects = generate::valid_expects(&mut u, second).unwrap_or_default();
+    }
     let Some(today) = Date::parse(TODAY) else {
         panic!("{TODAY} is not a day");
     };
@@ -59,21 +67,44 @@ pub fn reached(data: &[u8]) -> Reached {
         reached.admission = !d.admission.is_empty();
         reached.waivers = !d.waivers.is_empty();
         reached.controls = !d.controls.is_empty();
+        reached.expectations = !d.expectations.is_empty();
+        reached.broken = d.broken;
     }
     reached
 }
 
-/// Compiles `text` on `today` and audits it; the program, unless it has errors beyond its claims.
+/// Compiles `text` on `today` and audits it; the program, unless it has errors beyond its claims
+/// and its expectations (one whose expectations do not hold is compared, not audited).
 fn audited(text: &str, today: Date, reached: &mut Reached) -> Option<Program> {
-    let mut sources = SourceMap::new();
-    sources.add("p.warden".to_string(), text.to_string());
-    let mut compiled = warden::compile_on(sources, &Target::DEFAULT, Layout::Tree, today);
+    let sources = || {
+        let mut sources = SourceMap::new();
+        sources.add("p.warden".to_string(), text.to_string());
+        sources
+    };
+    let mut compiled = warden::compile_on(sources(), &Target::DEFAULT, Layout::Tree, today);
     let Some(docs) = compiled.documents.take().or(compiled.audited.take()) else {
         assert!(
             compiled.diagnostics.iter().any(Diagnostic::is_error),
             "no documents and no error"
         );
-        return None;
+        let unmet = |d: &Diagnostic| d.code == "E0601" || d.code == "E0603";
+        let only_expectations = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error() && !d.code.starts_with("E10"))
+            .all(unmet);
+        let kept = warden::compile_keeping_expects(sources(), today);
+        let refused = kept
+            .diagnostics
+            .iter()
+            .any(|d| d.is_error() && !d.code.starts_with("E10"));
+        // Kept, the expectations are all that changes: refused alike, or read alike.
+        assert_eq!(
+            refused || kept.program.is_none(),
+            !only_expectations,
+            "kept expectations change more than them:\n{text}"
+        );
+        return kept.program.filter(|_| !refused);
     };
     let program = compiled.program?;
     let report =
@@ -271,7 +302,11 @@ fn diffs_nothing(program: &Program, today: Date) {
         d.waivers.iter().all(|w| w.change == "ending"),
         "a waiver changed against itself"
     );
-    assert!(!d.widening, "a program widens itself");
+    assert!(d.expectations.is_empty(), "{:?}", d.expectations);
+    assert!(
+        !d.widening && !d.weakening && !d.broken,
+        "a program changes itself"
+    );
     tables_keep_their_columns(&warden::diff::markdown(&d), "");
 }
 
@@ -351,6 +386,33 @@ fn mirrored(old: &Program, new: &Program, today: Date) -> Option<warden::diff::D
             "{} weakens both ways",
             c.control
         );
+    }
+    // An expectation added that holds is left out one way, so its mirror is too.
+    type Expectation = (String, String, String);
+    let expectations = |d: &warden::diff::Diff, swap: bool| -> BTreeSet<Expectation> {
+        d.expectations
+            .iter()
+            .filter(|x| {
+                let pair = [x.old.as_str(), x.new.as_str()];
+                pair != ["holds", "absent"] && pair != ["absent", "holds"]
+            })
+            .map(|x| {
+                let (o, n) = ordered(swap, &x.old, &x.new);
+                (x.expectation.clone(), o, n)
+            })
+            .collect()
+    };
+    assert_eq!(
+        expectations(&forward, false),
+        expectations(&backward, true),
+        "the expectation changes are not mirrored"
+    );
+    for d in [&forward, &backward] {
+        assert_eq!(d.broken, d.expectations.iter().any(|x| x.broken));
+        for x in &d.expectations {
+            assert_ne!(x.old, x.new, "{} stands as it stood", x.expectation);
+            assert_eq!(x.broken, x.old == "holds", "{}", x.expectation);
+        }
     }
     let count = |d: &warden::diff::Diff, change: &str| {
         d.admission.iter().filter(|a| a.change == change).count()

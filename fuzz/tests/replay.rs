@@ -122,7 +122,7 @@ fn the_structure_aware_corpus_builds_programs_of_every_kind() {
 
 /// `review` is only as good as the pairs it compares: over the stored inputs, reports count
 /// controls waived and missing, and diffs change connections, system calls, admission rules,
-/// waivers and the standing of claimed controls.
+/// waivers, the standing of claimed controls and of expectations, and break some that held.
 #[test]
 fn the_review_corpus_reaches_every_part_of_audit_and_diff() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/review");
@@ -138,6 +138,8 @@ fn the_review_corpus_reaches_every_part_of_audit_and_diff() {
             ("admission", r.admission),
             ("waivers", r.waivers),
             ("controls", r.controls),
+            ("expectations", r.expectations),
+            ("broken", r.broken),
         ] {
             *counts.entry(name).or_default() += usize::from(hit);
         }

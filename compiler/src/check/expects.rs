@@ -71,17 +71,25 @@ impl Checker<'_> {
     }
 
     pub(super) fn evaluate_expects(&mut self, expects: &[ir::Expect]) {
-        // The evaluator indexes every flow: not worth building for nothing to evaluate.
-        if expects.is_empty() {
-            return;
-        }
-        let evaluator = Evaluator::new(&self.program);
-        let program = &self.program;
-        // Each expectation only reads the program: answered on every core, reported in order.
-        let unmet = crate::parallel::map(expects, |x| unmet(program, &evaluator, x));
+        let unmet = evaluate(&self.program, expects);
         self.diags.extend(unmet.into_iter().flatten());
     }
 }
+
+/// For each of `expects` about `program`, in order: nothing where it holds, else why not (E0601,
+/// or E0603 where it cannot be decided).
+pub fn evaluate(program: &ir::Program, expects: &[ir::Expect]) -> Vec<Option<Diagnostic>> {
+    // The evaluator indexes every flow: not worth building for nothing to evaluate.
+    if expects.is_empty() {
+        return Vec::new();
+    }
+    let evaluator = Evaluator::new(program);
+    // Each expectation only reads the program: answered on every core, reported in order.
+    crate::parallel::map(expects, |x| unmet(program, &evaluator, x))
+}
+
+/// The code of a diagnostic that says an expectation cannot be decided.
+pub const UNDECIDED: &str = "E0603";
 
 /// Whether `outcome` contradicts an expectation of `allowed`.
 fn contradicts(allowed: bool, outcome: &Outcome) -> bool {
@@ -184,7 +192,7 @@ fn unmet(program: &ir::Program, evaluator: &Evaluator<'_>, x: &ir::Expect) -> Op
 
 /// E0603: the endpoints stand for more kinds of pod than the evaluator decides for.
 fn undecided(x: &ir::Expect, limit: usize) -> Diagnostic {
-    Diagnostic::error("E0603", format!("expectation cannot be decided: `{}`", x.text))
+    Diagnostic::error(UNDECIDED, format!("expectation cannot be decided: `{}`", x.text))
         .primary(x.span, "its endpoints stand for too many kinds of pod")
         .note(format!(
             "the selectors of the namespaces involved split these pods into more than {limit} kinds that warden would have to answer for one by one"

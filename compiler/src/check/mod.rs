@@ -18,7 +18,7 @@ mod cel;
 mod cidrs;
 pub mod compliance;
 mod dns;
-mod expects;
+pub mod expects;
 mod flows;
 mod layer7;
 mod names;
@@ -97,16 +97,25 @@ struct Resolved {
 
 /// Checks the program made of `files` (in file-name order). Returns the IR when there is no error.
 pub fn check(sources: &SourceMap, files: &[ast::File]) -> (Option<ir::Program>, Vec<Diagnostic>) {
-    check_asking(sources, files, None)
+    check_with(sources, files, Expects::Evaluate)
 }
 
-/// `check` for `warden explain`, whose question is an expectation in the file `question`:
-/// expectations are resolved but not evaluated, since the answer is not an error and the
-/// program's own expectations need not hold for a question about it to be answered.
-pub fn check_asking(
+/// Whether `check_with` evaluates the program's expectations.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Expects {
+    /// An expectation that does not hold is an error (E0601), as for every command that writes.
+    Evaluate,
+    /// Resolved but not evaluated: for `warden explain`, whose question is one of them and whose
+    /// answer is not an error (the program's own expectations need not hold for a question about
+    /// it to be answered), and `warden diff`, which tells how each stands in both programs.
+    Keep,
+}
+
+/// `check`, with the program's expectations evaluated or kept as `expects_are` says.
+pub fn check_with(
     sources: &SourceMap,
     files: &[ast::File],
-    question: Option<crate::span::FileId>,
+    expects_are: Expects,
 ) -> (Option<ir::Program>, Vec<Diagnostic>) {
     let by_name = OnceLock::new();
     let resolved_blocks = Mutex::new(HashMap::new());
@@ -242,9 +251,7 @@ pub fn check_asking(
     if cx.diags.iter().any(Diagnostic::is_error) {
         return (None, cx.diags);
     }
-    // A question is answered about the program as it is, whether its expectations hold or not
-    // (the answer may be why one does not).
-    if question.is_none() {
+    if expects_are == Expects::Evaluate {
         cx.evaluate_expects(&expects);
     }
     cx.program.expects = expects;

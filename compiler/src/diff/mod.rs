@@ -1,10 +1,12 @@
 //! `warden diff OLD NEW`: what a change to a program does, for the review of a pull request:
 //! connections added and removed, system calls whose action changed, admission rules added,
 //! removed or relaxed, waivers and exemptions added, extended or ending, claimed controls that
-//! stand differently. Each change says whether it widens what is allowed (or, for a control,
-//! weakens it), which `--fail-on widening` (`weakening`) turns into a failing exit.
+//! stand differently, expectations that hold or fail differently. Each change says whether it
+//! widens what is allowed (for a control, weakens it; for an expectation, breaks it), which
+//! `--fail-on widening` (`weakening`, `broken`) turns into a failing exit.
 
 pub mod controls;
+pub mod expects;
 pub mod network;
 
 use crate::ir::{self, AdmissionRule, Date, Mode, Program, SeccompAction, SyscallPolicy};
@@ -12,6 +14,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use controls::ControlChange;
+pub use expects::ExpectChange;
 pub use network::Change;
 
 #[derive(Serialize)]
@@ -23,11 +26,14 @@ pub struct Diff {
     pub widening: bool,
     /// Whether a claimed control stands worse than before (`ControlChange::weakening`).
     pub weakening: bool,
+    /// Whether an expectation that held no longer does (`ExpectChange::broken`).
+    pub broken: bool,
     pub network: Vec<Change>,
     pub seccomp: Vec<ServiceCalls>,
     pub admission: Vec<AdmissionChange>,
     pub waivers: Vec<WaiverChange>,
     pub controls: Vec<ControlChange>,
+    pub expectations: Vec<ExpectChange>,
 }
 
 /// A service whose profile treats some system calls differently.
@@ -555,6 +561,7 @@ pub fn diff(old: &Program, new: &Program, today: Date) -> Result<Diff, String> {
     let network = network?;
     let controls = controls.map_err(|_| "the claims could not be compared".to_string())?;
     let seccomp = seccomp(old, new);
+    let expectations = expects::expects(old, new);
     let admission = admission(old, new);
     let waivers = waivers(old, new, today);
     let widening = network.iter().any(|c| !c.added.is_empty())
@@ -566,11 +573,13 @@ pub fn diff(old: &Program, new: &Program, today: Date) -> Result<Diff, String> {
         date: today.to_string(),
         widening,
         weakening: controls.iter().any(|c| c.weakening),
+        broken: expectations.iter().any(|x| x.broken),
         network,
         seccomp,
         admission,
         waivers,
         controls,
+        expectations,
     })
 }
 
@@ -585,6 +594,7 @@ const CONNECTIONS: &str =
     "### Connections\n\n| from | to | now allowed | no longer allowed |\n|---|---|---|---|\n";
 const CALLS: &str = "### System calls\n\n| service | call | before | after |\n|---|---|---|---|\n";
 const CONTROLS: &str = "### Compliance\n\n| block | framework | control | namespaces | before | after |\n|---|---|---|---|---|---|\n";
+const EXPECTATIONS: &str = "### Expectations\n\n| expectation | before | after |\n|---|---|---|\n";
 const WAIVERS: &str = "### Waivers and exemptions\n\n| block | what | change | owner | until |\n|---|---|---|---|---|\n";
 
 /// The diff as Markdown, for a pull-request comment.
@@ -598,6 +608,7 @@ pub fn markdown(diff: &Diff) -> String {
         && diff.admission.is_empty()
         && diff.waivers.is_empty()
         && diff.controls.is_empty()
+        && diff.expectations.is_empty()
     {
         let _ = writeln!(s, "Nothing: both programs allow exactly the same.");
         return s;
@@ -615,6 +626,12 @@ pub fn markdown(diff: &Diff) -> String {
         let _ = writeln!(
             s,
             "**A claimed control stands worse than before** (marked ⚠ under Compliance).\n"
+        );
+    }
+    if diff.broken {
+        let _ = writeln!(
+            s,
+            "**An expectation that held no longer does** (marked ⚠ under Expectations).\n"
         );
     }
     if !diff.network.is_empty() {
@@ -696,6 +713,20 @@ pub fn markdown(diff: &Diff) -> String {
                 md(&c.namespaces.join(", ")),
                 md(&c.old),
                 md(&c.new)
+            );
+        }
+        s.push('\n');
+    }
+    if !diff.expectations.is_empty() {
+        s.push_str(EXPECTATIONS);
+        for x in &diff.expectations {
+            let _ = writeln!(
+                s,
+                "| {}{} | {} | {} |",
+                if x.broken { "⚠ " } else { "" },
+                md(&x.expectation),
+                md(&x.old),
+                md(&x.new)
             );
         }
         s.push('\n');

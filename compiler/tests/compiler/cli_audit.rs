@@ -415,3 +415,131 @@ fn diff_tells_which_claimed_controls_stand_worse() {
         ]
     );
 }
+
+#[test]
+fn diff_tells_which_expectations_a_change_breaks() {
+    let work = tempfile::tempdir().unwrap();
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    let expects = "expect world -> web on http allowed\nexpect world -> db denied\n\
+                   expect db -> world on 443/tcp denied\n";
+    program(&old, &format!("{PROGRAM}{expects}"));
+    // The database may call out now, one expectation is dropped, one added that holds and one
+    // added that fails: a program `check` refuses, which the diff still reads.
+    let changed = format!("{PROGRAM}{expects}")
+        .replace(
+            "  port postgres 5432/tcp\n",
+            "  port postgres 5432/tcp\n  to world on 443/tcp\n",
+        )
+        .replace("expect world -> web on http allowed\n", "")
+        + "expect web -> db on postgres allowed\nexpect world -> db on postgres allowed\n";
+    program(&new, &changed);
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let (code, _, err) = run(&["check", n, "--date", "2026-12-06"], work.path());
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0601"), "{err}");
+    let diff = |a: &str, b: &str, format: &str| {
+        run(
+            &[
+                "diff",
+                a,
+                b,
+                "--format",
+                format,
+                "--date",
+                "2026-12-06",
+                "--fail-on",
+                "broken",
+            ],
+            work.path(),
+        )
+    };
+    let rows = |json: &str| -> Vec<(String, String, String, bool)> {
+        let d: serde_json::Value = serde_json::from_str(json).unwrap();
+        d["expectations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["expectation"].as_str().unwrap().to_string(),
+                    x["old"].as_str().unwrap().to_string(),
+                    x["new"].as_str().unwrap().to_string(),
+                    x["broken"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let row = |x: &str, o: &str, n: &str, broken: bool| {
+        (x.to_string(), o.to_string(), n.to_string(), broken)
+    };
+    let (code, json, err) = diff(o, n, "json");
+    assert_eq!(code, 1, "{json}{err}");
+    assert!(
+        err.contains("the change breaks an expectation that held"),
+        "{err}"
+    );
+    assert_eq!(
+        rows(&json),
+        [
+            row(
+                "expect db -> world on 443/tcp denied",
+                "holds",
+                "fails",
+                true
+            ),
+            row(
+                "expect world -> db on postgres allowed",
+                "absent",
+                "fails",
+                false
+            ),
+            row(
+                "expect world -> web on http allowed",
+                "holds",
+                "absent",
+                true
+            ),
+        ]
+    );
+    let (_, md, _) = diff(o, n, "md");
+    assert!(
+        md.contains("An expectation that held no longer does"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| ⚠ expect db -\\> world on 443/tcp denied | holds | fails |"),
+        "{md}"
+    );
+    // Back again: what failed holds, the expectation added is gone, which breaks it, and the one
+    // dropped comes back holding, which asks nothing of a reviewer.
+    let (code, json, err) = diff(n, o, "json");
+    assert_eq!(code, 1, "{json}{err}");
+    assert_eq!(
+        rows(&json),
+        [
+            row(
+                "expect db -> world on 443/tcp denied",
+                "fails",
+                "holds",
+                false
+            ),
+            row(
+                "expect web -> db on postgres allowed",
+                "holds",
+                "absent",
+                true
+            ),
+            row(
+                "expect world -> db on postgres allowed",
+                "fails",
+                "absent",
+                false
+            ),
+        ]
+    );
+    // Without the expectation that was dropped, nothing breaks.
+    let kept = changed.replace("expect web -> db on postgres allowed\n", "");
+    program(&new, &kept);
+    let (code, json, err) = diff(n, o, "json");
+    assert_eq!(code, 0, "{json}{err}");
+}
