@@ -537,7 +537,7 @@ fn diff_tells_which_expectations_a_change_breaks() {
             ),
         ]
     );
-    // Without the expectation that was dropped, nothing breaks.
+    // Without the expectation the change added that holds, going back breaks nothing.
     let kept = changed.replace("expect web -> db on postgres allowed\n", "");
     program(&new, &kept);
     let (code, json, err) = diff(n, o, "json");
