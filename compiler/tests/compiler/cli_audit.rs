@@ -314,6 +314,17 @@ fn diff_tells_what_a_change_widens_between_directories_and_git_revisions() {
     assert!(err.contains("cannot list `policy` at `nosuchrev`"), "{err}");
 }
 
+/// `warden diff OLD NEW --format FORMAT --fail-on FAIL_ON` on the day the tests count on.
+fn diff_failing_on(
+    fail_on: &str,
+    [old, new]: [&str; 2],
+    format: &str,
+    cwd: &Path,
+) -> (i32, String, String) {
+    let args = ["diff", old, new, "--format", format, "--date", "2026-12-06"];
+    run(&[&args[..], &["--fail-on", fail_on]].concat(), cwd)
+}
+
 #[test]
 fn diff_tells_which_claimed_controls_stand_worse() {
     let work = tempfile::tempdir().unwrap();
@@ -328,22 +339,8 @@ fn diff_tells_which_claimed_controls_stand_worse() {
         .join("\n");
     program(&new, &weaker);
     let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
-    let diff = |a: &str, b: &str, format: &str| {
-        run(
-            &[
-                "diff",
-                a,
-                b,
-                "--format",
-                format,
-                "--date",
-                "2026-12-06",
-                "--fail-on",
-                "weakening",
-            ],
-            work.path(),
-        )
-    };
+    let diff =
+        |a: &str, b: &str, format: &str| diff_failing_on("weakening", [a, b], format, work.path());
     let (code, md, err) = diff(o, n, "md");
     assert_eq!(code, 1, "{md}{err}");
     assert!(
@@ -437,22 +434,8 @@ fn diff_tells_which_expectations_a_change_breaks() {
     let (code, _, err) = run(&["check", n, "--date", "2026-12-06"], work.path());
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("E0601"), "{err}");
-    let diff = |a: &str, b: &str, format: &str| {
-        run(
-            &[
-                "diff",
-                a,
-                b,
-                "--format",
-                format,
-                "--date",
-                "2026-12-06",
-                "--fail-on",
-                "broken",
-            ],
-            work.path(),
-        )
-    };
+    let diff =
+        |a: &str, b: &str, format: &str| diff_failing_on("broken", [a, b], format, work.path());
     let rows = |json: &str| -> Vec<(String, String, String, bool)> {
         let d: serde_json::Value = serde_json::from_str(json).unwrap();
         d["expectations"]
