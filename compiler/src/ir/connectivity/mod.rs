@@ -418,7 +418,6 @@ impl<'a> Evaluator<'a> {
     /// once for all the ports. `None` where an endpoint is a service, which stands for pods that
     /// may differ: ask `evaluate`.
     pub fn allowed_on(&self, from: &Endpoint, to: &Endpoint, ports: &[Probe]) -> Option<Vec<bool>> {
-        let allowed = |o: Outcome| matches!(o, Outcome::Allowed(_));
         match (from, to) {
             (Endpoint::Pod(client), Endpoint::Pod(server)) => {
                 let (theirs, mine) = (self.candidates(from), self.candidates(to));
@@ -434,12 +433,7 @@ impl<'a> Evaluator<'a> {
             | (Endpoint::External(nets), Endpoint::Pod(pod)) => {
                 let egress = matches!(from, Endpoint::Pod(_));
                 let mine = self.candidates(if egress { from } else { to });
-                Some(
-                    ports
-                        .iter()
-                        .map(|p| allowed(self.external(nets, pod, &mine, Some(p), egress)))
-                        .collect(),
-                )
+                Some(self.external_on(nets, pod, &mine, ports, egress))
             }
             _ => None,
         }

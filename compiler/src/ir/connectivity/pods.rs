@@ -325,42 +325,8 @@ impl<'a> Evaluator<'a> {
             return Outcome::Allowed(Vec::new());
         }
         let wanted: Vec<Range> = nets.iter().map(net_range).collect();
-        // The server resolves named ports: the pod on ingress, an address (none) on egress.
-        let outside = no_pod();
-        let server = if egress { &outside } else { pod };
-        let mut grants = Vec::new();
-        let mut granted: Vec<Range> = Vec::new();
-        for (flow, policy) in self.rules((pod, candidates), egress) {
-            if !covers(flow, port, server) {
-                continue;
-            }
-            let other = if egress { &flow.server } else { &flow.client };
-            let ranges: Vec<Range> = other.blocks().iter().flat_map(block_ranges).collect();
-            if overlaps(&wanted, &ranges) {
-                grants.push(Grant {
-                    source: flow.span,
-                    dns: false,
-                    egress,
-                    policies: vec![policy],
-                });
-            }
-            granted.extend(ranges);
-        }
-        grants.sort_by_key(|g| g.source);
-        // `allow dns` with NodeLocal DNSCache: its address, on the DNS ports.
-        if egress
-            && dns_port(port)
-            && let Some(ns) = program.namespaces.get(&pod.namespace)
-            && ns.allow_dns
-            && let Some(nodelocal) = program.dns.nodelocal
-        {
-            let range = net_range(&nodelocal);
-            if overlaps(&wanted, &[range]) {
-                grants.push(dns_rule(program, ns, pod, candidates));
-            }
-            granted.push(range);
-        }
-        let merged = merge(granted);
+        let rules = self.rules((pod, candidates), egress);
+        let (grants, merged) = self.granted(&wanted, (pod, candidates), &rules, port, egress);
         let direction = if egress { "egress" } else { "ingress" };
         let denial = || Denial {
             egress: if egress {
@@ -391,5 +357,78 @@ impl<'a> Evaluator<'a> {
         } else {
             Outcome::Denied(denial())
         }
+    }
+
+    /// Whether a pod may reach (`egress`) or be reached from the addresses on each port: its
+    /// isolation and rules found once for all the ports.
+    pub(super) fn external_on(
+        &self,
+        nets: &[IpNet],
+        pod: &Pod,
+        candidates: &[ServiceRef],
+        ports: &[Probe],
+        egress: bool,
+    ) -> Vec<bool> {
+        if !self.isolated((pod, candidates), egress) {
+            return vec![true; ports.len()];
+        }
+        let wanted: Vec<Range> = nets.iter().map(net_range).collect();
+        let rules = self.rules((pod, candidates), egress);
+        ports
+            .iter()
+            .map(|p| {
+                let (_, merged) = self.granted(&wanted, (pod, candidates), &rules, Some(p), egress);
+                wanted.iter().all(|w| covered(*w, &merged))
+            })
+            .collect()
+    }
+
+    /// On an isolated side, the grants of `rules` for the addresses `wanted` on `port`, with the
+    /// ranges all its rules open on that port, merged.
+    fn granted(
+        &self,
+        wanted: &[Range],
+        (pod, candidates): Side<'_>,
+        rules: &[(&'a Flow, PolicyRef)],
+        port: Option<&Probe>,
+        egress: bool,
+    ) -> (Vec<Grant>, Vec<Range>) {
+        let program = self.program;
+        // The server resolves named ports: the pod on ingress, an address (none) on egress.
+        let outside = no_pod();
+        let server = if egress { &outside } else { pod };
+        let mut grants = Vec::new();
+        let mut granted: Vec<Range> = Vec::new();
+        for (flow, policy) in rules {
+            if !covers(flow, port, server) {
+                continue;
+            }
+            let other = if egress { &flow.server } else { &flow.client };
+            let ranges: Vec<Range> = other.blocks().iter().flat_map(block_ranges).collect();
+            if overlaps(wanted, &ranges) {
+                grants.push(Grant {
+                    source: flow.span,
+                    dns: false,
+                    egress,
+                    policies: vec![policy.clone()],
+                });
+            }
+            granted.extend(ranges);
+        }
+        grants.sort_by_key(|g| g.source);
+        // `allow dns` with NodeLocal DNSCache: its address, on the DNS ports.
+        if egress
+            && dns_port(port)
+            && let Some(ns) = program.namespaces.get(&pod.namespace)
+            && ns.allow_dns
+            && let Some(nodelocal) = program.dns.nodelocal
+        {
+            let range = net_range(&nodelocal);
+            if overlaps(wanted, &[range]) {
+                grants.push(dns_rule(program, ns, pod, candidates));
+            }
+            granted.push(range);
+        }
+        (grants, merge(granted))
     }
 }
