@@ -137,6 +137,10 @@ enum Command {
         /// The day waivers are counted on, YYYY-MM-DD (default: SOURCE_DATE_EPOCH, else today)
         #[arg(long, value_parser = parse_date)]
         date: Option<warden::ir::Date>,
+        /// The Markdown's size in bytes, to fit a pull-request comment: past it, each table shows
+        /// the rows that fit, those marked ⚠ first, and counts the rest; 0 shows every row
+        #[arg(long, value_name = "BYTES", default_value_t = warden::diff::MAX_BYTES)]
+        max_bytes: usize,
     },
     /// Draw who may talk to whom, as Graphviz DOT or Mermaid
     Graph {
@@ -418,12 +422,14 @@ fn main() -> ExitCode {
             format,
             fail_on,
             date,
+            max_bytes,
         } => review::diff(
             &old,
             &new,
             format,
             &fail_on,
             date.unwrap_or_else(warden::today),
+            (max_bytes > 0).then_some(max_bytes),
         ),
         Command::Audit {
             paths,

@@ -307,7 +307,42 @@ fn diffs_nothing(program: &Program, today: Date) {
         !d.widening && !d.weakening && !d.broken,
         "a program changes itself"
     );
-    tables_keep_their_columns(&warden::diff::markdown(&d), "");
+    tables_keep_their_columns(&warden::diff::markdown(&d, None), "");
+}
+
+/// The Markdown's rows, grouped, are the diff's connections, each once; cut to a size, it keeps
+/// to it unless the lines before its tables are longer, and its tables keep their columns.
+fn comment_keeps_everything(d: &warden::diff::Diff) {
+    let mut pairs = Vec::new();
+    for g in warden::diff::markdown::groups(&d.network) {
+        for from in &g.from {
+            for to in &g.to {
+                pairs.push((*from, *to, g.added, g.removed));
+            }
+        }
+    }
+    let listed: BTreeSet<_> = d
+        .network
+        .iter()
+        .map(|c| (c.from.as_str(), c.to.as_str(), &c.added[..], &c.removed[..]))
+        .collect();
+    assert_eq!(
+        pairs.len(),
+        listed.len(),
+        "grouped connections differ in number"
+    );
+    assert_eq!(pairs.into_iter().collect::<BTreeSet<_>>(), listed);
+    tables_keep_their_columns(&warden::diff::markdown(d, None), "");
+    let floor = warden::diff::markdown(d, Some(0)).len();
+    for limit in [600, 2_000] {
+        let cut = warden::diff::markdown(d, Some(limit));
+        assert!(
+            cut.len() <= limit.max(floor),
+            "{} bytes over {limit}",
+            cut.len()
+        );
+        tables_keep_their_columns(&cut, "");
+    }
 }
 
 /// Old to new is new to old mirrored: each connection added one way is removed the other, each
@@ -321,7 +356,7 @@ fn mirrored(old: &Program, new: &Program, today: Date) -> Option<warden::diff::D
         (Err(_), Err(_)) => return None,
         (f, b) => panic!("a diff one way only: {:?} / {:?}", f.err(), b.err()),
     };
-    tables_keep_their_columns(&warden::diff::markdown(&forward), "");
+    comment_keeps_everything(&forward);
     type Connection = (String, String, Vec<String>, Vec<String>);
     let connections = |d: &warden::diff::Diff, swap: bool| -> BTreeSet<Connection> {
         d.network

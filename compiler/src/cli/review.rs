@@ -44,6 +44,7 @@ pub fn diff(
     format: DiffFormat,
     fail_on: &[FailOn],
     today: warden::ir::Date,
+    max_bytes: Option<usize>,
 ) -> ExitCode {
     // The two programs compile side by side.
     let (a, b) = std::thread::scope(|scope| {
@@ -63,7 +64,7 @@ pub fn diff(
         }
     };
     let text = match format {
-        DiffFormat::Md => warden::diff::markdown(&d),
+        DiffFormat::Md => warden::diff::markdown(&d, max_bytes),
         DiffFormat::Json => warden::diff::json(&d),
     };
     print!("{text}");

@@ -7,6 +7,7 @@
 
 pub mod controls;
 pub mod expects;
+pub mod markdown;
 pub mod network;
 
 use crate::ir::{self, AdmissionRule, Date, Mode, Program, SeccompAction, SyscallPolicy};
@@ -15,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use controls::ControlChange;
 pub use expects::ExpectChange;
+pub use markdown::{MAX_BYTES, markdown};
 pub use network::Change;
 
 #[derive(Serialize)]
@@ -588,148 +590,4 @@ pub fn json(diff: &Diff) -> String {
     let mut out = serde_json::to_string_pretty(diff).unwrap_or_default();
     out.push('\n');
     out
-}
-
-const CONNECTIONS: &str =
-    "### Connections\n\n| from | to | now allowed | no longer allowed |\n|---|---|---|---|\n";
-const CALLS: &str = "### System calls\n\n| service | call | before | after |\n|---|---|---|---|\n";
-const CONTROLS: &str = "### Compliance\n\n| block | framework | control | namespaces | before | after |\n|---|---|---|---|---|---|\n";
-const EXPECTATIONS: &str = "### Expectations\n\n| expectation | before | after |\n|---|---|---|\n";
-const WAIVERS: &str = "### Waivers and exemptions\n\n| block | what | change | owner | until |\n|---|---|---|---|---|\n";
-
-/// The diff as Markdown, for a pull-request comment.
-pub fn markdown(diff: &Diff) -> String {
-    use std::fmt::Write as _;
-    let md = crate::audit::markdown_text;
-    let mut s = String::new();
-    let _ = writeln!(s, "## What this change does\n");
-    if diff.network.is_empty()
-        && diff.seccomp.is_empty()
-        && diff.admission.is_empty()
-        && diff.waivers.is_empty()
-        && diff.controls.is_empty()
-        && diff.expectations.is_empty()
-    {
-        let _ = writeln!(s, "Nothing: both programs allow exactly the same.");
-        return s;
-    }
-    let _ = writeln!(
-        s,
-        "{}\n",
-        if diff.widening {
-            "**It widens what is allowed** (marked ⚠ below)."
-        } else {
-            "It allows nothing that was refused before."
-        }
-    );
-    if diff.weakening {
-        let _ = writeln!(
-            s,
-            "**A claimed control stands worse than before** (marked ⚠ under Compliance).\n"
-        );
-    }
-    if diff.broken {
-        let _ = writeln!(
-            s,
-            "**An expectation that held no longer does** (marked ⚠ under Expectations).\n"
-        );
-    }
-    if !diff.network.is_empty() {
-        s.push_str(CONNECTIONS);
-        for c in &diff.network {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {}{} | {} |",
-                md(&c.from),
-                md(&c.to),
-                if c.added.is_empty() { "" } else { "⚠ " },
-                md(&c.added.join(", ")),
-                md(&c.removed.join(", "))
-            );
-        }
-        s.push('\n');
-    }
-    if !diff.seccomp.is_empty() {
-        s.push_str(CALLS);
-        for svc in &diff.seccomp {
-            for c in &svc.calls {
-                let _ = writeln!(
-                    s,
-                    "| {} | {}{} | {} | {} |",
-                    md(&svc.service),
-                    if c.widening { "⚠ " } else { "" },
-                    md(&c.call),
-                    md(&c.old),
-                    md(&c.new)
-                );
-            }
-        }
-        s.push('\n');
-    }
-    if !diff.admission.is_empty() {
-        let _ = writeln!(
-            s,
-            "### Admission\n\n| block | change | rule |\n|---|---|---|"
-        );
-        for a in &diff.admission {
-            let _ = writeln!(
-                s,
-                "| {} | {}{} | {} |",
-                md(&a.block),
-                if a.widening { "⚠ " } else { "" },
-                md(&a.change),
-                md(&a.what)
-            );
-        }
-        s.push('\n');
-    }
-    if !diff.waivers.is_empty() {
-        s.push_str(WAIVERS);
-        for w in &diff.waivers {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {}{} | {} | {} |",
-                md(&w.block),
-                md(&w.what),
-                if w.widening { "⚠ " } else { "" },
-                md(&w.change),
-                md(w.owner.as_deref().unwrap_or("")),
-                md(w.until.as_deref().unwrap_or("never"))
-            );
-        }
-        s.push('\n');
-    }
-    if !diff.controls.is_empty() {
-        s.push_str(CONTROLS);
-        for c in &diff.controls {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {}{} {} | {} | {} | {} |",
-                md(&c.block),
-                md(&c.framework),
-                if c.weakening { "⚠ " } else { "" },
-                md(&c.control),
-                md(&c.title),
-                md(&c.namespaces.join(", ")),
-                md(&c.old),
-                md(&c.new)
-            );
-        }
-        s.push('\n');
-    }
-    if !diff.expectations.is_empty() {
-        s.push_str(EXPECTATIONS);
-        for x in &diff.expectations {
-            let _ = writeln!(
-                s,
-                "| {}{} | {} | {} |",
-                if x.broken { "⚠ " } else { "" },
-                md(&x.expectation),
-                md(&x.old),
-                md(&x.new)
-            );
-        }
-        s.push('\n');
-    }
-    s
 }

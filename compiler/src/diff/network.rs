@@ -7,7 +7,8 @@
 //! every boundary either program names, per protocol, and each named port by its name. External
 //! addresses likewise: the ranges between every CIDR boundary. A pair is asked about only where
 //! one side's rules differ between the programs (`Evaluator::side`) or a namespace's labels do;
-//! elsewhere both programs give the same answer by construction.
+//! elsewhere both programs give the same answer by construction. Neighbouring address classes
+//! that change alike for a kind of pod are told as one range.
 
 use crate::ir::connectivity::{Evaluator, Verdict};
 use crate::ir::regions::regions;
@@ -305,9 +306,39 @@ pub fn kinds(old: &Program, new: &Program) -> Result<Vec<Kind>, String> {
     Ok(out)
 }
 
+/// A range of addresses outside the cluster, of one family.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Addresses {
+    pub v6: bool,
+    pub start: u128,
+    pub end: u128,
+}
+
+impl Addresses {
+    pub fn first(&self) -> IpAddr {
+        addr(self.v6, self.start)
+    }
+
+    /// `0.0.0.0/0` or `::/0` for a whole family, `a` for one address, `a-b` for a range.
+    pub fn text(&self) -> String {
+        let max = if self.v6 {
+            u128::MAX
+        } else {
+            u128::from(u32::MAX)
+        };
+        if self.start == 0 && self.end == max {
+            if self.v6 { "::/0" } else { "0.0.0.0/0" }.to_string()
+        } else if self.start == self.end {
+            self.first().to_string()
+        } else {
+            format!("{}-{}", self.first(), addr(self.v6, self.end))
+        }
+    }
+}
+
 /// Address classes outside the cluster: the ranges between every CIDR boundary either program
-/// names, each with its first address.
-pub fn address_classes(programs: [&Program; 2]) -> Vec<(IpAddr, String)> {
+/// names, in order of address, IPv4 first.
+pub fn address_classes(programs: [&Program; 2]) -> Vec<Addresses> {
     let mut cuts: BTreeSet<(bool, u128)> = [(false, 0), (true, 0)].into();
     for p in programs {
         let mut nets: Vec<IpNet> = p.dns.nodelocal.into_iter().collect();
@@ -332,25 +363,13 @@ pub fn address_classes(programs: [&Program; 2]) -> Vec<(IpAddr, String)> {
     }
     let cuts: Vec<(bool, u128)> = cuts.into_iter().collect();
     let mut out = Vec::new();
-    for (i, (v6, start)) in cuts.iter().enumerate() {
+    for (i, &(v6, start)) in cuts.iter().enumerate() {
         let end = match cuts.get(i + 1) {
-            Some((nv6, next)) if nv6 == v6 => next - 1,
-            _ if *v6 => u128::MAX,
+            Some(&(nv6, next)) if nv6 == v6 => next - 1,
+            _ if v6 => u128::MAX,
             _ => u128::from(u32::MAX),
         };
-        let (a, b) = (addr(*v6, *start), addr(*v6, end));
-        let text = if *start == 0 && (end == u128::MAX || (!v6 && end == u128::from(u32::MAX))) {
-            if *v6 {
-                "::/0".to_string()
-            } else {
-                "0.0.0.0/0".to_string()
-            }
-        } else if start == &end {
-            a.to_string()
-        } else {
-            format!("{a}-{b}")
-        };
-        out.push((a, text));
+        out.push(Addresses { v6, start, end });
     }
     out
 }
@@ -595,34 +614,96 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
             removed: describe(&removed),
         })
     };
-    // Every question, in a fixed order, asked on every core.
+    // Every question, in a fixed order, asked on every core; one with an address says where.
     let pods: Vec<Endpoint> = kinds.iter().map(|k| Endpoint::Pod(k.pod.clone())).collect();
     let outside: Vec<Endpoint> = addresses
         .iter()
-        .map(|(ip, _)| Endpoint::External(vec![IpNet::from(*ip)]))
+        .map(|a| Endpoint::External(vec![IpNet::from(a.first())]))
         .collect();
-    let mut questions: Vec<(&Endpoint, &Endpoint, &str, &str)> = Vec::new();
+    let texts: Vec<String> = addresses.iter().map(Addresses::text).collect();
+    type Question<'q> = (&'q Endpoint, &'q Endpoint, &'q str, &'q str);
+    let mut questions: Vec<(Question, Option<Outside>)> = Vec::new();
     for &(i, j) in &pairs {
         if let (Some(c), Some(s), Some(from), Some(to)) =
             (kinds.get(i), kinds.get(j), pods.get(i), pods.get(j))
         {
-            questions.push((from, to, &c.name, &s.name));
+            questions.push(((from, to, &c.name, &s.name), None));
         }
     }
     for ((i, k), me) in kinds.iter().enumerate().zip(&pods) {
-        for ((_, text), there) in addresses.iter().zip(&outside) {
+        for (a, (text, there)) in texts.iter().zip(&outside).enumerate() {
             if client_changed.get(i).copied().unwrap_or(true) {
-                questions.push((me, there, &k.name, text));
+                questions.push((
+                    (me, there, &k.name, text),
+                    Some(Outside {
+                        kind: i,
+                        egress: true,
+                        class: a,
+                    }),
+                ));
             }
             if server_changed.get(i).copied().unwrap_or(true) {
-                questions.push((there, me, text, &k.name));
+                questions.push((
+                    (there, me, text, &k.name),
+                    Some(Outside {
+                        kind: i,
+                        egress: false,
+                        class: a,
+                    }),
+                ));
             }
         }
     }
-    let out: Vec<Change> =
-        crate::parallel::map(&questions, |(from, to, a, b)| compare(from, to, a, b))
-            .into_iter()
-            .flatten()
-            .collect();
-    Ok(out)
+    let answers = crate::parallel::map(&questions, |((from, to, a, b), _)| compare(from, to, a, b));
+    Ok(merge_addresses(&addresses, &questions, answers))
+}
+
+/// A question about addresses outside the cluster: its kind of pod, its direction (true: to the
+/// addresses) and the address class.
+#[derive(Clone, Copy)]
+struct Outside {
+    kind: usize,
+    egress: bool,
+    class: usize,
+}
+
+/// The answers, in order, with each run of neighbouring address classes that change alike for
+/// one kind and direction told as one change to or from the whole range.
+fn merge_addresses<Q>(
+    addresses: &[Addresses],
+    questions: &[(Q, Option<Outside>)],
+    answers: Vec<Option<Change>>,
+) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    // Per kind and direction, the open run: its change's place in `out`, its first and last class.
+    let mut runs: BTreeMap<(usize, bool), (usize, usize, usize)> = BTreeMap::new();
+    for ((_, at), answer) in questions.iter().zip(answers) {
+        let Some(change) = answer else { continue };
+        let Some(Outside {
+            kind,
+            egress,
+            class,
+        }) = *at
+        else {
+            out.push(change);
+            continue;
+        };
+        let family = |c: usize| addresses.get(c).map(|a| a.v6);
+        if let Some((place, first, last)) = runs.get_mut(&(kind, egress))
+            && *last + 1 == class
+            && family(*first) == family(class)
+            && let Some(open) = out.get_mut(*place)
+            && open.added == change.added
+            && open.removed == change.removed
+            && let (Some(a), Some(b)) = (addresses.get(*first), addresses.get(class))
+        {
+            let text = Addresses { end: b.end, ..*a }.text();
+            *if egress { &mut open.to } else { &mut open.from } = text;
+            *last = class;
+            continue;
+        }
+        runs.insert((kind, egress), (out.len(), class, class));
+        out.push(change);
+    }
+    out
 }

@@ -217,3 +217,21 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// A program of `n` services in one isolated namespace, `chain/s0` … , each with its own port;
+/// `linked`, each reaches the next on that one's port, so that a diff of the two has `n - 1`
+/// connections no two of which change alike.
+pub fn chain(n: usize, linked: bool) -> String {
+    let mut text = String::from("namespace chain {\n  isolate\n  allow dns\n}\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "service s{i} in chain {{\n  pods app = \"s{i}\"\n  port p {}/tcp\n",
+            8000 + i
+        ));
+        if linked && i + 1 < n {
+            text.push_str(&format!("  to s{} on p\n", i + 1));
+        }
+        text.push_str("}\n");
+    }
+    text
+}

@@ -234,7 +234,10 @@ fn diff_tells_what_a_change_widens_between_directories_and_git_revisions() {
     );
     assert_eq!(code, 1, "{md}{err}");
     assert!(md.contains("It widens what is allowed"), "{md}");
-    assert!(md.contains("| shop/web | 0.0.0.0/0 | ⚠ 443/tcp |"), "{md}");
+    assert!(
+        md.contains("| shop/web | 0.0.0.0/0, ::/0 | ⚠ 443/tcp |  |"),
+        "{md}"
+    );
     assert!(
         md.contains("pod-security restricted version v1.37 → pod-security baseline version v1.37"),
         "{md}"
@@ -525,4 +528,69 @@ fn diff_tells_which_expectations_a_change_breaks() {
     program(&new, &kept);
     let (code, json, err) = diff(n, o, "json");
     assert_eq!(code, 0, "{json}{err}");
+}
+
+#[test]
+fn diff_markdown_fits_a_pull_request_comment() {
+    let work = tempfile::tempdir().unwrap();
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    program(&old, &common::chain(2000, false));
+    program(&new, &common::chain(2000, true));
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let date = ["--date", "2026-12-06"];
+    let diff = |extra: &[&str]| {
+        let mut args = vec!["diff", o, n, date[0], date[1]];
+        args.extend(extra);
+        let (code, out, err) = run(&args, work.path());
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let rows = |md: &str| md.lines().filter(|l| l.starts_with("| chain/")).count();
+    let left = |md: &str| -> usize {
+        let note = md
+            .lines()
+            .find(|l| l.starts_with("*… and "))
+            .unwrap_or_else(|| panic!("no count of the rows left out\n{md}"));
+        note["*… and ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // Every row, asked for: 1,999 connections that change unalike, one row each.
+    let all = diff(&["--max-bytes", "0"]);
+    assert_eq!(rows(&all), 1999);
+    assert!(all.len() > 65_536, "{}", all.len());
+    assert!(!all.contains("more rows"), "{all}");
+    assert!(
+        all.contains("- Connections: ⚠ 1999 pairs of endpoints allowed more, 0 allowed less"),
+        "{all}"
+    );
+    let (_, json, _) = run(&["diff", o, n, "--format", "json"], work.path());
+    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(d["network"].as_array().unwrap().len(), 1999);
+    // By default, a comment GitHub takes (65,536 characters): the first rows, and the count of
+    // the others, which JSON lists.
+    for (md, limit) in [(diff(&[]), 60_000), (diff(&["--max-bytes", "5000"]), 5000)] {
+        assert!(md.len() <= limit, "{} bytes over {limit}", md.len());
+        let shown = rows(&md);
+        assert!(shown > 0, "{md}");
+        assert_eq!(shown + left(&md), 1999, "{md}");
+        assert!(
+            md.contains(
+                " more rows, all marked ⚠: `warden diff --format json` lists every change.*"
+            ),
+            "{md}"
+        );
+        let first: Vec<&str> = md.lines().filter(|l| l.starts_with("| chain/")).collect();
+        let head: Vec<&str> = all
+            .lines()
+            .filter(|l| l.starts_with("| chain/"))
+            .take(shown)
+            .collect();
+        assert_eq!(first, head, "the rows shown are not the first");
+        // The summary is whole.
+        assert!(md.contains("1999 pairs of endpoints"), "{md}");
+    }
 }

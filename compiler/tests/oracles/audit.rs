@@ -38,7 +38,7 @@ fn tool(env: &str, default: &str, name: &str, how: &str) -> PathBuf {
 }
 
 /// A program whose reasons and owners hold what would be markup in HTML and Markdown.
-const HOSTILE: &str = r#"
+pub(super) const HOSTILE: &str = r#"
 namespace shop {
   isolate
   allow dns

@@ -20,6 +20,7 @@
 use crate::common::{self, Rng, cluster};
 use crate::netpol::{End, NcaMap, ip_value, nca, parse_conns, parse_end};
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
 use warden::diff::network::{Change, Kind, address_classes, changes, kinds};
@@ -397,6 +398,21 @@ fn covers(texts: &[String], proto: &str, port: u16) -> bool {
     })
 }
 
+/// The addresses an endpoint of the diff names, if it names addresses (`0.0.0.0/0`, `::/0`,
+/// `10.0.0.1`, `10.0.0.0-10.0.8.255`): the family (true: IPv6) and the first and last.
+fn range(text: &str) -> Option<(bool, u128, u128)> {
+    match text {
+        "0.0.0.0/0" => return Some((false, 0, u128::from(u32::MAX))),
+        "::/0" => return Some((true, 0, u128::MAX)),
+        _ => {}
+    }
+    let (a, b) = text.split_once('-').unwrap_or((text, text));
+    let (a, b): (IpAddr, IpAddr) = (a.parse().ok()?, b.parse().ok()?);
+    let ((fa, a), (fb, b)) = (ip_value(a), ip_value(b));
+    assert!(fa == fb && a <= b, "address range `{text}`");
+    Some((fa, a, b))
+}
+
 struct Tally {
     failures: Vec<String>,
     probes: usize,
@@ -412,8 +428,35 @@ fn compare(p: &Pair, added: &NcaMap, removed: &NcaMap, tally: &mut Tally) {
         .iter()
         .map(|c| ((c.from.as_str(), c.to.as_str()), c))
         .collect();
+    // A change to or from outside names a range of neighbouring address classes: each class
+    // is found in the one range of its kind and direction that holds it.
+    let ranged = |pod: &str, egress: bool, ip: IpAddr| -> Option<&Change> {
+        let (v6, value) = ip_value(ip);
+        let holding: Vec<&Change> = p
+            .changes
+            .iter()
+            .filter(|c| {
+                let (me, there) = if egress {
+                    (&c.from, &c.to)
+                } else {
+                    (&c.to, &c.from)
+                };
+                me == pod
+                    && range(there).is_some_and(|(f, a, b)| f == v6 && a <= value && value <= b)
+            })
+            .collect();
+        assert!(
+            holding.len() <= 1,
+            "{ip} is in more than one range: {holding:?}"
+        );
+        holding.first().copied()
+    };
     let mut probe = |src: &End, dst: &End, from: &str, to: &str, label: &str| {
-        let change = by_names.get(&(from, to));
+        let change = match (src, dst) {
+            (End::Pod(_), End::Ips(..)) => ranged(from, true, to.parse().unwrap()),
+            (End::Ips(..), End::Pod(_)) => ranged(to, false, from.parse().unwrap()),
+            _ => by_names.get(&(from, to)).copied(),
+        };
         for (_, proto) in crate::netpol::PROTOCOLS {
             for &port in &ports {
                 tally.probes += 1;
@@ -450,9 +493,11 @@ fn compare(p: &Pair, added: &NcaMap, removed: &NcaMap, tally: &mut Tally) {
             let label = format!("{} -> {}", a.name, b.name);
             probe(&end(i, "a"), &end(j, "b"), &a.name, &b.name, &label);
         }
-        for (ip, text) in address_classes([&p.old, &p.new]) {
+        for class in address_classes([&p.old, &p.new]) {
+            let ip = class.first();
             let (v6, value) = ip_value(ip);
             let outside = End::Ips(v6, value, value);
+            let text = ip.to_string();
             probe(
                 &end(i, "a"),
                 &outside,

@@ -1,8 +1,9 @@
 //! The oracle suite: what warden generates, run by independent engines fed with the corpora of
 //! `$WARDEN_CORPORA` (default `../shared/corpora`, beside the repository) and the pinned tools
 //! `.ci/test` installs — network-config-analyzer, Python's `kubernetes-validate` and `jsonschema`,
-//! `kubectl`, Graphviz, runc and a static busybox, libseccomp's resolver, Node.js. Built only with
-//! `--features oracles`; each test fails, never skips, when its engine or corpus is missing.
+//! `kubectl`, Graphviz, runc and a static busybox, libseccomp's resolver, Node.js, cmark-gfm.
+//! Built only with `--features oracles`; each test fails, never skips, when its engine or corpus
+//! is missing.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -20,6 +21,7 @@ mod infer;
 mod infer_node;
 mod installer;
 mod integrations;
+mod markdown;
 mod netpol;
 mod netpol_upstream;
 mod node_services;
