@@ -261,7 +261,19 @@ pub fn load_git(rev: &str, path: &str) -> Result<SourceMap, Vec<Diagnostic>> {
         files.push((relative, object.unwrap_or_default().to_string()));
     }
     if files.is_empty() {
-        return Err(fail(format!("`{path}` at `{rev}` holds no `.warden` file")));
+        // From a subdirectory the path is the working directory's, which a user may not expect
+        // of a path after `REV:`: the repository's own name for it says where it looked.
+        let rooted = if full == path.trim_matches('/') {
+            String::new()
+        } else {
+            format!(
+                " (`{}` in the repository)",
+                if full.is_empty() { "." } else { &full }
+            )
+        };
+        return Err(fail(format!(
+            "`{path}`{rooted} at `{rev}` holds no `.warden` file"
+        )));
     }
     files.sort();
     let mut sources = SourceMap::new();

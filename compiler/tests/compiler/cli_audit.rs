@@ -312,6 +312,15 @@ fn diff_tells_what_a_change_widens_between_directories_and_git_revisions() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(md.contains("⚠ 443/tcp"), "{md}");
+    // The repository's path, where it differs from the one given, is named.
+    let (code, _, err) = run(&["diff", "HEAD:policy", "."], &repo.join("policy"));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "`policy` (`policy/policy` in the repository) at `HEAD` holds no `.warden` file"
+        ),
+        "{err}"
+    );
     let (code, _, err) = run(&["diff", "nosuchrev:policy", "policy"], &repo);
     assert_eq!(code, 2);
     assert!(err.contains("cannot list `policy` at `nosuchrev`"), "{err}");
