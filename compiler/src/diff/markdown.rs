@@ -9,6 +9,7 @@ use super::Diff;
 use super::network::Change;
 use crate::audit::markdown_text as md;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt::Write as _;
 
 /// The size the Markdown keeps to unless told otherwise: under GitHub's 65,536 characters, with
@@ -37,14 +38,14 @@ pub fn groups(changes: &[Change]) -> Vec<Group<'_>> {
     let mut at: HashMap<(&str, Ports), usize> = HashMap::new();
     for c in changes {
         let key = (c.from.as_str(), (c.added.as_slice(), c.removed.as_slice()));
-        match at.get(&key) {
-            Some(&i) => {
-                if let Some(row) = by_source.get_mut(i) {
+        match at.entry(key) {
+            Entry::Occupied(place) => {
+                if let Some(row) = by_source.get_mut(*place.get()) {
                     row.2.push(c.to.as_str());
                 }
             }
-            None => {
-                at.insert(key, by_source.len());
+            Entry::Vacant(place) => {
+                place.insert(by_source.len());
                 by_source.push((key.0, key.1, vec![c.to.as_str()]));
             }
         }
@@ -52,14 +53,14 @@ pub fn groups(changes: &[Change]) -> Vec<Group<'_>> {
     let mut out: Vec<Group> = Vec::new();
     let mut at: HashMap<(Vec<&str>, Ports), usize> = HashMap::new();
     for (from, ports, to) in by_source {
-        match at.get(&(to.clone(), ports)) {
-            Some(&i) => {
-                if let Some(group) = out.get_mut(i) {
+        match at.entry((to.clone(), ports)) {
+            Entry::Occupied(place) => {
+                if let Some(group) = out.get_mut(*place.get()) {
                     group.from.push(from);
                 }
             }
-            None => {
-                at.insert((to.clone(), ports), out.len());
+            Entry::Vacant(place) => {
+                place.insert(out.len());
                 out.push(Group {
                     from: vec![from],
                     to,
@@ -72,8 +73,10 @@ pub fn groups(changes: &[Change]) -> Vec<Group<'_>> {
     out
 }
 
-/// A table: its heading and header, and its rows as lines, the marked ones first.
+/// A table: its line in the summary, its heading and header, and its rows as lines, the marked
+/// ones first.
 struct Table {
+    line: String,
     head: String,
     rows: Vec<String>,
     marked: usize,
@@ -94,11 +97,29 @@ impl Table {
             }))
             .collect();
         Table {
+            line: String::new(),
             head: head.to_string(),
             rows,
             marked,
             sizes,
         }
+    }
+
+    /// Its summary line given: how much of the part changes.
+    fn line(mut self, line: String) -> Table {
+        self.line = line;
+        self
+    }
+
+    /// Its summary line as its rows count: `what` for the marked ones, other changes for the rest.
+    fn counted(self, part: &str, what: &str) -> Table {
+        let (marked, rest) = (self.marked, self.rows.len() - self.marked);
+        let line = format!(
+            "- {part}: {}{marked} {what}, {rest} other {}\n",
+            warn(marked),
+            if rest == 1 { "change" } else { "changes" }
+        );
+        self.line(line)
     }
 
     /// What stands under the table when it shows only `shown` of its rows.
@@ -169,7 +190,10 @@ pub fn markdown(diff: &Diff, max_bytes: Option<usize>) -> String {
             "**An expectation that held no longer does** (marked ⚠ under Expectations).\n\n",
         );
     }
-    s.push_str(&summary(diff));
+    for t in &tables {
+        s.push_str(&t.line);
+    }
+    s.push('\n');
     // Each table shows as many rows as every other, up to its own count: the most that fits.
     let most = tables.iter().map(|t| t.rows.len()).max().unwrap_or(0);
     let size = |shown: usize| -> usize {
@@ -195,10 +219,14 @@ pub fn markdown(diff: &Diff, max_bytes: Option<usize>) -> String {
     s
 }
 
-/// A line per part that changes: how much, and how much of it is marked.
-fn summary(diff: &Diff) -> String {
-    let mut s = String::new();
-    let warn = |n: usize| if n > 0 { "⚠ " } else { "" };
+/// `⚠ ` before a count of marked rows that is not 0.
+fn warn(n: usize) -> &'static str {
+    if n > 0 { "⚠ " } else { "" }
+}
+
+/// The tables of the parts that change, each with its summary line.
+fn tables(diff: &Diff) -> Vec<Table> {
+    let mut out = Vec::new();
     if !diff.network.is_empty() {
         let more = diff.network.iter().filter(|c| !c.added.is_empty()).count();
         let less = diff
@@ -206,81 +234,6 @@ fn summary(diff: &Diff) -> String {
             .iter()
             .filter(|c| !c.removed.is_empty())
             .count();
-        let _ = writeln!(
-            s,
-            "- Connections: {}{} of endpoints allowed more, {} allowed less",
-            warn(more),
-            plural(more, "pair", "pairs"),
-            less
-        );
-    }
-    if !diff.seccomp.is_empty() {
-        let calls: Vec<_> = diff.seccomp.iter().flat_map(|s| &s.calls).collect();
-        let wider = calls.iter().filter(|c| c.widening).count();
-        let _ = writeln!(
-            s,
-            "- System calls: {}{} allowed more, {} otherwise changed, in {}",
-            warn(wider),
-            plural(wider, "call", "calls"),
-            calls.len() - wider,
-            plural(diff.seccomp.len(), "service", "services")
-        );
-    }
-    let counted = |s: &mut String, part: &str, all: usize, marked: usize, what: &str| {
-        let _ = writeln!(
-            s,
-            "- {part}: {}{marked} {what}, {} other {}",
-            warn(marked),
-            all - marked,
-            if all - marked == 1 {
-                "change"
-            } else {
-                "changes"
-            }
-        );
-    };
-    if !diff.admission.is_empty() {
-        let n = diff.admission.iter().filter(|a| a.widening).count();
-        counted(
-            &mut s,
-            "Admission",
-            diff.admission.len(),
-            n,
-            "removed or relaxed",
-        );
-    }
-    if !diff.waivers.is_empty() {
-        let n = diff.waivers.iter().filter(|w| w.widening).count();
-        counted(
-            &mut s,
-            "Waivers and exemptions",
-            diff.waivers.len(),
-            n,
-            "added or extended",
-        );
-    }
-    if !diff.controls.is_empty() {
-        let n = diff.controls.iter().filter(|c| c.weakening).count();
-        counted(
-            &mut s,
-            "Compliance",
-            diff.controls.len(),
-            n,
-            "standing worse",
-        );
-    }
-    if !diff.expectations.is_empty() {
-        let n = diff.expectations.iter().filter(|x| x.broken).count();
-        counted(&mut s, "Expectations", diff.expectations.len(), n, "broken");
-    }
-    s.push('\n');
-    s
-}
-
-/// The tables of the parts that change, in the order of the summary.
-fn tables(diff: &Diff) -> Vec<Table> {
-    let mut out = Vec::new();
-    if !diff.network.is_empty() {
         let rows = groups(&diff.network)
             .iter()
             .map(|g| {
@@ -300,7 +253,12 @@ fn tables(diff: &Diff) -> Vec<Table> {
             "### Connections\n\nEach row: from every endpoint of *from* to every endpoint of *to*.\n\n\
              | from | to | now allowed | no longer allowed |\n|---|---|---|---|\n",
             rows,
-        ));
+        )
+        .line(format!(
+            "- Connections: {}{} of endpoints allowed more, {less} allowed less\n",
+            warn(more),
+            plural(more, "pair", "pairs"),
+        )));
     }
     if !diff.seccomp.is_empty() {
         let rows = diff
@@ -320,10 +278,18 @@ fn tables(diff: &Diff) -> Vec<Table> {
                 })
             })
             .collect();
-        out.push(Table::new(
+        let table = Table::new(
             "### System calls\n\n| service | call | before | after |\n|---|---|---|---|\n",
             rows,
-        ));
+        );
+        let line = format!(
+            "- System calls: {}{} allowed more, {} otherwise changed, in {}\n",
+            warn(table.marked),
+            plural(table.marked, "call", "calls"),
+            table.rows.len() - table.marked,
+            plural(diff.seccomp.len(), "service", "services")
+        );
+        out.push(table.line(line));
     }
     if !diff.admission.is_empty() {
         let rows = diff
@@ -340,10 +306,13 @@ fn tables(diff: &Diff) -> Vec<Table> {
                 (a.widening, row)
             })
             .collect();
-        out.push(Table::new(
-            "### Admission\n\n| block | change | rule |\n|---|---|---|\n",
-            rows,
-        ));
+        out.push(
+            Table::new(
+                "### Admission\n\n| block | change | rule |\n|---|---|---|\n",
+                rows,
+            )
+            .counted("Admission", "removed or relaxed"),
+        );
     }
     if !diff.waivers.is_empty() {
         let rows = diff
@@ -365,7 +334,8 @@ fn tables(diff: &Diff) -> Vec<Table> {
         out.push(Table::new(
             "### Waivers and exemptions\n\n| block | what | change | owner | until |\n|---|---|---|---|---|\n",
             rows,
-        ));
+        )
+        .counted("Waivers and exemptions", "added or extended"));
     }
     if !diff.controls.is_empty() {
         let rows = diff
@@ -389,7 +359,8 @@ fn tables(diff: &Diff) -> Vec<Table> {
         out.push(Table::new(
             "### Compliance\n\n| block | framework | control | namespaces | before | after |\n|---|---|---|---|---|---|\n",
             rows,
-        ));
+        )
+        .counted("Compliance", "standing worse"));
     }
     if !diff.expectations.is_empty() {
         let rows = diff
@@ -406,10 +377,13 @@ fn tables(diff: &Diff) -> Vec<Table> {
                 (x.broken, row)
             })
             .collect();
-        out.push(Table::new(
-            "### Expectations\n\n| expectation | before | after |\n|---|---|---|\n",
-            rows,
-        ));
+        out.push(
+            Table::new(
+                "### Expectations\n\n| expectation | before | after |\n|---|---|---|\n",
+                rows,
+            )
+            .counted("Expectations", "broken"),
+        );
     }
     out
 }
