@@ -19,6 +19,11 @@ pub const MAX_BYTES: usize = 60_000;
 /// Endpoints past which a cell names only the first and counts the rest.
 const NAMES: usize = 20;
 
+/// A grouped row stands for the cross product of its cells, which the reader must be told.
+const CONNECTIONS: &str = "### Connections\n\n\
+    Each row: from every endpoint of *from* to every endpoint of *to*.\n\n\
+    | from | to | now allowed | no longer allowed |\n|---|---|---|---|\n";
+
 /// Connections that change alike: every endpoint of `from` to every endpoint of `to` gains the
 /// ports `added` and loses `removed`.
 #[derive(Debug, PartialEq, Eq)]
@@ -249,12 +254,7 @@ fn tables(diff: &Diff) -> Vec<Table> {
                 (marked, row)
             })
             .collect();
-        out.push(Table::new(
-            "### Connections\n\nEach row: from every endpoint of *from* to every endpoint of *to*.\n\n\
-             | from | to | now allowed | no longer allowed |\n|---|---|---|---|\n",
-            rows,
-        )
-        .line(format!(
+        out.push(Table::new(CONNECTIONS, rows).line(format!(
             "- Connections: {}{} of endpoints allowed more, {less} allowed less\n",
             warn(more),
             plural(more, "pair", "pairs"),
