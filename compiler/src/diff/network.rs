@@ -319,17 +319,15 @@ impl Addresses {
         addr(self.v6, self.start)
     }
 
-    /// `0.0.0.0/0` or `::/0` for a whole family, `a` for one address, `a-b` for a range.
+    /// A CIDR when the range is one (`0.0.0.0/0`, `10.0.0.0/24`), as programs write addresses;
+    /// `a` for one address; `a-b` for any other range.
     pub fn text(&self) -> String {
-        let max = if self.v6 {
-            u128::MAX
-        } else {
-            u128::from(u32::MAX)
-        };
-        if self.start == 0 && self.end == max {
-            if self.v6 { "::/0" } else { "0.0.0.0/0" }.to_string()
-        } else if self.start == self.end {
+        let bits = if self.v6 { 128 } else { 32 };
+        let span = self.end.wrapping_sub(self.start);
+        if self.start == self.end {
             self.first().to_string()
+        } else if span & span.wrapping_add(1) == 0 && self.start & span == 0 {
+            format!("{}/{}", self.first(), bits - span.count_ones())
         } else {
             format!("{}-{}", self.first(), addr(self.v6, self.end))
         }
@@ -706,4 +704,37 @@ fn merge_addresses<Q>(
         out.push(change);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(from: &str, to: &str) -> String {
+        let value = |t: &str| match t.parse::<IpAddr>() {
+            Ok(IpAddr::V4(a)) => (false, u128::from(u32::from(a))),
+            Ok(IpAddr::V6(a)) => (true, u128::from(a)),
+            Err(e) => panic!("{t}: {e}"),
+        };
+        let ((v6, start), (_, end)) = (value(from), value(to));
+        Addresses { v6, start, end }.text()
+    }
+
+    #[test]
+    fn a_range_that_is_one_cidr_is_written_as_one() {
+        assert_eq!(text("0.0.0.0", "255.255.255.255"), "0.0.0.0/0");
+        assert_eq!(
+            text("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            "::/0"
+        );
+        assert_eq!(text("10.0.0.0", "10.0.0.255"), "10.0.0.0/24");
+        assert_eq!(text("10.0.0.0", "10.0.0.1"), "10.0.0.0/31");
+        assert_eq!(text("128.0.0.0", "255.255.255.255"), "128.0.0.0/1");
+        assert_eq!(text("fd00::", "fd00::ffff"), "fd00::/112");
+        assert_eq!(text("10.0.0.7", "10.0.0.7"), "10.0.0.7");
+        // Aligned size but not aligned start, and aligned start but no power of two.
+        assert_eq!(text("10.0.0.1", "10.0.0.2"), "10.0.0.1-10.0.0.2");
+        assert_eq!(text("10.0.0.0", "10.0.0.2"), "10.0.0.0-10.0.0.2");
+        assert_eq!(text("0.0.0.0", "9.255.255.255"), "0.0.0.0-9.255.255.255");
+    }
 }

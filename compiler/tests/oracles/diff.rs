@@ -398,13 +398,22 @@ fn covers(texts: &[String], proto: &str, port: u16) -> bool {
     })
 }
 
-/// The addresses an endpoint of the diff names, if it names addresses (`0.0.0.0/0`, `::/0`,
-/// `10.0.0.1`, `10.0.0.0-10.0.8.255`): the family (true: IPv6) and the first and last.
+/// The addresses an endpoint of the diff names, if it names addresses (a CIDR as `0.0.0.0/0` or
+/// `10.0.8.0/21`, `10.0.0.1`, `10.0.0.0-10.0.8.255`): the family (true: IPv6) and the first and
+/// last.
 fn range(text: &str) -> Option<(bool, u128, u128)> {
-    match text {
-        "0.0.0.0/0" => return Some((false, 0, u128::from(u32::MAX))),
-        "::/0" => return Some((true, 0, u128::MAX)),
-        _ => {}
+    if let Some((a, len)) = text.split_once('/') {
+        let (v6, a) = ip_value(a.parse().ok()?);
+        let bits = if v6 { 128 } else { 32 };
+        let len: u32 = len.parse().ok()?;
+        assert!(len <= bits, "address range `{text}`");
+        let host = if len == 0 {
+            if v6 { u128::MAX } else { u128::from(u32::MAX) }
+        } else {
+            (1u128 << (bits - len)) - 1
+        };
+        assert_eq!(a & host, 0, "`{text}` is not a network's first address");
+        return Some((v6, a, a | host));
     }
     let (a, b) = text.split_once('-').unwrap_or((text, text));
     let (a, b): (IpAddr, IpAddr) = (a.parse().ok()?, b.parse().ok()?);
@@ -744,3 +753,4 @@ fn seccomp_diff_agrees_with_the_profiles_rule_by_rule() {
     eprintln!("seccomp diff oracle: {compared} call comparisons, {changed} changed");
     assert!(changed > 1000, "only {changed} calls changed");
 }
+
