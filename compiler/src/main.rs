@@ -139,8 +139,9 @@ enum Command {
         date: Option<warden::ir::Date>,
         /// The Markdown's size in bytes, to fit a pull-request comment: past it, each table shows
         /// the rows that fit, those marked ⚠ first, and counts the rest; 0 shows every row
-        #[arg(long, value_name = "BYTES", default_value_t = warden::diff::MAX_BYTES)]
-        max_bytes: usize,
+        /// [default: 60000]
+        #[arg(long, value_name = "BYTES")]
+        max_bytes: Option<usize>,
     },
     /// Draw who may talk to whom, as Graphviz DOT or Mermaid
     Graph {
@@ -357,7 +358,7 @@ enum AuditFormat {
 }
 
 /// How `diff` writes what a change does.
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum DiffFormat {
     Md,
     Json,
@@ -423,14 +424,22 @@ fn main() -> ExitCode {
             fail_on,
             date,
             max_bytes,
-        } => review::diff(
-            &old,
-            &new,
-            format,
-            &fail_on,
-            date.unwrap_or_else(warden::today),
-            (max_bytes > 0).then_some(max_bytes),
-        ),
+        } => {
+            if max_bytes.is_some() && format == DiffFormat::Json {
+                // Ignoring it would let a script believe its JSON was cut to that size.
+                eprintln!("error: `--max-bytes` sizes the Markdown; JSON lists every change");
+                return ExitCode::from(2);
+            }
+            let max_bytes = max_bytes.unwrap_or(warden::diff::MAX_BYTES);
+            review::diff(
+                &old,
+                &new,
+                format,
+                &fail_on,
+                date.unwrap_or_else(warden::today),
+                (max_bytes > 0).then_some(max_bytes),
+            )
+        }
         Command::Audit {
             paths,
             out,

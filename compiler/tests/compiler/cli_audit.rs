@@ -579,6 +579,19 @@ fn diff_markdown_fits_a_pull_request_comment() {
     let (_, json, _) = run(&["diff", o, n, "--format", "json"], work.path());
     let d: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(d["network"].as_array().unwrap().len(), 1999);
+    // JSON is never cut, so a size for it is refused rather than ignored.
+    let (code, out, err) = run(
+        &["diff", o, n, "--format", "json", "--max-bytes", "5000"],
+        work.path(),
+    );
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("`--max-bytes` sizes the Markdown"), "{err}");
+    let (_, help, _) = run(&["diff", "--help"], work.path());
+    let default = format!("[default: {}]", warden::diff::MAX_BYTES);
+    assert!(
+        help.contains(&default),
+        "the help must say {default}\n{help}"
+    );
     // By default, a comment GitHub takes (65,536 characters): the first rows, and the count of
     // the others, which JSON lists.
     for (md, limit) in [(diff(&[]), 60_000), (diff(&["--max-bytes", "5000"]), 5000)] {
