@@ -127,7 +127,7 @@ enum Command {
     Diff {
         old: String,
         new: String,
-        /// Markdown (for a pull-request comment) or JSON
+        /// Markdown (for a pull-request comment) or JSON (compiler/schemas/diff.schema.json)
         #[arg(long, value_enum, default_value_t = DiffFormat::Md)]
         format: DiffFormat,
         /// Exit 1 when the change widens what is allowed, weakens a claimed control or breaks an

@@ -9,6 +9,9 @@
 //! Seccomp: the per-service part of the diff equals a comparison, system call by system call, of
 //! the two generated profiles' effective rules (as the kernel would read them: the rules naming
 //! the call, else the default action).
+//!
+//! JSON: every part of the diff against `compiler/schemas/diff.schema.json`, read by Python's
+//! `jsonschema`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -754,3 +757,98 @@ fn seccomp_diff_agrees_with_the_profiles_rule_by_rule() {
     assert!(changed > 1000, "only {changed} calls changed");
 }
 
+/// Online Boutique and the same with one change of each kind: egress opened, a call allowed, the
+/// admission block relaxed and a rule dropped, a waiver extended; controls and expectations
+/// follow.
+fn boutique_pair() -> (Program, Program) {
+    let dir = common::example("online-boutique");
+    let edits: [(&str, &str, &str); 5] = [
+        ("namespace.warden", "  isolate\n", "  isolate ingress\n"),
+        ("admission.warden", "mode deny", "mode warn"),
+        ("admission.warden", "forbid privileged, ", "forbid "),
+        (
+            "backend.warden",
+            "deny ptrace, mount, bpf, kexec_load",
+            "deny mount, bpf, kexec_load",
+        ),
+        (
+            "namespace.warden",
+            "SI-7 owner \"release-engineering\" until 2027-12-31",
+            "SI-7 owner \"release-engineering\" until 2028-06-30",
+        ),
+    ];
+    let mut sides = [SourceMap::new(), SourceMap::new()];
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    for name in names {
+        let old = std::fs::read_to_string(dir.join(&name)).unwrap();
+        let mut new = old.clone();
+        for (file, from, to) in edits {
+            if file == name {
+                assert!(new.contains(from), "{name} no longer holds `{from}`");
+                new = new.replacen(from, to, 1);
+            }
+        }
+        sides[0].add(name.clone(), old);
+        sides[1].add(name, new);
+    }
+    // As `warden diff` reads a side: expectations kept, not evaluated; unmet claims kept.
+    let [old, new] = sides.map(|sources| {
+        warden::compile_keeping_expects(sources, common::today())
+            .program
+            .expect("Online Boutique compiles")
+    });
+    (old, new)
+}
+
+#[test]
+fn diff_json_validates_against_its_schema() {
+    let today = common::today();
+    let (old, new) = boutique_pair();
+    let boutique = warden::diff::json(&warden::diff::diff(&old, &new, today).unwrap());
+    let value: serde_json::Value = serde_json::from_str(&boutique).unwrap();
+    for part in [
+        "network",
+        "seccomp",
+        "admission",
+        "waivers",
+        "controls",
+        "expectations",
+    ] {
+        assert!(
+            !value[part].as_array().unwrap().is_empty(),
+            "the change to Online Boutique no longer changes its {part}"
+        );
+    }
+    // Seeded pairs, for endpoints and ports of every shape: pods, labels, addresses, ranges.
+    let mut docs = vec![boutique];
+    for p in pairs().iter().step_by(5) {
+        docs.push(warden::diff::json(
+            &warden::diff::diff(&p.old, &p.new, today).unwrap(),
+        ));
+    }
+    // Broken on purpose: a port the schema does not know, a required field gone.
+    let mut port = value.clone();
+    port["network"][0]["added"][0] = "443/tcpx".into();
+    let mut field = value.clone();
+    field["controls"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("weakening");
+    docs.push(port.to_string());
+    docs.push(field.to_string());
+    let verdicts = crate::audit::schema_verdicts("diff.schema.json", &docs);
+    let (valid, broken) = verdicts.split_at(docs.len() - 2);
+    for (i, v) in valid.iter().enumerate() {
+        assert_eq!(v, "valid", "document {i}:\n{}", docs[i]);
+    }
+    assert!(
+        broken[0].starts_with("invalid: '443/tcpx' does not match "),
+        "{}",
+        broken[0]
+    );
+    assert_eq!(broken[1], "invalid: 'weakening' is a required property");
+}
