@@ -100,6 +100,18 @@ pub fn compile_keeping_expects(sources: SourceMap, today: ir::Date) -> Compilati
     compile_with(sources, &[], Layout::Tree, today, check::Expects::Keep)
 }
 
+/// `compile_on` for `warden audit`, which reports how each expectation stands rather than refuse
+/// a program where some do not hold: they are kept, not evaluated (`audit::report` evaluates
+/// them), and the documents are made all the same, for they never depend on an expectation.
+pub fn compile_for_audit(
+    sources: SourceMap,
+    targets: &[Target],
+    layout: Layout,
+    today: ir::Date,
+) -> Compilation {
+    compile_with(sources, targets, layout, today, check::Expects::Keep)
+}
+
 fn compile_with(
     sources: SourceMap,
     targets: &[Target],

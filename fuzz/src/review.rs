@@ -25,6 +25,8 @@ pub fn review(data: &[u8]) {
 #[derive(Default, Debug, Clone, Copy)]
 pub struct Reached {
     pub audited: bool,
+    /// A report with an expectation that does not hold.
+    pub failing: bool,
     pub waived: bool,
     pub missing: bool,
     pub network: bool,
@@ -73,39 +75,44 @@ pub fn reached(data: &[u8]) -> Reached {
     reached
 }
 
-/// Compiles `text` on `today` and audits it; the program, unless it has errors beyond its claims
-/// and its expectations (one whose expectations do not hold is compared, not audited).
+/// Compiles `text` on `today` and audits it as `warden audit` does; the program, unless it has
+/// errors beyond its claims and its expectations.
 fn audited(text: &str, today: Date, reached: &mut Reached) -> Option<Program> {
     let sources = || {
         let mut sources = SourceMap::new();
         sources.add("p.warden".to_string(), text.to_string());
         sources
     };
-    let mut compiled = warden::compile_on(sources(), &Target::DEFAULT, Layout::Tree, today);
-    let Some(docs) = compiled.documents.take().or(compiled.audited.take()) else {
-        assert!(
-            compiled.diagnostics.iter().any(Diagnostic::is_error),
-            "no documents and no error"
-        );
-        let unmet = |d: &Diagnostic| d.code == "E0601" || d.code == "E0603";
-        let only_expectations = compiled
-            .diagnostics
+    // As `check` reads it, expectations evaluated; as `audit` does, kept for the report.
+    let checked = warden::compile_on(sources(), &Target::DEFAULT, Layout::Tree, today);
+    let mut compiled = warden::compile_for_audit(sources(), &Target::DEFAULT, Layout::Tree, today);
+    let unmet = |d: &&Diagnostic| d.code == "E0601" || d.code == "E0603";
+    let beyond = |c: &warden::Compilation| {
+        c.diagnostics
             .iter()
-            .filter(|d| d.is_error() && !d.code.starts_with("E10"))
-            .all(unmet);
-        let kept = warden::compile_keeping_expects(sources(), today);
-        let refused = kept
-            .diagnostics
-            .iter()
-            .any(|d| d.is_error() && !d.code.starts_with("E10"));
-        // Kept, the expectations are all that changes: refused alike, or read alike.
-        assert_eq!(
-            refused || kept.program.is_none(),
-            !only_expectations,
-            "kept expectations change more than them:\n{text}"
-        );
-        return kept.program.filter(|_| !refused);
+            .any(|d| d.is_error() && !d.code.starts_with("E10") && !unmet(&d))
     };
+    // Kept, the expectations are all that changes: refused alike, or read alike.
+    assert_eq!(
+        beyond(&checked),
+        beyond(&compiled),
+        "kept expectations change more than them:\n{text}"
+    );
+    let Some(docs) = compiled.documents.take().or(compiled.audited.take()) else {
+        assert!(beyond(&compiled), "no documents and no error:\n{text}");
+        return None;
+    };
+    // The documents never depend on an expectation.
+    if let Some(theirs) = checked.documents.as_ref().or(checked.audited.as_ref()) {
+        let texts = |d: &[warden::document::Document]| -> Vec<(String, String)> {
+            d.iter().map(|d| (d.path.clone(), d.text.clone())).collect()
+        };
+        assert_eq!(
+            texts(&docs),
+            texts(theirs),
+            "expectations changed the documents:\n{text}"
+        );
+    }
     let program = compiled.program?;
     let report =
         |docs| warden::audit::report(&program, &compiled.sources, docs, Layout::Tree, today, None);
@@ -126,6 +133,22 @@ fn audited(text: &str, today: Date, reached: &mut Reached) -> Option<Program> {
             .flat_map(|f| &f.controls)
             .map(|c| c.status.as_str())
     };
+    // The report says of each expectation what `check` says: as many fail or are undecided
+    // as it has errors for.
+    let failing = first.expects.iter().filter(|e| e.status != "holds").count();
+    assert_eq!(
+        failing,
+        checked.diagnostics.iter().filter(unmet).count(),
+        "the report and check disagree on the expectations:\n{text}"
+    );
+    assert!(
+        first
+            .expects
+            .iter()
+            .all(|e| (e.status == "holds") == e.why.is_empty()),
+        "an expectation fails with no reason, or holds with one:\n{text}"
+    );
+    reached.failing = failing > 0;
     reached.waived = statuses().any(|s| s == "waived");
     reached.missing = statuses().any(|s| s == "missing");
     let markdown = warden::audit::markdown(&first)

@@ -121,8 +121,9 @@ fn the_structure_aware_corpus_builds_programs_of_every_kind() {
 }
 
 /// `review` is only as good as the pairs it compares: over the stored inputs, reports count
-/// controls waived and missing, and diffs change connections, system calls, admission rules,
-/// waivers, the standing of claimed controls and of expectations, and break some that held.
+/// expectations that fail and controls waived and missing, and diffs change connections, system
+/// calls, admission rules, waivers, the standing of claimed controls and of expectations, and
+/// break some that held.
 #[test]
 fn the_review_corpus_reaches_every_part_of_audit_and_diff() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/review");
@@ -131,6 +132,7 @@ fn the_review_corpus_reaches_every_part_of_audit_and_diff() {
         let r = warden_fuzz::reached(&fs::read(&file).unwrap());
         for (name, hit) in [
             ("audited", r.audited),
+            ("failing", r.failing),
             ("waived", r.waived),
             ("missing", r.missing),
             ("network", r.network),

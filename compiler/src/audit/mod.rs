@@ -39,6 +39,10 @@ pub struct Report {
     /// Every waiver and dated exemption, the soonest end first.
     pub expiries: Vec<Expiry>,
     pub expects: Vec<ExpectFact>,
+    /// Why each expectation that does not hold fails (E0601) or cannot be decided (E0603), for
+    /// the command line to say as `check` would.
+    #[serde(skip)]
+    pub unmet: Vec<crate::diag::Diagnostic>,
 }
 
 #[derive(Serialize)]
@@ -84,7 +88,7 @@ pub struct Block {
     /// By namespace and kind, the evidence the controls name: listed once, however many
     /// controls it serves.
     pub evidence: BTreeMap<String, BTreeMap<String, EvidenceReport>>,
-    /// By namespace, the expectations about its services (all hold), evidence of its network
+    /// By namespace, the expectations about its services that hold, evidence of its network
     /// controls.
     pub expects: BTreeMap<String, Vec<String>>,
 }
@@ -178,7 +182,11 @@ pub struct RuleReport {
 pub struct ExpectFact {
     pub expectation: String,
     pub declared: String,
-    pub holds: bool,
+    /// `holds`, `fails` or `undecided`.
+    pub status: &'static str,
+    /// Where it does not hold, why: the ports denied or allowed and what decides them (the
+    /// isolation, or each flow that allows what was to be denied, with its place).
+    pub why: Vec<String>,
 }
 
 /// Sources and generated files, for `file:line` and the files that carry a declaration.
@@ -302,7 +310,12 @@ fn report_rest(
 ) -> Report {
     let evidence = compliance::evidence(program);
     let coverage = compliance::coverage(program, &evidence);
-    let expects_by_ns = expects_by_namespace(program, sources);
+    let unmet = crate::check::expects::evaluate(program, &program.expects);
+    let standing =
+        |i: usize| crate::check::expects::Standing::of(unmet.get(i).and_then(Option::as_ref));
+    let expects_by_ns = expects_by_namespace(program, sources, |i| {
+        standing(i) == crate::check::expects::Standing::Holds
+    });
     let labelled = compliance::Labelled::of(program);
     let blocks = program
         .compliance
@@ -401,19 +414,47 @@ fn report_rest(
         expects: program
             .expects
             .iter()
-            .map(|e| ExpectFact {
+            .enumerate()
+            .map(|(i, e)| ExpectFact {
                 expectation: e.text.clone(),
                 declared: sources.location(e.span),
-                holds: true,
+                status: standing(i).name(),
+                why: unmet
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .map(|d| why(d, sources))
+                    .unwrap_or_default(),
             })
             .collect(),
+        unmet: unmet.into_iter().flatten().collect(),
     }
 }
 
-/// The expectations (all hold: the program compiled) about each namespace's services.
-fn expects_by_namespace(program: &Program, sources: &SourceMap) -> BTreeMap<String, Vec<String>> {
+/// Why an expectation does not hold, as `check` says it: its notes, then each declaration that
+/// decides it (a flow that allows what was to be denied) with its place.
+fn why(unmet: &crate::diag::Diagnostic, sources: &SourceMap) -> Vec<String> {
+    let mut out = unmet.notes.clone();
+    out.extend(
+        unmet
+            .labels
+            .iter()
+            .filter(|l| !l.primary)
+            .map(|l| format!("{} ({})", l.message, sources.location(l.span))),
+    );
+    out
+}
+
+/// The expectations that hold (`holds` of their place) about each namespace's services.
+fn expects_by_namespace(
+    program: &Program,
+    sources: &SourceMap,
+    holds: impl Fn(usize) -> bool,
+) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in &program.expects {
+    for (i, e) in program.expects.iter().enumerate() {
+        if !holds(i) {
+            continue;
+        }
         let mut namespaces = BTreeSet::new();
         for end in [&e.from, &e.to] {
             match end {

@@ -77,6 +77,11 @@ fn code(state: &State, value: Value) -> Result<Value, Error> {
         let escaped = minijinja::HtmlEscape(&text).to_string();
         return Ok(Value::from_safe_string(format!("<code>{escaped}</code>")));
     }
+    Ok(Value::from_safe_string(markdown_code(&text)))
+}
+
+/// A Markdown code span of `text`, one line, `|` escaped for a table.
+fn markdown_code(text: &str) -> String {
     let flat: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -89,9 +94,7 @@ fn code(state: &State, value: Value) -> Result<Value, Error> {
     } else {
         ""
     };
-    Ok(Value::from_safe_string(format!(
-        "{fence}{pad}{flat}{pad}{fence}"
-    )))
+    format!("{fence}{pad}{flat}{pad}{fence}")
 }
 
 #[derive(serde::Serialize)]
@@ -99,23 +102,33 @@ struct Context<'a> {
     r: &'a Report,
 }
 
-/// `value|codespans` in HTML: the escaped text with each `…` pair as `<code>…</code>`.
-fn codespans(value: Value) -> Value {
-    let escaped = minijinja::HtmlEscape(&value.to_string()).to_string();
-    let parts: Vec<&str> = escaped.split('`').collect();
-    let mut out = String::with_capacity(escaped.len() + 16);
+/// `value|codespans`: the text with each `…` pair as code (`<code>…</code>` in HTML, a code span
+/// in Markdown) and the rest escaped.
+fn codespans(state: &State, value: Value) -> Value {
+    let html = *state.auto_escape() == AutoEscape::Html;
+    let text = value.to_string();
+    let parts: Vec<&str> = text.split('`').collect();
+    let closed = parts.len() % 2 == 1;
+    let plain = |t: &str| {
+        if html {
+            minijinja::HtmlEscape(t).to_string()
+        } else {
+            markdown_text(t)
+        }
+    };
+    let mut out = String::with_capacity(text.len() + 16);
     for (i, part) in parts.iter().enumerate() {
-        let closed = parts.len() % 2 == 1;
         if i % 2 == 0 {
-            out.push_str(part);
-        } else if closed {
+            out.push_str(&plain(part));
+        } else if !closed {
+            // An odd backtick with no partner stays as it is.
+            out.push_str(&plain(&format!("`{part}")));
+        } else if html {
             out.push_str("<code>");
-            out.push_str(part);
+            out.push_str(&plain(part));
             out.push_str("</code>");
         } else {
-            // An odd backtick with no partner stays as it is.
-            out.push('`');
-            out.push_str(part);
+            out.push_str(&markdown_code(part));
         }
     }
     Value::from_safe_string(out)

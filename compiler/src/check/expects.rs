@@ -91,6 +91,33 @@ pub fn evaluate(program: &ir::Program, expects: &[ir::Expect]) -> Vec<Option<Dia
 /// The code of a diagnostic that says an expectation cannot be decided.
 pub const UNDECIDED: &str = "E0603";
 
+/// Where an evaluated expectation stands, from holding to failing.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Standing {
+    Holds,
+    Undecided,
+    Fails,
+}
+
+impl Standing {
+    /// What `evaluate` answered for it: nothing, or why not.
+    pub fn of(unmet: Option<&Diagnostic>) -> Self {
+        match unmet {
+            None => Standing::Holds,
+            Some(d) if d.code == UNDECIDED => Standing::Undecided,
+            Some(_) => Standing::Fails,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Standing::Holds => "holds",
+            Standing::Undecided => "undecided",
+            Standing::Fails => "fails",
+        }
+    }
+}
+
 /// Whether `outcome` contradicts an expectation of `allowed`.
 fn contradicts(allowed: bool, outcome: &Outcome) -> bool {
     if allowed {

@@ -109,9 +109,9 @@ pub fn audit(args: &AuditArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut compiled = warden::compile_on(sources, &args.targets, args.layout, args.today);
-    // Unmet claims and ended waivers are what the report shows; other errors leave nothing to
-    // report on.
+    let mut compiled = warden::compile_for_audit(sources, &args.targets, args.layout, args.today);
+    // Unmet claims, ended waivers and expectations that do not hold are what the report shows;
+    // other errors leave nothing to report on.
     if !compiled.diagnostics.is_empty() {
         eprint!(
             "{}",
@@ -146,6 +146,9 @@ pub fn audit(args: &AuditArgs) -> ExitCode {
         args.today,
         committed,
     );
+    if !report.unmet.is_empty() {
+        eprint!("{}", diag::render::human(&compiled.sources, &report.unmet));
+    }
     let name = args.name.clone().unwrap_or_else(|| {
         args.paths
             .first()

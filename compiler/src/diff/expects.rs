@@ -2,7 +2,7 @@
 //! stands differently in the two (holds, fails, cannot be decided, or is not there). An
 //! expectation added that holds is left out, as a claim is: it asks nothing of a reviewer.
 
-use crate::check::expects::{UNDECIDED, evaluate};
+use crate::check::expects::{Standing, evaluate};
 use crate::ir::Program;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,24 +19,6 @@ pub struct ExpectChange {
     pub broken: bool,
 }
 
-/// Where an expectation stands, from holding to failing.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Standing {
-    Holds,
-    Undecided,
-    Fails,
-}
-
-impl Standing {
-    fn name(self) -> &'static str {
-        match self {
-            Standing::Holds => "holds",
-            Standing::Undecided => "undecided",
-            Standing::Fails => "fails",
-        }
-    }
-}
-
 pub const ABSENT: &str = "absent";
 
 /// Each expectation of `program` by its text. Two with one text ask one question of one program,
@@ -48,11 +30,7 @@ fn standings(program: &Program) -> BTreeMap<&str, Standing> {
         .iter()
         .zip(evaluate(program, &program.expects))
     {
-        let standing = match unmet {
-            None => Standing::Holds,
-            Some(d) if d.code == UNDECIDED => Standing::Undecided,
-            Some(_) => Standing::Fails,
-        };
+        let standing = Standing::of(unmet.as_ref());
         let slot = out.entry(x.text.as_str()).or_insert(standing);
         *slot = (*slot).max(standing);
     }

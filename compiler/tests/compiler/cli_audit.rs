@@ -184,6 +184,43 @@ fn audit_reports_unmet_claims_and_oscal_needs_nist() {
     );
     let (code, _, _) = run(&["check", s, "--date", "2026-12-06"], work.path());
     assert_eq!(code, 1, "an unmet claim fails check");
+    // An expectation that fails is reported, as `check` says it, and the rest of the report is
+    // all there; the controls' evidence counts only those that hold.
+    program(
+        &src,
+        &format!("{PROGRAM}expect world -> db denied\nexpect web -> db on postgres denied\n"),
+    );
+    let (code, md, err) = run(&["audit", s, "--date", "2026-12-06"], work.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("error[E0601]"), "{err}");
+    assert!(md.contains("**⚠ 1 of 2 expectations do not hold**"), "{md}");
+    assert!(
+        md.contains(
+            "- fails: `expect web -> db on postgres denied` (shop.warden:31); \
+             this flow allows it on 5432/tcp (shop.warden:10)"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("These hold for every pod they are about:\n\n- `expect world -> db denied`"),
+        "{md}"
+    );
+    assert!(md.contains("## Seccomp"), "{md}");
+    let (code, json, _) = run(
+        &["audit", s, "--format", "json", "--date", "2026-12-06"],
+        work.path(),
+    );
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        report["compliance"][0]["expects"]["shop"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (code, _, _) = run(&["check", s, "--date", "2026-12-06"], work.path());
+    assert_eq!(code, 1, "a failing expectation fails check");
     // Without a NIST claim there is no component definition to write.
     let other = PROGRAM
         .replace("nist-800-53", "nsa-cisa")

@@ -37,7 +37,8 @@ fn tool(env: &str, default: &str, name: &str, how: &str) -> PathBuf {
     path
 }
 
-/// A program whose reasons and owners hold what would be markup in HTML and Markdown.
+/// A program whose reasons and owners hold what would be markup in HTML and Markdown, and two
+/// of whose expectations fail, each its own way (a flow allows it; isolation denies it).
 pub(super) const HOSTILE: &str = r#"
 namespace shop {
   isolate
@@ -61,6 +62,9 @@ compliance shop {
   waive nist-800-53 SI-7 owner "release" until 2027-06-30 because "digests next"
   waive pci-dss 2.2.4 owner "ops" until 2027-01-15 because "SEC-9"
 }
+expect world -> web on http allowed
+expect world -> web on http denied
+expect web -> world on 80/tcp allowed
 "#;
 
 struct Reports {
@@ -93,7 +97,7 @@ fn reports() -> Vec<Reports> {
         warden::document::Target::DEFAULT.to_vec(),
     ));
     for (name, sources, targets) in programs {
-        let c = warden::compile_on(sources, &targets, Layout::Tree, common::today());
+        let c = warden::compile_for_audit(sources, &targets, Layout::Tree, common::today());
         let docs = c.documents.as_ref().unwrap_or_else(|| {
             panic!(
                 "{name}: {}",
@@ -187,11 +191,39 @@ fn json_reports_validate_against_their_schema() {
         docs.push(r.json);
         docs.push(broken.to_string());
     }
+    // The hostile program's expectations: one holds; the others fail, each with its reason.
+    let hostile: serde_json::Value = serde_json::from_str(&docs[2]).unwrap();
+    let standing: Vec<(&str, usize)> = hostile["expects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["status"].as_str().unwrap(),
+                e["why"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(standing, [("holds", 0), ("fails", 1), ("fails", 1)]);
+    assert!(
+        hostile["expects"][1]["why"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("this flow allows it on 8080/tcp (hostile.warden:"),
+        "{}",
+        hostile["expects"][1]
+    );
+    // An expectation that fails for no reason is refused.
+    let mut reasonless = hostile.clone();
+    reasonless["expects"][1]["why"] = serde_json::json!([]);
+    docs.push(reasonless.to_string());
     let verdicts = schema_verdicts("audit.schema.json", &docs);
-    for pair in verdicts.chunks(2) {
+    let (pairs, last) = verdicts.split_at(verdicts.len() - 1);
+    for pair in pairs.chunks(2) {
         assert_eq!(pair[0], "valid");
         assert_eq!(pair[1], "invalid: 'missing' is a required property");
     }
+    assert_eq!(last, ["invalid: [] should be non-empty"]);
 }
 
 /// Every control id of NIST's catalog in the corpora.
@@ -543,7 +575,14 @@ fn html_reports_are_valid_and_render_in_chromium() {
             "{}: a program's text became an element",
             r.name
         );
+        assert_eq!(
+            dom.contains("id=\"expects-status\""),
+            r.name == "hostile",
+            "{}: the banner of expectations that do not hold",
+            r.name
+        );
         if r.name == "hostile" {
+            assert!(dom.contains("2 of 3 expectations do not hold"), "{dom}");
             assert!(
                 dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
                 "{dom}"
