@@ -107,7 +107,8 @@ pub enum Expects {
     Evaluate,
     /// Resolved but not evaluated: for `warden explain`, whose question is one of them and whose
     /// answer is not an error (the program's own expectations need not hold for a question about
-    /// it to be answered), and `warden diff`, which tells how each stands in both programs.
+    /// it to be answered), `warden diff`, which tells how each stands in both programs, and
+    /// `warden audit`, which reports how each stands.
     Keep,
 }
 
