@@ -9,6 +9,7 @@ pub mod controls;
 pub mod expects;
 pub mod markdown;
 pub mod network;
+mod ports;
 
 use crate::ir::{self, AdmissionRule, Date, Mode, Program, SeccompAction, SyscallPolicy};
 use serde::Serialize;

@@ -3,19 +3,18 @@
 //!
 //! The kinds of pod are the label regions of every service's selector that any selector of
 //! either program tells apart (as `expect` reads a service), one pod each, with one kind of pod
-//! no service selects per namespace and the cluster DNS. Ports are classes: the ranges between
-//! every boundary either program names, per protocol, and each named port by its name. External
-//! addresses likewise: the ranges between every CIDR boundary. A pair is asked about only where
-//! one side's rules differ between the programs (`Evaluator::side`) or a namespace's labels do;
-//! elsewhere both programs give the same answer by construction. Neighbouring address classes
-//! that change alike for a kind of pod are told as one range.
+//! no service selects per namespace and the cluster DNS. Ports are classes (`ports`): the ranges
+//! between every boundary either program names, per protocol, and each named port by its name;
+//! a pair is asked about one port of each run of classes that the rules deciding it cannot tell
+//! apart. External addresses likewise: the ranges between every CIDR boundary. A pair is asked
+//! about only where one side's rules differ between the programs (`Evaluator::side`) or a
+//! namespace's labels do; elsewhere both programs give the same answer by construction.
+//! Neighbouring address classes that change alike for a kind of pod are told as one range.
 
+use super::ports::{describe, port_classes};
 use crate::ir::connectivity::{Evaluator, Verdict};
-use crate::ir::regions::regions;
-use crate::ir::{
-    Endpoint, NamedPort, NamespaceScope, Peer, Pod, Port, PortSpec, Ports, Probe, Program,
-    Protocol, Selector,
-};
+use crate::ir::regions::{Candidates, regions};
+use crate::ir::{Endpoint, NamespaceScope, Peer, Pod, Ports, Probe, Program, Selector};
 use ipnet::IpNet;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,123 +39,6 @@ pub struct Change {
     /// Ports the new program allows that the old did not, e.g. `8080/tcp, 9000-9100/tcp`.
     pub added: Vec<String>,
     pub removed: Vec<String>,
-}
-
-/// A class of ports: a range of one protocol, or a named port.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum PortClass {
-    Range(Protocol, u16, u16),
-    Named(String, Protocol),
-}
-
-impl PortClass {
-    fn probe(&self) -> Probe {
-        match self {
-            PortClass::Range(protocol, start, _) => Probe::Number(Port {
-                number: *start,
-                protocol: *protocol,
-            }),
-            PortClass::Named(name, protocol) => Probe::Named(NamedPort {
-                name: name.clone(),
-                protocol: *protocol,
-            }),
-        }
-    }
-}
-
-fn protocol_name(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-        Protocol::Sctp => "sctp",
-    }
-}
-
-/// The classes as text, adjacent ranges of a protocol joined: `53/udp, 8000-8100/tcp, http/tcp`.
-fn describe(classes: &[&PortClass]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut run: Option<(Protocol, u16, u16)> = None;
-    let flush = |run: &mut Option<(Protocol, u16, u16)>, out: &mut Vec<String>| {
-        if let Some((p, a, b)) = run.take() {
-            out.push(if a == b {
-                format!("{a}/{}", protocol_name(p))
-            } else if a == 1 && b == 65535 {
-                format!("all {} ports", protocol_name(p))
-            } else {
-                format!("{a}-{b}/{}", protocol_name(p))
-            });
-        }
-    };
-    for class in classes {
-        match class {
-            PortClass::Range(p, a, b) => match &mut run {
-                Some((rp, _, rb)) if rp == p && u32::from(*rb) + 1 == u32::from(*a) => *rb = *b,
-                _ => {
-                    flush(&mut run, &mut out);
-                    run = Some((*p, *a, *b));
-                }
-            },
-            PortClass::Named(name, p) => {
-                flush(&mut run, &mut out);
-                out.push(format!("{name}/{}", protocol_name(*p)));
-            }
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
-fn ranges_of(spec: &PortSpec, out: &mut Vec<(Protocol, u16, u16)>, named: &mut Vec<PortClass>) {
-    match spec {
-        PortSpec::Range(r) => out.push((r.protocol, r.start, r.end)),
-        PortSpec::Named(n) => named.push(PortClass::Named(n.name.clone(), n.protocol)),
-    }
-}
-
-/// The port classes of both programs.
-fn port_classes(programs: [&Program; 2]) -> Vec<PortClass> {
-    let mut ranges: Vec<(Protocol, u16, u16)> =
-        vec![(Protocol::Tcp, 53, 53), (Protocol::Udp, 53, 53)];
-    let mut named = Vec::new();
-    for p in programs {
-        for s in p.services.values() {
-            for (_, spec) in &s.ports {
-                ranges_of(spec, &mut ranges, &mut named);
-            }
-        }
-        for f in &p.flows {
-            if let Ports::Only(list) = &f.ports {
-                for spec in list {
-                    ranges_of(spec, &mut ranges, &mut named);
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for protocol in [Protocol::Tcp, Protocol::Udp, Protocol::Sctp] {
-        let mine: Vec<(u16, u16)> = ranges
-            .iter()
-            .filter(|(p, _, _)| *p == protocol)
-            .map(|(_, a, b)| (*a, *b))
-            .collect();
-        let mut cuts: BTreeSet<u32> = [1, 65_536].into();
-        for (a, b) in mine {
-            cuts.insert(u32::from(a));
-            cuts.insert(u32::from(b) + 1);
-        }
-        let cuts: Vec<u32> = cuts.into_iter().collect();
-        for w in cuts.windows(2) {
-            if let [a, b] = w
-                && let (Ok(a), Ok(end)) = (u16::try_from(*a), u16::try_from(*b - 1))
-            {
-                out.push(PortClass::Range(protocol, a, end));
-            }
-        }
-    }
-    named.sort();
-    named.dedup();
-    out.extend(named);
-    out
 }
 
 /// By namespace, every selector of `program` that tells pods of it apart: its services', the
@@ -249,8 +131,20 @@ pub fn kinds(old: &Program, new: &Program) -> Result<Vec<Kind>, String> {
         }
         bases.sort();
         bases.dedup();
+        // Each base is split only by the selectors that may meet it: no other tells its pods apart.
+        let candidates = Candidates::new(selectors.clone());
         for (name, base) in &bases {
-            let others: Vec<&Selector> = selectors.iter().copied().filter(|o| o != base).collect();
+            let others: Vec<&Selector> = match selectors.binary_search(base) {
+                Ok(i) => {
+                    let mut meeting: Vec<usize> = candidates.of(i).collect();
+                    meeting.sort_unstable();
+                    meeting
+                        .into_iter()
+                        .filter_map(|j| selectors.get(j).copied())
+                        .collect()
+                }
+                Err(_) => selectors.iter().copied().filter(|o| o != base).collect(),
+            };
             let found = regions(base, &others, KINDS)
                 .map_err(|e| format!("the pods of {name} are of more than {} kinds", e.limit))?;
             let several = found.len() > 1;
@@ -451,27 +345,98 @@ fn side<'p>(program: &'p Program, ev: &Evaluator<'p>, pod: &Pod, egress: bool) -
     }
 }
 
+/// The kinds of pod by namespace, and by namespace and label: where the pods a peer takes are.
+struct KindIndex<'k> {
+    all: Vec<usize>,
+    by_namespace: BTreeMap<&'k str, Vec<usize>>,
+    /// By namespace, label key and value.
+    by_label: BTreeMap<&'k str, Labelled<'k>>,
+}
+
+type Labelled<'k> = BTreeMap<&'k str, BTreeMap<&'k str, Vec<usize>>>;
+
+impl<'k> KindIndex<'k> {
+    fn new(kinds: &'k [Kind]) -> Self {
+        let mut index = KindIndex {
+            all: (0..kinds.len()).collect(),
+            by_namespace: BTreeMap::new(),
+            by_label: BTreeMap::new(),
+        };
+        for (i, kind) in kinds.iter().enumerate() {
+            let ns = kind.pod.namespace.as_str();
+            index.by_namespace.entry(ns).or_default().push(i);
+            for (k, v) in &kind.pod.labels {
+                let values = index.by_label.entry(ns).or_default().entry(k).or_default();
+                values.entry(v).or_default().push(i);
+            }
+        }
+        index
+    }
+
+    /// The kinds of namespace `ns` that `selector` may take.
+    fn within(&self, ns: &str, selector: &Selector) -> &[usize] {
+        match selector.match_labels.first() {
+            Some((k, v)) => self
+                .by_label
+                .get(ns)
+                .and_then(|keys| keys.get(k.as_str()))
+                .and_then(|values| values.get(v.as_str())),
+            None => self.by_namespace.get(ns),
+        }
+        .map_or(&[][..], Vec::as_slice)
+    }
+
+    /// The kinds `peer` of `program` may take (every one it takes is among them), in order.
+    fn among(&self, program: &Program, peer: &Peer) -> &[usize] {
+        let within = |ns: &str, selector: &Selector| self.within(ns, selector);
+        match peer {
+            Peer::Service(r) => program
+                .services
+                .at(*r)
+                .map_or(&[][..], |s| within(&s.id.namespace, &s.selector)),
+            Peer::Namespace(n) => self
+                .by_namespace
+                .get(n.as_str())
+                .map_or(&[][..], Vec::as_slice),
+            Peer::Pods(p) => match &p.namespaces {
+                NamespaceScope::Name(n) => within(n, &p.pods),
+                NamespaceScope::Labels(_) => &self.all,
+            },
+            Peer::World | Peer::Ip(_) | Peer::Host(_) => &[],
+        }
+    }
+}
+
+/// A program with its evaluator and, for a kind of pod, its side in one direction.
+type Judged<'a, 'p> = (&'a Program, &'a Evaluator<'p>, &'a Side<'p>);
+
 /// The kinds of pod on the other side whose connections with this one may differ between the
 /// programs: those a rule of one program and not the other takes, or every one where the
 /// isolation or the DNS settings differ. `None`: every one.
 fn reach(
-    kinds: &[Kind],
-    (old_ev, old): (&Evaluator<'_>, &Side<'_>),
-    (new_ev, new): (&Evaluator<'_>, &Side<'_>),
+    (kinds, index): (&[Kind], &KindIndex<'_>),
+    (old_program, old_ev, old): Judged<'_, '_>,
+    (new_program, new_ev, new): Judged<'_, '_>,
     egress: bool,
 ) -> Option<BTreeSet<usize>> {
     if old.isolated != new.isolated || old.dns != new.dns {
         return None;
     }
     let mut out = BTreeSet::new();
-    for (ev, mine, theirs) in [(old_ev, old, new), (new_ev, new, old)] {
+    for (program, ev, mine, theirs) in [
+        (old_program, old_ev, old, new),
+        (new_program, new_ev, new, old),
+    ] {
         for (key, flow) in &mine.rules {
             if theirs.rules.contains_key(key) {
                 continue;
             }
             let peer = if egress { &flow.server } else { &flow.client };
             out.extend(
-                (0..kinds.len())
+                index
+                    .among(program, peer)
+                    .iter()
+                    .copied()
                     .filter(|&k| kinds.get(k).is_some_and(|kind| ev.takes(peer, &kind.pod))),
             );
         }
@@ -487,6 +452,7 @@ fn allowed(verdict: &Verdict) -> bool {
 /// kinds to tell.
 pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
     let kinds = kinds(old, new)?;
+    let index = KindIndex::new(&kinds);
     let ports = port_classes([old, new]);
     let addresses = address_classes([old, new]);
     let (old_ev, new_ev) = (Evaluator::new(old), Evaluator::new(new));
@@ -548,7 +514,12 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
                 return None;
             }
             Some(Some(
-                match reach(&kinds, (&old_ev, a), (&new_ev, b), egress) {
+                match reach(
+                    (&kinds, &index),
+                    (old, &old_ev, a),
+                    (new, &new_ev, b),
+                    egress,
+                ) {
                     Some(set) => set,
                     None => {
                         let mut set = open_or_taking(k, egress);
@@ -586,10 +557,27 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
     }
     let client_changed: Vec<bool> = as_client.iter().map(Option::is_some).collect();
     let server_changed: Vec<bool> = as_server.iter().map(Option::is_some).collect();
-    let probes: Vec<Probe> = ports.iter().map(PortClass::probe).collect();
-    let compare = |from: &Endpoint, to: &Endpoint, from_name: &str, to_name: &str| {
-        let mut added = Vec::new();
-        let mut removed = Vec::new();
+    // The rules of both programs that decide a connection from kind `from` (`None`: an address)
+    // to kind `to`: the client's egress side and the server's ingress side.
+    let deciding = |from: Option<usize>, to: Option<usize>| -> Vec<&Ports> {
+        let mut out = Vec::new();
+        for (kind, direction) in [(from, 0), (to, 1)] {
+            if let Some((a, b)) = kind
+                .and_then(|k| sides.get(k))
+                .and_then(|s| s.get(direction))
+            {
+                out.extend(a.rules.keys().chain(b.rules.keys()).map(|r| r.ports));
+            }
+        }
+        out
+    };
+    let compare = |(from, to): (&Endpoint, &Endpoint), names: (&str, &str), rules: Vec<&Ports>| {
+        let server = match to {
+            Endpoint::Pod(p) => Some(p),
+            _ => None,
+        };
+        let asked = ports.segments(&rules, server);
+        let probes: Vec<Probe> = asked.iter().map(|(class, _)| class.probe()).collect();
         let [old_on, new_on] = [&old_ev, &new_ev].map(|ev| {
             ev.allowed_on(from, to, &probes).unwrap_or_else(|| {
                 probes
@@ -598,16 +586,18 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
                     .collect()
             })
         });
-        for ((class, a), b) in ports.iter().zip(old_on).zip(new_on) {
+        let mut added = Vec::new();
+        let mut removed = Vec::new();
+        for (((_, segment), a), b) in asked.iter().zip(old_on).zip(new_on) {
             if a && !b {
-                removed.push(class);
+                removed.push(segment);
             } else if b && !a {
-                added.push(class);
+                added.push(segment);
             }
         }
         (!added.is_empty() || !removed.is_empty()).then(|| Change {
-            from: from_name.to_string(),
-            to: to_name.to_string(),
+            from: names.0.to_string(),
+            to: names.1.to_string(),
             added: describe(&added),
             removed: describe(&removed),
         })
@@ -619,20 +609,28 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
         .map(|a| Endpoint::External(vec![IpNet::from(a.first())]))
         .collect();
     let texts: Vec<String> = addresses.iter().map(Addresses::text).collect();
-    type Question<'q> = (&'q Endpoint, &'q Endpoint, &'q str, &'q str);
+    // The endpoints, their names, and the kinds they are (`None`: an address).
+    type Question<'q> = (
+        &'q Endpoint,
+        &'q Endpoint,
+        &'q str,
+        &'q str,
+        Option<usize>,
+        Option<usize>,
+    );
     let mut questions: Vec<(Question, Option<Outside>)> = Vec::new();
     for &(i, j) in &pairs {
         if let (Some(c), Some(s), Some(from), Some(to)) =
             (kinds.get(i), kinds.get(j), pods.get(i), pods.get(j))
         {
-            questions.push(((from, to, &c.name, &s.name), None));
+            questions.push(((from, to, &c.name, &s.name, Some(i), Some(j)), None));
         }
     }
     for ((i, k), me) in kinds.iter().enumerate().zip(&pods) {
         for (a, (text, there)) in texts.iter().zip(&outside).enumerate() {
             if client_changed.get(i).copied().unwrap_or(true) {
                 questions.push((
-                    (me, there, &k.name, text),
+                    (me, there, &k.name, text, Some(i), None),
                     Some(Outside {
                         kind: i,
                         egress: true,
@@ -642,7 +640,7 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
             }
             if server_changed.get(i).copied().unwrap_or(true) {
                 questions.push((
-                    (there, me, text, &k.name),
+                    (there, me, text, &k.name, None, Some(i)),
                     Some(Outside {
                         kind: i,
                         egress: false,
@@ -652,7 +650,9 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
             }
         }
     }
-    let answers = crate::parallel::map(&questions, |((from, to, a, b), _)| compare(from, to, a, b));
+    let answers = crate::parallel::map(&questions, |((from, to, a, b, i, j), _)| {
+        compare((from, to), (a, b), deciding(*i, *j))
+    });
     Ok(merge_addresses(&addresses, &questions, answers))
 }
 

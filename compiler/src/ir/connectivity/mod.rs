@@ -209,6 +209,11 @@ pub struct Evaluator<'a> {
     namespace_serving: HashMap<&'a str, Vec<&'a Flow>>,
     /// By service: the other services of its namespace that select some of its pods.
     neighbours: Vec<Vec<ServiceRef>>,
+    /// By namespace and label: the services of the namespace whose selectors require that label,
+    /// each under the rarest it requires; and by namespace, those that require none. A pod's
+    /// candidates are found through its own labels, not among every service of its namespace.
+    by_label: HashMap<(&'a str, &'a str, &'a str), Vec<ServiceRef>>,
+    unlabelled: HashMap<&'a str, Vec<ServiceRef>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -221,6 +226,8 @@ impl<'a> Evaluator<'a> {
             namespace_opening: HashMap::default(),
             namespace_serving: HashMap::default(),
             neighbours: vec![Vec::new(); services],
+            by_label: HashMap::default(),
+            unlabelled: HashMap::default(),
         };
         for flow in &program.flows {
             for (by_service, by_namespace, peer) in [
@@ -236,6 +243,25 @@ impl<'a> Evaluator<'a> {
                     Peer::Namespace(n) => by_namespace.entry(n.as_str()).or_default().push(flow),
                     _ => {}
                 }
+            }
+        }
+        let mut requiring: HashMap<(&str, &str, &str), usize> = HashMap::default();
+        for s in program.services.values() {
+            for (k, v) in &s.selector.match_labels {
+                *requiring.entry((&s.id.namespace, k, v)).or_default() += 1;
+            }
+        }
+        for (r, s) in program.services.iter() {
+            let ns = s.id.namespace.as_str();
+            let rarest = s
+                .selector
+                .match_labels
+                .iter()
+                .map(|(k, v)| (ns, k.as_str(), v.as_str()))
+                .min_by_key(|key| (requiring.get(key).copied().unwrap_or(0), *key));
+            match rarest {
+                Some(key) => ev.by_label.entry(key).or_default().push(r),
+                None => ev.unlabelled.entry(ns).or_default().push(r),
             }
         }
         for namespace in program.namespaces.keys() {
@@ -263,7 +289,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The services that may select the pods `e` stands for: a service and those whose selectors
-    /// meet its own; for a pod, every service of its namespace.
+    /// meet its own; for a pod, `pod_candidates`.
     fn candidates(&self, e: &Endpoint) -> Vec<ServiceRef> {
         match e {
             Endpoint::Service(id) => match self.program.services.find(&id.namespace, &id.name) {
@@ -275,14 +301,23 @@ impl<'a> Evaluator<'a> {
                 }
                 None => Vec::new(),
             },
-            Endpoint::Pod(p) => self
-                .program
-                .services
-                .of_namespace(&p.namespace)
-                .map(|(r, _)| r)
-                .collect(),
+            Endpoint::Pod(p) => self.pod_candidates(p),
             Endpoint::External(_) => Vec::new(),
         }
+    }
+
+    /// The services that may select `pod`: those of its namespace requiring none of its labels
+    /// or one it has; every one that selects it is among them.
+    fn pod_candidates(&self, pod: &crate::ir::Pod) -> Vec<ServiceRef> {
+        let ns = pod.namespace.as_str();
+        let mut out: Vec<ServiceRef> = self.unlabelled.get(ns).cloned().unwrap_or_default();
+        for (k, v) in &pod.labels {
+            if let Some(list) = self.by_label.get(&(ns, k.as_str(), v.as_str())) {
+                out.extend(list);
+            }
+        }
+        out.sort_unstable();
+        out
     }
 
     /// The flows whose client (`egress`) or server is one of `services`, or every pod of
@@ -390,12 +425,7 @@ impl<'a> Evaluator<'a> {
     /// agree on this for a pod, and on the labels of every namespace, agree on every connection
     /// on that side of it: `warden diff` compares only the pods where they do not.
     pub fn side(&self, pod: &crate::ir::Pod, egress: bool) -> (bool, Vec<&'a Flow>) {
-        let candidates: Vec<ServiceRef> = self
-            .program
-            .services
-            .of_namespace(&pod.namespace)
-            .map(|(r, _)| r)
-            .collect();
+        let candidates = self.pod_candidates(pod);
         let isolated = self.isolated((pod, &candidates), egress);
         let mut flows: Vec<&'a Flow> = self
             .rules((pod, &candidates), egress)
