@@ -119,7 +119,7 @@ impl PortClasses {
     /// address): a range class where the answer may change, with the run of classes up to the
     /// next such one that answer alike; and each named port on its own. Along a protocol's ports
     /// only a rule's bounds, the DNS port and a named port of the server change what covers a
-    /// port, so a question takes a few probes however many classes both programs cut.
+    /// port, so the first class of a run answers for all of it.
     pub(super) fn segments(
         &self,
         rules: &[&Ports],
@@ -277,7 +277,8 @@ mod tests {
             texts(&classes, &[&Ports::All], None)
         );
         assert_eq!(texts(&classes, &[], None).len(), 8);
-        // A rule reaching the last port cuts nothing past it; a server's named port cuts at its number.
+        // A rule reaching the last port cuts nothing past it; a server's named port cuts at its
+        // number.
         let top = only(&[(Sctp, 9000, 65535)]);
         let server = Pod {
             namespace: "shop".to_string(),
