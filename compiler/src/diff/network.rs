@@ -23,6 +23,11 @@ use std::net::IpAddr;
 /// Kinds of pod per service past which the diff stops and says so, as `expect` does.
 pub const KINDS: usize = 1024;
 
+/// Questions past which the diff stops and says so rather than run out of memory: a pair of kinds
+/// of pod, or a kind and a range of addresses, whose connections may differ is one, and the JSON
+/// lists each that does. A namespace of 2,000 services that stops isolating is 8 million.
+pub const QUESTIONS: usize = 1 << 23;
+
 /// One kind of pod, with how the report names it.
 #[derive(Clone, Debug)]
 pub struct Kind {
@@ -539,6 +544,22 @@ pub fn changes(old: &Program, new: &Program) -> Result<Vec<Change>, String> {
         })
     };
     let (as_client, as_server) = (reached(true), reached(false));
+    // Counted before any is asked: a pair may be counted from both its sides.
+    let asked = as_client
+        .iter()
+        .chain(&as_server)
+        .map(|r| match r {
+            None => 0,
+            Some(None) => kinds.len().saturating_add(addresses.len()),
+            Some(Some(set)) => set.len().saturating_add(addresses.len()),
+        })
+        .fold(0, usize::saturating_add);
+    if asked > QUESTIONS {
+        return Err(format!(
+            "the change may alter the connections of more than {QUESTIONS} pairs of kinds of pod \
+             (or of a kind of pod and a range of addresses), too many to list one by one"
+        ));
+    }
     // The pairs to ask about: each pair of kinds one of whose sides may differ for the other.
     let mut pairs: BTreeSet<(usize, usize)> = BTreeSet::new();
     for (i, r) in as_client.iter().enumerate() {

@@ -653,3 +653,66 @@ fn diff_markdown_fits_a_pull_request_comment() {
         assert!(md.contains("1999 pairs of endpoints"), "{md}");
     }
 }
+
+#[test]
+fn diff_refuses_a_change_too_wide_to_list_rather_than_run_out_of_memory() {
+    let work = tempfile::tempdir().unwrap();
+    // A namespace of n services that stops isolating: every kind of pod may reach every other in
+    // both directions, about 2·n² questions.
+    let flat = |n: usize, isolate: bool| {
+        let mut text = format!(
+            "namespace flat {{\n{}}}\n",
+            if isolate { "  isolate\n" } else { "" }
+        );
+        for i in 0..n {
+            text.push_str(&format!(
+                "service s{i} in flat {{\n  pods app = \"s{i}\"\n  port p 8080/tcp\n}}\n"
+            ));
+        }
+        text
+    };
+    let questions = warden::diff::network::QUESTIONS;
+    let wide = (questions / 2).isqrt() + 2;
+    for (n, refused) in [(40, false), (wide, true)] {
+        let (old, new) = (
+            work.path().join(format!("old{n}")),
+            work.path().join(format!("new{n}")),
+        );
+        program(&old, &flat(n, true));
+        program(&new, &flat(n, false));
+        let (code, out, err) = run(
+            &[
+                "diff",
+                old.to_str().unwrap(),
+                new.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            work.path(),
+        );
+        if refused {
+            assert_eq!((code, out.as_str()), (2, ""), "{err}");
+            let said = format!("more than {questions} pairs of kinds of pod");
+            assert!(
+                err.contains(&said) && err.contains("too many to list"),
+                "{err}"
+            );
+        } else {
+            assert_eq!(code, 0, "{err}");
+            let d: serde_json::Value = serde_json::from_str(&out).unwrap();
+            // Every pair of the n services and the pods none selects is open now, in both
+            // directions (and each of them to and from outside the namespace).
+            let inside = d["network"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| {
+                    [&c["from"], &c["to"]]
+                        .iter()
+                        .all(|e| e.as_str().unwrap().starts_with("flat/"))
+                })
+                .count();
+            assert_eq!(inside, (n + 1) * (n + 1));
+        }
+    }
+}
