@@ -393,18 +393,17 @@ impl<'k> KindIndex<'k> {
 
     /// The kinds `peer` of `program` may take (every one it takes is among them), in order.
     fn among(&self, program: &Program, peer: &Peer) -> &[usize] {
-        let within = |ns: &str, selector: &Selector| self.within(ns, selector);
         match peer {
             Peer::Service(r) => program
                 .services
                 .at(*r)
-                .map_or(&[][..], |s| within(&s.id.namespace, &s.selector)),
+                .map_or(&[][..], |s| self.within(&s.id.namespace, &s.selector)),
             Peer::Namespace(n) => self
                 .by_namespace
                 .get(n.as_str())
                 .map_or(&[][..], Vec::as_slice),
             Peer::Pods(p) => match &p.namespaces {
-                NamespaceScope::Name(n) => within(n, &p.pods),
+                NamespaceScope::Name(n) => self.within(n, &p.pods),
                 NamespaceScope::Labels(_) => &self.all,
             },
             Peer::World | Peer::Ip(_) | Peer::Host(_) => &[],

@@ -78,6 +78,8 @@ fn ranges_of(spec: &PortSpec, out: &mut Vec<(Protocol, u16, u16)>, named: &mut V
 /// The port classes of both programs: the ranges by protocol and port, then the named ports.
 pub(super) struct PortClasses {
     classes: Vec<PortClass>,
+    /// How many of `classes` are ranges; the named ports follow them.
+    ranges: usize,
 }
 
 impl PortClasses {
@@ -101,8 +103,12 @@ impl PortClasses {
         }
         named.sort();
         named.dedup();
+        let ranges = out.len();
         out.extend(named);
-        PortClasses { classes: out }
+        PortClasses {
+            classes: out,
+            ranges,
+        }
     }
 
     /// The range class holding port `number` of `protocol`.
@@ -154,11 +160,7 @@ impl PortClasses {
             .collect();
         starts.sort_unstable();
         starts.dedup();
-        let ranges = self
-            .classes
-            .iter()
-            .take_while(|c| matches!(c, PortClass::Range(..)))
-            .count();
+        let ranges = self.ranges;
         let mut out = Vec::new();
         for (i, &start) in starts.iter().enumerate() {
             let end = starts.get(i + 1).map_or(ranges, |next| *next);
